@@ -1,0 +1,135 @@
+package jose
+
+import (
+	"encoding/base64"
+	"errors"
+	"strings"
+	"unsafe"
+)
+
+// Errors of ParseCompact. Their messages are safe to show a client.
+var (
+	ErrTooLarge       = errors.New("JWS is too large")
+	ErrNotCompact     = errors.New("not a compact JWS (three base64url segments)")
+	ErrBadEncoding    = errors.New("JWS segment is not unpadded base64url")
+	ErrHeaderNotJSON  = errors.New("JWS header is not a JSON object without duplicate members")
+	ErrPayloadNotJSON = errors.New("JWS payload is not a JSON object without duplicate members")
+	ErrHeaderMember   = errors.New("JWS header member has the wrong type")
+	ErrCrit           = errors.New("JWS crit names an extension that is not understood")
+	ErrUnencoded      = errors.New("JWS with an unencoded payload (b64) is not accepted")
+)
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// JWS is a parsed compact JWS. Every field points into the parsed input or
+// into buffers decoded once; nothing is parsed twice.
+type JWS struct {
+	// SigningInput is the ASCII "header.payload" the signature covers.
+	SigningInput string
+	Signature    []byte
+	Header       []Member
+	Payload      []Member
+
+	// Well-known header members, decoded.
+	Alg    string
+	Typ    string
+	HasTyp bool
+	Kid    string
+	HasKid bool
+	// JWK is the raw JSON of the jwk header member, nil if absent.
+	JWK []byte
+}
+
+// ParseCompact splits and decodes a compact JWS of at most maxLen bytes. It
+// accepts exactly three segments of unpadded base64url (RFC 7515 §2, §7.1),
+// header and payload that are JSON objects without duplicate members, and a
+// crit header only if it is absent (no extension is understood, RFC 7515
+// §4.1.11). alg must be a string; typ, kid, when present, strings; jwk, when
+// present, an object.
+func ParseCompact(s string, maxLen int) (*JWS, error) {
+	if len(s) > maxLen {
+		return nil, ErrTooLarge
+	}
+	d1 := strings.IndexByte(s, '.')
+	if d1 < 1 {
+		return nil, ErrNotCompact
+	}
+	d2 := strings.IndexByte(s[d1+1:], '.')
+	if d2 < 1 {
+		return nil, ErrNotCompact
+	}
+	d2 += d1 + 1
+	if d2 == len(s)-1 || strings.IndexByte(s[d2+1:], '.') >= 0 {
+		return nil, ErrNotCompact
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(('A' <= c && c <= 'Z') || ('a' <= c && c <= 'z') || ('0' <= c && c <= '9') || c == '-' || c == '_' || c == '.') {
+			return nil, ErrBadEncoding
+		}
+	}
+	hs, ps, ss := s[:d1], s[d1+1:d2], s[d2+1:]
+	// One buffer for all three decoded segments.
+	buf := make([]byte, b64.DecodedLen(len(hs))+b64.DecodedLen(len(ps))+b64.DecodedLen(len(ss)))
+	hn, err := b64.Decode(buf, bytesOf(hs))
+	if err != nil {
+		return nil, ErrBadEncoding
+	}
+	hdr := buf[:hn:hn]
+	rest := buf[hn:]
+	pn, err := b64.Decode(rest, bytesOf(ps))
+	if err != nil {
+		return nil, ErrBadEncoding
+	}
+	payload := rest[:pn:pn]
+	rest = rest[pn:]
+	sn, err := b64.Decode(rest, bytesOf(ss))
+	if err != nil {
+		return nil, ErrBadEncoding
+	}
+	j := &JWS{SigningInput: s[:d2], Signature: rest[:sn:sn]}
+	if j.Header, err = ParseObject(hdr); err != nil {
+		return nil, ErrHeaderNotJSON
+	}
+	if j.Payload, err = ParseObject(payload); err != nil {
+		return nil, ErrPayloadNotJSON
+	}
+	for _, m := range j.Header {
+		var ok bool
+		switch m.Name {
+		case "alg":
+			j.Alg, ok = String(m.Value)
+		case "typ":
+			j.Typ, ok = String(m.Value)
+			j.HasTyp = true
+		case "kid":
+			j.Kid, ok = String(m.Value)
+			j.HasKid = true
+		case "jwk":
+			ok = len(m.Value) > 0 && m.Value[0] == '{'
+			j.JWK = m.Value
+		case "crit":
+			return nil, ErrCrit
+		case "b64":
+			return nil, ErrUnencoded
+		default:
+			ok = true
+		}
+		if !ok {
+			return nil, ErrHeaderMember
+		}
+	}
+	if j.Alg == "" {
+		return nil, ErrHeaderMember
+	}
+	return j, nil
+}
+
+// HeaderHas reports whether the header has a member called name.
+func (j *JWS) HeaderHas(name string) bool {
+	_, ok := Lookup(j.Header, name)
+	return ok
+}
+
+// bytesOf views s as bytes without copying. The result must not be modified.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

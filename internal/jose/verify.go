@@ -1,0 +1,191 @@
+package jose
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
+	"hash"
+)
+
+// Errors of Verify. Their messages are safe to show a client.
+var (
+	ErrAlgUnknown   = errors.New("alg is not a supported asymmetric signature algorithm")
+	ErrAlgKey       = errors.New("alg does not match the key type")
+	ErrBadSignature = errors.New("signature is invalid")
+)
+
+// Alg describes one JWS signature algorithm.
+type Alg struct {
+	Name string
+	kty  string // EC, RSA, OKP
+	crv  string // for EC: the one curve the alg may use (RFC 7518 §3.4)
+	hash crypto.Hash
+	pss  bool
+}
+
+var algs = map[string]*Alg{
+	"ES256":   {Name: "ES256", kty: "EC", crv: "P-256", hash: crypto.SHA256},
+	"ES384":   {Name: "ES384", kty: "EC", crv: "P-384", hash: crypto.SHA384},
+	"ES512":   {Name: "ES512", kty: "EC", crv: "P-521", hash: crypto.SHA512},
+	"RS256":   {Name: "RS256", kty: "RSA", hash: crypto.SHA256},
+	"RS384":   {Name: "RS384", kty: "RSA", hash: crypto.SHA384},
+	"RS512":   {Name: "RS512", kty: "RSA", hash: crypto.SHA512},
+	"PS256":   {Name: "PS256", kty: "RSA", hash: crypto.SHA256, pss: true},
+	"PS384":   {Name: "PS384", kty: "RSA", hash: crypto.SHA384, pss: true},
+	"PS512":   {Name: "PS512", kty: "RSA", hash: crypto.SHA512, pss: true},
+	"EdDSA":   {Name: "EdDSA", kty: "OKP", crv: "Ed25519"},
+	"Ed25519": {Name: "Ed25519", kty: "OKP", crv: "Ed25519"},
+}
+
+// LookupAlg returns the asymmetric algorithm called name. "none", HMAC and
+// unknown names are not found.
+func LookupAlg(name string) (*Alg, bool) {
+	a, ok := algs[name]
+	return a, ok
+}
+
+// Fits reports whether the algorithm may be used with key (RFC 8725 §3.1:
+// one key, one algorithm family; ES* pinned to its curve).
+func (a *Alg) Fits(key *PublicKey) bool {
+	return a.kty == key.Kty && (a.crv == "" || a.crv == key.Crv)
+}
+
+// Verify checks sig over signingInput with key under alg. ECDSA signatures
+// must be the fixed-size R||S form of RFC 7518 §3.4 (DER is rejected) and R
+// and S must be in [1, n-1] (the standard library enforces the range, which
+// stops the CVE-2022-21449 class of "psychic" signatures).
+func Verify(alg *Alg, key *PublicKey, signingInput string, sig []byte) error {
+	if !alg.Fits(key) {
+		return ErrAlgKey
+	}
+	switch k := key.Key.(type) {
+	case *ecdsa.PublicKey:
+		size := (k.Curve.Params().BitSize + 7) / 8
+		if len(sig) != 2*size {
+			return ErrBadSignature
+		}
+		digest := digest(alg.hash, signingInput)
+		if !ecdsa.VerifyASN1(k, digest, derSignature(sig[:size], sig[size:])) {
+			return ErrBadSignature
+		}
+		return nil
+	case *rsa.PublicKey:
+		digest := digest(alg.hash, signingInput)
+		var err error
+		if alg.pss {
+			err = rsa.VerifyPSS(k, alg.hash, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		} else {
+			err = rsa.VerifyPKCS1v15(k, alg.hash, digest, sig)
+		}
+		if err != nil {
+			return ErrBadSignature
+		}
+		return nil
+	case ed25519.PublicKey:
+		if !ed25519.Verify(k, bytesOf(signingInput), sig) {
+			return ErrBadSignature
+		}
+		return nil
+	}
+	return ErrAlgKey
+}
+
+func digest(h crypto.Hash, s string) []byte {
+	var hh hash.Hash
+	switch h {
+	case crypto.SHA256:
+		sum := sha256.Sum256(bytesOf(s))
+		return sum[:]
+	case crypto.SHA384:
+		sum := sha512.Sum384(bytesOf(s))
+		return sum[:]
+	default:
+		hh = sha512.New()
+	}
+	hh.Write(bytesOf(s))
+	return hh.Sum(nil)
+}
+
+// derSignature encodes R and S (big-endian, fixed size) as the ASN.1
+// SEQUENCE of two INTEGERs that crypto/ecdsa verifies.
+func derSignature(r, s []byte) []byte {
+	r, s = trimInt(r), trimInt(s)
+	rl, sl := intLen(r), intLen(s)
+	body := 2 + rl + 2 + sl
+	out := make([]byte, 0, body+3)
+	out = append(out, 0x30)
+	if body >= 0x80 {
+		out = append(out, 0x81)
+	}
+	out = append(out, byte(body))
+	out = appendInt(out, r)
+	out = appendInt(out, s)
+	return out
+}
+
+func trimInt(b []byte) []byte {
+	for len(b) > 1 && b[0] == 0 {
+		b = b[1:]
+	}
+	return b
+}
+
+func intLen(b []byte) int {
+	if b[0]&0x80 != 0 {
+		return len(b) + 1
+	}
+	return len(b)
+}
+
+func appendInt(out, b []byte) []byte {
+	out = append(out, 0x02, byte(intLen(b)))
+	if b[0]&0x80 != 0 {
+		out = append(out, 0)
+	}
+	return append(out, b...)
+}
+
+// HMACHash returns the hash of an HMAC JWS algorithm (HS256, HS384, HS512).
+func HMACHash(alg string) (crypto.Hash, bool) {
+	switch alg {
+	case "HS256":
+		return crypto.SHA256, true
+	case "HS384":
+		return crypto.SHA384, true
+	case "HS512":
+		return crypto.SHA512, true
+	}
+	return 0, false
+}
+
+// VerifyHMAC checks an HMAC JWS signature in constant time.
+func VerifyHMAC(h crypto.Hash, secret []byte, signingInput string, sig []byte) error {
+	m := hmac.New(h.New, secret)
+	m.Write(bytesOf(signingInput))
+	if !hmac.Equal(m.Sum(nil), sig) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// FromCrypto wraps a standard library public key for Verify.
+func FromCrypto(k crypto.PublicKey) (*PublicKey, error) {
+	switch k := k.(type) {
+	case *ecdsa.PublicKey:
+		name := k.Curve.Params().Name
+		if c, _ := curveFor(name); c == nil {
+			return nil, ErrJWKUnsupported
+		}
+		return &PublicKey{Kty: "EC", Crv: name, Key: k}, nil
+	case *rsa.PublicKey:
+		return &PublicKey{Kty: "RSA", Key: k}, nil
+	case ed25519.PublicKey:
+		return &PublicKey{Kty: "OKP", Crv: "Ed25519", Key: k}, nil
+	}
+	return nil, ErrJWKUnsupported
+}

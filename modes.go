@@ -1,0 +1,150 @@
+package popguard
+
+import "strings"
+
+// Scheme is an HTTP authentication scheme carrying an access token.
+type Scheme uint8
+
+// The schemes popguard understands.
+const (
+	// Bearer is RFC 6750: the token alone proves nothing about the caller.
+	Bearer Scheme = 1 << iota
+	// DPoP is RFC 9449: the token plus a DPoP proof signed by the bound key.
+	DPoP
+	// PoP is Microsoft's signed HTTP request (SHR), as sent by MSAL.
+	PoP
+)
+
+// String returns the scheme name as it appears in Authorization and
+// WWW-Authenticate headers ("Bearer", "DPoP", "PoP").
+func (s Scheme) String() string {
+	switch s {
+	case Bearer:
+		return "Bearer"
+	case DPoP:
+		return "DPoP"
+	case PoP:
+		return "PoP"
+	}
+	return "unknown"
+}
+
+// ParseScheme matches name against the known schemes with ASCII
+// case-insensitive comparison (RFC 9110 §11.1). It never folds Unicode, so a
+// full-width "ＤPoP" is not DPoP. ok is false for an unknown scheme.
+func ParseScheme(name string) (s Scheme, ok bool) {
+	switch {
+	case asciiEqualFold(name, "Bearer"):
+		return Bearer, true
+	case asciiEqualFold(name, "DPoP"):
+		return DPoP, true
+	case asciiEqualFold(name, "PoP"):
+		return PoP, true
+	}
+	return 0, false
+}
+
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// Mode says which schemes a route accepts. Modes are values: choose one per
+// route. The zero Mode accepts nothing.
+//
+// In every mode a token bound to a key (cnf.jkt, cnf.kid, cnf.jwk,
+// cnf.x5t#S256) is never accepted as a Bearer token, and the DPoP and PoP
+// schemes require a token bound to the proof's key.
+type Mode struct {
+	accept Scheme // schemes let through
+	target Scheme // report-only: the schemes the stricter mode would accept
+}
+
+// The predefined modes.
+var (
+	// BearerOnly accepts unbound tokens sent with the Bearer scheme.
+	BearerOnly = Mode{accept: Bearer}
+	// Mixed accepts Bearer, DPoP and PoP: for gradual migration.
+	Mixed = Mode{accept: Bearer | DPoP | PoP}
+	// DPoPOnly accepts only DPoP-bound tokens with a DPoP proof.
+	DPoPOnly = Mode{accept: DPoP}
+	// PoPOnly accepts only Microsoft PoP signed HTTP requests.
+	PoPOnly = Mode{accept: PoP}
+	// ProofOnly accepts DPoP or PoP, never Bearer.
+	ProofOnly = Mode{accept: DPoP | PoP}
+)
+
+// Accepting returns a mode accepting exactly the given schemes.
+func Accepting(schemes ...Scheme) Mode {
+	var m Mode
+	for _, s := range schemes {
+		m.accept |= s
+	}
+	return m
+}
+
+// ReportOnly returns a migration mode for strict: requests are checked as in
+// Mixed and let through, but every request that strict would reject is
+// reported (logged and counted) so a team can see who still sends Bearer
+// tokens before it switches the route to strict.
+func ReportOnly(strict Mode) Mode {
+	return Mode{accept: Bearer | DPoP | PoP, target: strict.accept | reportFlag}
+}
+
+// reportFlag marks a report-only mode even when its target accepts nothing.
+const reportFlag Scheme = 1 << 7
+
+// Accepts reports whether the mode lets requests with scheme s through.
+func (m Mode) Accepts(s Scheme) bool { return s != 0 && m.accept&s == s }
+
+// IsReportOnly reports whether m is a report-only migration mode.
+func (m Mode) IsReportOnly() bool { return m.target&reportFlag != 0 }
+
+// Target returns the mode a report-only mode reports against, and m itself
+// for an enforcing mode.
+func (m Mode) Target() Mode {
+	if !m.IsReportOnly() {
+		return m
+	}
+	return Mode{accept: m.target &^ reportFlag}
+}
+
+// Schemes lists the accepted schemes in the order Bearer, DPoP, PoP.
+func (m Mode) Schemes() []Scheme {
+	var out []Scheme
+	for _, s := range []Scheme{Bearer, DPoP, PoP} {
+		if m.Accepts(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// String describes the mode, e.g. "Bearer|DPoP" or "report-only(DPoP)".
+func (m Mode) String() string {
+	if m.IsReportOnly() {
+		return "report-only(" + m.Target().String() + ")"
+	}
+	names := make([]string, 0, 3)
+	for _, s := range m.Schemes() {
+		names = append(names, s.String())
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, "|")
+}

@@ -1,0 +1,50 @@
+package popguard
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// Result describes an authenticated request: who called, with which token,
+// and which key proved possession of it.
+type Result struct {
+	// Scheme is the scheme the request used.
+	Scheme Scheme
+	// Issuer, Subject, ClientID and Audience come from the access token.
+	Issuer   string
+	Subject  string
+	ClientID string
+	Audience []string
+	// Scopes is the token's scope claim split on spaces (or its scp array).
+	Scopes []string
+	// Expiry is the token's exp.
+	Expiry time.Time
+	// TokenID is the token's jti, if any.
+	TokenID string
+	// KeyThumbprint is the RFC 7638 SHA-256 thumbprint of the key that
+	// signed the DPoP proof or PoP request; empty for Bearer.
+	KeyThumbprint string
+	// Claims holds every claim of the access token (JWT payload or
+	// introspection response), decoded from JSON.
+	Claims map[string]any
+}
+
+// HasScope reports whether the token grants scope.
+func (r *Result) HasScope(scope string) bool {
+	return r != nil && slices.Contains(r.Scopes, scope)
+}
+
+type ctxKey struct{}
+
+// NewContext returns a copy of ctx carrying r.
+func NewContext(ctx context.Context, r *Result) context.Context {
+	return context.WithValue(ctx, ctxKey{}, r)
+}
+
+// FromContext returns the Result the middleware stored for this request, or
+// nil when the request was not authenticated by popguard.
+func FromContext(ctx context.Context) *Result {
+	r, _ := ctx.Value(ctxKey{}).(*Result)
+	return r
+}

@@ -1,0 +1,385 @@
+package validate
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/jose"
+)
+
+// DefaultProofAlgs is the default DPoP proof algorithm allow-list, also
+// advertised in the algs parameter of DPoP challenges.
+var DefaultProofAlgs = []string{"ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "EdDSA"}
+
+// Defaults of NewProofVerifier.
+const (
+	DefaultProofMaxAge     = 60 * time.Second
+	DefaultProofFutureSkew = 10 * time.Second
+	DefaultMaxJTILength    = 256
+	DefaultMaxProofSize    = 8192
+)
+
+// ProofVerifier checks DPoP proofs (RFC 9449 §4.3). It is safe for
+// concurrent use.
+type ProofVerifier struct {
+	algs       []string
+	algSet     map[string]*jose.Alg
+	maxAge     time.Duration
+	futureSkew time.Duration
+	maxJTI     int
+	maxSize    int
+	keyPolicy  jose.KeyPolicy
+	now        Clock
+}
+
+// ProofOption configures a ProofVerifier.
+type ProofOption func(*ProofVerifier) error
+
+// ProofAlgs replaces the algorithm allow-list (default DefaultProofAlgs).
+// Only asymmetric algorithms are allowed: "none" and HMAC are refused.
+// "Ed25519" (RFC 9864) is accepted as a synonym of EdDSA.
+func ProofAlgs(algs ...string) ProofOption {
+	return func(v *ProofVerifier) error {
+		if len(algs) == 0 {
+			return errors.New("validate: ProofAlgs needs at least one algorithm")
+		}
+		set := make(map[string]*jose.Alg, len(algs)+1)
+		for _, a := range algs {
+			alg, ok := jose.LookupAlg(a)
+			if !ok {
+				return fmt.Errorf("validate: %q is not a supported asymmetric algorithm", a)
+			}
+			set[a] = alg
+		}
+		v.algs, v.algSet = slices.Clone(algs), set
+		return nil
+	}
+}
+
+// ProofMaxAge bounds how old a proof's iat may be (default 60s).
+func ProofMaxAge(d time.Duration) ProofOption {
+	return func(v *ProofVerifier) error {
+		if d <= 0 {
+			return errors.New("validate: ProofMaxAge must be positive")
+		}
+		v.maxAge = d
+		return nil
+	}
+}
+
+// ProofFutureSkew bounds how far in the future a proof's iat may be, to
+// allow for client clocks running ahead (default 10s).
+func ProofFutureSkew(d time.Duration) ProofOption {
+	return func(v *ProofVerifier) error {
+		if d < 0 {
+			return errors.New("validate: ProofFutureSkew must not be negative")
+		}
+		v.futureSkew = d
+		return nil
+	}
+}
+
+// MaxJTILength caps the length of a proof's jti (default 256 bytes).
+func MaxJTILength(n int) ProofOption {
+	return func(v *ProofVerifier) error {
+		if n < 16 {
+			return errors.New("validate: MaxJTILength must be at least 16")
+		}
+		v.maxJTI = n
+		return nil
+	}
+}
+
+// MaxProofSize caps the size of a proof (default 8192 bytes).
+func MaxProofSize(n int) ProofOption {
+	return func(v *ProofVerifier) error {
+		if n < 256 {
+			return errors.New("validate: MaxProofSize must be at least 256")
+		}
+		v.maxSize = n
+		return nil
+	}
+}
+
+// RSAKeySize bounds the modulus of RSA proof keys (default 2048..8192 bits).
+func RSAKeySize(minBits, maxBits int) ProofOption {
+	return func(v *ProofVerifier) error {
+		if minBits < 2048 || maxBits < minBits || maxBits > 16384 {
+			return errors.New("validate: RSAKeySize needs 2048 <= min <= max <= 16384")
+		}
+		v.keyPolicy = jose.KeyPolicy{MinRSABits: minBits, MaxRSABits: maxBits}
+		return nil
+	}
+}
+
+// ProofClock sets the clock (default time.Now).
+func ProofClock(c Clock) ProofOption {
+	return func(v *ProofVerifier) error {
+		if c == nil {
+			return errors.New("validate: nil clock")
+		}
+		v.now = c
+		return nil
+	}
+}
+
+// NewProofVerifier returns a DPoP proof verifier.
+func NewProofVerifier(opts ...ProofOption) (*ProofVerifier, error) {
+	v := &ProofVerifier{
+		maxAge:     DefaultProofMaxAge,
+		futureSkew: DefaultProofFutureSkew,
+		maxJTI:     DefaultMaxJTILength,
+		maxSize:    DefaultMaxProofSize,
+		now:        time.Now,
+	}
+	if err := ProofAlgs(DefaultProofAlgs...)(v); err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		if err := o(v); err != nil {
+			return nil, err
+		}
+	}
+	if v.algSet["EdDSA"] != nil || v.algSet["Ed25519"] != nil {
+		v.algSet["EdDSA"], v.algSet["Ed25519"] = algMust("EdDSA"), algMust("Ed25519")
+	}
+	return v, nil
+}
+
+func algMust(name string) *jose.Alg {
+	a, _ := jose.LookupAlg(name)
+	return a
+}
+
+// Algs returns the allow-list, for the algs parameter of DPoP challenges.
+func (v *ProofVerifier) Algs() []string { return slices.Clone(v.algs) }
+
+// Window returns the acceptance window of a proof: max age plus future
+// skew. Replay stores must remember a proof at least this long.
+func (v *ProofVerifier) Window() time.Duration { return v.maxAge + v.futureSkew }
+
+// NonceChecker decides whether a proof's nonce is one this server issued
+// and still accepts (RFC 9449 §8, §9). nonce.Source implements it.
+type NonceChecker interface {
+	CheckNonce(nonce string) error
+}
+
+// ProofRequest is what a proof is checked against.
+type ProofRequest struct {
+	// Method is the HTTP method, compared exactly with htm.
+	Method string
+	// Target is the absolute target URI as the client saw it (scheme,
+	// authority, path, optional query), compared with htu after RFC 3986
+	// normalization, ignoring query and fragment.
+	Target string
+	// AccessToken is the token from the Authorization header. When set, the
+	// proof must carry ath = base64url(SHA-256(AccessToken)).
+	AccessToken string
+	// Nonces, when set, requires the proof to carry a nonce it accepts.
+	Nonces NonceChecker
+}
+
+// Proof is a DPoP proof that passed every check.
+type Proof struct {
+	JTI      string
+	Method   string
+	HTU      string // canonical form
+	IssuedAt time.Time
+	Nonce    string
+	Alg      string
+	// Thumbprint is the RFC 7638 SHA-256 thumbprint of the proof key.
+	Thumbprint string
+}
+
+// ReplayKey returns the identity under which a replay store remembers the
+// proof: a hash of (jkt, jti). It never uses the proof bytes, since ECDSA
+// signatures are malleable.
+func (p *Proof) ReplayKey() string {
+	return replayKey("dpop", p.Thumbprint, p.JTI)
+}
+
+func replayKey(kind, key, id string) string {
+	h := sha256.New()
+	h.Write([]byte(kind))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	h.Write([]byte{0})
+	h.Write([]byte(id))
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0]))
+}
+
+// forbiddenProofHeaders point at keys elsewhere; the proof key comes only
+// from jwk (RFC 9449 §4.3 check 6; RFC 8725 §3.10).
+var forbiddenProofHeaders = [...]string{"jku", "x5u", "x5c", "x5t", "x5t#S256"}
+
+// Verify checks proof against req: every check of RFC 9449 §4.3 except
+// replay (the caller inserts ReplayKey into a replay store once all other
+// checks, including the token's, have passed) and the binding to the token
+// (CheckDPoPBinding).
+func (v *ProofVerifier) Verify(proof string, req ProofRequest) (*Proof, error) {
+	if proof == "" {
+		return nil, proofErr(popguard.ReasonProofMissing, "The DPoP proof is missing", nil)
+	}
+	j, err := jose.ParseCompact(proof, v.maxSize)
+	if err != nil {
+		reason := popguard.ReasonProofMalformed
+		switch {
+		case errors.Is(err, jose.ErrTooLarge):
+			reason = popguard.ReasonProofTooLarge
+		case errors.Is(err, jose.ErrCrit):
+			reason = popguard.ReasonProofCrit
+		}
+		return nil, proofErr(reason, "The DPoP proof is not a well-formed JWT", err)
+	}
+	// §4.3 check 4: typ. Exact: not "JWT", "at+jwt", nor the media type form.
+	if j.Typ != "dpop+jwt" {
+		return nil, proofErr(popguard.ReasonProofType, "The DPoP proof typ is not dpop+jwt", nil)
+	}
+	// Check 5: an allowed asymmetric algorithm.
+	alg, ok := v.algSet[j.Alg]
+	if !ok {
+		return nil, proofErr(popguard.ReasonProofAlg, "The DPoP proof alg is not allowed", nil)
+	}
+	if j.JWK == nil {
+		return nil, proofErr(popguard.ReasonProofKey, "The DPoP proof has no jwk header", nil)
+	}
+	for _, h := range forbiddenProofHeaders {
+		if j.HeaderHas(h) {
+			return nil, proofErr(popguard.ReasonProofKey, "The DPoP proof key must come from the jwk header only", nil)
+		}
+	}
+	// Check 3: required claims, with their types.
+	var c proofClaims
+	if err := c.read(j.Payload); err != nil {
+		return nil, err
+	}
+	if len(c.jti) > v.maxJTI {
+		return nil, proofErr(popguard.ReasonProofJTI, "The DPoP proof jti is too long", nil)
+	}
+	// Check 8: htm, exact (methods are case-sensitive, RFC 9110 §9.1).
+	if c.htm != req.Method {
+		return nil, proofErr(popguard.ReasonProofHTM, "The DPoP proof htm does not match the request method", nil)
+	}
+	// Check 9: htu, after RFC 3986 §6.2.2/§6.2.3 normalization.
+	htu, err := CanonicalHTU(c.htu)
+	if err != nil {
+		return nil, proofErr(popguard.ReasonProofHTU, "The DPoP proof htu is not a valid http(s) URI without query and fragment", err)
+	}
+	target, err := CanonicalTarget(req.Target)
+	if err != nil {
+		return nil, fail(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request target URI is not valid", err)
+	}
+	if htu != target {
+		return nil, proofErr(popguard.ReasonProofHTU, "The DPoP proof htu does not match the request URI", nil)
+	}
+	// Check 11: iat within [now-maxAge, now+futureSkew].
+	now := v.now()
+	iat := floatTime(c.iat)
+	if iat.Before(now.Add(-v.maxAge)) {
+		return nil, proofErr(popguard.ReasonProofIAT, "The DPoP proof is too old", nil)
+	}
+	if iat.After(now.Add(v.futureSkew)) {
+		return nil, proofErr(popguard.ReasonProofIAT, "The DPoP proof iat is in the future", nil)
+	}
+	// Check 12: ath, required at a resource server (§7).
+	if req.AccessToken != "" {
+		if !c.hasAth {
+			return nil, proofErr(popguard.ReasonProofATH, "The DPoP proof has no ath claim", nil)
+		}
+		if c.ath != jose.HashB64(req.AccessToken) {
+			return nil, proofErr(popguard.ReasonProofATH, "The DPoP proof ath does not match the access token", nil)
+		}
+	}
+	// Check 10: the server's nonce.
+	if req.Nonces != nil {
+		if !c.hasNonce {
+			return nil, fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceMissing, "Resource server requires nonce in DPoP proof", nil)
+		}
+		if err := req.Nonces.CheckNonce(c.nonce); err != nil {
+			return nil, fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid, "The DPoP proof nonce is invalid or expired", err)
+		}
+	}
+	// Checks 7 and 5: a public key (private members checked on the raw
+	// JSON), consistent with alg.
+	key, err := jose.ParseJWK(j.JWK, v.keyPolicy)
+	if err != nil {
+		return nil, proofErr(popguard.ReasonProofKey, "The DPoP proof jwk is not an acceptable public key", err)
+	}
+	if !alg.Fits(key) {
+		return nil, proofErr(popguard.ReasonProofAlg, "The DPoP proof alg does not match its jwk", nil)
+	}
+	// Check 6: the signature, last: the most expensive step.
+	if err := jose.Verify(alg, key, j.SigningInput, j.Signature); err != nil {
+		return nil, proofErr(popguard.ReasonProofSignature, "The DPoP proof signature is invalid", err)
+	}
+	return &Proof{
+		JTI:        c.jti,
+		Method:     c.htm,
+		HTU:        htu,
+		IssuedAt:   iat,
+		Nonce:      c.nonce,
+		Alg:        j.Alg,
+		Thumbprint: key.Thumbprint,
+	}, nil
+}
+
+type proofClaims struct {
+	jti, htm, htu, ath, nonce string
+	iat                       float64
+	hasAth, hasNonce          bool
+}
+
+func (c *proofClaims) read(members []jose.Member) error {
+	var hasJTI, hasHTM, hasHTU, hasIAT bool
+	for _, m := range members {
+		ok := true
+		switch m.Name {
+		case "jti":
+			c.jti, ok = jose.String(m.Value)
+			hasJTI = true
+		case "htm":
+			c.htm, ok = jose.String(m.Value)
+			hasHTM = true
+		case "htu":
+			c.htu, ok = jose.String(m.Value)
+			hasHTU = true
+		case "iat":
+			c.iat, ok = jose.Number(m.Value)
+			ok = ok && c.iat >= 0 && c.iat < 1e11
+			hasIAT = true
+		case "ath":
+			c.ath, ok = jose.String(m.Value)
+			c.hasAth = true
+		case "nonce":
+			c.nonce, ok = jose.String(m.Value)
+			c.hasNonce = true
+		}
+		if !ok {
+			return proofErr(popguard.ReasonProofClaims, "The DPoP proof claim "+m.Name+" has the wrong type", nil)
+		}
+	}
+	switch {
+	case !hasJTI || c.jti == "":
+		return proofErr(popguard.ReasonProofJTI, "The DPoP proof has no jti", nil)
+	case !hasHTM || c.htm == "":
+		return proofErr(popguard.ReasonProofClaims, "The DPoP proof has no htm", nil)
+	case !hasHTU || c.htu == "":
+		return proofErr(popguard.ReasonProofClaims, "The DPoP proof has no htu", nil)
+	case !hasIAT:
+		return proofErr(popguard.ReasonProofIAT, "The DPoP proof has no iat", nil)
+	}
+	return nil
+}
+
+// floatTime converts a NumericDate (seconds, possibly fractional).
+func floatTime(f float64) time.Time {
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9))
+}

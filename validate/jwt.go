@@ -1,0 +1,403 @@
+package validate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/jose"
+)
+
+// DefaultTokenAlgs is the default allow-list for access-token signatures.
+var DefaultTokenAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// Defaults of NewJWTVerifier.
+const (
+	DefaultLeeway       = 30 * time.Second
+	DefaultMaxTokenSize = 16384
+)
+
+// JWTVerifier validates JWT access tokens per RFC 9068 §4: typ, signature
+// with the issuer's keys and an allowed algorithm, iss, aud, exp, nbf, iat
+// and the required claims. It is safe for concurrent use.
+type JWTVerifier struct {
+	issuer    string
+	keys      KeySet
+	audiences []string
+	anyAud    bool
+	algs      map[string]*jose.Alg
+	hmac      []byte
+	hmacAlgs  []string
+	acceptJWT bool
+	required  []string
+	leeway    time.Duration
+	maxSize   int
+	now       Clock
+}
+
+// JWTOption configures a JWTVerifier.
+type JWTOption func(*JWTVerifier) error
+
+// Audience sets the audiences this resource server answers to; the token's
+// aud must contain one of them (RFC 9068 §4). Required unless
+// SkipAudienceCheck is given.
+func Audience(aud ...string) JWTOption {
+	return func(v *JWTVerifier) error {
+		for _, a := range aud {
+			if a == "" {
+				return errors.New("validate: empty audience")
+			}
+		}
+		v.audiences = append(v.audiences, aud...)
+		return nil
+	}
+}
+
+// SkipAudienceCheck accepts any aud. Only for issuers whose tokens are
+// meant for every resource server that trusts them; prefer Audience.
+func SkipAudienceCheck() JWTOption {
+	return func(v *JWTVerifier) error { v.anyAud = true; return nil }
+}
+
+// TokenAlgs replaces the signature algorithm allow-list (default
+// DefaultTokenAlgs). "none" and HMAC are never accepted here; see HMACSecret.
+func TokenAlgs(algs ...string) JWTOption {
+	return func(v *JWTVerifier) error {
+		set := map[string]*jose.Alg{}
+		for _, a := range algs {
+			alg, ok := jose.LookupAlg(a)
+			if !ok {
+				return fmt.Errorf("validate: %q is not a supported asymmetric algorithm", a)
+			}
+			set[a] = alg
+		}
+		if len(set) == 0 {
+			return errors.New("validate: TokenAlgs needs at least one algorithm")
+		}
+		v.algs = set
+		return nil
+	}
+}
+
+// HMACSecret accepts tokens signed with HS256 (or the given HS384/HS512)
+// under secret, for issuers that share a secret with the resource server.
+// The secret must be at least 32 bytes. Asymmetric keys are still used for
+// the asymmetric algorithms; a public key is never used as an HMAC secret.
+func HMACSecret(secret []byte, algs ...string) JWTOption {
+	return func(v *JWTVerifier) error {
+		if len(secret) < 32 {
+			return errors.New("validate: HMACSecret needs at least 32 bytes")
+		}
+		if len(algs) == 0 {
+			algs = []string{"HS256"}
+		}
+		for _, a := range algs {
+			if _, ok := jose.HMACHash(a); !ok {
+				return fmt.Errorf("validate: %q is not an HMAC algorithm", a)
+			}
+		}
+		v.hmac, v.hmacAlgs = slices.Clone(secret), slices.Clone(algs)
+		return nil
+	}
+}
+
+// AcceptJWTType also accepts typ "JWT" (and a missing typ), as Microsoft
+// Entra ID issues access tokens. RFC 9068 requires "at+jwt"; with this
+// option the verifier cannot tell an ID token from an access token by typ,
+// so keep Audience strict. It also relaxes the required claims to iss, sub,
+// aud, exp, iat (Entra has no client_id or jti; its client is azp/appid).
+func AcceptJWTType() JWTOption {
+	return func(v *JWTVerifier) error {
+		v.acceptJWT = true
+		if v.required == nil || slices.Equal(v.required, rfc9068Claims) {
+			v.required = []string{"iss", "sub", "aud", "exp", "iat"}
+		}
+		return nil
+	}
+}
+
+// RequiredClaims replaces the list of claims a token must carry (default
+// RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti).
+func RequiredClaims(names ...string) JWTOption {
+	return func(v *JWTVerifier) error { v.required = slices.Clone(names); return nil }
+}
+
+var rfc9068Claims = []string{"iss", "exp", "aud", "sub", "client_id", "iat", "jti"}
+
+// Leeway sets the clock skew allowed on exp, nbf and iat (default 30s, at
+// most 5 minutes).
+func Leeway(d time.Duration) JWTOption {
+	return func(v *JWTVerifier) error {
+		if d < 0 || d > 5*time.Minute {
+			return errors.New("validate: Leeway must be within [0, 5m]")
+		}
+		v.leeway = d
+		return nil
+	}
+}
+
+// MaxTokenSize caps the size of an access token (default 16 KiB).
+func MaxTokenSize(n int) JWTOption {
+	return func(v *JWTVerifier) error {
+		if n < 512 {
+			return errors.New("validate: MaxTokenSize must be at least 512")
+		}
+		v.maxSize = n
+		return nil
+	}
+}
+
+// TokenClock sets the clock (default time.Now).
+func TokenClock(c Clock) JWTOption {
+	return func(v *JWTVerifier) error {
+		if c == nil {
+			return errors.New("validate: nil clock")
+		}
+		v.now = c
+		return nil
+	}
+}
+
+// NewJWTVerifier returns a verifier for access tokens issued by issuer (an
+// exact string match with iss) and signed by a key in keys.
+func NewJWTVerifier(issuer string, keys KeySet, opts ...JWTOption) (*JWTVerifier, error) {
+	if issuer == "" {
+		return nil, errors.New("validate: issuer is required")
+	}
+	if keys == nil {
+		return nil, errors.New("validate: a key set is required")
+	}
+	v := &JWTVerifier{issuer: issuer, keys: keys, leeway: DefaultLeeway, maxSize: DefaultMaxTokenSize, now: time.Now}
+	if err := TokenAlgs(DefaultTokenAlgs...)(v); err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		if err := o(v); err != nil {
+			return nil, err
+		}
+	}
+	if v.required == nil {
+		v.required = rfc9068Claims
+	}
+	if len(v.audiences) == 0 && !v.anyAud {
+		return nil, errors.New("validate: Audience is required (RFC 9068 §4); use SkipAudienceCheck to opt out")
+	}
+	if v.algs["EdDSA"] != nil {
+		v.algs["Ed25519"] = algMust("Ed25519")
+	}
+	return v, nil
+}
+
+// Issuer returns the issuer the verifier accepts.
+func (v *JWTVerifier) Issuer() string { return v.issuer }
+
+// VerifyToken implements TokenVerifier.
+func (v *JWTVerifier) VerifyToken(ctx context.Context, token string) (*Token, error) {
+	j, err := jose.ParseCompact(token, v.maxSize)
+	if err != nil {
+		return nil, tokenErr(popguard.ReasonTokenMalformed, "The access token is not a well-formed JWT", err)
+	}
+	// RFC 9068 §4 step 1: typ. This also stops DPoP proofs, SHRs and ID
+	// tokens from being used as access tokens.
+	switch {
+	case j.Typ == "at+jwt" || j.Typ == "application/at+jwt":
+	case v.acceptJWT && (!j.HasTyp || j.Typ == "JWT"):
+	default:
+		return nil, tokenErr(popguard.ReasonTokenType, "The access token typ is not at+jwt", nil)
+	}
+	if j.JWK != nil || j.HeaderHas("jku") || j.HeaderHas("x5u") {
+		// RFC 9068 §4: use only the keys of the authorization server.
+		return nil, tokenErr(popguard.ReasonTokenKey, "The access token names its own key", nil)
+	}
+	var c tokenClaims
+	if err := c.read(j.Payload); err != nil {
+		return nil, err
+	}
+	// Claims before the signature: they are cheap and may save a key fetch.
+	if err := v.checkClaims(&c); err != nil {
+		return nil, err
+	}
+	if err := v.verifySignature(ctx, j); err != nil {
+		return nil, err
+	}
+	tok, err := c.token()
+	if err != nil {
+		return nil, err
+	}
+	tok.SigningKeyID = j.Kid
+	return tok, nil
+}
+
+func (v *JWTVerifier) verifySignature(ctx context.Context, j *jose.JWS) error {
+	if h, ok := jose.HMACHash(j.Alg); ok {
+		if v.hmac == nil || !slices.Contains(v.hmacAlgs, j.Alg) {
+			return tokenErr(popguard.ReasonTokenAlg, "The access token alg is not allowed", nil)
+		}
+		if err := jose.VerifyHMAC(h, v.hmac, j.SigningInput, j.Signature); err != nil {
+			return tokenErr(popguard.ReasonTokenSignature, "The access token signature is invalid", err)
+		}
+		return nil
+	}
+	alg, ok := v.algs[j.Alg]
+	if !ok {
+		return tokenErr(popguard.ReasonTokenAlg, "The access token alg is not allowed", nil)
+	}
+	keys, err := v.keys.Keys(ctx, j.Kid)
+	if err != nil {
+		var pe *popguard.Error
+		if errors.As(err, &pe) {
+			return pe
+		}
+		return popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet, "The issuer keys are not available", err)
+	}
+	tried := false
+	for _, k := range keys {
+		if k.Algorithm != "" && k.Algorithm != j.Alg && !(isEdDSA(k.Algorithm) && isEdDSA(j.Alg)) {
+			continue
+		}
+		pk, err := jose.FromCrypto(k.Key)
+		if err != nil || !alg.Fits(pk) {
+			continue
+		}
+		tried = true
+		if jose.Verify(alg, pk, j.SigningInput, j.Signature) == nil {
+			return nil
+		}
+	}
+	if !tried {
+		return tokenErr(popguard.ReasonTokenKey, "No issuer key matches the access token", ErrUnknownKey)
+	}
+	return tokenErr(popguard.ReasonTokenSignature, "The access token signature is invalid", nil)
+}
+
+func isEdDSA(a string) bool { return a == "EdDSA" || a == "Ed25519" }
+
+func (v *JWTVerifier) checkClaims(c *tokenClaims) error {
+	for _, name := range v.required {
+		if !c.present[name] {
+			return tokenErr(popguard.ReasonTokenClaims, "The access token lacks a required claim", nil)
+		}
+	}
+	if c.iss != v.issuer {
+		return tokenErr(popguard.ReasonTokenIssuer, "The access token issuer is not trusted", nil)
+	}
+	if !v.anyAud {
+		ok := false
+		for _, a := range c.aud {
+			if slices.Contains(v.audiences, a) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return tokenErr(popguard.ReasonTokenAudience, "The access token is not meant for this resource", nil)
+		}
+	}
+	now := v.now()
+	if c.present["exp"] && !now.Before(floatTime(c.exp).Add(v.leeway)) {
+		return tokenErr(popguard.ReasonTokenExpired, "The access token expired", nil)
+	}
+	if c.present["nbf"] && now.Add(v.leeway).Before(floatTime(c.nbf)) {
+		return tokenErr(popguard.ReasonTokenNotYetValid, "The access token is not valid yet", nil)
+	}
+	if c.present["iat"] && now.Add(v.leeway).Before(floatTime(c.iat)) {
+		return tokenErr(popguard.ReasonTokenIssuedAt, "The access token was issued in the future", nil)
+	}
+	return nil
+}
+
+// tokenClaims holds the registered claims of an access token.
+type tokenClaims struct {
+	members            []jose.Member
+	iss, sub, cid, jti string
+	aud                []string
+	scope              []string
+	exp, nbf, iat      float64
+	cnf                Confirmation
+	present            map[string]bool
+}
+
+func (c *tokenClaims) read(members []jose.Member) error {
+	c.members = members
+	c.present = make(map[string]bool, len(members))
+	for _, m := range members {
+		c.present[m.Name] = true
+		ok := true
+		switch m.Name {
+		case "iss":
+			c.iss, ok = jose.String(m.Value)
+		case "sub":
+			c.sub, ok = jose.String(m.Value)
+		case "client_id":
+			c.cid, ok = jose.String(m.Value)
+		case "azp", "appid":
+			if c.cid == "" {
+				c.cid, _ = jose.String(m.Value)
+			}
+		case "jti":
+			c.jti, ok = jose.String(m.Value)
+		case "aud":
+			if s, isStr := jose.String(m.Value); isStr {
+				c.aud = []string{s}
+			} else {
+				c.aud, ok = jose.StringArray(m.Value)
+			}
+		case "scope":
+			var s string
+			s, ok = jose.String(m.Value)
+			c.scope = append(c.scope, splitScope(s)...)
+		case "scp":
+			if s, isStr := jose.String(m.Value); isStr {
+				c.scope = append(c.scope, splitScope(s)...)
+			} else {
+				var arr []string
+				arr, ok = jose.StringArray(m.Value)
+				c.scope = append(c.scope, arr...)
+			}
+		case "exp":
+			c.exp, ok = jose.Number(m.Value)
+		case "nbf":
+			c.nbf, ok = jose.Number(m.Value)
+		case "iat":
+			c.iat, ok = jose.Number(m.Value)
+		case "cnf":
+			var err error
+			if c.cnf, err = parseCnf(m.Value); err != nil {
+				return err
+			}
+		}
+		if !ok {
+			return tokenErr(popguard.ReasonTokenClaims, "The access token claim "+m.Name+" has the wrong type", nil)
+		}
+	}
+	return nil
+}
+
+func (c *tokenClaims) token() (*Token, error) {
+	claims := make(map[string]any, len(c.members))
+	for _, m := range c.members {
+		var v any
+		if err := json.Unmarshal(m.Value, &v); err != nil {
+			return nil, tokenErr(popguard.ReasonTokenMalformed, "The access token claims are not valid JSON", err)
+		}
+		claims[m.Name] = v
+	}
+	t := &Token{
+		Issuer: c.iss, Subject: c.sub, ClientID: c.cid, Audience: c.aud, Scopes: c.scope, ID: c.jti,
+		Cnf: c.cnf, Claims: claims,
+	}
+	if c.present["exp"] {
+		t.Expiry = floatTime(c.exp)
+	}
+	if c.present["iat"] {
+		t.IssuedAt = floatTime(c.iat)
+	}
+	if c.present["nbf"] {
+		t.NotBefore = floatTime(c.nbf)
+	}
+	return t, nil
+}

@@ -1,0 +1,291 @@
+package validate
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/httprc/v3"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/jose"
+)
+
+// PublicKey is an issuer signing key.
+type PublicKey struct {
+	// KeyID is the JWK kid; may be empty.
+	KeyID string
+	// Algorithm is the JWK alg, if the key set pins one; may be empty.
+	Algorithm string
+	// Key is *ecdsa.PublicKey, *rsa.PublicKey or ed25519.PublicKey.
+	Key crypto.PublicKey
+}
+
+// KeySet supplies an issuer's signing keys, like go-oidc's KeySet: a small
+// interface so keys can come from a JWKS URL, a file, or a secret store.
+type KeySet interface {
+	// Keys returns the keys that may have signed a token with the given kid
+	// (every key when kid is empty). An empty result means the key is
+	// unknown. ctx bounds any I/O.
+	Keys(ctx context.Context, kid string) ([]PublicKey, error)
+}
+
+// ErrUnknownKey is returned (wrapped) when no key matches a token's kid.
+var ErrUnknownKey = errors.New("validate: no issuer key matches the token's kid")
+
+// keySnapshot is an immutable index of a key set.
+type keySnapshot struct {
+	byKID map[string][]PublicKey
+	all   []PublicKey
+}
+
+func (s *keySnapshot) keys(kid string) []PublicKey {
+	if kid == "" {
+		return s.all
+	}
+	return s.byKID[kid]
+}
+
+func snapshotOf(set jwk.Set) (*keySnapshot, error) {
+	s := &keySnapshot{byKID: map[string][]PublicKey{}}
+	for i := 0; i < set.Len(); i++ {
+		k, _ := set.Key(i)
+		if u, ok := k.KeyUsage(); ok && u != "" && u != "sig" {
+			continue
+		}
+		var raw any
+		if err := jwk.Export(k, &raw); err != nil {
+			continue // unsupported key types are skipped, not fatal
+		}
+		pub, err := jwk.PublicRawKeyOf(raw)
+		if err != nil {
+			continue
+		}
+		if _, err := jose.FromCrypto(pub); err != nil {
+			continue // symmetric or unsupported: never used to verify
+		}
+		pk := PublicKey{Key: pub}
+		pk.KeyID, _ = k.KeyID()
+		if a, ok := k.Algorithm(); ok {
+			pk.Algorithm = a.String()
+		}
+		s.all = append(s.all, pk)
+		if pk.KeyID != "" {
+			s.byKID[pk.KeyID] = append(s.byKID[pk.KeyID], pk)
+		}
+	}
+	if len(s.all) == 0 {
+		return nil, errors.New("validate: the key set holds no usable public signing key")
+	}
+	return s, nil
+}
+
+// StaticKeySet is a fixed key set.
+type StaticKeySet struct{ snap *keySnapshot }
+
+// NewStaticKeySet parses a JWKS document (RFC 7517 §5) or a single JWK.
+func NewStaticKeySet(jwks []byte) (*StaticKeySet, error) {
+	set, err := jwk.Parse(jwks)
+	if err != nil {
+		return nil, fmt.Errorf("validate: parse key set: %w", err)
+	}
+	snap, err := snapshotOf(set)
+	if err != nil {
+		return nil, err
+	}
+	return &StaticKeySet{snap: snap}, nil
+}
+
+// StaticKeys returns a key set holding keys.
+func StaticKeys(keys ...PublicKey) (*StaticKeySet, error) {
+	s := &keySnapshot{byKID: map[string][]PublicKey{}}
+	for _, k := range keys {
+		if _, err := jose.FromCrypto(k.Key); err != nil {
+			return nil, fmt.Errorf("validate: key %q: %w", k.KeyID, err)
+		}
+		s.all = append(s.all, k)
+		if k.KeyID != "" {
+			s.byKID[k.KeyID] = append(s.byKID[k.KeyID], k)
+		}
+	}
+	if len(s.all) == 0 {
+		return nil, errors.New("validate: StaticKeys needs at least one key")
+	}
+	return &StaticKeySet{snap: s}, nil
+}
+
+// Keys implements KeySet.
+func (s *StaticKeySet) Keys(_ context.Context, kid string) ([]PublicKey, error) {
+	return s.snap.keys(kid), nil
+}
+
+// RemoteKeySet fetches a JWKS URL in the background and keeps it fresh: it
+// refreshes on the server's cache headers within [MinRefresh, MaxRefresh],
+// and when a token names an unknown kid (a rotated key) it refreshes at once,
+// at most once per MinRefresh, so a storm of unknown kids cannot hammer the
+// issuer. While the issuer is down, the last good keys keep serving.
+type RemoteKeySet struct {
+	url      string
+	cache    *jwk.Cache
+	res      *httprc.ResourceBase[jwk.Set]
+	minGap   time.Duration
+	log      *slog.Logger
+	snap     atomic.Pointer[remoteSnap]
+	mu       sync.Mutex // serializes forced refreshes
+	lastPull atomic.Int64
+}
+
+type remoteSnap struct {
+	set  jwk.Set
+	snap *keySnapshot
+}
+
+// RemoteOption configures a RemoteKeySet.
+type RemoteOption func(*remoteConfig)
+
+type remoteConfig struct {
+	min, max time.Duration
+	client   jwk.HTTPClient
+	log      *slog.Logger
+	wait     bool
+}
+
+// RefreshInterval bounds the background refresh interval; it also sets the
+// minimum gap between forced refreshes on unknown kids (defaults 1 minute
+// and 1 hour).
+func RefreshInterval(minGap, maxGap time.Duration) RemoteOption {
+	return func(c *remoteConfig) { c.min, c.max = minGap, maxGap }
+}
+
+// HTTPClient sets the client used to fetch the key set.
+func HTTPClient(cl jwk.HTTPClient) RemoteOption {
+	return func(c *remoteConfig) { c.client = cl }
+}
+
+// Logger sets the logger for fetch failures (default slog.Default()).
+func Logger(l *slog.Logger) RemoteOption {
+	return func(c *remoteConfig) { c.log = l }
+}
+
+// WaitForKeys makes NewRemoteKeySet wait for the first fetch (default): a
+// failure then fails construction. With false, it returns at once and tokens
+// are rejected as temporarily unavailable until keys arrive.
+func WaitForKeys(wait bool) RemoteOption {
+	return func(c *remoteConfig) { c.wait = wait }
+}
+
+// NewRemoteKeySet starts fetching jwksURL. Cancel ctx or call Close to stop
+// the background refresh.
+func NewRemoteKeySet(ctx context.Context, jwksURL string, opts ...RemoteOption) (*RemoteKeySet, error) {
+	cfg := remoteConfig{min: time.Minute, max: time.Hour, wait: true, log: slog.Default()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.min <= 0 || cfg.max < cfg.min {
+		return nil, errors.New("validate: RefreshInterval needs 0 < min <= max")
+	}
+	cache, err := jwk.NewCache(ctx, httprc.NewClient(httprc.WithErrorSink(errSink{cfg.log, jwksURL})))
+	if err != nil {
+		return nil, fmt.Errorf("validate: start key set cache: %w", err)
+	}
+	ropts := []jwk.RegisterOption{jwk.WithMinInterval(cfg.min), jwk.WithMaxInterval(cfg.max), jwk.WithWaitReady(cfg.wait)}
+	if cfg.client != nil {
+		ropts = append(ropts, jwk.WithHTTPClient(cfg.client))
+	}
+	if err := cache.Register(ctx, jwksURL, ropts...); err != nil {
+		_ = cache.Shutdown(context.Background())
+		return nil, fmt.Errorf("validate: fetch key set: %w", err)
+	}
+	res, err := cache.LookupResource(ctx, jwksURL)
+	if err != nil {
+		_ = cache.Shutdown(context.Background())
+		return nil, fmt.Errorf("validate: fetch key set: %w", err)
+	}
+	ks := &RemoteKeySet{url: jwksURL, cache: cache, res: res, minGap: cfg.min, log: cfg.log}
+	ks.lastPull.Store(time.Now().UnixNano())
+	return ks, nil
+}
+
+type errSink struct {
+	log *slog.Logger
+	url string
+}
+
+func (s errSink) Put(ctx context.Context, err error) {
+	s.log.WarnContext(ctx, "popguard: key set refresh failed", "jwks", s.url, "error", err)
+}
+
+func (k *RemoteKeySet) current() (*keySnapshot, error) {
+	set := k.res.Resource()
+	if set == nil {
+		return nil, errors.New("validate: key set not fetched yet")
+	}
+	if s := k.snap.Load(); s != nil && s.set == set {
+		return s.snap, nil
+	}
+	snap, err := snapshotOf(set)
+	if err != nil {
+		return nil, err
+	}
+	k.snap.Store(&remoteSnap{set: set, snap: snap})
+	return snap, nil
+}
+
+// Keys implements KeySet.
+func (k *RemoteKeySet) Keys(ctx context.Context, kid string) ([]PublicKey, error) {
+	snap, err := k.current()
+	if err == nil {
+		if keys := snap.keys(kid); len(keys) > 0 {
+			return keys, nil
+		}
+	}
+	// Unknown kid (or nothing fetched yet): refresh, rate-limited.
+	if !k.refresh(ctx) {
+		if err != nil {
+			return nil, popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet, "The issuer keys are not available", err)
+		}
+		return nil, nil
+	}
+	snap, err = k.current()
+	if err != nil {
+		return nil, popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet, "The issuer keys are not available", err)
+	}
+	return snap.keys(kid), nil
+}
+
+// refresh fetches the set now unless one was fetched within minGap. It
+// reports whether a fetch happened (successfully).
+func (k *RemoteKeySet) refresh(ctx context.Context) bool {
+	if time.Since(time.Unix(0, k.lastPull.Load())) < k.minGap {
+		return false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if time.Since(time.Unix(0, k.lastPull.Load())) < k.minGap {
+		return true // another request just refreshed
+	}
+	k.lastPull.Store(time.Now().UnixNano())
+	if _, err := k.cache.Refresh(ctx, k.url); err != nil {
+		k.log.WarnContext(ctx, "popguard: key set refresh failed", "jwks", k.url, "error", err)
+		return false
+	}
+	return true
+}
+
+// Has reports whether a key with kid is in the current set; the token cache
+// uses it to drop tokens whose signing key left the set.
+func (k *RemoteKeySet) Has(kid string) bool {
+	snap, err := k.current()
+	return err == nil && len(snap.keys(kid)) > 0
+}
+
+// Close stops the background refresh.
+func (k *RemoteKeySet) Close() error {
+	return k.cache.Shutdown(context.Background())
+}
