@@ -351,8 +351,7 @@ func (c *proofClaims) read(members []jose.Member) error {
 			c.htu, ok = jose.String(m.Value)
 			hasHTU = true
 		case "iat":
-			c.iat, ok = jose.Number(m.Value)
-			ok = ok && c.iat >= 0 && c.iat < 1e11
+			c.iat, ok = numericDate(m.Value)
 			hasIAT = true
 		case "ath":
 			c.ath, ok = jose.String(m.Value)

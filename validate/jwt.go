@@ -359,11 +359,11 @@ func (c *tokenClaims) read(members []jose.Member) error {
 				c.scope = append(c.scope, arr...)
 			}
 		case "exp":
-			c.exp, ok = jose.Number(m.Value)
+			c.exp, ok = numericDate(m.Value)
 		case "nbf":
-			c.nbf, ok = jose.Number(m.Value)
+			c.nbf, ok = numericDate(m.Value)
 		case "iat":
-			c.iat, ok = jose.Number(m.Value)
+			c.iat, ok = numericDate(m.Value)
 		case "cnf":
 			var err error
 			if c.cnf, err = parseCnf(m.Value); err != nil {
@@ -400,4 +400,12 @@ func (c *tokenClaims) token() (*Token, error) {
 		t.NotBefore = floatTime(c.nbf)
 	}
 	return t, nil
+}
+
+// numericDate reads an RFC 7519 NumericDate: a JSON number (not a string),
+// non-negative and below 1e11 (year 5138), so converting it to a time can
+// neither overflow nor wrap.
+func numericDate(raw []byte) (float64, bool) {
+	f, ok := jose.Number(raw)
+	return f, ok && f >= 0 && f < 1e11
 }

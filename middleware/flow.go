@@ -1,0 +1,211 @@
+package middleware
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/replay"
+	"github.com/popguard/popguard/validate"
+)
+
+// Outcome is what happened to a request.
+type Outcome string
+
+// Outcomes reported to Metrics.
+const (
+	Accepted Outcome = "accepted"
+	Rejected Outcome = "rejected"
+	// Reported: accepted on a report-only route although the stricter mode
+	// would have rejected it.
+	Reported Outcome = "reported"
+)
+
+// Event describes one authenticated or rejected request.
+type Event struct {
+	Route   string
+	Scheme  popguard.Scheme // 0 when no credentials were found
+	Outcome Outcome
+	Reason  popguard.Reason // empty when accepted
+}
+
+// Metrics receives one Event per request. Implementations must be fast and
+// safe for concurrent use (for example, increment Prometheus counters).
+type Metrics interface {
+	Observe(Event)
+}
+
+// nonceProbe adapts a NonceSource to validate.NonceChecker and remembers
+// whether the nonce was fresh.
+type nonceProbe struct {
+	src   NonceSource
+	fresh bool
+}
+
+func (p *nonceProbe) CheckNonce(n string) error {
+	fresh, err := p.src.Check(n)
+	p.fresh = fresh
+	return err
+}
+
+// authenticate runs the whole check for one request. On success it returns
+// the result and the headers to add to the response.
+func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http.Header, *Rejection) {
+	creds, err := g.extract(r)
+	if err != nil {
+		return nil, nil, g.fail(p, r, 0, err)
+	}
+	if creds == nil {
+		return nil, nil, g.fail(p, r, 0, popguard.ErrNoCredentials)
+	}
+	s := creds.scheme
+	if !p.accepts(s) {
+		return nil, nil, g.fail(p, r, 0, popguard.NewError(popguard.CodeNone, popguard.ReasonSchemeNotAllowed, "", nil))
+	}
+	var (
+		res *popguard.Result
+		hdr http.Header
+	)
+	switch s {
+	case popguard.Bearer:
+		res, err = g.bearer(r, creds.token)
+	case popguard.DPoP:
+		res, hdr, err = g.dpop(p, r, creds.token)
+	default:
+		err = popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonSchemeNotAllowed, "PoP requests are not supported by this resource", nil)
+	}
+	if err != nil {
+		return nil, nil, g.fail(p, r, s, err)
+	}
+	for _, want := range p.scopes {
+		if !slices.Contains(res.Scopes, want) {
+			return nil, nil, g.fail(p, r, s, popguard.NewError(popguard.CodeInsufficientScope, popguard.ReasonInsufficientScope,
+				"The access token does not grant the required scope", nil))
+		}
+	}
+	outcome := Accepted
+	if p.mode.IsReportOnly() && !p.mode.Target().Accepts(s) {
+		outcome = Reported
+		g.log.LogAttrs(r.Context(), slog.LevelWarn, "popguard: request allowed by report-only mode",
+			slog.String("route", p.name), slog.String("scheme", s.String()),
+			slog.String("would_require", p.mode.Target().String()),
+			slog.String("client_id", res.ClientID), slog.String("method", r.Method), slog.String("path", r.URL.Path))
+	}
+	g.observe(Event{Route: p.name, Scheme: s, Outcome: outcome})
+	return res, hdr, nil
+}
+
+func (g *Guard) observe(e Event) {
+	if g.metrics != nil {
+		g.metrics.Observe(e)
+	}
+}
+
+func (g *Guard) fail(p *policy, r *http.Request, used popguard.Scheme, err error) *Rejection {
+	rej := g.reject(p, used, err)
+	level := slog.LevelInfo
+	if rej.Status >= 500 {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String("route", p.name), slog.String("reason", string(rej.Err.Reason)),
+		slog.String("code", string(rej.Err.Code)), slog.Int("status", rej.Status),
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("remote", r.RemoteAddr),
+	}
+	if used != 0 {
+		attrs = append(attrs, slog.String("scheme", used.String()))
+	}
+	if rej.Err.Err != nil {
+		attrs = append(attrs, slog.String("cause", rej.Err.Err.Error()))
+	}
+	g.log.LogAttrs(r.Context(), level, "popguard: request rejected", attrs...)
+	g.observe(Event{Route: p.name, Scheme: used, Outcome: Rejected, Reason: rej.Err.Reason})
+	return rej
+}
+
+func resultOf(s popguard.Scheme, t *validate.Token, jkt string) *popguard.Result {
+	return &popguard.Result{
+		Scheme: s, Issuer: t.Issuer, Subject: t.Subject, ClientID: t.ClientID, Audience: t.Audience,
+		Scopes: t.Scopes, Expiry: t.Expiry, TokenID: t.ID, KeyThumbprint: jkt, Claims: t.Claims,
+	}
+}
+
+// bearer checks an RFC 6750 request. A token bound to any key is refused
+// (RFC 9449 §7.2): a stolen DPoP or PoP token must not work as a Bearer one.
+func (g *Guard) bearer(r *http.Request, token string) (*popguard.Result, error) {
+	t, err := g.tokens.VerifyToken(r.Context(), token)
+	if err != nil {
+		return nil, err
+	}
+	if t.Cnf.Bound() {
+		return nil, popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonBoundAsBearer,
+			"The access token is bound to a key and cannot be used as a Bearer token", nil)
+	}
+	return resultOf(popguard.Bearer, t, ""), nil
+}
+
+// dpop checks an RFC 9449 §7 request: the proof (cheap checks, then its
+// signature), the token, the binding, the nonce, and last the replay store.
+func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result, http.Header, error) {
+	raw, err := g.dpopHeader(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := g.targetOf(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	req := validate.ProofRequest{Method: r.Method, Target: t.uri(), AccessToken: token}
+	var probe *nonceProbe
+	if p.nonces != nil {
+		probe = &nonceProbe{src: p.nonces}
+		req.Nonces = probe
+	}
+	proof, err := g.proofs.Verify(raw, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := g.tokens.VerifyToken(r.Context(), token)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := validate.CheckDPoPBinding(tok, proof); err != nil {
+		return nil, nil, err
+	}
+	if err := g.remember(r, proof.ReplayKey()); err != nil {
+		return nil, nil, err
+	}
+	var hdr http.Header
+	if probe != nil && !probe.fresh {
+		hdr = http.Header{}
+		hdr.Set("DPoP-Nonce", p.nonces.Issue())
+		hdr.Set("Cache-Control", "no-store")
+		hdr.Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce, Authentication-Info")
+	}
+	return resultOf(popguard.DPoP, tok, proof.Thumbprint), hdr, nil
+}
+
+// remember inserts a proof identity into the replay store, after every
+// other check passed.
+func (g *Guard) remember(r *http.Request, key string) error {
+	if g.replay == nil {
+		return nil
+	}
+	err := g.replay.InsertIfAbsent(r.Context(), key, g.proofs.Window())
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, replay.ErrReplayed):
+		return popguard.NewError(popguard.CodeInvalidDPoPProof, popguard.ReasonReplay, "The proof has already been used", nil)
+	case errors.Is(err, replay.ErrFull):
+		return popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonReplayStoreFull, "The server is busy; retry shortly", err)
+	}
+	if g.failOpen {
+		g.log.LogAttrs(r.Context(), slog.LevelError, "popguard: replay check skipped (fail-open)",
+			slog.String("reason", string(popguard.ReasonReplayUnavailable)), slog.String("cause", err.Error()))
+		return nil
+	}
+	return popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonReplayUnavailable, "The server cannot check proofs right now; retry shortly", err)
+}

@@ -1,0 +1,399 @@
+// Package middleware protects net/http handlers with popguard: it extracts
+// credentials, checks Bearer tokens, DPoP proofs and PoP signed requests
+// according to each route's mode, answers with RFC 6750 / RFC 9449
+// challenges, and hands the result to the handler through the request
+// context.
+//
+//	guard, err := middleware.New(
+//		middleware.WithTokens(verifier),
+//		middleware.WithPublicURL("https://api.example.com"),
+//	)
+//	mux.Handle("/transfers/", guard.Require(popguard.DPoPOnly)(transfers))
+//	mux.Handle("/accounts/", guard.Require(popguard.Mixed)(accounts))
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/replay"
+	"github.com/popguard/popguard/validate"
+)
+
+// NonceSource issues and checks server nonces. nonce.Source implements it.
+type NonceSource interface {
+	// Issue returns the nonce to hand out now.
+	Issue() string
+	// Check validates a nonce; fresh is false when it is valid but a newer
+	// one should be sent (rotation).
+	Check(nonce string) (fresh bool, err error)
+}
+
+// Guard holds the configuration shared by all routes. Build one with New and
+// wrap each route with Require. A Guard is safe for concurrent use.
+type Guard struct {
+	tokens      validate.TokenVerifier
+	proofs      *validate.ProofVerifier
+	shr         shrVerifier
+	public      *publicBase
+	trusted     []netip.Prefix
+	replay      replay.Store
+	ownReplay   bool
+	failOpen    bool
+	nonces      NonceSource
+	realm       string
+	algs        string
+	onError     ErrorHandler
+	log         *slog.Logger
+	metrics     Metrics
+	maxAuth     int
+	maxDPoP     int
+	queryTokens bool
+	retryAfter  int
+}
+
+// Option configures a Guard.
+type Option func(*Guard) error
+
+// WithTokens sets the access-token verifier (required): a
+// *validate.JWTVerifier or an introspection client.
+func WithTokens(v validate.TokenVerifier) Option {
+	return func(g *Guard) error {
+		if v == nil {
+			return errors.New("middleware: WithTokens(nil)")
+		}
+		g.tokens = v
+		return nil
+	}
+}
+
+// WithProofVerifier sets the DPoP proof verifier (default
+// validate.NewProofVerifier() with its defaults).
+func WithProofVerifier(v *validate.ProofVerifier) Option {
+	return func(g *Guard) error {
+		if v == nil {
+			return errors.New("middleware: WithProofVerifier(nil)")
+		}
+		g.proofs = v
+		return nil
+	}
+}
+
+// WithPublicURL sets the external origin clients address, with an optional
+// path prefix ("https://api.example.com/v1"): the target URI that DPoP htu
+// and PoP u/p are checked against is this origin plus the request path.
+// Recommended behind any proxy.
+func WithPublicURL(u string) Option {
+	return func(g *Guard) error {
+		b, err := parsePublicURL(u)
+		if err != nil {
+			return err
+		}
+		g.public = b
+		return nil
+	}
+}
+
+// WithTrustedProxies lets requests from these peers (CIDRs or addresses)
+// set the target URI with Forwarded or X-Forwarded-Proto, -Host and -Prefix.
+// Headers from any other peer are ignored. Ignored when WithPublicURL is set.
+func WithTrustedProxies(cidrs ...string) Option {
+	return func(g *Guard) error {
+		for _, c := range cidrs {
+			var p netip.Prefix
+			var err error
+			if strings.Contains(c, "/") {
+				p, err = netip.ParsePrefix(c)
+			} else {
+				var a netip.Addr
+				a, err = netip.ParseAddr(c)
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			if err != nil {
+				return fmt.Errorf("middleware: trusted proxy %q: %w", c, err)
+			}
+			g.trusted = append(g.trusted, p.Masked())
+		}
+		return nil
+	}
+}
+
+// WithReplay sets the store that detects replayed proofs (default: an
+// in-memory store of 100 000 entries, fine for one instance; use a shared
+// store such as replay.NewRedis for a fleet).
+func WithReplay(s replay.Store) Option {
+	return func(g *Guard) error {
+		if s == nil {
+			return errors.New("middleware: WithReplay(nil); use WithoutReplayDetection to opt out")
+		}
+		g.replay = s
+		return nil
+	}
+}
+
+// WithoutReplayDetection turns replay detection off. Proofs can then be
+// replayed within their acceptance window: only for routes that require
+// server nonces with a short lifetime, or for tests.
+func WithoutReplayDetection() Option {
+	return func(g *Guard) error { g.replay = nil; g.ownReplay = false; return nil }
+}
+
+// WithReplayFailOpen lets requests through when the replay store cannot
+// answer (every skipped check is logged at error level). The default fails
+// closed: 503 with Retry-After.
+func WithReplayFailOpen() Option {
+	return func(g *Guard) error { g.failOpen = true; return nil }
+}
+
+// WithNonces sets the server nonce source used by routes with
+// RequireNonce. nonce.New builds one.
+func WithNonces(n NonceSource) Option {
+	return func(g *Guard) error {
+		if n == nil {
+			return errors.New("middleware: WithNonces(nil)")
+		}
+		g.nonces = n
+		return nil
+	}
+}
+
+// WithRealm sets the realm of Bearer and PoP challenges (default "api").
+func WithRealm(realm string) Option {
+	return func(g *Guard) error {
+		if realm == "" || sanitize(realm) != realm {
+			return errors.New("middleware: realm must be non-empty printable ASCII without quotes or backslashes")
+		}
+		g.realm = realm
+		return nil
+	}
+}
+
+// WithErrorHandler replaces WriteRejection.
+func WithErrorHandler(h ErrorHandler) Option {
+	return func(g *Guard) error {
+		if h == nil {
+			return errors.New("middleware: WithErrorHandler(nil)")
+		}
+		g.onError = h
+		return nil
+	}
+}
+
+// WithLogger sets the logger (default slog.Default()). Rejections are logged
+// at Info with their reason, report-only findings at Warn.
+func WithLogger(l *slog.Logger) Option {
+	return func(g *Guard) error {
+		if l == nil {
+			return errors.New("middleware: WithLogger(nil)")
+		}
+		g.log = l
+		return nil
+	}
+}
+
+// WithMetrics sets a metrics hook called once per request.
+func WithMetrics(m Metrics) Option {
+	return func(g *Guard) error {
+		if m == nil {
+			return errors.New("middleware: WithMetrics(nil)")
+		}
+		g.metrics = m
+		return nil
+	}
+}
+
+// WithHeaderLimits caps the Authorization and DPoP header values (defaults
+// 8192 and 8192 bytes). Larger values get 431.
+func WithHeaderLimits(authorization, dpop int) Option {
+	return func(g *Guard) error {
+		if authorization < 256 || dpop < 256 {
+			return errors.New("middleware: header limits must be at least 256 bytes")
+		}
+		g.maxAuth, g.maxDPoP = authorization, dpop
+		return nil
+	}
+}
+
+// WithQueryTokens accepts Bearer tokens in the access_token URI query
+// parameter (RFC 6750 §2.3). Off by default: URIs end up in logs.
+func WithQueryTokens() Option {
+	return func(g *Guard) error { g.queryTokens = true; return nil }
+}
+
+// New builds a Guard. It fails on incomplete or contradictory
+// configuration, so mistakes surface at startup, not at the first request.
+func New(opts ...Option) (*Guard, error) {
+	g := &Guard{realm: "api", onError: WriteRejection, log: slog.Default(), maxAuth: 8192, maxDPoP: 8192, retryAfter: 1, ownReplay: true}
+	for _, o := range opts {
+		if err := o(g); err != nil {
+			return nil, err
+		}
+	}
+	if g.tokens == nil {
+		return nil, errors.New("middleware: WithTokens is required")
+	}
+	if g.proofs == nil {
+		v, err := validate.NewProofVerifier()
+		if err != nil {
+			return nil, err
+		}
+		g.proofs = v
+	}
+	if g.replay == nil && g.ownReplay {
+		m, err := replay.NewMemory()
+		if err != nil {
+			return nil, err
+		}
+		g.replay = m
+	} else {
+		g.ownReplay = false
+	}
+	g.algs = strings.Join(g.proofs.Algs(), " ")
+	return g, nil
+}
+
+// Close releases what the Guard created itself (the default replay store).
+func (g *Guard) Close() error {
+	if c, ok := g.replay.(interface{ Close() error }); ok && g.ownReplay {
+		return c.Close()
+	}
+	return nil
+}
+
+// RouteOption refines one route's policy.
+type RouteOption func(*policy) error
+
+// RequireNonce makes the route require a server nonce in DPoP proofs and
+// PoP requests (RFC 9449 §9). The Guard needs WithNonces.
+func RequireNonce() RouteOption {
+	return func(p *policy) error { p.needNonce = true; return nil }
+}
+
+// RequireScopes makes the route require every one of scopes; otherwise it
+// answers 403 insufficient_scope.
+func RequireScopes(scopes ...string) RouteOption {
+	return func(p *policy) error {
+		for _, s := range scopes {
+			if s == "" || strings.ContainsAny(s, " \"\\") {
+				return fmt.Errorf("middleware: invalid scope %q", s)
+			}
+		}
+		p.scopes = append(p.scopes, scopes...)
+		return nil
+	}
+}
+
+// Name names the route in logs and metrics (default: the mode).
+func Name(name string) RouteOption {
+	return func(p *policy) error { p.name = name; return nil }
+}
+
+type policy struct {
+	mode      popguard.Mode
+	schemes   []popguard.Scheme // accepted and supported by the Guard
+	name      string
+	scopes    []string
+	needNonce bool
+	nonces    NonceSource // set when needNonce
+}
+
+func (g *Guard) newPolicy(mode popguard.Mode, opts []RouteOption) (*policy, error) {
+	p := &policy{mode: mode, name: mode.String()}
+	for _, o := range opts {
+		if err := o(p); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range mode.Schemes() {
+		if g.supports(s) {
+			p.schemes = append(p.schemes, s)
+		}
+	}
+	if len(p.schemes) == 0 {
+		return nil, fmt.Errorf("middleware: mode %s accepts no scheme this Guard supports", mode)
+	}
+	if p.needNonce {
+		if g.nonces == nil {
+			return nil, errors.New("middleware: RequireNonce needs WithNonces on the Guard")
+		}
+		p.nonces = g.nonces
+	}
+	return p, nil
+}
+
+// Supports reports whether the Guard can check scheme s: PoP needs an SHR
+// verifier (WithSHRVerifier).
+func (g *Guard) Supports(s popguard.Scheme) bool { return g.supports(s) }
+
+func (g *Guard) supports(s popguard.Scheme) bool {
+	return s != popguard.PoP || g.shr != nil
+}
+
+func (p *policy) accepts(s popguard.Scheme) bool {
+	for _, a := range p.schemes {
+		if a == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Require returns middleware enforcing mode on the wrapped handler. It
+// panics on invalid route options, like http.ServeMux on a bad pattern; use
+// Route to get an error instead.
+func (g *Guard) Require(mode popguard.Mode, opts ...RouteOption) func(http.Handler) http.Handler {
+	mw, err := g.Route(mode, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return mw
+}
+
+// Route is Require returning an error for invalid options.
+func (g *Guard) Route(mode popguard.Mode, opts ...RouteOption) (func(http.Handler) http.Handler, error) {
+	p, err := g.newPolicy(mode, opts)
+	if err != nil {
+		return nil, err
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			g.serve(p, next, w, r)
+		})
+	}, nil
+}
+
+// Check authenticates r under mode without writing a response, for
+// frameworks that render errors themselves. On success it returns the
+// result; on failure a Rejection to render.
+func (g *Guard) Check(r *http.Request, mode popguard.Mode, opts ...RouteOption) (*popguard.Result, http.Header, *Rejection) {
+	p, err := g.newPolicy(mode, opts)
+	if err != nil {
+		return nil, nil, g.reject(&policy{mode: mode, schemes: []popguard.Scheme{popguard.Bearer}}, 0, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonInternal, "Invalid route configuration", err))
+	}
+	return g.authenticate(p, r)
+}
+
+func (g *Guard) serve(p *policy, next http.Handler, w http.ResponseWriter, r *http.Request) {
+	res, hdr, rej := g.authenticate(p, r)
+	if rej != nil {
+		g.onError(w, r, rej)
+		return
+	}
+	for k, v := range hdr {
+		w.Header()[k] = v
+	}
+	next.ServeHTTP(w, r.WithContext(popguard.NewContext(r.Context(), res)))
+}
+
+// FromContext returns the authenticated caller of the request (see
+// popguard.FromContext).
+func FromContext(ctx context.Context) *popguard.Result { return popguard.FromContext(ctx) }
+
+// shrVerifier is the part of validate.SHRVerifier the Guard uses.
+type shrVerifier interface{}

@@ -1,0 +1,226 @@
+package middleware
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/popguard/popguard"
+)
+
+// publicBase is a configured external origin plus optional path prefix.
+type publicBase struct {
+	origin string // scheme://host[:port]
+	prefix string // "" or "/prefix" without trailing slash
+	host   string // host[:port] as configured, lower case
+	scheme string
+}
+
+func parsePublicURL(raw string) (*publicBase, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("middleware: public URL: %w", err)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return nil, errors.New("middleware: public URL must be http(s)")
+	}
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, errors.New("middleware: public URL must be an origin with an optional path, no userinfo, query or fragment")
+	}
+	if !validHost(u.Host) {
+		return nil, errors.New("middleware: public URL host is not valid")
+	}
+	prefix := strings.TrimRight(u.EscapedPath(), "/")
+	return &publicBase{origin: u.Scheme + "://" + strings.ToLower(u.Host), prefix: prefix, host: strings.ToLower(u.Host), scheme: u.Scheme}, nil
+}
+
+// validHost checks host[:port] against a strict grammar before it is used to
+// build a URI: reg-name of letters, digits, '-' and '.', or an IP literal,
+// then an optional numeric port. This closes Host-header tricks such as
+// "api.example.com/other?" being laundered into a different path.
+func validHost(h string) bool {
+	if h == "" || len(h) > 261 {
+		return false
+	}
+	host, port := h, ""
+	if h[0] == '[' {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return false
+		}
+		if _, err := netip.ParseAddr(h[1:end]); err != nil {
+			return false
+		}
+		host, port = "", h[end+1:]
+		if port != "" {
+			if port[0] != ':' {
+				return false
+			}
+			port = port[1:]
+		}
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		host, port = h[:i], h[i+1:]
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !(('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || c == '-' || c == '.') {
+			return false
+		}
+	}
+	if host == "" && h[0] != '[' {
+		return false
+	}
+	if len(port) > 5 {
+		return false
+	}
+	for i := 0; i < len(port); i++ {
+		if port[i] < '0' || port[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// validPrefix checks an X-Forwarded-Prefix value: an absolute path of
+// RFC 3986 pchars.
+func validPrefix(p string) bool {
+	if p == "" || p[0] != '/' || len(p) > 256 {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !(('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || strings.IndexByte("-._~!$&'()*+,;=:@/%", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// Target describes the URI the client addressed, as the proof checks see it.
+type target struct {
+	scheme string
+	host   string // host[:port]
+	path   string // escaped path, with any public prefix
+	query  string // raw query
+}
+
+func (t target) uri() string {
+	s := t.scheme + "://" + t.host + t.path
+	if t.query != "" {
+		s += "?" + t.query
+	}
+	return s
+}
+
+// targetOf reconstructs the target URI as the client saw it (RFC 9112
+// §3.3): from the configured public URL, else from forwarding headers set by
+// a trusted proxy, else from the request itself. Never from an untrusted
+// X-Forwarded-* header.
+func (g *Guard) targetOf(r *http.Request) (target, error) {
+	path := r.URL.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	t := target{path: path, query: r.URL.RawQuery}
+	if g.public != nil {
+		t.scheme, t.host, t.path = g.public.scheme, g.public.host, g.public.prefix+path
+		return t, nil
+	}
+	t.scheme = "http"
+	if r.TLS != nil {
+		t.scheme = "https"
+	}
+	t.host = r.Host
+	if g.trustedPeer(r) {
+		if err := applyForwarded(r, &t); err != nil {
+			return target{}, err
+		}
+	}
+	if !validHost(t.host) {
+		return target{}, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request host is not valid", nil)
+	}
+	return t, nil
+}
+
+func (g *Guard) trustedPeer(r *http.Request) bool {
+	if len(g.trusted) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range g.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// last returns the last comma-separated element of the last field line: the
+// value written by the nearest proxy, which is the trusted one.
+func last(h http.Header, name string) (string, bool) {
+	vals := h.Values(name)
+	if len(vals) == 0 {
+		return "", false
+	}
+	v := vals[len(vals)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return trimOWS(v), true
+}
+
+func applyForwarded(r *http.Request, t *target) error {
+	bad := func() error {
+		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The forwarding headers are not valid", nil)
+	}
+	if fwd, ok := last(r.Header, "Forwarded"); ok {
+		// RFC 7239: proto=https;host=api.example.com
+		for _, pair := range strings.Split(fwd, ";") {
+			k, v, ok := strings.Cut(trimOWS(pair), "=")
+			if !ok {
+				continue
+			}
+			v = strings.Trim(v, `"`)
+			switch strings.ToLower(k) {
+			case "proto":
+				v = strings.ToLower(v)
+				if v != "http" && v != "https" {
+					return bad()
+				}
+				t.scheme = v
+			case "host":
+				t.host = v
+			}
+		}
+		return nil
+	}
+	if proto, ok := last(r.Header, "X-Forwarded-Proto"); ok {
+		proto = strings.ToLower(proto)
+		if proto != "http" && proto != "https" {
+			return bad()
+		}
+		t.scheme = proto
+	}
+	if host, ok := last(r.Header, "X-Forwarded-Host"); ok {
+		t.host = host
+	}
+	if prefix, ok := last(r.Header, "X-Forwarded-Prefix"); ok {
+		if !validPrefix(prefix) {
+			return bad()
+		}
+		t.path = strings.TrimRight(prefix, "/") + t.path
+	}
+	return nil
+}
