@@ -1,0 +1,51 @@
+package replay_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/popguard/popguard/replay"
+)
+
+func ExampleMemory() {
+	store, err := replay.NewMemory(replay.Capacity(50_000))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	ctx := context.Background()
+	// key is a hash of the proof's jti; ttl covers the proof's acceptance window.
+	key := "c3yZ0KyuS6M5bb0V6U5hLgXyYbJxY7cz8wqS0Q1m3oE"
+	fmt.Println(store.InsertIfAbsent(ctx, key, 5*time.Minute))
+
+	err = store.InsertIfAbsent(ctx, key, 5*time.Minute)
+	switch {
+	case errors.Is(err, replay.ErrReplayed):
+		fmt.Println("rejected: replayed proof")
+	case err != nil:
+		fmt.Println("rejected: cannot check replay:", err) // fail closed
+	}
+	// Output:
+	// <nil>
+	// rejected: replayed proof
+}
+
+func ExampleNewRedis() {
+	client, err := replay.ParseRedisURL("redis://127.0.0.1:6379/0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close() // the caller owns the client
+
+	store := replay.NewRedis(client, replay.Prefix("my-api:dpop-jti:"), replay.Timeout(100*time.Millisecond))
+	if err := store.Ping(context.Background()); err != nil {
+		log.Printf("replay store not ready: %v", err)
+	}
+	// Every instance of the fleet shares the store: a proof accepted by one
+	// instance is reported as ErrReplayed by all the others.
+	var _ replay.Store = store
+}
