@@ -56,6 +56,7 @@ type Guard struct {
 	maxDPoP     int
 	queryTokens bool
 	retryAfter  int
+	noCache     bool
 }
 
 // Option configures a Guard.
@@ -71,6 +72,14 @@ func WithTokens(v validate.TokenVerifier) Option {
 		g.tokens = v
 		return nil
 	}
+}
+
+// WithoutTokenCache turns off the verified-token cache. By default the
+// Guard wraps the token verifier in validate.NewTokenCache (10 000 tokens,
+// at most 5 minutes, never past exp), so a repeated token costs no signature
+// check; pass your own *validate.TokenCache to WithTokens to size it.
+func WithoutTokenCache() Option {
+	return func(g *Guard) error { g.noCache = true; return nil }
 }
 
 // WithProofVerifier sets the DPoP proof verifier (default
@@ -237,6 +246,13 @@ func New(opts ...Option) (*Guard, error) {
 	}
 	if g.tokens == nil {
 		return nil, errors.New("middleware: WithTokens is required")
+	}
+	if _, cached := g.tokens.(*validate.TokenCache); !cached && !g.noCache {
+		c, err := validate.NewTokenCache(g.tokens)
+		if err != nil {
+			return nil, err
+		}
+		g.tokens = c
 	}
 	if g.proofs == nil {
 		v, err := validate.NewProofVerifier()

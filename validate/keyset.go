@@ -120,6 +120,9 @@ func StaticKeys(keys ...PublicKey) (*StaticKeySet, error) {
 	return &StaticKeySet{snap: s}, nil
 }
 
+// Has reports whether a key with kid is in the set.
+func (s *StaticKeySet) Has(kid string) bool { return len(s.snap.byKID[kid]) > 0 }
+
 // Keys implements KeySet.
 func (s *StaticKeySet) Keys(_ context.Context, kid string) ([]PublicKey, error) {
 	return s.snap.keys(kid), nil

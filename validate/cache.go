@@ -1,0 +1,126 @@
+package validate
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// Defaults of NewTokenCache.
+const (
+	DefaultTokenCacheSize   = 10_000
+	DefaultTokenCacheMaxAge = 5 * time.Minute
+)
+
+// TokenCache remembers verified access tokens so a repeated token costs a
+// hash and a map lookup instead of a signature verification (or an
+// introspection call). Entries are keyed by SHA-256 of the token, bounded in
+// number (least recently used first out), and never outlive the token's exp
+// nor the cache's max age. When the inner verifier is a JWTVerifier whose
+// key set can tell (RemoteKeySet, StaticKeySet), an entry is dropped as soon
+// as its signing key leaves the set. Failures are never cached.
+//
+// Tokens returned from the cache are shared: treat them as read-only.
+type TokenCache struct {
+	inner  TokenVerifier
+	cache  *lru.Cache[[sha256.Size]byte, *cachedToken]
+	maxAge time.Duration
+	keys   interface{ Has(kid string) bool }
+	now    Clock
+}
+
+type cachedToken struct {
+	tok     *Token
+	expires time.Time
+}
+
+// TokenCacheOption configures a TokenCache.
+type TokenCacheOption func(*TokenCache) error
+
+// CacheSize bounds the number of cached tokens (default 10 000).
+func CacheSize(n int) TokenCacheOption {
+	return func(c *TokenCache) error {
+		if n < 1 {
+			return errors.New("validate: CacheSize must be at least 1")
+		}
+		var err error
+		c.cache, err = lru.New[[sha256.Size]byte, *cachedToken](n)
+		return err
+	}
+}
+
+// CacheMaxAge bounds how long a token stays cached, whatever its exp
+// (default 5 minutes). For introspected tokens this bounds how long a
+// revoked token can still be accepted.
+func CacheMaxAge(d time.Duration) TokenCacheOption {
+	return func(c *TokenCache) error {
+		if d <= 0 {
+			return errors.New("validate: CacheMaxAge must be positive")
+		}
+		c.maxAge = d
+		return nil
+	}
+}
+
+// CacheClock sets the clock (default time.Now).
+func CacheClock(now Clock) TokenCacheOption {
+	return func(c *TokenCache) error {
+		if now == nil {
+			return errors.New("validate: nil clock")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// NewTokenCache wraps inner with a cache of verified tokens.
+func NewTokenCache(inner TokenVerifier, opts ...TokenCacheOption) (*TokenCache, error) {
+	if inner == nil {
+		return nil, errors.New("validate: NewTokenCache(nil)")
+	}
+	c := &TokenCache{inner: inner, maxAge: DefaultTokenCacheMaxAge, now: time.Now}
+	if err := CacheSize(DefaultTokenCacheSize)(c); err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if jv, ok := inner.(*JWTVerifier); ok {
+		if h, ok := jv.keys.(interface{ Has(kid string) bool }); ok {
+			c.keys = h
+		}
+	}
+	return c, nil
+}
+
+// VerifyToken implements TokenVerifier.
+func (c *TokenCache) VerifyToken(ctx context.Context, token string) (*Token, error) {
+	key := sha256.Sum256([]byte(token))
+	now := c.now()
+	if e, ok := c.cache.Get(key); ok {
+		if now.Before(e.expires) && (c.keys == nil || e.tok.SigningKeyID == "" || c.keys.Has(e.tok.SigningKeyID)) {
+			return e.tok, nil
+		}
+		c.cache.Remove(key)
+	}
+	tok, err := c.inner.VerifyToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	expires := now.Add(c.maxAge)
+	if !tok.Expiry.IsZero() && tok.Expiry.Before(expires) {
+		expires = tok.Expiry
+	}
+	if now.Before(expires) && (tok.NotBefore.IsZero() || !now.Before(tok.NotBefore)) {
+		c.cache.Add(key, &cachedToken{tok: tok, expires: expires})
+	}
+	return tok, nil
+}
+
+// Len returns the number of cached tokens.
+func (c *TokenCache) Len() int { return c.cache.Len() }
