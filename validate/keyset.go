@@ -142,6 +142,8 @@ type RemoteKeySet struct {
 	snap     atomic.Pointer[remoteSnap]
 	mu       sync.Mutex // serializes forced refreshes
 	lastPull atomic.Int64
+	life     context.Context // ends when the background refresh stops
+	stop     context.CancelFunc
 }
 
 type remoteSnap struct {
@@ -211,6 +213,7 @@ func NewRemoteKeySet(ctx context.Context, jwksURL string, opts ...RemoteOption) 
 		return nil, fmt.Errorf("validate: fetch key set: %w", err)
 	}
 	ks := &RemoteKeySet{url: jwksURL, cache: cache, res: res, minGap: cfg.min, log: cfg.log}
+	ks.life, ks.stop = context.WithCancel(ctx)
 	ks.lastPull.Store(time.Now().UnixNano())
 	return ks, nil
 }
@@ -229,9 +232,12 @@ func (k *RemoteKeySet) current() (*keySnapshot, error) {
 	if set == nil {
 		return nil, errors.New("validate: key set not fetched yet")
 	}
-	if s := k.snap.Load(); s != nil && s.set == set {
-		return s.snap, nil
+	if prev := k.snap.Load(); prev != nil && prev.set == set {
+		return prev.snap, nil
 	}
+	// A well-formed set is authoritative even when it holds no usable key
+	// (an issuer may withdraw every key): tokens are then refused. Fetch
+	// failures (errors, garbage) never get here: the last good set stays.
 	snap, err := snapshotOf(set)
 	if err != nil {
 		return nil, err
@@ -265,6 +271,9 @@ func (k *RemoteKeySet) Keys(ctx context.Context, kid string) ([]PublicKey, error
 // refresh fetches the set now unless one was fetched within minGap. It
 // reports whether a fetch happened (successfully).
 func (k *RemoteKeySet) refresh(ctx context.Context) bool {
+	if k.life.Err() != nil {
+		return false // closed: the fetcher no longer answers
+	}
 	if time.Since(time.Unix(0, k.lastPull.Load())) < k.minGap {
 		return false
 	}
@@ -274,7 +283,13 @@ func (k *RemoteKeySet) refresh(ctx context.Context) bool {
 		return true // another request just refreshed
 	}
 	k.lastPull.Store(time.Now().UnixNano())
-	if _, err := k.cache.Refresh(ctx, k.url); err != nil {
+	// Bounded by the caller, by Close, and by a fetch timeout, so a request
+	// never waits on a stopped or stuck fetcher.
+	rctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	stop := context.AfterFunc(k.life, cancel)
+	defer stop()
+	if _, err := k.cache.Refresh(rctx, k.url); err != nil {
 		k.log.WarnContext(ctx, "popguard: key set refresh failed", "jwks", k.url, "error", err)
 		return false
 	}
@@ -288,7 +303,11 @@ func (k *RemoteKeySet) Has(kid string) bool {
 	return err == nil && len(snap.keys(kid)) > 0
 }
 
-// Close stops the background refresh.
+// refreshTimeout bounds a forced refresh.
+const refreshTimeout = 10 * time.Second
+
+// Close stops the background refresh. Cached keys keep verifying.
 func (k *RemoteKeySet) Close() error {
+	k.stop()
 	return k.cache.Shutdown(context.Background())
 }
