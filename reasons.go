@@ -12,6 +12,7 @@ const (
 	ReasonInternal            Reason = "internal"
 	ReasonMultipleAuthHeaders Reason = "request_multiple_authorization"
 	ReasonMultipleMethods     Reason = "request_multiple_methods"
+	ReasonQueryToken          Reason = "request_query_token_not_accepted"
 	ReasonMalformedAuthHeader Reason = "request_malformed_authorization"
 	ReasonHeaderTooLarge      Reason = "request_header_too_large"
 	ReasonSchemeNotAllowed    Reason = "request_scheme_not_allowed"

@@ -3,6 +3,7 @@ package middleware
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -142,7 +143,7 @@ func (g *Guard) reject(p *policy, used popguard.Scheme, err error) *Rejection {
 			popNonce = n
 		}
 	}
-	order := p.schemes
+	order := slices.Clone(p.schemes) // never reorder the route's own list
 	if used != 0 {
 		// The challenge of the scheme used first.
 		for i, s := range order {

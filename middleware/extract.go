@@ -101,7 +101,9 @@ func (g *Guard) extract(r *http.Request) (*credentials, error) {
 // queryToken handles the access_token URI query parameter (RFC 6750 §2.3).
 // It is refused unless enabled, and never combined with a header.
 func (g *Guard) queryToken(r *http.Request, haveHeader bool) (*credentials, error) {
-	if r.URL == nil || !strings.Contains(r.URL.RawQuery, "access_token") {
+	// Names may be percent-encoded (access%5Ftoken): decode whenever the raw
+	// query could hide one.
+	if r.URL == nil || (!strings.Contains(r.URL.RawQuery, "access_token") && !strings.Contains(r.URL.RawQuery, "%")) {
 		return nil, nil
 	}
 	values := r.URL.Query()["access_token"]
@@ -113,7 +115,7 @@ func (g *Guard) queryToken(r *http.Request, haveHeader bool) (*credentials, erro
 			"Multiple methods used to include access token", nil)
 	}
 	if !g.queryTokens {
-		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonMultipleMethods,
+		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonQueryToken,
 			"Access tokens are not accepted in the URI query", nil)
 	}
 	if !isToken68(values[0]) || len(values[0]) > g.maxAuth {

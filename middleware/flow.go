@@ -3,6 +3,7 @@ package middleware
 import (
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 
@@ -65,14 +66,15 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 		return nil, nil, g.fail(p, r, 0, popguard.NewError(popguard.CodeNone, popguard.ReasonSchemeNotAllowed, "", nil))
 	}
 	var (
-		res *popguard.Result
-		hdr http.Header
+		res       *popguard.Result
+		hdr       http.Header
+		replayKey string
 	)
 	switch s {
 	case popguard.Bearer:
 		res, err = g.bearer(r, creds.token)
 	case popguard.DPoP:
-		res, hdr, err = g.dpop(p, r, creds.token)
+		res, hdr, replayKey, err = g.dpop(p, r, creds.token)
 	default:
 		err = popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonSchemeNotAllowed, "PoP requests are not supported by this resource", nil)
 	}
@@ -83,6 +85,13 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 		if !slices.Contains(res.Scopes, want) {
 			return nil, nil, g.fail(p, r, s, popguard.NewError(popguard.CodeInsufficientScope, popguard.ReasonInsufficientScope,
 				"The access token does not grant the required scope", nil))
+		}
+	}
+	// Replay last, once every other check passed: a rejected request never
+	// uses up a proof.
+	if replayKey != "" {
+		if err := g.remember(r, replayKey); err != nil {
+			return nil, nil, g.fail(p, r, s, err)
 		}
 	}
 	outcome := Accepted
@@ -125,10 +134,13 @@ func (g *Guard) fail(p *policy, r *http.Request, used popguard.Scheme, err error
 	return rej
 }
 
+// resultOf copies what a handler may touch: tokens come from a shared cache,
+// so a handler writing to its Result must not change what later requests
+// see. Nested claim values (objects, arrays) are still shared: read-only.
 func resultOf(s popguard.Scheme, t *validate.Token, jkt string) *popguard.Result {
 	return &popguard.Result{
-		Scheme: s, Issuer: t.Issuer, Subject: t.Subject, ClientID: t.ClientID, Audience: t.Audience,
-		Scopes: t.Scopes, Expiry: t.Expiry, TokenID: t.ID, KeyThumbprint: jkt, Claims: t.Claims,
+		Scheme: s, Issuer: t.Issuer, Subject: t.Subject, ClientID: t.ClientID, Audience: slices.Clone(t.Audience),
+		Scopes: slices.Clone(t.Scopes), Expiry: t.Expiry, TokenID: t.ID, KeyThumbprint: jkt, Claims: maps.Clone(t.Claims),
 	}
 }
 
@@ -146,16 +158,17 @@ func (g *Guard) bearer(r *http.Request, token string) (*popguard.Result, error) 
 	return resultOf(popguard.Bearer, t, ""), nil
 }
 
-// dpop checks an RFC 9449 §7 request: the proof (cheap checks, then its
-// signature), the token, the binding, the nonce, and last the replay store.
-func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result, http.Header, error) {
+// dpop checks an RFC 9449 §7 request: the proof (cheap checks, the nonce,
+// then its signature), the token and the binding. It returns the proof's
+// replay identity for the caller to record last.
+func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result, http.Header, string, error) {
 	raw, err := g.dpopHeader(r)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	t, err := g.targetOf(r)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	req := validate.ProofRequest{Method: r.Method, Target: t.uri(), AccessToken: token}
 	var probe *nonceProbe
@@ -165,17 +178,14 @@ func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result
 	}
 	proof, err := g.proofs.Verify(raw, req)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	tok, err := g.tokens.VerifyToken(r.Context(), token)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	if err := validate.CheckDPoPBinding(tok, proof); err != nil {
-		return nil, nil, err
-	}
-	if err := g.remember(r, proof.ReplayKey()); err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	var hdr http.Header
 	if probe != nil && !probe.fresh {
@@ -184,7 +194,7 @@ func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result
 		hdr.Set("Cache-Control", "no-store")
 		hdr.Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce, Authentication-Info")
 	}
-	return resultOf(popguard.DPoP, tok, proof.Thumbprint), hdr, nil
+	return resultOf(popguard.DPoP, tok, proof.Thumbprint), hdr, proof.ReplayKey(), nil
 }
 
 // remember inserts a proof identity into the replay store, after every

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strings"
 
 	"github.com/popguard/popguard"
@@ -66,7 +67,7 @@ type Option func(*Guard) error
 // *validate.JWTVerifier or an introspection client.
 func WithTokens(v validate.TokenVerifier) Option {
 	return func(g *Guard) error {
-		if v == nil {
+		if isNil(v) {
 			return errors.New("middleware: WithTokens(nil)")
 		}
 		g.tokens = v
@@ -86,7 +87,7 @@ func WithoutTokenCache() Option {
 // validate.NewProofVerifier() with its defaults).
 func WithProofVerifier(v *validate.ProofVerifier) Option {
 	return func(g *Guard) error {
-		if v == nil {
+		if isNil(v) {
 			return errors.New("middleware: WithProofVerifier(nil)")
 		}
 		g.proofs = v
@@ -138,7 +139,7 @@ func WithTrustedProxies(cidrs ...string) Option {
 // store such as replay.NewRedis for a fleet).
 func WithReplay(s replay.Store) Option {
 	return func(g *Guard) error {
-		if s == nil {
+		if isNil(s) {
 			return errors.New("middleware: WithReplay(nil); use WithoutReplayDetection to opt out")
 		}
 		g.replay = s
@@ -164,7 +165,7 @@ func WithReplayFailOpen() Option {
 // RequireNonce. nonce.New builds one.
 func WithNonces(n NonceSource) Option {
 	return func(g *Guard) error {
-		if n == nil {
+		if isNil(n) {
 			return errors.New("middleware: WithNonces(nil)")
 		}
 		g.nonces = n
@@ -209,7 +210,7 @@ func WithLogger(l *slog.Logger) Option {
 // WithMetrics sets a metrics hook called once per request.
 func WithMetrics(m Metrics) Option {
 	return func(g *Guard) error {
-		if m == nil {
+		if isNil(m) {
 			return errors.New("middleware: WithMetrics(nil)")
 		}
 		g.metrics = m
@@ -218,7 +219,8 @@ func WithMetrics(m Metrics) Option {
 }
 
 // WithHeaderLimits caps the Authorization and DPoP header values (defaults
-// 8192 and 8192 bytes). Larger values get 431.
+// 8192 and 8192 bytes). A larger Authorization value gets 431; a larger DPoP
+// proof gets 401 invalid_dpop_proof (reason proof_too_large).
 func WithHeaderLimits(authorization, dpop int) Option {
 	return func(g *Guard) error {
 		if authorization < 256 || dpop < 256 {
@@ -413,3 +415,16 @@ func FromContext(ctx context.Context) *popguard.Result { return popguard.FromCon
 
 // shrVerifier is the part of validate.SHRVerifier the Guard uses.
 type shrVerifier interface{}
+
+// isNil catches nil interfaces and typed nils (a nil *T in an interface),
+// which would otherwise crash at the first request instead of at startup.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Interface, reflect.Chan:
+		return rv.IsNil()
+	}
+	return false
+}

@@ -1,0 +1,170 @@
+package middleware_test
+
+// Configuration errors surface at startup (DESIGN: "options that fail early
+// with clear errors").
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/nonce"
+	"github.com/popguard/popguard/replay"
+	"github.com/popguard/popguard/validate"
+)
+
+func testVerifier(t *testing.T) *validate.JWTVerifier {
+	t.Helper()
+	iss, err := sign.NewIssuer(issuerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := validate.NewStaticKeySet(iss.JWKS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := validate.NewJWTVerifier(issuerURL, keys, validate.Audience(audience))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestNewErrors(t *testing.T) {
+	tokens := middleware.WithTokens(testVerifier(t))
+	cases := []struct {
+		name    string
+		opts    []middleware.Option
+		errPart string
+	}{
+		{"no WithTokens", nil, "WithTokens is required"},
+		{"no WithTokens but other options", []middleware.Option{middleware.WithPublicURL(publicURL)}, "WithTokens is required"},
+		{"WithTokens(nil)", []middleware.Option{middleware.WithTokens(nil)}, "WithTokens(nil)"},
+		{"public URL with query", []middleware.Option{tokens, middleware.WithPublicURL("https://api.test/v1?x=1")}, "no userinfo, query or fragment"},
+		{"public URL with fragment", []middleware.Option{tokens, middleware.WithPublicURL("https://api.test/v1#f")}, "no userinfo, query or fragment"},
+		{"public URL with userinfo", []middleware.Option{tokens, middleware.WithPublicURL("https://user:pw@api.test")}, "no userinfo, query or fragment"},
+		{"public URL ftp", []middleware.Option{tokens, middleware.WithPublicURL("ftp://api.test")}, "must be http(s)"},
+		{"public URL without scheme", []middleware.Option{tokens, middleware.WithPublicURL("api.test")}, "must be http(s)"},
+		{"public URL without host", []middleware.Option{tokens, middleware.WithPublicURL("https:///v1")}, "no userinfo, query or fragment"},
+		{"public URL bad host", []middleware.Option{tokens, middleware.WithPublicURL("https://api_test")}, "host is not valid"},
+		{"trusted proxy bad CIDR", []middleware.Option{tokens, middleware.WithTrustedProxies("10.0.0.0/33")}, `trusted proxy "10.0.0.0/33"`},
+		{"trusted proxy not an address", []middleware.Option{tokens, middleware.WithTrustedProxies("10.0.0.0/8", "proxy.internal")}, `trusted proxy "proxy.internal"`},
+		{"realm with a quote", []middleware.Option{tokens, middleware.WithRealm(`my "api"`)}, "realm must be"},
+		{"realm with a backslash", []middleware.Option{tokens, middleware.WithRealm(`a\b`)}, "realm must be"},
+		{"realm with CRLF", []middleware.Option{tokens, middleware.WithRealm("a\r\nb")}, "realm must be"},
+		{"realm non-ASCII", []middleware.Option{tokens, middleware.WithRealm("réalm")}, "realm must be"},
+		{"empty realm", []middleware.Option{tokens, middleware.WithRealm("")}, "realm must be"},
+		{"Authorization limit too small", []middleware.Option{tokens, middleware.WithHeaderLimits(255, 8192)}, "at least 256"},
+		{"DPoP limit too small", []middleware.Option{tokens, middleware.WithHeaderLimits(8192, 0)}, "at least 256"},
+		{"WithReplay(nil)", []middleware.Option{tokens, middleware.WithReplay(nil)}, "WithoutReplayDetection"},
+		{"WithNonces(nil)", []middleware.Option{tokens, middleware.WithNonces(nil)}, "WithNonces(nil)"},
+		{"WithLogger(nil)", []middleware.Option{tokens, middleware.WithLogger(nil)}, "WithLogger(nil)"},
+		{"WithMetrics(nil)", []middleware.Option{tokens, middleware.WithMetrics(nil)}, "WithMetrics(nil)"},
+		{"WithErrorHandler(nil)", []middleware.Option{tokens, middleware.WithErrorHandler(nil)}, "WithErrorHandler(nil)"},
+		{"WithProofVerifier(nil)", []middleware.Option{tokens, middleware.WithProofVerifier(nil)}, "WithProofVerifier(nil)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g, err := middleware.New(c.opts...)
+			if err == nil || g != nil {
+				t.Fatalf("New = %v, %v; want an error", g, err)
+			}
+			if !strings.Contains(err.Error(), c.errPart) || !strings.HasPrefix(err.Error(), "middleware: ") {
+				t.Errorf("error %q, want it to start with \"middleware: \" and mention %q", err, c.errPart)
+			}
+		})
+	}
+}
+
+func TestNewAccepts(t *testing.T) {
+	src, err := nonce.New([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := replay.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := middleware.New(middleware.WithTokens(testVerifier(t)),
+		middleware.WithPublicURL("http://API.test:8080/v1/"),
+		middleware.WithTrustedProxies("10.0.0.0/8", "192.0.2.1", "2001:db8::/32", "::1"),
+		middleware.WithRealm("payments API"), middleware.WithHeaderLimits(256, 256),
+		middleware.WithReplay(store), middleware.WithNonces(src), middleware.WithQueryTokens())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestTypedNilOptions: a nil *JWTVerifier, *nonce.Source or *replay.Memory
+// (say, from a constructor whose error was dropped) passes the `v == nil`
+// interface check; New should still refuse it instead of panicking at the
+// first request.
+func TestTypedNilOptions(t *testing.T) {
+	tokens := middleware.WithTokens(testVerifier(t))
+	cases := []struct {
+		name string
+		opts []middleware.Option
+	}{
+		{"WithTokens((*JWTVerifier)(nil))", []middleware.Option{middleware.WithTokens((*validate.JWTVerifier)(nil))}},
+		{"WithNonces((*nonce.Source)(nil))", []middleware.Option{tokens, middleware.WithNonces((*nonce.Source)(nil))}},
+		{"WithReplay((*replay.Memory)(nil))", []middleware.Option{tokens, middleware.WithReplay((*replay.Memory)(nil))}},
+	}
+	var bad []string
+	for _, c := range cases {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					bad = append(bad, c.name+" (New panics)")
+				}
+			}()
+			if g, err := middleware.New(c.opts...); err == nil {
+				_ = g.Close()
+				bad = append(bad, c.name+" (accepted)")
+			}
+		}()
+	}
+	if len(bad) > 0 {
+		t.Fatalf("typed nil options must fail New: %s", strings.Join(bad, "; "))
+	}
+}
+
+func TestRouteErrors(t *testing.T) {
+	h := newHarness(t, middleware.WithPublicURL(publicURL))
+	cases := []struct {
+		name    string
+		mode    popguard.Mode
+		opts    []middleware.RouteOption
+		errPart string
+	}{
+		{"scope with a space", popguard.Mixed, []middleware.RouteOption{middleware.RequireScopes("a b")}, `invalid scope "a b"`},
+		{"empty scope", popguard.Mixed, []middleware.RouteOption{middleware.RequireScopes("read", "")}, `invalid scope ""`},
+		{"scope with a quote", popguard.Mixed, []middleware.RouteOption{middleware.RequireScopes(`a"b`)}, "invalid scope"},
+		{"scope with a backslash", popguard.Mixed, []middleware.RouteOption{middleware.RequireScopes(`a\b`)}, "invalid scope"},
+		{"nonce without WithNonces", popguard.DPoPOnly, []middleware.RouteOption{middleware.RequireNonce()}, "RequireNonce needs WithNonces"},
+		{"PoP-only without SHR verifier", popguard.PoPOnly, nil, "accepts no scheme this Guard supports"},
+		{"zero mode", popguard.Mode{}, nil, "accepts no scheme this Guard supports"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mw, err := h.guard.Route(c.mode, c.opts...)
+			if err == nil || mw != nil || !strings.Contains(err.Error(), c.errPart) {
+				t.Fatalf("Route: err = %v, want one mentioning %q", err, c.errPart)
+			}
+			defer func() {
+				p := recover()
+				perr, ok := p.(error)
+				if !ok || perr.Error() != err.Error() {
+					t.Errorf("Require panicked with %v, want the Route error %q", p, err)
+				}
+			}()
+			h.guard.Require(c.mode, c.opts...)(http.NotFoundHandler())
+			t.Error("Require did not panic")
+		})
+	}
+}

@@ -1,0 +1,133 @@
+package middleware_test
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/validate"
+)
+
+// exampleSetup plays the authorization server (an issuer and its JWKS) and
+// the client (a DPoP key). Real code gets tokens from its AS and keys from
+// validate.NewRemoteKeySet.
+func exampleSetup() (*sign.Issuer, *validate.JWTVerifier, *sign.Key) {
+	iss, err := sign.NewIssuer("https://issuer.example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys, err := validate.NewStaticKeySet(iss.JWKS())
+	if err != nil {
+		log.Fatal(err)
+	}
+	tokens, err := validate.NewJWTVerifier(iss.URL, keys, validate.Audience("https://api.example"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return iss, tokens, sign.MustKey("ES256")
+}
+
+// send serves one request and prints the status and challenges.
+func send(h http.Handler, what string, req *http.Request) {
+	rr := httptest.NewRecorder()
+	h.ServeHTTP(rr, req)
+	fmt.Printf("%s: %d\n", what, rr.Code)
+	for _, c := range rr.Header().Values("WWW-Authenticate") {
+		fmt.Printf("  WWW-Authenticate: %s\n", c)
+	}
+}
+
+// A DPoP-only route for money movements and a Mixed route still accepting
+// Bearer tokens during a migration.
+func ExampleNew() {
+	iss, tokens, key := exampleSetup()
+	guard, err := middleware.New(
+		middleware.WithTokens(tokens),
+		middleware.WithPublicURL("https://api.example"), // what clients sign in htu
+		middleware.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	mux := http.NewServeMux()
+	mux.Handle("/transfers/", guard.Require(popguard.DPoPOnly)(ok))
+	mux.Handle("/accounts/", guard.Require(popguard.Mixed)(ok))
+
+	bearer, _ := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "legacy", Audience: "https://api.example"})
+	bound, _ := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example",
+		Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	dpop := func(path string) *http.Request {
+		r := httptest.NewRequest("POST", path, nil)
+		proof, _ := key.Proof("POST", "https://api.example"+path, sign.ProofOptions{AccessToken: bound})
+		r.Header.Set("Authorization", "DPoP "+bound)
+		r.Header.Set("DPoP", proof)
+		return r
+	}
+	withBearer := func(path string) *http.Request {
+		r := httptest.NewRequest("POST", path, nil)
+		r.Header.Set("Authorization", "Bearer "+bearer)
+		return r
+	}
+
+	send(mux, "DPoP to /transfers/", dpop("/transfers/1"))
+	send(mux, "Bearer to /transfers/", withBearer("/transfers/1"))
+	send(mux, "DPoP to /accounts/", dpop("/accounts/1"))
+	send(mux, "Bearer to /accounts/", withBearer("/accounts/1"))
+	send(mux, "nothing to /accounts/", httptest.NewRequest("GET", "/accounts/1", nil))
+	// Output:
+	// DPoP to /transfers/: 200
+	// Bearer to /transfers/: 401
+	//   WWW-Authenticate: DPoP algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 EdDSA"
+	// DPoP to /accounts/: 200
+	// Bearer to /accounts/: 200
+	// nothing to /accounts/: 401
+	//   WWW-Authenticate: Bearer realm="api"
+	//   WWW-Authenticate: DPoP algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 EdDSA"
+}
+
+// The handler finds the caller in the request context: scheme, subject,
+// client, scopes and, for DPoP, the thumbprint of the proof key.
+func ExampleGuard_Require() {
+	iss, tokens, key := exampleSetup()
+	guard, err := middleware.New(middleware.WithTokens(tokens), middleware.WithPublicURL("https://api.example"),
+		middleware.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+
+	transfers := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller := popguard.FromContext(r.Context())
+		fmt.Println("scheme:", caller.Scheme, "subject:", caller.Subject, "client:", caller.ClientID,
+			"scopes:", caller.Scopes, "key matches:", caller.KeyThumbprint == key.Thumbprint())
+	})
+	h := guard.Require(popguard.DPoPOnly, middleware.RequireScopes("transfers:write"))(transfers)
+
+	tok, _ := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example",
+		Scope: "accounts:read transfers:write", Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	r := httptest.NewRequest("POST", "/transfers", nil)
+	proof, _ := key.Proof("POST", "https://api.example/transfers", sign.ProofOptions{AccessToken: tok})
+	r.Header.Set("Authorization", "DPoP "+tok)
+	r.Header.Set("DPoP", proof)
+	send(h, "DPoP with transfers:write", r)
+
+	// The same proof again is a replay.
+	r = httptest.NewRequest("POST", "/transfers", nil)
+	r.Header.Set("Authorization", "DPoP "+tok)
+	r.Header.Set("DPoP", proof)
+	send(h, "replayed proof", r)
+	// Output:
+	// scheme: DPoP subject: alice client: app scopes: [accounts:read transfers:write] key matches: true
+	// DPoP with transfers:write: 200
+	// replayed proof: 401
+	//   WWW-Authenticate: DPoP error="invalid_dpop_proof", error_description="The proof has already been used", algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 EdDSA"
+}

@@ -1,0 +1,186 @@
+package middleware_test
+
+// The target URI a DPoP htu is checked against (RFC 9449 §4.3 check 9,
+// RFC 9112 §3.3; conformance D-12, X-8, §7.3).
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/middleware"
+)
+
+// targetCase sends a DPoP request for the request URL reqURL whose proof
+// says htu; hdr are extra header pairs; remote overrides RemoteAddr and host
+// overrides the Host header.
+type targetCase struct {
+	name           string
+	reqURL, htu    string
+	hdr            []string
+	remote, host   string
+	ok             bool            // accepted
+	reason         popguard.Reason // when rejected
+	desc           string
+	code           popguard.ErrorCode
+	status         int
+	wantChallenges []string // default: computed from code/desc
+}
+
+// emptyHost asks runTargetCases for an empty Host.
+const emptyHost = "(empty)"
+
+func runTargetCases(t *testing.T, h *harness, cases []targetCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tok := h.bound()
+			hdr := append([]string{"Authorization", "DPoP " + tok, "DPoP", h.proof("GET", c.htu, tok)}, c.hdr...)
+			req := request("GET", c.reqURL, hdr...)
+			if c.remote != "" {
+				req.RemoteAddr = c.remote
+			}
+			switch c.host {
+			case "":
+			case emptyHost:
+				req.Host = "" // an HTTP/1.0 request without Host
+			default:
+				req.Host = c.host
+			}
+			resp := h.do(h.route(mixed), req)
+			if c.ok {
+				h.expectAccepted(t, resp, withJKT(bob, h.key), middleware.Accepted)
+				return
+			}
+			code, status := c.code, c.status
+			if code == "" {
+				code, status = popguard.CodeInvalidDPoPProof, 401
+			}
+			h.expectRejected(t, resp, rejectWant{status: status, challenges: []string{dpopErr(code, c.desc), bearerPlain},
+				code: code, reason: c.reason, scheme: popguard.DPoP})
+		})
+	}
+}
+
+// htuMismatch and badTarget fill in the two usual rejections.
+func htuMismatch(c targetCase) targetCase {
+	c.reason, c.desc = popguard.ReasonProofHTU, descProofHTU
+	return c
+}
+
+func badTarget(c targetCase, desc string) targetCase {
+	c.reason, c.desc, c.code, c.status = popguard.ReasonBadTarget, desc, popguard.CodeInvalidRequest, 400
+	return c
+}
+
+func TestTargetPublicURL(t *testing.T) {
+	h := newHarness(t, middleware.WithPublicURL("https://api.test/prefix"), middleware.WithTrustedProxies("10.0.0.0/8"))
+	runTargetCases(t, h, []targetCase{
+		{name: "public URL plus path", reqURL: "http://10.0.0.7:8080/x", htu: "https://api.test/prefix/x", ok: true},
+		{name: "public URL, request query ignored", reqURL: "http://10.0.0.7:8080/x?a=1&b=2", htu: "https://api.test/prefix/x", ok: true},
+		{name: "normalized htu", reqURL: "http://10.0.0.7:8080/x", htu: "HTTPS://API.TEST:443/prefix/%78", ok: true},
+		htuMismatch(targetCase{name: "proof for the raw Host", reqURL: "http://10.0.0.7:8080/x", htu: "http://10.0.0.7:8080/x"}),
+		htuMismatch(targetCase{name: "proof without the prefix", reqURL: "http://10.0.0.7:8080/x", htu: "https://api.test/x"}),
+		htuMismatch(targetCase{name: "path case differs", reqURL: "http://10.0.0.7:8080/x", htu: "https://api.test/prefix/X"}),
+		htuMismatch(targetCase{name: "trailing slash differs", reqURL: "http://10.0.0.7:8080/x", htu: "https://api.test/prefix/x/"}),
+		// The public URL wins over forwarding headers, even from a trusted peer.
+		htuMismatch(targetCase{name: "trusted X-Forwarded-Host ignored with a public URL", reqURL: "http://10.0.0.7:8080/x",
+			htu: "https://other.test/x", hdr: []string{"X-Forwarded-Host", "other.test"}, remote: "10.1.2.3:555"}),
+		{name: "bad Host ignored with a public URL", reqURL: "http://10.0.0.7:8080/x", host: "api.test/admin?",
+			htu: "https://api.test/prefix/x", ok: true},
+		{name: "htu with query", reqURL: "http://10.0.0.7:8080/x?a=1", htu: "https://api.test/prefix/x?a=1",
+			reason: popguard.ReasonProofHTU, desc: descProofHTUInvalid},
+		{name: "htu with empty query", reqURL: "http://10.0.0.7:8080/x", htu: "https://api.test/prefix/x?",
+			reason: popguard.ReasonProofHTU, desc: descProofHTUInvalid},
+		{name: "htu with fragment", reqURL: "http://10.0.0.7:8080/x", htu: "https://api.test/prefix/x#f",
+			reason: popguard.ReasonProofHTU, desc: descProofHTUInvalid},
+	})
+}
+
+func TestTargetFromRequest(t *testing.T) {
+	h := newHarness(t)
+	runTargetCases(t, h, []targetCase{
+		{name: "http Host with port", reqURL: "http://api.local:8080/x", htu: "http://api.local:8080/x", ok: true},
+		{name: "TLS request", reqURL: "https://api.test/x", htu: "https://api.test/x", ok: true},
+		{name: "request with query, htu without", reqURL: "https://api.test/x?q=1&r=%20", htu: "https://api.test/x", ok: true},
+		htuMismatch(targetCase{name: "scheme differs", reqURL: "https://api.test/x", htu: "http://api.test/x"}),
+		htuMismatch(targetCase{name: "port differs", reqURL: "http://api.local:8080/x", htu: "http://api.local/x"}),
+		{name: "htu with query", reqURL: "https://api.test/x?q=1", htu: "https://api.test/x?q=1",
+			reason: popguard.ReasonProofHTU, desc: descProofHTUInvalid},
+		// No trusted proxies: spoofed forwarding headers change nothing.
+		{name: "spoofed headers, proof for the real host", reqURL: "https://api.test/x", htu: "https://api.test/x", ok: true,
+			hdr: []string{"X-Forwarded-Host", "evil.test", "X-Forwarded-Proto", "http", "Forwarded", "proto=http;host=evil.test"}},
+		htuMismatch(targetCase{name: "spoofed X-Forwarded-Host", reqURL: "https://api.test/x", htu: "https://evil.test/x",
+			hdr: []string{"X-Forwarded-Host", "evil.test"}}),
+		htuMismatch(targetCase{name: "spoofed X-Forwarded-Proto", reqURL: "https://api.test/x", htu: "http://api.test/x",
+			hdr: []string{"X-Forwarded-Proto", "http"}}),
+		htuMismatch(targetCase{name: "spoofed X-Forwarded-Prefix", reqURL: "https://api.test/x", htu: "https://api.test/admin/x",
+			hdr: []string{"X-Forwarded-Prefix", "/admin"}}),
+		htuMismatch(targetCase{name: "spoofed Forwarded", reqURL: "https://api.test/x", htu: "https://evil.test/x",
+			hdr: []string{"Forwarded", "proto=https;host=evil.test"}}),
+		// Host-header laundering (the Auth0 v1.9.1 class): a Host that would
+		// splice a path into the target URI is refused, not normalized.
+		badTarget(targetCase{name: "Host api.test/admin?", reqURL: "https://api.test/x", host: "api.test/admin?", htu: "https://api.test/admin"}, descBadHost),
+		badTarget(targetCase{name: "Host with userinfo", reqURL: "https://api.test/x", host: "evil@api.test", htu: "https://api.test/x"}, descBadHost),
+		badTarget(targetCase{name: "Host with a space", reqURL: "https://api.test/x", host: "api.test evil", htu: "https://api.test/x"}, descBadHost),
+		badTarget(targetCase{name: "Host with a fragment", reqURL: "https://api.test/x", host: "api.test#", htu: "https://api.test/x"}, descBadHost),
+		badTarget(targetCase{name: "empty Host", reqURL: "https://api.test/x", host: emptyHost, htu: "https://api.test/x"}, descBadHost),
+	})
+}
+
+func TestTargetTrustedProxies(t *testing.T) {
+	h := newHarness(t, middleware.WithTrustedProxies("10.0.0.0/8", "192.0.2.7", "2001:db8::/32"))
+	const proxy = "10.1.2.3:555"
+	runTargetCases(t, h, []targetCase{
+		{name: "X-Forwarded-Proto/Host/Prefix", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
+			htu: "https://api.public/svc/x", hdr: []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "api.public", "X-Forwarded-Prefix", "/svc/"}},
+		{name: "Forwarded proto and host", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
+			htu: "https://api.public/x", hdr: []string{"Forwarded", `for=198.51.100.1;proto=https;host="api.public"`}},
+		{name: "Forwarded wins over X-Forwarded-*", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
+			htu: "https://api.public/x", hdr: []string{"Forwarded", "proto=https;host=api.public", "X-Forwarded-Host", "other.test"}},
+		{name: "nearest proxy's value (last element)", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
+			htu: "https://api.public/x", hdr: []string{"X-Forwarded-Host", "evil.test, api.public", "X-Forwarded-Proto", "http,https"}},
+		{name: "nearest Forwarded element", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
+			htu: "https://api.public/x", hdr: []string{"Forwarded", "proto=http;host=evil.test", "Forwarded", "proto=https;host=api.public"}},
+		{name: "single trusted address", reqURL: "http://backend:8080/x", remote: "192.0.2.7:1", ok: true,
+			htu: "https://api.public/x", hdr: []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "api.public"}},
+		{name: "trusted IPv6 peer", reqURL: "http://backend:8080/x", remote: "[2001:db8::1]:443", ok: true,
+			htu: "https://api.public/x", hdr: []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "api.public"}},
+		{name: "IPv4-mapped IPv6 peer", reqURL: "http://backend:8080/x", remote: "[::ffff:10.1.2.3]:555", ok: true,
+			htu: "https://api.public/x", hdr: []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "api.public"}},
+		htuMismatch(targetCase{name: "untrusted peer's headers ignored", reqURL: "http://backend:8080/x", remote: "192.0.2.8:1",
+			htu: "https://api.public/x", hdr: []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "api.public"}}),
+		{name: "untrusted peer, proof for the real target", reqURL: "http://backend:8080/x", remote: "192.0.2.8:1", ok: true,
+			htu: "http://backend:8080/x", hdr: []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "api.public"}},
+		badTarget(targetCase{name: "X-Forwarded-Host with path and query", reqURL: "http://backend:8080/x", remote: proxy,
+			htu: "https://api.test/other", hdr: []string{"X-Forwarded-Host", "api.test/other?"}}, descBadHost),
+		badTarget(targetCase{name: "X-Forwarded-Host with spaces", reqURL: "http://backend:8080/x", remote: proxy,
+			htu: "http://api.test/x", hdr: []string{"X-Forwarded-Host", "api.test x"}}, descBadHost),
+		badTarget(targetCase{name: "X-Forwarded-Host with @", reqURL: "http://backend:8080/x", remote: proxy,
+			htu: "http://api.test/x", hdr: []string{"X-Forwarded-Host", "evil@api.test"}}, descBadHost),
+		badTarget(targetCase{name: "Forwarded host with path and query", reqURL: "http://backend:8080/x", remote: proxy,
+			htu: "https://api.test/other", hdr: []string{"Forwarded", "proto=https;host=api.test/other?"}}, descBadHost),
+		badTarget(targetCase{name: "Forwarded host with @", reqURL: "http://backend:8080/x", remote: proxy,
+			htu: "https://api.test/x", hdr: []string{"Forwarded", `proto=https;host="evil@api.test"`}}, descBadHost),
+		badTarget(targetCase{name: "X-Forwarded-Proto ftp", reqURL: "http://backend:8080/x", remote: proxy,
+			htu: "ftp://backend:8080/x", hdr: []string{"X-Forwarded-Proto", "ftp"}}, descBadForwarded),
+		badTarget(targetCase{name: "Forwarded proto ftp", reqURL: "http://backend:8080/x", remote: proxy,
+			htu: "ftp://backend:8080/x", hdr: []string{"Forwarded", "proto=ftp"}}, descBadForwarded),
+		badTarget(targetCase{name: "X-Forwarded-Prefix not a path", reqURL: "http://backend:8080/x", remote: proxy,
+			htu: "http://backend:8080/x", hdr: []string{"X-Forwarded-Prefix", "svc?"}}, descBadForwarded),
+	})
+}
+
+// TestTargetRawHost: over a real connection Go's server refuses a malformed
+// Host itself (400 before any handler); the guard's own check above covers
+// front ends that are more lenient.
+func TestTargetRawHost(t *testing.T) {
+	h := newHarness(t)
+	addr := rawServer(t, h.freshRoute(mixed))
+	tok := h.bound()
+	resp := h.rawDo(t, addr, "GET /x HTTP/1.1", "Host: api.test/admin?", "Authorization: DPoP "+tok,
+		"DPoP: "+h.proof("GET", "http://api.test/admin", tok))
+	if resp.status != http.StatusBadRequest || h.calls.Load() != 0 {
+		t.Errorf("status %d, handler calls %d; want 400 and none", resp.status, h.calls.Load())
+	}
+}
