@@ -1,0 +1,89 @@
+// Package echopop adapts popguard to the Echo web framework (v4).
+//
+// It lives in its own module so that the core popguard module never pulls
+// Echo into programs that do not use it:
+//
+//	go get github.com/popguard/popguard/adapters/echopop
+//
+// Usage:
+//
+//	guard, err := middleware.New(middleware.WithTokens(verifier),
+//		middleware.WithPublicURL("https://api.example.com"))
+//	if err != nil { ... }
+//	defer guard.Close()
+//
+//	e := echo.New()
+//	e.POST("/transfers", transfer, echopop.Require(guard, popguard.DPoPOnly))
+//	accounts := e.Group("/accounts", echopop.Require(guard, popguard.Mixed,
+//		middleware.RequireScopes("accounts:read")))
+//	accounts.GET("", func(c echo.Context) error {
+//		caller := echopop.Result(c) // never nil after Require
+//		return c.JSON(http.StatusOK, map[string]string{"sub": caller.Subject})
+//	})
+//
+// Handlers can also read the caller with
+// popguard.FromContext(c.Request().Context()), so code shared with plain
+// net/http handlers keeps working.
+//
+// Rejections are written with middleware.WriteRejection (RFC 6750 / RFC 9449
+// challenges, JSON error body) and the middleware returns nil, so Echo's
+// HTTPErrorHandler is not involved; an ErrorHandler set with
+// middleware.WithErrorHandler is not used by this adapter.
+package echopop
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/middleware"
+)
+
+// ContextKey is the echo.Context key under which Require stores the
+// *popguard.Result of an accepted request.
+const ContextKey = "popguard.result"
+
+// Require returns Echo middleware enforcing mode (and opts) with g.
+//
+// A rejected request gets the guard's challenge (status, WWW-Authenticate,
+// DPoP-Nonce, ...) and the next handler is not called. An accepted request
+// continues with the result stored under ContextKey (see Result) and in the
+// request context (see popguard.FromContext); response headers the guard
+// asks for, such as a fresh DPoP-Nonce, are set on c.Response().
+//
+// Like middleware.Guard.Require, it panics on invalid route options (for
+// example RequireNonce on a Guard without WithNonces), so mistakes surface
+// when routes are registered rather than at the first request.
+func Require(g *middleware.Guard, mode popguard.Mode, opts ...middleware.RouteOption) echo.MiddlewareFunc {
+	if _, err := g.Route(mode, opts...); err != nil {
+		panic(err)
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			res, hdr, rej := g.Check(req, mode, opts...)
+			if rej != nil {
+				middleware.WriteRejection(c.Response(), req, rej)
+				return nil
+			}
+			h := c.Response().Header()
+			for k, v := range hdr {
+				h[k] = v
+			}
+			c.Set(ContextKey, res)
+			c.SetRequest(req.WithContext(popguard.NewContext(req.Context(), res)))
+			return next(c)
+		}
+	}
+}
+
+// Result returns the caller Require accepted, or nil when the route is not
+// protected by Require.
+func Result(c echo.Context) *popguard.Result {
+	if r, ok := c.Get(ContextKey).(*popguard.Result); ok {
+		return r
+	}
+	if req := c.Request(); req != nil {
+		return popguard.FromContext(req.Context())
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package echopop_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/adapters/echopop"
+	"github.com/popguard/popguard/middleware"
+)
+
+type calls struct{ after, handler int }
+
+// router protects POST /transfers (DPoPOnly) and GET /accounts (Mixed).
+// Each route has a second middleware after Require, to check that a
+// rejection stops the chain. got receives what the handler saw.
+func router(g *middleware.Guard, n *calls, got **popguard.Result, fromCtx **popguard.Result, opts ...middleware.RouteOption) *echo.Echo {
+	e := echo.New()
+	after := func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error { n.after++; return next(c) }
+	}
+	h := func(c echo.Context) error {
+		n.handler++
+		*got = echopop.Result(c)
+		*fromCtx = popguard.FromContext(c.Request().Context())
+		return c.String(http.StatusOK, "ok")
+	}
+	e.POST("/transfers", h, echopop.Require(g, popguard.DPoPOnly, opts...), after)
+	e.Group("/accounts", echopop.Require(g, popguard.Mixed, opts...), after).GET("", h)
+	return e
+}
+
+func do(r http.Handler, method, path, auth, proof string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, testAudience+path, nil)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if proof != "" {
+		req.Header.Set("DPoP", proof)
+	}
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	return w
+}
+
+func TestBearerAcceptedOnMixed(t *testing.T) {
+	iss := newKey(t)
+	var n calls
+	var got, fromCtx *popguard.Result
+	r := router(newGuard(t, iss), &n, &got, &fromCtx)
+	w := do(r, "GET", "/accounts", "Bearer "+accessToken(t, iss, ""), "")
+	if w.Code != http.StatusOK || n.handler != 1 || n.after != 1 {
+		t.Fatalf("status %d, handler %d, after %d; body %s", w.Code, n.handler, n.after, w.Body)
+	}
+	if got == nil || got.Scheme != popguard.Bearer || got.Subject != "alice" || !got.HasScope("accounts:read") {
+		t.Fatalf("echopop.Result = %+v", got)
+	}
+	if fromCtx != got {
+		t.Fatalf("popguard.FromContext = %p, echopop.Result = %p; want the same result", fromCtx, got)
+	}
+}
+
+func TestBearerRejectedOnDPoPOnly(t *testing.T) {
+	iss := newKey(t)
+	var n calls
+	var got, fromCtx *popguard.Result
+	r := router(newGuard(t, iss), &n, &got, &fromCtx)
+	w := do(r, "POST", "/transfers", "Bearer "+accessToken(t, iss, ""), "")
+	if w.Code != http.StatusUnauthorized {
+		t.Fatalf("status %d, want 401", w.Code)
+	}
+	if ch := w.Header().Values("WWW-Authenticate"); len(ch) == 0 || !strings.Contains(strings.Join(ch, ","), "DPoP") {
+		t.Fatalf("WWW-Authenticate = %q, want a DPoP challenge", ch)
+	}
+	if n.handler != 0 || n.after != 0 {
+		t.Fatalf("handler ran %d times, later middleware %d times; want 0", n.handler, n.after)
+	}
+}
+
+func TestDPoPAccepted(t *testing.T) {
+	iss, client := newKey(t), newKey(t)
+	var n calls
+	var got, fromCtx *popguard.Result
+	r := router(newGuard(t, iss), &n, &got, &fromCtx)
+	tok := accessToken(t, iss, thumbprint(client))
+	for _, tc := range []struct{ method, path string }{{"POST", "/transfers"}, {"GET", "/accounts"}} {
+		w := do(r, tc.method, tc.path, "DPoP "+tok, dpopProof(t, client, tc.method, testAudience+tc.path, tok, ""))
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s %s: status %d, body %s, WWW-Authenticate %q", tc.method, tc.path, w.Code, w.Body, w.Header().Values("WWW-Authenticate"))
+		}
+		if got == nil || got.Scheme != popguard.DPoP || got.KeyThumbprint != thumbprint(client) || fromCtx != got {
+			t.Fatalf("%s %s: Result %+v, FromContext %p", tc.method, tc.path, got, fromCtx)
+		}
+	}
+	// The same proof again is a replay.
+	proof := dpopProof(t, client, "POST", testAudience+"/transfers", tok, "")
+	if w := do(r, "POST", "/transfers", "DPoP "+tok, proof); w.Code != http.StatusOK {
+		t.Fatalf("first use: %d", w.Code)
+	}
+	if w := do(r, "POST", "/transfers", "DPoP "+tok, proof); w.Code != http.StatusUnauthorized {
+		t.Fatalf("replay: %d, want 401", w.Code)
+	}
+}
+
+func TestMissingCredentials(t *testing.T) {
+	iss := newKey(t)
+	var n calls
+	var got, fromCtx *popguard.Result
+	r := router(newGuard(t, iss), &n, &got, &fromCtx)
+	for _, tc := range []struct{ method, path string }{{"GET", "/accounts"}, {"POST", "/transfers"}} {
+		w := do(r, tc.method, tc.path, "", "")
+		if w.Code != http.StatusUnauthorized || len(w.Header().Values("WWW-Authenticate")) == 0 {
+			t.Fatalf("%s: status %d, WWW-Authenticate %q; want 401 with a challenge", tc.path, w.Code, w.Header().Values("WWW-Authenticate"))
+		}
+	}
+	if n.handler != 0 || n.after != 0 {
+		t.Fatalf("handler %d, after %d; want 0", n.handler, n.after)
+	}
+}
+
+func TestNonceHeaders(t *testing.T) {
+	iss, client := newKey(t), newKey(t)
+	var n calls
+	var got, fromCtx *popguard.Result
+	r := router(newGuard(t, iss, middleware.WithNonces(staleNonces{})), &n, &got, &fromCtx, middleware.RequireNonce())
+	tok := accessToken(t, iss, thumbprint(client))
+	htu := testAudience + "/transfers"
+	w := do(r, "POST", "/transfers", "DPoP "+tok, dpopProof(t, client, "POST", htu, tok, ""))
+	if w.Code != http.StatusUnauthorized || w.Header().Get("DPoP-Nonce") != "new" {
+		t.Fatalf("no nonce: status %d, DPoP-Nonce %q", w.Code, w.Header().Get("DPoP-Nonce"))
+	}
+	w = do(r, "POST", "/transfers", "DPoP "+tok, dpopProof(t, client, "POST", htu, tok, "old"))
+	if w.Code != http.StatusOK || w.Header().Get("DPoP-Nonce") != "new" {
+		t.Fatalf("stale nonce: status %d, DPoP-Nonce %q, body %s", w.Code, w.Header().Get("DPoP-Nonce"), w.Body)
+	}
+}
+
+func TestInvalidRouteOptionsPanic(t *testing.T) {
+	g := newGuard(t, newKey(t))
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Require with RequireNonce on a Guard without nonces did not panic")
+		}
+	}()
+	echopop.Require(g, popguard.DPoPOnly, middleware.RequireNonce())
+}
+
+func TestResultWithoutRequire(t *testing.T) {
+	c := echo.New().NewContext(httptest.NewRequest("GET", "/", nil), httptest.NewRecorder())
+	if echopop.Result(c) != nil {
+		t.Fatal("Result on an unprotected route is not nil")
+	}
+}
