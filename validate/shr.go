@@ -1,0 +1,1068 @@
+package validate
+
+// This file checks Microsoft's PoP "signed HTTP request" (SHR,
+// draft-ietf-oauth-signed-http-request-03 as MSAL and Microsoft.IdentityModel
+// use it): Authorization: PoP <compact JWS> whose payload carries the access
+// token (at), a timestamp (ts), the request it signs (m, u, p, q, h, b), a
+// nonce and the proof-of-possession key (cnf.jwk).
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/jose"
+)
+
+// DefaultSHRAlgs is the default SHR algorithm allow-list: PS256 (MSAL.NET
+// 4.63 and later), RS256 (msal-browser, older MSAL.NET) and ES256.
+var DefaultSHRAlgs = []string{"RS256", "PS256", "ES256"}
+
+// Defaults of NewSHRVerifier.
+const (
+	// DefaultSHRMaxAge is how old ts may be: Microsoft.IdentityModel's
+	// SignedHttpRequestLifetime.
+	DefaultSHRMaxAge = 5 * time.Minute
+	// DefaultSHRFutureSkew is how far ts may be in the future. IdentityModel
+	// has no such bound; an SHR dated ahead would live longer than MaxAge.
+	DefaultSHRFutureSkew = 30 * time.Second
+	// DefaultMaxSHRSize caps an SHR, access token included.
+	DefaultMaxSHRSize = 16384
+)
+
+// SHRVerifier checks signed HTTP requests. It is safe for concurrent use.
+//
+// What it accepts, and why:
+//
+//   - typ: "pop" (ASCII case-insensitive, also "application/pop"; RFC 7515
+//     §4.1.9 media types are case-insensitive), as MSAL.NET, current
+//     msal-browser and IdentityModel write it. "JWT" (any case, also
+//     "application/jwt") and a missing typ, as some msal-common builds send
+//     (older msal-browser misspells the member as "type"), only when the
+//     payload has the SHR shape: an at claim and neither htm nor htu, so a
+//     DPoP proof is never read as an SHR. Every other typ (dpop+jwt, at+jwt,
+//     ...) is refused with shr_typ.
+//   - alg: the allow-list (DefaultSHRAlgs); never none or HMAC; it must fit
+//     the PoP key.
+//   - key: never from the JWS header: jwk, jku, x5u, x5c, x5t and x5t#S256
+//     headers are refused. The PoP key comes from the validated access
+//     token's cnf: cnf.jwk is the key (the SHR's own cnf.jwk, if any, must be
+//     the same key); cnf.kid (Microsoft Entra ID) names the RFC 7638
+//     thumbprint of the SHR's cnf.jwk, which must match it; cnf.jku is never
+//     dereferenced and is refused; cnf.jkt (DPoP), cnf.x5t#S256 (mTLS) and
+//     cnf.jwe (symmetric key) are other mechanisms and refused. A header kid
+//     that is a thumbprint (MSAL.NET: 43 base64url characters) or the
+//     base64url of {"kid": thumbprint} (msal-browser) must name the PoP key;
+//     a kid of another form is ignored, as IdentityModel ignores kid.
+//   - ts: required, a JSON integer (no fraction or exponent), within
+//     [now-MaxAge, now+FutureSkew].
+//   - m: required, exactly the request method (no case folding).
+//   - u: required, host[:port], host compared ASCII case-insensitively; no
+//     port means the scheme's default port; a request on another port needs
+//     that port in u.
+//   - p: required, exactly the request's escaped path after upper-casing
+//     percent-encoding hex digits; case and slashes are significant (see
+//     MSALBrowserCompat for the one exception).
+//   - q, h, b: checked whenever present, and required by SHRRequireQuery,
+//     SHRRequireHeaders, SHRRequireBody. See Verify.
+//   - nonce: required and checked only when SHRRequest.Nonces is set.
+//
+// Order: syntax, header and claim types, then the request binding (ts, m,
+// u, p, q, h: cheap, and they need no token), then the access token (before
+// any signature work, draft-03 §7.4), the PoP key, the signature, b (so
+// the body is only read for an authentic SHR), and the nonce last, so a
+// stateful nonce source is consulted only for an SHR that passed every
+// other check and a use_dpop_nonce answer is one the client can act on.
+type SHRVerifier struct {
+	tokens         TokenVerifier
+	algs           []string
+	algSet         map[string]*jose.Alg
+	maxAge         time.Duration
+	futureSkew     time.Duration
+	maxSize        int
+	requireQuery   bool
+	requireHeaders []string
+	requireBody    bool
+	bodyMethods    []string
+	browserCompat  bool
+	keyPolicy      jose.KeyPolicy
+	now            Clock
+}
+
+// SHROption configures an SHRVerifier.
+type SHROption func(*SHRVerifier) error
+
+// SHRAlgs replaces the algorithm allow-list (default DefaultSHRAlgs). Only
+// asymmetric algorithms are allowed: "none" and HMAC are refused.
+func SHRAlgs(algs ...string) SHROption {
+	return func(v *SHRVerifier) error {
+		if len(algs) == 0 {
+			return errors.New("validate: SHRAlgs needs at least one algorithm")
+		}
+		set := make(map[string]*jose.Alg, len(algs))
+		for _, a := range algs {
+			alg, ok := jose.LookupAlg(a)
+			if !ok {
+				return fmt.Errorf("validate: %q is not a supported asymmetric algorithm", a)
+			}
+			set[a] = alg
+		}
+		v.algs, v.algSet = slices.Clone(algs), set
+		return nil
+	}
+}
+
+// SHRMaxAge bounds how old an SHR's ts may be (default 5 minutes, the
+// lifetime Microsoft.IdentityModel uses).
+func SHRMaxAge(d time.Duration) SHROption {
+	return func(v *SHRVerifier) error {
+		if d <= 0 {
+			return errors.New("validate: SHRMaxAge must be positive")
+		}
+		v.maxAge = d
+		return nil
+	}
+}
+
+// SHRFutureSkew bounds how far in the future an SHR's ts may be (default
+// 30s). IdentityModel accepts any future ts; popguard does not.
+func SHRFutureSkew(d time.Duration) SHROption {
+	return func(v *SHRVerifier) error {
+		if d < 0 {
+			return errors.New("validate: SHRFutureSkew must not be negative")
+		}
+		v.futureSkew = d
+		return nil
+	}
+}
+
+// MaxSHRSize caps the size of an SHR, access token included (default
+// 16384 bytes).
+func MaxSHRSize(n int) SHROption {
+	return func(v *SHRVerifier) error {
+		if n < 1024 {
+			return errors.New("validate: MaxSHRSize must be at least 1024")
+		}
+		v.maxSize = n
+		return nil
+	}
+}
+
+// SHRRequireQuery requires the whole query to be signed: a request with a
+// non-empty query needs a q claim, and every '&'-separated piece of the
+// query must be a name=value pair covered by q (so repeated names, names
+// without '=' and empty values, which q cannot cover, are refused too).
+// msal-browser's raw form q = [[], "<query>"] covers the whole query.
+// MSAL.NET sends no q: with this option its requests with a query fail.
+func SHRRequireQuery() SHROption {
+	return func(v *SHRVerifier) error { v.requireQuery = true; return nil }
+}
+
+// SHRRequireHeaders requires the named headers to be signed: each of them
+// that the request carries must be listed in the h claim (names compare
+// ASCII case-insensitively). A header the request does not carry needs no
+// coverage: its absence cannot be forged, since removing a covered header
+// fails the h check. Authorization cannot be required (draft-03 §4.1).
+func SHRRequireHeaders(names ...string) SHROption {
+	return func(v *SHRVerifier) error {
+		if len(names) == 0 {
+			return errors.New("validate: SHRRequireHeaders needs at least one name")
+		}
+		for _, n := range names {
+			if n == "" || strings.ContainsFunc(n, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == ':' }) {
+				return fmt.Errorf("validate: %q is not a header name", n)
+			}
+			if shrFold(n, "authorization") {
+				return errors.New("validate: the Authorization header cannot be covered by an SHR (draft-03 §4.1)")
+			}
+			v.requireHeaders = append(v.requireHeaders, strings.ToLower(n))
+		}
+		return nil
+	}
+}
+
+// SHRRequireBody requires the b claim on every request.
+func SHRRequireBody() SHROption {
+	return func(v *SHRVerifier) error { v.requireBody = true; return nil }
+}
+
+// SHRRequireBodyForMethods requires the b claim on requests with one of the
+// given methods (exact match, e.g. "POST", "PUT", "PATCH").
+func SHRRequireBodyForMethods(methods ...string) SHROption {
+	return func(v *SHRVerifier) error {
+		if len(methods) == 0 {
+			return errors.New("validate: SHRRequireBodyForMethods needs at least one method")
+		}
+		for _, m := range methods {
+			if m == "" {
+				return errors.New("validate: empty method")
+			}
+		}
+		v.bodyMethods = append(v.bodyMethods, methods...)
+		return nil
+	}
+}
+
+// MSALBrowserCompat accepts the URL form msal-browser signs. msal-common
+// lower-cases the whole resource URL and, when it has no fragment, appends
+// a '/' (which ends up on the path when there is no query, and is stripped
+// from the query otherwise). So with this option, besides the exact match:
+//
+//   - p also matches when p has no upper-case letter at all and equals the
+//     request path lower-cased (percent-encoding hex case aside), or, for a
+//     request without a query whose path does not end in '/', the request
+//     path lower-cased plus one '/';
+//   - the raw-form q = [[], "<query>"] also matches the request's raw query
+//     lower-cased.
+//
+// Trade-off: for such SHRs, paths (and queries) that differ only in ASCII
+// case, and a path with or without one trailing '/', become
+// indistinguishable: an SHR made for /a/b/ is accepted on /A/B. Routes whose
+// meaning depends on path case or on a trailing slash should not use this
+// option. Upper-case p values are still compared exactly, so MSAL.NET and
+// IdentityModel SHRs keep the strict comparison.
+func MSALBrowserCompat() SHROption {
+	return func(v *SHRVerifier) error { v.browserCompat = true; return nil }
+}
+
+// SHRRSAKeySize bounds the modulus of RSA PoP keys (default 2048..8192
+// bits).
+func SHRRSAKeySize(minBits, maxBits int) SHROption {
+	return func(v *SHRVerifier) error {
+		if minBits < 2048 || maxBits < minBits || maxBits > 16384 {
+			return errors.New("validate: SHRRSAKeySize needs 2048 <= min <= max <= 16384")
+		}
+		v.keyPolicy = jose.KeyPolicy{MinRSABits: minBits, MaxRSABits: maxBits}
+		return nil
+	}
+}
+
+// SHRClock sets the clock (default time.Now).
+func SHRClock(c Clock) SHROption {
+	return func(v *SHRVerifier) error {
+		if c == nil {
+			return errors.New("validate: nil clock")
+		}
+		v.now = c
+		return nil
+	}
+}
+
+// NewSHRVerifier returns a verifier of signed HTTP requests whose access
+// tokens tokens validates.
+func NewSHRVerifier(tokens TokenVerifier, opts ...SHROption) (*SHRVerifier, error) {
+	if tokens == nil {
+		return nil, errors.New("validate: a TokenVerifier is required")
+	}
+	v := &SHRVerifier{
+		tokens:     tokens,
+		maxAge:     DefaultSHRMaxAge,
+		futureSkew: DefaultSHRFutureSkew,
+		maxSize:    DefaultMaxSHRSize,
+		now:        time.Now,
+	}
+	if err := SHRAlgs(DefaultSHRAlgs...)(v); err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		if err := o(v); err != nil {
+			return nil, err
+		}
+	}
+	if v.algSet["EdDSA"] != nil || v.algSet["Ed25519"] != nil {
+		v.algSet["EdDSA"], v.algSet["Ed25519"] = algMust("EdDSA"), algMust("Ed25519")
+	}
+	return v, nil
+}
+
+// Algs returns the algorithm allow-list.
+func (v *SHRVerifier) Algs() []string { return slices.Clone(v.algs) }
+
+// Window returns the acceptance window of an SHR: max age plus future
+// skew. Replay stores must remember an SHR at least this long.
+func (v *SHRVerifier) Window() time.Duration { return v.maxAge + v.futureSkew }
+
+// SHRRequest is the view of the HTTP request an SHR is checked against.
+type SHRRequest struct {
+	// Method is compared exactly with m.
+	Method string
+	// Scheme is "https" or "http", as the client saw it; it gives the
+	// default port.
+	Scheme string
+	// Host is host[:port] as the client saw it. It must come from trusted
+	// configuration or trusted proxy headers, never from an unchecked Host.
+	Host string
+	// Path is the escaped path as the client sent it (not decoded).
+	Path string
+	// RawQuery is the query as sent, without '?', not decoded.
+	RawQuery string
+	// Header holds the request headers, for h.
+	Header http.Header
+	// Body returns the exact body octets; it is called only when b must be
+	// checked, after the signature. A nil Body is an empty body.
+	Body func() ([]byte, error)
+	// Nonces, when set, requires the SHR to carry a nonce it accepts.
+	Nonces NonceChecker
+}
+
+// SHR is a signed HTTP request that passed every check.
+type SHR struct {
+	// Token is the validated access token from the at claim.
+	Token *Token
+	// Thumbprint is the RFC 7638 SHA-256 thumbprint of the PoP key.
+	Thumbprint string
+	// Nonce is the nonce claim ("" when absent).
+	Nonce string
+	// Timestamp is the ts claim.
+	Timestamp time.Time
+
+	payloadHash string
+}
+
+// ReplayKey returns the identity under which a replay store remembers the
+// SHR: a hash of the PoP key thumbprint and of the signed payload bytes. A
+// resent SHR has the same payload, and so does the same payload signed
+// again (PSS and ECDSA signatures are randomized), so neither dodges it.
+func (s *SHR) ReplayKey() string {
+	return replayKey("shr", s.Thumbprint, s.payloadHash)
+}
+
+// forbiddenSHRHeaders would name a key; the PoP key comes only from the
+// access token's cnf.
+var forbiddenSHRHeaders = [...]string{"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"}
+
+func shrErr(reason popguard.Reason, desc string, cause error) error {
+	return fail(popguard.CodeInvalidToken, reason, desc, cause)
+}
+
+// Verify checks shr against req and returns the validated SHR. It does not
+// check replay: once every other check of the request has passed, the
+// caller inserts ReplayKey into a replay store for Window.
+//
+// q: [[names...], hash] is checked as Microsoft.IdentityModel does: the raw
+// query is split on '&'; pieces with exactly one '=' and a non-empty name
+// and value are parameters; each listed name must be a parameter that occurs
+// once in the query (a repeated name cannot be covered, draft-03 §7.5); the
+// buffer is name=value for each listed name, in list order, joined by '&';
+// its base64url SHA-256 must equal hash. With an empty name list, the value
+// is msal-browser's raw query string and must equal req.RawQuery exactly
+// (lower-cased too with MSALBrowserCompat); the one exception is the hash
+// of the empty buffer (47DEQpj8...), which IdentityModel writes when there
+// is nothing to cover and which then covers nothing.
+//
+// h: [[names...], hash]: names are looked up ASCII case-insensitively; a
+// listed name must occur once with one non-empty value, must not be listed
+// twice and must not be Authorization; the buffer is "name: value" per
+// listed name (name as written in the claim) joined by "\n".
+//
+// b: base64url(SHA-256(body)) exactly.
+func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*SHR, error) {
+	if shr == "" {
+		return nil, shrErr(popguard.ReasonSHRMalformed, "The PoP signed request is missing", nil)
+	}
+	j, err := jose.ParseCompact(shr, v.maxSize)
+	if err != nil {
+		return nil, shrErr(popguard.ReasonSHRMalformed, "The PoP signed request is not a well-formed JWS", err)
+	}
+	strictTyp, ok := shrTyp(j)
+	if !ok {
+		return nil, shrErr(popguard.ReasonSHRType, "The PoP signed request typ is not pop", nil)
+	}
+	alg, ok := v.algSet[j.Alg]
+	if !ok {
+		return nil, shrErr(popguard.ReasonSHRAlg, "The PoP signed request alg is not allowed", nil)
+	}
+	for _, h := range forbiddenSHRHeaders {
+		if j.HeaderHas(h) {
+			return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request key must come from the access token", nil)
+		}
+	}
+	var c shrClaims
+	if err := c.read(j.Payload); err != nil {
+		return nil, err
+	}
+	if !strictTyp && (c.hasHTM || c.hasHTU) {
+		return nil, shrErr(popguard.ReasonSHRType, "The PoP signed request is not shaped like a signed HTTP request", nil)
+	}
+
+	// The request binding: cheap, and needs neither token nor key.
+	now := v.now()
+	ts := time.Unix(c.ts, 0)
+	if ts.Before(now.Add(-v.maxAge)) {
+		return nil, shrErr(popguard.ReasonSHRTimestamp, "The PoP signed request is too old", nil)
+	}
+	if ts.After(now.Add(v.futureSkew)) {
+		return nil, shrErr(popguard.ReasonSHRTimestamp, "The PoP signed request ts is in the future", nil)
+	}
+	if c.m != req.Method {
+		return nil, shrErr(popguard.ReasonSHRMethod, "The PoP signed request m does not match the request method", nil)
+	}
+	if err := matchSHRHost(c.u, req.Scheme, req.Host); err != nil {
+		return nil, err
+	}
+	if !matchSHRPath(c.p, req.Path, req.RawQuery, v.browserCompat) {
+		return nil, shrErr(popguard.ReasonSHRPath, "The PoP signed request p does not match the request path", nil)
+	}
+	if err := v.checkQuery(&c, req.RawQuery); err != nil {
+		return nil, err
+	}
+	if err := v.checkHeaders(&c, req.Header); err != nil {
+		return nil, err
+	}
+	checkBody := c.hasB || v.requireBody || slices.Contains(v.bodyMethods, req.Method)
+	if checkBody && !c.hasB {
+		return nil, shrErr(popguard.ReasonSHRBody, "The PoP signed request has no b claim", nil)
+	}
+
+	// The access token, before any signature work (draft-03 §7.4).
+	tok, err := v.tokens.VerifyToken(ctx, c.at)
+	if err != nil {
+		return nil, popguard.AsError(err)
+	}
+	if tok == nil {
+		return nil, popguard.AsError(errors.New("validate: TokenVerifier returned no token"))
+	}
+	key, err := v.popKey(tok, &c)
+	if err != nil {
+		return nil, err
+	}
+	if !alg.Fits(key) {
+		return nil, shrErr(popguard.ReasonSHRAlg, "The PoP signed request alg does not match its key", nil)
+	}
+	if j.HasKid {
+		if tp, ok := kidThumbprint(j.Kid); ok && tp != key.Thumbprint {
+			return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request kid does not name its key", nil)
+		}
+	}
+	if err := jose.Verify(alg, key, j.SigningInput, j.Signature); err != nil {
+		return nil, shrErr(popguard.ReasonSHRSignature, "The PoP signed request signature is invalid", err)
+	}
+
+	if checkBody {
+		var body []byte
+		if req.Body != nil {
+			if body, err = req.Body(); err != nil {
+				var pe *popguard.Error
+				if errors.As(err, &pe) {
+					return nil, pe
+				}
+				return nil, fail(popguard.CodeInvalidRequest, popguard.ReasonSHRBody, "The request body could not be read", err)
+			}
+		}
+		sum := sha256.Sum256(body)
+		if c.b != base64.RawURLEncoding.EncodeToString(sum[:]) {
+			return nil, shrErr(popguard.ReasonSHRBody, "The PoP signed request b does not match the request body", nil)
+		}
+	}
+
+	if req.Nonces != nil {
+		if !c.hasNonce || c.nonce == "" {
+			return nil, fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceMissing, "Resource server requires nonce in PoP signed request", nil)
+		}
+		if err := req.Nonces.CheckNonce(c.nonce); err != nil {
+			return nil, fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid, "The PoP signed request nonce is invalid or expired", err)
+		}
+	}
+
+	dot := strings.IndexByte(j.SigningInput, '.')
+	return &SHR{
+		Token:       tok,
+		Thumbprint:  key.Thumbprint,
+		Nonce:       c.nonce,
+		Timestamp:   ts,
+		payloadHash: jose.HashB64(j.SigningInput[dot+1:]),
+	}, nil
+}
+
+// shrTyp classifies the typ header: strict is true for "pop"; ok is false
+// for a typ that is never accepted.
+func shrTyp(j *jose.JWS) (strict, ok bool) {
+	if !j.HasTyp {
+		return false, true
+	}
+	t := j.Typ
+	if len(t) > len("application/") && shrFold(t[:len("application/")], "application/") {
+		t = t[len("application/"):]
+	}
+	switch {
+	case shrFold(t, "pop"):
+		return true, true
+	case shrFold(t, "jwt"):
+		return false, true
+	}
+	return false, false
+}
+
+// popKey resolves the PoP key from the validated token's cnf.
+func (v *SHRVerifier) popKey(tok *Token, c *shrClaims) (*jose.PublicKey, error) {
+	cnf := tok.Cnf
+	switch {
+	case !cnf.Bound():
+		return nil, tokenErr(popguard.ReasonTokenNotBound, "The access token is not bound to a PoP key", nil)
+	case cnf.JKT != "":
+		return nil, tokenErr(popguard.ReasonKeyBinding, "The access token is bound to a DPoP key, not a PoP key", nil)
+	case cnf.X5tS256 != "":
+		return nil, tokenErr(popguard.ReasonKeyBinding, "The access token is bound to a client certificate, not a PoP key", nil)
+	case cnf.JWE != nil:
+		return nil, tokenErr(popguard.ReasonKeyBinding, "The access token is bound to a symmetric key, which is not accepted", nil)
+	case cnf.JWK != nil:
+		key, err := jose.ParseJWK(cnf.JWK, v.keyPolicy)
+		if err != nil {
+			return nil, tokenErr(popguard.ReasonTokenCnf, "The access token cnf.jwk is not an acceptable public key", err)
+		}
+		if c.cnfJWK != nil {
+			own, err := jose.ParseJWK(c.cnfJWK, v.keyPolicy)
+			if err != nil {
+				return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request cnf.jwk is not an acceptable public key", err)
+			}
+			if own.Thumbprint != key.Thumbprint {
+				return nil, tokenErr(popguard.ReasonKeyBinding, "Invalid PoP key binding", nil)
+			}
+		}
+		return key, nil
+	case cnf.JKU != "":
+		return nil, shrErr(popguard.ReasonSHRKey, "The access token names its PoP key by jku, which is never dereferenced", nil)
+	case cnf.KID != "":
+		if c.cnfJWK == nil {
+			return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request has no cnf.jwk", nil)
+		}
+		key, err := jose.ParseJWK(c.cnfJWK, v.keyPolicy)
+		if err != nil {
+			return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request cnf.jwk is not an acceptable public key", err)
+		}
+		if key.Thumbprint != cnf.KID {
+			return nil, tokenErr(popguard.ReasonKeyBinding, "Invalid PoP key binding", nil)
+		}
+		return key, nil
+	}
+	return nil, tokenErr(popguard.ReasonKeyBinding, "The access token is not bound to a PoP key", nil)
+}
+
+// kidThumbprint reads a header kid: MSAL.NET's raw RFC 7638 thumbprint or
+// msal-browser's base64url of {"kid": thumbprint}. ok is false for a kid of
+// any other form, which is ignored.
+func kidThumbprint(kid string) (string, bool) {
+	if len(kid) == 43 && jose.IsB64URL(kid) {
+		return kid, true
+	}
+	if len(kid) > 512 || !jose.IsB64URL(kid) {
+		return "", false
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(kid)
+	if err != nil {
+		return "", false
+	}
+	members, err := jose.ParseObject(raw)
+	if err != nil {
+		return "", false
+	}
+	val, ok := jose.Lookup(members, "kid")
+	if !ok {
+		return "", false
+	}
+	tp, ok := jose.String(val)
+	if !ok {
+		// A req_cnf object whose kid is not a string names no key: refuse
+		// rather than ignore, it is not what any client sends.
+		return "\x00", true
+	}
+	return tp, true
+}
+
+// shrClaims are the payload members of an SHR.
+type shrClaims struct {
+	at, m, u, p, b, nonce string
+	ts                    int64
+	q, h                  *shrList
+	cnfJWK                []byte
+	hasB, hasNonce        bool
+	hasHTM, hasHTU        bool
+}
+
+// shrList is a q or h claim: [[names...], value].
+type shrList struct {
+	names []string
+	value string
+}
+
+func (c *shrClaims) read(members []jose.Member) error {
+	var hasAt, hasTS, hasM, hasU, hasP bool
+	for _, m := range members {
+		ok := true
+		var reason popguard.Reason
+		switch m.Name {
+		case "at":
+			c.at, ok = jose.String(m.Value)
+			hasAt, reason = true, popguard.ReasonSHRMalformed
+		case "ts":
+			c.ts, ok = shrInt(m.Value)
+			hasTS, reason = true, popguard.ReasonSHRTimestamp
+		case "m":
+			c.m, ok = jose.String(m.Value)
+			hasM, reason = true, popguard.ReasonSHRMethod
+		case "u":
+			c.u, ok = jose.String(m.Value)
+			hasU, reason = true, popguard.ReasonSHRHost
+		case "p":
+			c.p, ok = jose.String(m.Value)
+			hasP, reason = true, popguard.ReasonSHRPath
+		case "q":
+			c.q, ok = readSHRList(m.Value)
+			reason = popguard.ReasonSHRQuery
+		case "h":
+			c.h, ok = readSHRList(m.Value)
+			reason = popguard.ReasonSHRHeaders
+		case "b":
+			c.b, ok = jose.String(m.Value)
+			c.hasB, reason = true, popguard.ReasonSHRBody
+		case "nonce":
+			c.nonce, ok = jose.String(m.Value)
+			c.hasNonce, reason = true, popguard.ReasonSHRMalformed
+		case "cnf":
+			reason = popguard.ReasonSHRKey
+			var cnf []jose.Member
+			if len(m.Value) > 0 && m.Value[0] == '{' {
+				cnf, _ = jose.ParseObject(m.Value)
+			} else {
+				ok = false
+			}
+			if jwk, has := jose.Lookup(cnf, "jwk"); has {
+				ok = ok && len(jwk) > 0 && jwk[0] == '{'
+				c.cnfJWK = jwk
+			}
+		case "htm":
+			c.hasHTM = true
+		case "htu":
+			c.hasHTU = true
+		}
+		if !ok {
+			return shrErr(reason, "The PoP signed request claim "+m.Name+" has the wrong type", nil)
+		}
+	}
+	switch {
+	case !hasAt || c.at == "":
+		return shrErr(popguard.ReasonSHRMalformed, "The PoP signed request has no at claim", nil)
+	case !hasTS:
+		return shrErr(popguard.ReasonSHRTimestamp, "The PoP signed request has no ts claim", nil)
+	case !hasM || c.m == "":
+		return shrErr(popguard.ReasonSHRMethod, "The PoP signed request has no m claim", nil)
+	case !hasU || c.u == "":
+		return shrErr(popguard.ReasonSHRHost, "The PoP signed request has no u claim", nil)
+	case !hasP || c.p == "":
+		return shrErr(popguard.ReasonSHRPath, "The PoP signed request has no p claim", nil)
+	}
+	return nil
+}
+
+// shrInt reads ts: a JSON number written as an integer (digits only: no
+// sign, fraction or exponent; draft-03 §3 "MUST be a number containing an
+// integer value"), at most 11 digits.
+func shrInt(raw []byte) (int64, bool) {
+	if len(raw) == 0 || len(raw) > 11 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// readSHRList reads [[string...], string].
+func readSHRList(raw []byte) (*shrList, bool) {
+	if len(raw) == 0 || raw[0] != '[' {
+		return nil, false
+	}
+	var parts []json.RawMessage
+	if err := json.Unmarshal(raw, &parts); err != nil || len(parts) != 2 {
+		return nil, false
+	}
+	if len(parts[0]) == 0 || parts[0][0] != '[' {
+		return nil, false
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(parts[0], &elems); err != nil {
+		return nil, false
+	}
+	l := &shrList{names: make([]string, 0, len(elems))}
+	for _, e := range elems {
+		s, ok := jose.String(e)
+		if !ok || s == "" {
+			return nil, false
+		}
+		l.names = append(l.names, s)
+	}
+	var ok bool
+	if l.value, ok = jose.String(parts[1]); !ok {
+		return nil, false
+	}
+	return l, true
+}
+
+// matchSHRHost checks u against the request authority.
+func matchSHRHost(u, scheme, host string) error {
+	var defPort int
+	switch {
+	case shrFold(scheme, "https"):
+		defPort = 443
+	case shrFold(scheme, "http"):
+		defPort = 80
+	default:
+		return fail(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request scheme is not http or https", nil)
+	}
+	rHost, rPort, rHasPort, ok := splitSHRAuthority(host)
+	effPort := defPort
+	if ok && rHasPort && rPort != "" {
+		effPort, ok = parseSHRPort(rPort)
+	}
+	if !ok {
+		return fail(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request host is not valid", nil)
+	}
+	uHost, uPort, uHasPort, ok := splitSHRAuthority(u)
+	if !ok || !shrEqualFold(uHost, rHost) {
+		return shrErr(popguard.ReasonSHRHost, "The PoP signed request u does not match the request host", nil)
+	}
+	if uHasPort {
+		p, ok := parseSHRPort(uPort)
+		if !ok || p != effPort {
+			return shrErr(popguard.ReasonSHRHost, "The PoP signed request u does not match the request port", nil)
+		}
+	} else if effPort != defPort {
+		return shrErr(popguard.ReasonSHRHost, "The PoP signed request u lacks the request's port", nil)
+	}
+	return nil
+}
+
+// splitSHRAuthority splits host[:port]; an IPv6 literal is in brackets.
+// hasPort is true when a ':' follows the host, even with an empty port.
+func splitSHRAuthority(s string) (host, port string, hasPort, ok bool) {
+	if s == "" || strings.ContainsFunc(s, func(r rune) bool {
+		return r <= ' ' || r >= 0x7f || strings.ContainsRune(`/?#@\"<>{}|^`+"`", r)
+	}) {
+		return "", "", false, false
+	}
+	rest := ""
+	if s[0] == '[' {
+		i := strings.IndexByte(s, ']')
+		if i < 0 {
+			return "", "", false, false
+		}
+		host, rest = s[:i+1], s[i+1:]
+	} else {
+		i := strings.IndexByte(s, ':')
+		if i < 0 {
+			return s, "", false, true
+		}
+		host, rest = s[:i], s[i:]
+	}
+	if host == "" || host == "[]" {
+		return "", "", false, false
+	}
+	if rest == "" {
+		return host, "", false, true
+	}
+	if rest[0] != ':' || strings.IndexByte(rest[1:], ':') >= 0 {
+		return "", "", false, false
+	}
+	return host, rest[1:], true, true
+}
+
+// parseSHRPort parses a port: 1..65535, decimal, no leading zero.
+func parseSHRPort(s string) (int, bool) {
+	if s == "" || len(s) > 5 || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, n >= 1 && n <= 65535
+}
+
+// matchSHRPath compares p with the request path: exact after upper-casing
+// percent-encoding hex digits, plus msal-browser's lower-cased form when
+// compat is set (see MSALBrowserCompat).
+func matchSHRPath(p, path, rawQuery string, compat bool) bool {
+	if path == "" {
+		path = "/"
+	}
+	np := shrUpperPercentHex(p)
+	if np == shrUpperPercentHex(path) {
+		return true
+	}
+	if !compat || strings.ContainsFunc(p, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
+		return false
+	}
+	lp := shrUpperPercentHex(shrLower(path))
+	if np == lp {
+		return true
+	}
+	return rawQuery == "" && !strings.HasSuffix(lp, "/") && len(np) == len(lp)+1 && np[len(lp)] == '/' && np[:len(lp)] == lp
+}
+
+// shrUpperPercentHex upper-cases the hex digits of well-formed percent-encoded
+// triplets; nothing else changes.
+func shrUpperPercentHex(s string) string {
+	i := 0
+	for ; i+2 < len(s); i++ {
+		if s[i] == '%' && shrIsHex(s[i+1]) && shrIsHex(s[i+2]) && (shrIsLowerHex(s[i+1]) || shrIsLowerHex(s[i+2])) {
+			break
+		}
+	}
+	if i+2 >= len(s) {
+		return s
+	}
+	b := []byte(s)
+	for ; i+2 < len(b); i++ {
+		if b[i] == '%' && shrIsHex(b[i+1]) && shrIsHex(b[i+2]) {
+			b[i+1], b[i+2] = shrUpperHex(b[i+1]), shrUpperHex(b[i+2])
+			i += 2
+		}
+	}
+	return string(b)
+}
+
+func shrIsHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func shrIsLowerHex(c byte) bool { return 'a' <= c && c <= 'f' }
+
+func shrUpperHex(c byte) byte {
+	if shrIsLowerHex(c) {
+		return c - ('a' - 'A')
+	}
+	return c
+}
+
+func shrLower(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
+		return s
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
+// shrFold reports whether s equals the lower-case ASCII string lower,
+// folding ASCII letters only (never Unicode, unlike strings.EqualFold).
+func shrFold(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// shrEqualFold compares a and b folding ASCII letters only.
+func shrEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// shrEmptyHash is base64url(SHA-256("")): IdentityModel's q and h when
+// nothing is covered.
+const shrEmptyHash = "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+
+// shrQueryParams is the sanitized view of a raw query (IdentityModel's
+// SanitizeQueryParams, made stricter on repetition): params holds pieces
+// with exactly one '=' and a non-empty name and value; repeated holds every
+// name (the part before the first '=') that occurs in more than one piece,
+// whatever their form.
+type shrQueryParams struct {
+	params   map[string]string
+	repeated map[string]bool
+}
+
+func parseSHRQuery(rawQuery string) shrQueryParams {
+	qp := shrQueryParams{params: map[string]string{}, repeated: map[string]bool{}}
+	seen := map[string]bool{}
+	for piece := range strings.SplitSeq(rawQuery, "&") {
+		if piece == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(piece, "=")
+		if seen[name] {
+			qp.repeated[name] = true
+			delete(qp.params, name)
+			continue
+		}
+		seen[name] = true
+		if name != "" && value != "" && strings.IndexByte(value, '=') < 0 {
+			qp.params[name] = value
+		}
+	}
+	return qp
+}
+
+// qBuffer builds the q hash input for names, or says why it cannot.
+func (qp shrQueryParams) buffer(names []string) (string, string) {
+	var b strings.Builder
+	for i, n := range names {
+		if slices.Contains(names[:i], n) {
+			return "", "The PoP signed request q lists a parameter twice"
+		}
+		if qp.repeated[n] {
+			return "", "The PoP signed request q covers a repeated query parameter"
+		}
+		v, ok := qp.params[n]
+		if !ok {
+			return "", "The PoP signed request q covers a query parameter the request does not have"
+		}
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(n)
+		b.WriteByte('=')
+		b.WriteString(v)
+	}
+	return b.String(), ""
+}
+
+func (v *SHRVerifier) checkQuery(c *shrClaims, rawQuery string) error {
+	hasQuery := strings.ContainsFunc(rawQuery, func(r rune) bool { return r != '&' })
+	q := c.q
+	if q == nil {
+		if v.requireQuery && hasQuery {
+			return shrErr(popguard.ReasonSHRQuery, "The PoP signed request has no q claim", nil)
+		}
+		return nil
+	}
+	if len(q.names) == 0 {
+		switch {
+		case q.value == rawQuery:
+			return nil // msal-browser's raw form: the whole query is bound
+		case v.browserCompat && q.value == shrLower(rawQuery):
+			return nil
+		case q.value == shrEmptyHash:
+			// IdentityModel's q when it covers nothing.
+			if v.requireQuery && hasQuery {
+				return shrErr(popguard.ReasonSHRQuery, "The PoP signed request q does not cover the query", nil)
+			}
+			return nil
+		}
+		return shrErr(popguard.ReasonSHRQuery, "The PoP signed request q does not match the request query", nil)
+	}
+	qp := parseSHRQuery(rawQuery)
+	buf, why := qp.buffer(q.names)
+	if why != "" {
+		return shrErr(popguard.ReasonSHRQuery, why, nil)
+	}
+	if jose.HashB64(buf) != q.value {
+		return shrErr(popguard.ReasonSHRQuery, "The PoP signed request q does not match the request query", nil)
+	}
+	if v.requireQuery {
+		for piece := range strings.SplitSeq(rawQuery, "&") {
+			if piece == "" {
+				continue
+			}
+			name, _, _ := strings.Cut(piece, "=")
+			if !slices.Contains(q.names, name) {
+				return shrErr(popguard.ReasonSHRQuery, "The PoP signed request q does not cover every query parameter", nil)
+			}
+		}
+	}
+	return nil
+}
+
+// shrHeaderValues returns every value of the header called name (ASCII
+// case-insensitive), also under keys that are not in canonical form.
+func shrHeaderValues(h http.Header, name string) []string {
+	var out []string
+	for k, vs := range h {
+		if shrEqualFold(k, name) {
+			out = append(out, vs...)
+		}
+	}
+	return out
+}
+
+func (v *SHRVerifier) checkHeaders(c *shrClaims, h http.Header) error {
+	if c.h != nil {
+		var b strings.Builder
+		for i, n := range c.h.names {
+			if shrFold(n, "authorization") {
+				return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h must not cover Authorization", nil)
+			}
+			for _, prev := range c.h.names[:i] {
+				if shrEqualFold(prev, n) {
+					return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h lists a header twice", nil)
+				}
+			}
+			vs := shrHeaderValues(h, n)
+			switch {
+			case len(vs) == 0 || (len(vs) == 1 && vs[0] == ""):
+				return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h covers a header the request does not have", nil)
+			case len(vs) > 1:
+				return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h covers a repeated header", nil)
+			}
+			if i > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(n)
+			b.WriteString(": ")
+			b.WriteString(vs[0])
+		}
+		if jose.HashB64(b.String()) != c.h.value {
+			return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h does not match the request headers", nil)
+		}
+	}
+	for _, req := range v.requireHeaders {
+		if len(shrHeaderValues(h, req)) == 0 {
+			continue
+		}
+		covered := false
+		if c.h != nil {
+			for _, n := range c.h.names {
+				if shrFold(n, req) {
+					covered = true
+					break
+				}
+			}
+		}
+		if !covered {
+			return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h does not cover a required header", nil)
+		}
+	}
+	return nil
+}
