@@ -62,7 +62,7 @@ func (g *Guard) extract(r *http.Request) (*credentials, error) {
 		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonMultipleAuthHeaders,
 			"Multiple methods used to include access token", nil)
 	}
-	if len(lines[0]) > g.maxAuth {
+	if len(lines[0]) > max(g.maxAuth, g.maxPoP) {
 		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonHeaderTooLarge,
 			"The Authorization header is too large", nil)
 	}
@@ -84,6 +84,11 @@ func (g *Guard) extract(r *http.Request) (*credentials, error) {
 	scheme, ok := popguard.ParseScheme(name)
 	if !ok {
 		return nil, nil // unknown scheme: as if no credentials
+	}
+	// PoP values carry a whole access token plus the signature: their own cap.
+	if limit := g.maxAuth; (scheme == popguard.PoP && len(lines[0]) > g.maxPoP) || (scheme != popguard.PoP && len(lines[0]) > limit) {
+		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonHeaderTooLarge,
+			"The Authorization header is too large", nil)
 	}
 	if sp < 0 {
 		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonMalformedAuthHeader,

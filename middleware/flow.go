@@ -1,11 +1,14 @@
 package middleware
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/replay"
@@ -75,8 +78,8 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 		res, err = g.bearer(r, creds.token)
 	case popguard.DPoP:
 		res, hdr, replayKey, err = g.dpop(p, r, creds.token)
-	default:
-		err = popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonSchemeNotAllowed, "PoP requests are not supported by this resource", nil)
+	case popguard.PoP:
+		res, hdr, replayKey, err = g.pop(p, r, creds.token)
 	}
 	if err != nil {
 		return nil, nil, g.fail(p, r, s, err)
@@ -90,7 +93,11 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 	// Replay last, once every other check passed: a rejected request never
 	// uses up a proof.
 	if replayKey != "" {
-		if err := g.remember(r, replayKey); err != nil {
+		ttl := g.proofs.Window()
+		if s == popguard.PoP {
+			ttl = g.shr.Window()
+		}
+		if err := g.remember(r, s, replayKey, ttl); err != nil {
 			return nil, nil, g.fail(p, r, s, err)
 		}
 	}
@@ -199,16 +206,20 @@ func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result
 
 // remember inserts a proof identity into the replay store, after every
 // other check passed.
-func (g *Guard) remember(r *http.Request, key string) error {
+func (g *Guard) remember(r *http.Request, s popguard.Scheme, key string, ttl time.Duration) error {
 	if g.replay == nil {
 		return nil
 	}
-	err := g.replay.InsertIfAbsent(r.Context(), key, g.proofs.Window())
+	err := g.replay.InsertIfAbsent(r.Context(), key, ttl)
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, replay.ErrReplayed):
-		return popguard.NewError(popguard.CodeInvalidDPoPProof, popguard.ReasonReplay, "The proof has already been used", nil)
+		code := popguard.CodeInvalidDPoPProof
+		if s == popguard.PoP {
+			code = popguard.CodeInvalidToken // PoP has no proof error code (RFC 6750 codes)
+		}
+		return popguard.NewError(code, popguard.ReasonReplay, "The proof has already been used", nil)
 	case errors.Is(err, replay.ErrFull):
 		return popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonReplayStoreFull, "The server is busy; retry shortly", err)
 	}
@@ -218,4 +229,61 @@ func (g *Guard) remember(r *http.Request, key string) error {
 		return nil
 	}
 	return popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonReplayUnavailable, "The server cannot check proofs right now; retry shortly", err)
+}
+
+// pop checks a Microsoft PoP signed HTTP request. Server nonces travel as
+// WWW-Authenticate: PoP nonce="..." on 401 and Authentication-Info:
+// nextnonce="..." on success, the form MSAL parses.
+func (g *Guard) pop(p *policy, r *http.Request, shr string) (*popguard.Result, http.Header, string, error) {
+	t, err := g.targetOf(r)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	req := validate.SHRRequest{
+		Method: r.Method, Scheme: t.scheme, Host: t.host, Path: t.path, RawQuery: t.query,
+		Header: r.Header, Body: g.bodyOf(r),
+	}
+	var probe *nonceProbe
+	if p.nonces != nil {
+		probe = &nonceProbe{src: p.nonces}
+		req.Nonces = probe
+	}
+	v, err := g.shr.Verify(r.Context(), shr, req)
+	if err != nil {
+		var pe *popguard.Error
+		if errors.As(err, &pe) && pe.Code == popguard.CodeUseDPoPNonce {
+			// PoP has no nonce error code: the challenge carries the
+			// nonce, the error is invalid_token (RFC 6750).
+			return nil, nil, "", popguard.NewError(popguard.CodeInvalidToken, pe.Reason, pe.Description, pe.Err)
+		}
+		return nil, nil, "", err
+	}
+	var hdr http.Header
+	if probe != nil && !probe.fresh {
+		hdr = http.Header{}
+		hdr.Set("Authentication-Info", `nextnonce="`+p.nonces.Issue()+`"`)
+		hdr.Set("Cache-Control", "no-store")
+		hdr.Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce, Authentication-Info")
+	}
+	return resultOf(popguard.PoP, v.Token, v.Thumbprint), hdr, v.ReplayKey(), nil
+}
+
+// bodyOf returns a reader of the request body for the SHR b claim: read at
+// most once, capped, and put back for the handler.
+func (g *Guard) bodyOf(r *http.Request) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		if r.Body == nil || r.Body == http.NoBody {
+			return nil, nil
+		}
+		b, err := io.ReadAll(io.LimitReader(r.Body, g.maxBody+1))
+		_ = r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		if err != nil {
+			return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonSHRBody, "The request body could not be read", err)
+		}
+		if int64(len(b)) > g.maxBody {
+			return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonSHRBody, "The request body is too large to verify", nil)
+		}
+		return b, nil
+	}
 }

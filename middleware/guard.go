@@ -41,7 +41,10 @@ type NonceSource interface {
 type Guard struct {
 	tokens      validate.TokenVerifier
 	proofs      *validate.ProofVerifier
-	shr         shrVerifier
+	shr         *validate.SHRVerifier
+	shrOpts     []validate.SHROption
+	maxPoP      int
+	maxBody     int64
 	public      *publicBase
 	trusted     []netip.Prefix
 	replay      replay.Store
@@ -71,6 +74,31 @@ func WithTokens(v validate.TokenVerifier) Option {
 			return errors.New("middleware: WithTokens(nil)")
 		}
 		g.tokens = v
+		return nil
+	}
+}
+
+// WithPoP accepts Microsoft PoP signed HTTP requests (Authorization: PoP
+// <shr>, as MSAL sends them) on routes whose mode allows PoP. The SHR's at
+// claim is checked with the Guard's token verifier. opts tune the SHR checks
+// (validate.SHRAlgs, validate.SHRRequireBody, validate.MSALBrowserCompat ...).
+func WithPoP(opts ...validate.SHROption) Option {
+	return func(g *Guard) error {
+		g.shrOpts = append(g.shrOpts, opts...)
+		g.shr = &validate.SHRVerifier{} // placeholder, built in New
+		return nil
+	}
+}
+
+// WithPoPLimits caps a PoP Authorization value (default 16384 bytes: an SHR
+// carries a whole access token) and the request body read to check an
+// SHR's b claim (default 1 MiB).
+func WithPoPLimits(authorization int, body int64) Option {
+	return func(g *Guard) error {
+		if authorization < 1024 || body < 1 {
+			return errors.New("middleware: PoP limits must be at least 1024 bytes and 1 byte")
+		}
+		g.maxPoP, g.maxBody = authorization, body
 		return nil
 	}
 }
@@ -240,7 +268,7 @@ func WithQueryTokens() Option {
 // New builds a Guard. It fails on incomplete or contradictory
 // configuration, so mistakes surface at startup, not at the first request.
 func New(opts ...Option) (*Guard, error) {
-	g := &Guard{realm: "api", onError: WriteRejection, log: slog.Default(), maxAuth: 8192, maxDPoP: 8192, retryAfter: 1, ownReplay: true}
+	g := &Guard{realm: "api", onError: WriteRejection, log: slog.Default(), maxAuth: 8192, maxDPoP: 8192, maxPoP: 16384, maxBody: 1 << 20, retryAfter: 1, ownReplay: true}
 	for _, o := range opts {
 		if err := o(g); err != nil {
 			return nil, err
@@ -255,6 +283,13 @@ func New(opts ...Option) (*Guard, error) {
 			return nil, err
 		}
 		g.tokens = c
+	}
+	if g.shr != nil {
+		v, err := validate.NewSHRVerifier(g.tokens, g.shrOpts...)
+		if err != nil {
+			return nil, err
+		}
+		g.shr = v
 	}
 	if g.proofs == nil {
 		v, err := validate.NewProofVerifier()
@@ -345,8 +380,7 @@ func (g *Guard) newPolicy(mode popguard.Mode, opts []RouteOption) (*policy, erro
 	return p, nil
 }
 
-// Supports reports whether the Guard can check scheme s: PoP needs an SHR
-// verifier (WithSHRVerifier).
+// Supports reports whether the Guard can check scheme s: PoP needs WithPoP.
 func (g *Guard) Supports(s popguard.Scheme) bool { return g.supports(s) }
 
 func (g *Guard) supports(s popguard.Scheme) bool {
@@ -412,9 +446,6 @@ func (g *Guard) serve(p *policy, next http.Handler, w http.ResponseWriter, r *ht
 // FromContext returns the authenticated caller of the request (see
 // popguard.FromContext).
 func FromContext(ctx context.Context) *popguard.Result { return popguard.FromContext(ctx) }
-
-// shrVerifier is the part of validate.SHRVerifier the Guard uses.
-type shrVerifier interface{}
 
 // isNil catches nil interfaces and typed nils (a nil *T in an interface),
 // which would otherwise crash at the first request instead of at startup.

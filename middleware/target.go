@@ -121,11 +121,20 @@ func (t target) uri() string {
 // a trusted proxy, else from the request itself. Never from an untrusted
 // X-Forwarded-* header.
 func (g *Guard) targetOf(r *http.Request) (target, error) {
-	path := r.URL.EscapedPath()
+	// The path exactly as received on the wire (origin-form request-target),
+	// not re-escaped: SHR p is compared exactly and a handler chain may
+	// have rewritten r.URL (http.StripPrefix).
+	path, query := r.URL.EscapedPath(), r.URL.RawQuery
+	if rt := r.RequestURI; rt != "" && rt[0] == '/' {
+		path, query, _ = strings.Cut(rt, "?")
+		if i := strings.IndexByte(query, '#'); i >= 0 {
+			query = query[:i]
+		}
+	}
 	if path == "" {
 		path = "/"
 	}
-	t := target{path: path, query: r.URL.RawQuery}
+	t := target{path: path, query: query}
 	if g.public != nil {
 		t.scheme, t.host, t.path = g.public.scheme, g.public.host, g.public.prefix+path
 		return t, nil

@@ -126,7 +126,8 @@ func run(out io.Writer) (int, error) {
 		return 0, err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	guard, err := middleware.New(middleware.WithTokens(tokens), middleware.WithNonces(nonces), middleware.WithLogger(quiet))
+	guard, err := middleware.New(middleware.WithTokens(tokens), middleware.WithNonces(nonces), middleware.WithLogger(quiet),
+		middleware.WithPoP())
 	if err != nil {
 		return 0, err
 	}
@@ -207,6 +208,24 @@ func run(out io.Writer) (int, error) {
 
 	s.call("A proof made for another URL is presented here: rejected (htu).",
 		newReq("GET", "/dpop/accounts", "DPoP "+bound, mustProof("GET", "/dpop/other", "")), 401, "invalid_dpop_proof")
+
+	// Microsoft PoP: an MSAL.NET-style signed HTTP request. The token is
+	// bound the way Entra ID binds it: cnf.kid = thumbprint of the RSA key.
+	msalKey := sign.MustKey("PS256")
+	popTok, err := issuer.Token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Audience: audience, Scope: "accounts:read",
+		Cnf: map[string]any{"kid": msalKey.Thumbprint(), "xms_ksl": "sw"}})
+	if err != nil {
+		return 0, err
+	}
+	host := strings.TrimPrefix(apiSrv.URL, "http://")
+	shr, err := msalKey.SHR(popTok, sign.SHROptions{Method: "GET", Host: host, Path: "/pop/accounts"})
+	if err != nil {
+		return 0, err
+	}
+	s.call("An MSAL client sends a PoP signed request (Authorization: PoP) to a PoP-only route: accepted.",
+		newReq("GET", "/pop/accounts", "PoP "+shr, ""), 200, "")
+	s.call("The same signed request replayed: rejected.",
+		newReq("GET", "/pop/accounts", "PoP "+shr, ""), 401, "invalid_token")
 
 	// Show the token's claims once, so the binding is visible.
 	var claims map[string]any

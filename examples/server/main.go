@@ -84,7 +84,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	opts := []middleware.Option{middleware.WithTokens(tokens), middleware.WithLogger(log)}
+	// PoP as MSAL sends it. msal-browser lower-cases the whole URL it signs,
+	// so its compatibility form is accepted too (see validate.MSALBrowserCompat
+	// for the trade-off); /pop/ and /mixed/ are the only PoP routes here.
+	opts := []middleware.Option{middleware.WithTokens(tokens), middleware.WithLogger(log),
+		middleware.WithPoP(validate.MSALBrowserCompat())}
+	log.Info("PoP enabled on /pop/ and /mixed/ with msal-browser compatibility (lower-cased u/p accepted)")
 	if *publicURL != "" {
 		opts = append(opts, middleware.WithPublicURL(*publicURL))
 	}
