@@ -46,6 +46,7 @@ func run() error {
 	publicURL := flag.String("public-url", "", "external origin (and optional path prefix) clients sign")
 	useNonce := flag.Bool("nonce", false, "require server nonces on DPoP and PoP routes (secret from POPGUARD_NONCE_SECRET, else random)")
 	replayStore := flag.String("replay", "memory", "replay store: memory or redis://host:port/db")
+	replayCap := flag.Int("replay-capacity", replay.DefaultCapacity, "memory replay store entries (>= peak proofs/s x 70 s)")
 	acceptJWT := flag.Bool("accept-jwt-typ", false, `also accept access tokens with typ "JWT" (Microsoft Entra ID)`)
 	flag.Parse()
 	if *issuer == "" || *audience == "" || *jwks == "" {
@@ -95,6 +96,12 @@ func run() error {
 	}
 	switch {
 	case *replayStore == "memory":
+		store, err := replay.NewMemory(replay.Capacity(*replayCap))
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		opts = append(opts, middleware.WithReplay(store))
 	case strings.HasPrefix(*replayStore, "redis://"), strings.HasPrefix(*replayStore, "rediss://"):
 		client, err := replay.ParseRedisURL(*replayStore)
 		if err != nil {

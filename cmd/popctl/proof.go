@@ -1,0 +1,268 @@
+package main
+
+// proof and shr: the client side, as curl arguments when asked.
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/validate"
+)
+
+const proofHelp = `
+Usage: popctl proof -key key.json -url URL [-method GET] [-token AT] [-nonce N] [-iat UNIX] [--curl]
+
+Prints a DPoP proof (RFC 9449 §4.2) for one request: typ dpop+jwt, the
+public key in the jwk header, and claims jti (random), htm = -method,
+htu = -url without query and fragment, iat = now (or -iat), ath =
+SHA-256 of -token when given (a resource server requires it), nonce = -nonce
+when given (a server's DPoP-Nonce).
+
+A proof is single-use and short-lived (popguard accepts iat up to 60s old):
+make a new one per request.
+
+With --curl, prints curl arguments instead, shell-quoted:
+  [-X METHOD] -H 'Authorization: DPoP <AT>' -H 'DPoP: <proof>' 'URL'
+
+Examples:
+  popctl proof -key client.json -method GET -url https://api.example.com/x
+  popctl proof -key client.json -method POST -url https://api.example.com/transfers -token "$AT" -nonce "$NONCE"
+  eval curl -i "$(popctl proof -key client.json -url http://127.0.0.1:8080/dpop/hi -token "$AT" --curl)"
+`
+
+func runProof(e *env, args []string) int {
+	fs := newFlags("proof", proofHelp)
+	keyPath := fs.String("key", "", "private JWK of the client (required)")
+	method := fs.String("method", "GET", "HTTP method (htm), exactly as sent")
+	rawURL := fs.String("url", "", "request URL (htu is this without query and fragment) (required)")
+	token := fs.String("token", "", "access token: sets ath, and the Authorization header with --curl")
+	nonce := fs.String("nonce", "", "server nonce (from a DPoP-Nonce header)")
+	iat := fs.String("iat", "", "issued-at, unix seconds or RFC 3339 (default now)")
+	jti := fs.String("jti", "", "jti (default random)")
+	curl := fs.Bool("curl", false, "print curl arguments instead of the bare proof")
+	pos, code, done := parseFlags(e, fs, args)
+	if done {
+		return code
+	}
+	if len(pos) > 0 {
+		return e.errorf(exitUsage, "proof", "unexpected argument %q", pos[0])
+	}
+	if *keyPath == "" || *rawURL == "" {
+		return e.errorf(exitUsage, "proof", "-key and -url are required")
+	}
+	if *method == "" {
+		return e.errorf(exitUsage, "proof", "-method must not be empty")
+	}
+	htu, err := htuOf(*rawURL)
+	if err != nil {
+		return e.errorf(exitUsage, "proof", "%v", err)
+	}
+	opts := sign.ProofOptions{AccessToken: *token, Nonce: *nonce, JTI: *jti}
+	if *iat != "" {
+		if opts.IssuedAt, err = parseTime(*iat); err != nil {
+			return e.errorf(exitUsage, "proof", "-iat: %v", err)
+		}
+	}
+	k, err := loadKey(*keyPath)
+	if err != nil {
+		return e.errorf(exitUsage, "proof", "%v", err)
+	}
+	proof, err := k.Proof(*method, htu, opts)
+	if err != nil {
+		return e.errorf(exitUsage, "proof", "%v", err)
+	}
+	if !*curl {
+		fmt.Fprintln(e.stdout, proof)
+		return exitOK
+	}
+	var parts []string
+	if *method != "GET" {
+		parts = append(parts, "-X", shellWord(*method))
+	}
+	if *token != "" {
+		parts = append(parts, "-H", shellQuote("Authorization: DPoP "+*token))
+	}
+	parts = append(parts, "-H", shellQuote("DPoP: "+proof), shellQuote(*rawURL))
+	fmt.Fprintln(e.stdout, strings.Join(parts, " "))
+	return exitOK
+}
+
+// htuOf checks a request URL and returns it without query and fragment.
+func htuOf(raw string) (string, error) {
+	if _, err := validate.CanonicalTarget(raw); err != nil {
+		return "", fmt.Errorf("-url %q: %v", raw, err)
+	}
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	return raw, nil
+}
+
+// parseTime reads unix seconds or an RFC 3339 time.
+func parseTime(s string) (time.Time, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0), nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && f < 1e11 {
+		return time.Unix(0, 0).Add(time.Duration(f * float64(time.Second))), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither unix seconds nor an RFC 3339 time", s)
+	}
+	return t, nil
+}
+
+// shellQuote quotes s for a POSIX shell: in single quotes, inside which
+// nothing is special; each single quote of s closes the quoting, is written
+// escaped with a backslash, and reopens it.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// shellWord is shellQuote for short words, left bare when they are made of
+// characters no shell treats specially (a method such as POST).
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) < 0 {
+		return s
+	}
+	return shellQuote(s)
+}
+
+const shrHelp = `
+Usage: popctl shr -key key.json -token AT -url URL [-method GET] [-format msal-net|msal-browser]
+                  [-nonce N] [-ts UNIX] [-body FILE] [--curl]
+
+Prints a Microsoft PoP signed HTTP request (SHR) as MSAL writes it, for
+Authorization: PoP <shr>. The access token must be bound to the key: Entra ID
+binds it with cnf.kid = the key's RFC 7638 thumbprint (popctl token -kid-cnf).
+
+  u = host[:port] of -url, as written (a non-default port must be there)
+  p = the escaped path of -url
+  m = -method, ts = now (or -ts), at = -token, cnf.jwk = the public key,
+  nonce = -nonce, else random (32 hex digits; a UUID for msal-browser)
+  b = SHA-256 of the -body file, when given
+
+Formats:
+  msal-net      MSAL.NET: header kid = thumbprint; no q.
+  msal-browser  msal-browser: header kid = base64url({"kid":thumbprint}); u and p
+                lower-cased, '/' appended to a path without query; q = [[], raw
+                query lower-cased]. Servers need validate.MSALBrowserCompat().
+
+With --curl, prints curl arguments instead, shell-quoted:
+  [-X METHOD] -H 'Authorization: PoP <shr>' [--data-binary @FILE] 'URL'
+
+Examples:
+  popctl shr -key client.json -token "$AT" -url 'https://api.example.com/x?y=1'
+  popctl shr -key client.json -token "$AT" -method POST -url https://api.example.com/x -body req.json --curl
+  popctl shr -format msal-browser -key client.json -token "$AT" -url http://127.0.0.1:8080/pop/hi
+`
+
+func runSHR(e *env, args []string) int {
+	fs := newFlags("shr", shrHelp)
+	keyPath := fs.String("key", "", "private JWK the token is bound to (required)")
+	token := fs.String("token", "", "access token, the at claim (required)")
+	method := fs.String("method", "GET", "HTTP method (m), exactly as sent")
+	rawURL := fs.String("url", "", "request URL: u, p (and q for msal-browser) (required)")
+	format := fs.String("format", "msal-net", "msal-net or msal-browser")
+	nonce := fs.String("nonce", "", "nonce claim (a server nonce; default random)")
+	ts := fs.String("ts", "", "signing time, unix seconds or RFC 3339 (default now)")
+	bodyPath := fs.String("body", "", "request body file: sets b")
+	curl := fs.Bool("curl", false, "print curl arguments instead of the bare SHR")
+	pos, code, done := parseFlags(e, fs, args)
+	if done {
+		return code
+	}
+	if len(pos) > 0 {
+		return e.errorf(exitUsage, "shr", "unexpected argument %q", pos[0])
+	}
+	if *keyPath == "" || *token == "" || *rawURL == "" {
+		return e.errorf(exitUsage, "shr", "-key, -token and -url are required")
+	}
+	if *method == "" {
+		return e.errorf(exitUsage, "shr", "-method must not be empty")
+	}
+	var o sign.SHROptions
+	switch *format {
+	case "msal-net", "msalnet", "net":
+		o.Format = sign.MSALNet
+	case "msal-browser", "browser":
+		o.Format = sign.MSALBrowser
+	default:
+		return e.errorf(exitUsage, "shr", "-format must be msal-net or msal-browser, not %q", *format)
+	}
+	u, err := parseRequestURL(*rawURL)
+	if err != nil {
+		return e.errorf(exitUsage, "shr", "%v", err)
+	}
+	o.Method, o.Host, o.Path, o.RawQuery, o.Nonce = *method, u.Host, rawPath(*rawURL), u.RawQuery, *nonce
+	if *ts != "" {
+		if o.TS, err = parseTime(*ts); err != nil {
+			return e.errorf(exitUsage, "shr", "-ts: %v", err)
+		}
+	}
+	if *bodyPath != "" {
+		if o.Body, err = os.ReadFile(*bodyPath); err != nil {
+			return e.errorf(exitUsage, "shr", "-body: %v", err)
+		}
+	}
+	k, err := loadKey(*keyPath)
+	if err != nil {
+		return e.errorf(exitUsage, "shr", "%v", err)
+	}
+	shr, err := k.SHR(*token, o)
+	if err != nil {
+		return e.errorf(exitUsage, "shr", "%v", err)
+	}
+	if !*curl {
+		fmt.Fprintln(e.stdout, shr)
+		return exitOK
+	}
+	var parts []string
+	if *method != "GET" {
+		parts = append(parts, "-X", shellWord(*method))
+	}
+	parts = append(parts, "-H", shellQuote("Authorization: PoP "+shr))
+	if *bodyPath != "" {
+		parts = append(parts, "--data-binary", shellQuote("@"+*bodyPath))
+	}
+	parts = append(parts, shellQuote(*rawURL))
+	fmt.Fprintln(e.stdout, strings.Join(parts, " "))
+	return exitOK
+}
+
+// rawPath returns the path of an absolute URL exactly as written (as it
+// goes on the wire), "/" when empty.
+func rawPath(raw string) string {
+	if i := strings.Index(raw, "://"); i >= 0 {
+		raw = raw[i+3:]
+	}
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	i := strings.IndexByte(raw, '/')
+	if i < 0 {
+		return "/"
+	}
+	return raw[i:]
+}
+
+// parseRequestURL parses an absolute http(s) request URL.
+func parseRequestURL(raw string) (*url.URL, error) {
+	if _, err := validate.CanonicalTarget(raw); err != nil {
+		return nil, fmt.Errorf("-url %q: %v", raw, err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("-url %q: %v", raw, err)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	return u, nil
+}
