@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
 )
@@ -36,6 +38,8 @@ type ProofVerifier struct {
 	maxSize    int
 	keyPolicy  jose.KeyPolicy
 	now        Clock
+	keyCache   int
+	keys       *lru.Cache[[sha256.Size]byte, *jose.PublicKey]
 }
 
 // ProofOption configures a ProofVerifier.
@@ -118,6 +122,21 @@ func RSAKeySize(minBits, maxBits int) ProofOption {
 	}
 }
 
+// ProofKeyCache sets how many proof keys are remembered after their first
+// import (default 4096; 0 turns the cache off). Clients sign every proof
+// with the same key, so a hit skips decoding and validating the jwk and
+// computing its thumbprint. Keys are cached by a hash of the exact jwk JSON
+// and only after passing every key check.
+func ProofKeyCache(n int) ProofOption {
+	return func(v *ProofVerifier) error {
+		if n < 0 {
+			return errors.New("validate: ProofKeyCache must not be negative")
+		}
+		v.keyCache = n
+		return nil
+	}
+}
+
 // ProofClock sets the clock (default time.Now).
 func ProofClock(c Clock) ProofOption {
 	return func(v *ProofVerifier) error {
@@ -137,6 +156,7 @@ func NewProofVerifier(opts ...ProofOption) (*ProofVerifier, error) {
 		maxJTI:     DefaultMaxJTILength,
 		maxSize:    DefaultMaxProofSize,
 		now:        time.Now,
+		keyCache:   4096,
 	}
 	if err := ProofAlgs(DefaultProofAlgs...)(v); err != nil {
 		return nil, err
@@ -145,6 +165,13 @@ func NewProofVerifier(opts ...ProofOption) (*ProofVerifier, error) {
 		if err := o(v); err != nil {
 			return nil, err
 		}
+	}
+	if v.keyCache > 0 {
+		c, err := lru.New[[sha256.Size]byte, *jose.PublicKey](v.keyCache)
+		if err != nil {
+			return nil, err
+		}
+		v.keys = c
 	}
 	if v.algSet["EdDSA"] != nil || v.algSet["Ed25519"] != nil {
 		v.algSet["EdDSA"], v.algSet["Ed25519"] = algMust("EdDSA"), algMust("Ed25519")
@@ -308,7 +335,7 @@ func (v *ProofVerifier) Verify(proof string, req ProofRequest) (*Proof, error) {
 	}
 	// Checks 7 and 5: a public key (private members checked on the raw
 	// JSON), consistent with alg.
-	key, err := jose.ParseJWK(j.JWK, v.keyPolicy)
+	key, err := v.importKey(j.JWK)
 	if err != nil {
 		return nil, proofErr(popguard.ReasonProofKey, "The DPoP proof jwk is not an acceptable public key", err)
 	}
@@ -381,4 +408,21 @@ func (c *proofClaims) read(members []jose.Member) error {
 func floatTime(f float64) time.Time {
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9))
+}
+
+// importKey imports a proof jwk, through the key cache when there is one.
+func (v *ProofVerifier) importKey(raw []byte) (*jose.PublicKey, error) {
+	if v.keys == nil {
+		return jose.ParseJWK(raw, v.keyPolicy)
+	}
+	id := sha256.Sum256(raw)
+	if k, ok := v.keys.Get(id); ok {
+		return k, nil
+	}
+	k, err := jose.ParseJWK(raw, v.keyPolicy)
+	if err != nil {
+		return nil, err
+	}
+	v.keys.Add(id, k)
+	return k, nil
 }

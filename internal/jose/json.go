@@ -101,7 +101,7 @@ func (p *parser) object(depth int, keep bool) ([]Member, error) {
 		}
 		var name string
 		if escaped {
-			if err := json.Unmarshal(p.b[start:p.i], &name); err != nil {
+			if name, err = unescape(p.b[start:p.i]); err != nil {
 				return nil, errJSONSyntax
 			}
 		} else {
@@ -349,4 +349,14 @@ func Lookup(members []Member, name string) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// unescape decodes a JSON string with escapes. It is kept out of line so the
+// common, unescaped path does not move its result to the heap.
+//
+//go:noinline
+func unescape(raw []byte) (string, error) {
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
 }
