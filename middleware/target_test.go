@@ -15,16 +15,15 @@ import (
 // says htu; hdr are extra header pairs; remote overrides RemoteAddr and host
 // overrides the Host header.
 type targetCase struct {
-	name           string
-	reqURL, htu    string
-	hdr            []string
-	remote, host   string
-	ok             bool            // accepted
-	reason         popguard.Reason // when rejected
-	desc           string
-	code           popguard.ErrorCode
-	status         int
-	wantChallenges []string // default: computed from code/desc
+	name         string
+	reqURL, htu  string
+	hdr          []string
+	remote, host string
+	ok           bool            // accepted
+	reason       popguard.Reason // when rejected
+	desc         string
+	code         popguard.ErrorCode
+	status       int
 }
 
 // emptyHost asks runTargetCases for an empty Host.

@@ -302,12 +302,6 @@ func newKSServer(t *testing.T, doc []byte) *ksServer {
 func (s *ksServer) set(doc []byte)        { s.body.Store(&doc) }
 func (s *ksServer) cacheControl(v string) { s.cache.Store(&v) }
 func (s *ksServer) url() string           { return s.srv.URL + "/.well-known/jwks.json" }
-func (s *ksServer) waitHits(t *testing.T, n int64) {
-	t.Helper()
-	ksPoll(t, 3*time.Second, func() bool { return s.hits.Load() >= n }, func() string {
-		return fmt.Sprintf("server saw %d requests, want >= %d", s.hits.Load(), n)
-	})
-}
 
 // ksPoll polls cond until it holds or the deadline passes.
 func ksPoll(t *testing.T, d time.Duration, cond func() bool, msg func() string) {
