@@ -349,7 +349,9 @@ func TestSecretsCopied(t *testing.T) {
 
 func TestConcurrent(t *testing.T) {
 	clk := newFakeClock(t0)
-	s := newSource(t, secretA, Clock(clk.Now), Previous(secretB), Step(time.Second))
+	// The window covers the whole run (20 steps), so any interleaving of Issue,
+	// Check and Advance must succeed.
+	s := newSource(t, secretA, Clock(clk.Now), Previous(secretB), Step(time.Second), Window(25))
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
@@ -368,7 +370,7 @@ func TestConcurrent(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for range 200 {
-			clk.Advance(100 * time.Millisecond) // 20 steps in total, within the window
+			clk.Advance(100 * time.Millisecond) // 20 steps in total
 		}
 	}()
 	wg.Wait()
