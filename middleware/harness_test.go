@@ -175,6 +175,13 @@ func newHarness(t testing.TB, opts ...middleware.Option) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newHarnessFor(t, iss, opts...)
+}
+
+// newHarnessFor is newHarness trusting an existing issuer: several
+// instances of one API.
+func newHarnessFor(t testing.TB, iss *sign.Issuer, opts ...middleware.Option) *harness {
+	t.Helper()
 	keys, err := validate.NewStaticKeySet(iss.JWKS())
 	if err != nil {
 		t.Fatal(err)
