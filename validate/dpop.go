@@ -325,9 +325,15 @@ func (v *ProofVerifier) Verify(proof string, req ProofRequest) (*Proof, error) {
 		}
 	}
 	// Check 10: the server's nonce.
+	if c.hasNonce && !c.nonceOK && req.Nonces == nil {
+		return nil, proofErr(popguard.ReasonProofClaims, "The DPoP proof claim nonce has the wrong type", nil)
+	}
 	if req.Nonces != nil {
 		if !c.hasNonce {
 			return nil, fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceMissing, "Resource server requires nonce in DPoP proof", nil)
+		}
+		if !c.nonceOK {
+			return nil, fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid, "The DPoP proof nonce is invalid or expired", nil)
 		}
 		if err := req.Nonces.CheckNonce(c.nonce); err != nil {
 			return nil, fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid, "The DPoP proof nonce is invalid or expired", err)
@@ -360,7 +366,7 @@ func (v *ProofVerifier) Verify(proof string, req ProofRequest) (*Proof, error) {
 type proofClaims struct {
 	jti, htm, htu, ath, nonce string
 	iat                       float64
-	hasAth, hasNonce          bool
+	hasAth, hasNonce, nonceOK bool
 }
 
 func (c *proofClaims) read(members []jose.Member) error {
@@ -384,7 +390,10 @@ func (c *proofClaims) read(members []jose.Member) error {
 			c.ath, ok = jose.String(m.Value)
 			c.hasAth = true
 		case "nonce":
-			c.nonce, ok = jose.String(m.Value)
+			// A nonce of the wrong type is a nonce problem when the server
+			// requires one (use_dpop_nonce, RFC 9449 §8), so it is judged
+			// in Verify, where that is known.
+			c.nonce, c.nonceOK = jose.String(m.Value)
 			c.hasNonce = true
 		}
 		if !ok {

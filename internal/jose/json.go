@@ -334,9 +334,19 @@ func StringArray(raw []byte) ([]string, bool) {
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, false
 	}
-	var out []string
-	if err := json.Unmarshal(raw, &out); err != nil {
+	// Through []any: unmarshalling into []string would turn null elements
+	// into "" silently.
+	var elems []any
+	if err := json.Unmarshal(raw, &elems); err != nil {
 		return nil, false
+	}
+	out := make([]string, len(elems))
+	for i, e := range elems {
+		s, ok := e.(string)
+		if !ok {
+			return nil, false
+		}
+		out[i] = s
 	}
 	return out, true
 }
