@@ -66,7 +66,12 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 	}
 	s := creds.scheme
 	if !p.accepts(s) {
-		return nil, nil, g.fail(p, r, 0, popguard.NewError(popguard.CodeNone, popguard.ReasonSchemeNotAllowed, "", nil))
+		// Counted under the scheme the caller used: that is the migration
+		// view (who still sends Bearer to a DPoP-only route). The
+		// challenges carry no error: the route does not speak that scheme.
+		rej := g.reject(p, 0, popguard.NewError(popguard.CodeNone, popguard.ReasonSchemeNotAllowed, "", nil))
+		g.logReject(p, r, s, rej)
+		return nil, nil, rej
 	}
 	var (
 		res       *popguard.Result
@@ -121,6 +126,12 @@ func (g *Guard) observe(e Event) {
 
 func (g *Guard) fail(p *policy, r *http.Request, used popguard.Scheme, err error) *Rejection {
 	rej := g.reject(p, used, err)
+	g.logReject(p, r, used, rej)
+	return rej
+}
+
+// logReject logs and counts a rejection.
+func (g *Guard) logReject(p *policy, r *http.Request, used popguard.Scheme, rej *Rejection) {
 	level := slog.LevelInfo
 	if rej.Status >= 500 {
 		level = slog.LevelError
@@ -138,7 +149,6 @@ func (g *Guard) fail(p *policy, r *http.Request, used popguard.Scheme, err error
 	}
 	g.log.LogAttrs(r.Context(), level, "popguard: request rejected", attrs...)
 	g.observe(Event{Route: p.name, Scheme: used, Outcome: Rejected, Reason: rej.Err.Reason})
-	return rej
 }
 
 // resultOf copies what a handler may touch: tokens come from a shared cache,

@@ -165,7 +165,7 @@ func TestQueryTokens(t *testing.T) {
 	t.Run("not on a DPoP-only route", func(t *testing.T) {
 		resp := h.do(h.route(popguard.DPoPOnly), request("GET", target+"?access_token="+unbound))
 		h.expectRejected(t, resp, rejectWant{status: 401, challenges: []string{dpopPlain}, code: popguard.CodeNone,
-			reason: popguard.ReasonSchemeNotAllowed})
+			reason: popguard.ReasonSchemeNotAllowed, scheme: popguard.Bearer})
 	})
 	t.Run("bound token in the query", func(t *testing.T) {
 		resp := h.do(h.route(mixed), request("GET", target+"?access_token="+h.bound()))

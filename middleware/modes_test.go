@@ -208,7 +208,7 @@ func TestModeMatrix(t *testing.T) {
 					h.expectRejected(t, resp, rejectWant{status: 401, challenges: m.plain(), code: popguard.CodeNone, reason: sc.reason})
 				case !m.takes(sc.uses):
 					h.expectRejected(t, resp, rejectWant{status: 401, challenges: m.plain(), code: popguard.CodeNone,
-						reason: popguard.ReasonSchemeNotAllowed})
+						reason: popguard.ReasonSchemeNotAllowed, scheme: sc.uses})
 				case sc.accept != nil:
 					outcome := middleware.Accepted
 					if m.report && sc.uses != popguard.DPoP {
@@ -401,7 +401,7 @@ func TestPoPNotSupported(t *testing.T) {
 			for _, scheme := range []string{"PoP", "pop", "POP"} {
 				resp := h.do(h.route(m.mode), request("GET", target, "Authorization", scheme+" "+tok))
 				h.expectRejected(t, resp, rejectWant{status: 401, challenges: m.plain(), code: popguard.CodeNone,
-					reason: popguard.ReasonSchemeNotAllowed})
+					reason: popguard.ReasonSchemeNotAllowed, scheme: popguard.PoP})
 			}
 		})
 	}

@@ -188,10 +188,9 @@ func (rc *routeCounters) reason(r popguard.Reason) *atomic.Uint64 {
 // rejection reason (popguard.Reason).
 //
 // A request whose scheme the route does not accept (Bearer on a DPoPOnly
-// route) is rejected before its credentials are examined: the Guard
-// reports it without a scheme, so it counts under "none" with reason
-// request_scheme_not_allowed. On a route being migrated, use
-// popguard.ReportOnly to count Bearer callers by scheme.
+// route) is rejected before its credentials are examined, and counts under
+// the scheme it used with reason request_scheme_not_allowed: after a route
+// is switched, that column shows who still sends Bearer.
 type RouteStats struct {
 	Route    string            `json:"route"`
 	Accepted map[string]uint64 `json:"accepted"`
