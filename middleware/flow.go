@@ -102,6 +102,10 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 		if s == popguard.PoP {
 			ttl = g.shr.Window()
 		}
+		// A proof dated the full skew ahead is still acceptable at exactly
+		// iat+maxAge, the instant a store keeping it for Window() forgets
+		// it; a second on top closes that boundary (and sub-second iats).
+		ttl += time.Second
 		if err := g.remember(r, s, replayKey, ttl); err != nil {
 			return nil, nil, g.fail(p, r, s, err)
 		}

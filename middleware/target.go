@@ -127,9 +127,12 @@ func (g *Guard) targetOf(r *http.Request) (target, error) {
 	path, query := r.URL.EscapedPath(), r.URL.RawQuery
 	if rt := r.RequestURI; rt != "" && rt[0] == '/' {
 		path, query, _ = strings.Cut(rt, "?")
-		if i := strings.IndexByte(query, '#'); i >= 0 {
-			query = query[:i]
-		}
+	}
+	// A request-target never has a fragment (RFC 9112 §3.2). Dropping one
+	// here while the handler sees it in RawQuery would leave the checked
+	// and the served URIs different, so refuse it.
+	if strings.IndexByte(r.RequestURI, '#') >= 0 || strings.IndexByte(query, '#') >= 0 || strings.IndexByte(path, '#') >= 0 {
+		return target{}, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request target must not have a fragment", nil)
 	}
 	if path == "" {
 		path = "/"
@@ -177,17 +180,31 @@ func (g *Guard) trustedPeer(r *http.Request) bool {
 }
 
 // last returns the last comma-separated element of the last field line: the
-// value written by the nearest proxy, which is the trusted one.
+// value written by the nearest proxy, which is the trusted one. Commas inside
+// quoted-strings (RFC 9110 §5.6.4, used by Forwarded) do not separate
+// elements; an unterminated quote makes the value invalid (ok is true, the
+// value is "\"" so that every later check fails).
 func last(h http.Header, name string) (string, bool) {
 	vals := h.Values(name)
 	if len(vals) == 0 {
 		return "", false
 	}
 	v := vals[len(vals)-1]
-	if i := strings.LastIndexByte(v, ','); i >= 0 {
-		v = v[i+1:]
+	start, quoted := 0, false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '\\' && quoted:
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			start = i + 1
+		}
 	}
-	return trimOWS(v), true
+	if quoted {
+		return `"`, true
+	}
+	return trimOWS(v[start:]), true
 }
 
 func applyForwarded(r *http.Request, t *target) error {
@@ -196,12 +213,14 @@ func applyForwarded(r *http.Request, t *target) error {
 	}
 	if fwd, ok := last(r.Header, "Forwarded"); ok {
 		// RFC 7239: proto=https;host=api.example.com
-		for _, pair := range strings.Split(fwd, ";") {
+		for _, pair := range splitUnquoted(fwd, ';') {
 			k, v, ok := strings.Cut(trimOWS(pair), "=")
 			if !ok {
 				continue
 			}
-			v = strings.Trim(v, `"`)
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1] // a quoted host must still pass validHost: no escapes, no commas
+			}
 			switch strings.ToLower(k) {
 			case "proto":
 				v = strings.ToLower(v)
@@ -232,4 +251,22 @@ func applyForwarded(r *http.Request, t *target) error {
 		t.path = strings.TrimRight(prefix, "/") + t.path
 	}
 	return nil
+}
+
+// splitUnquoted splits s on sep outside quoted-strings.
+func splitUnquoted(s string, sep byte) []string {
+	var out []string
+	start, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && quoted:
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == sep && !quoted:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -680,6 +681,10 @@ func shrInt(raw []byte) (int64, bool) {
 }
 
 // readSHRList reads [[string...], string].
+// maxSHRListNames caps the names a q or h claim may list: real clients
+// cover a handful, and the list is checked before the signature.
+const maxSHRListNames = 64
+
 func readSHRList(raw []byte) (*shrList, bool) {
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, false
@@ -693,6 +698,9 @@ func readSHRList(raw []byte) (*shrList, bool) {
 	}
 	var elems []json.RawMessage
 	if err := json.Unmarshal(parts[0], &elems); err != nil {
+		return nil, false
+	}
+	if len(elems) > maxSHRListNames {
 		return nil, false
 	}
 	l := &shrList{names: make([]string, 0, len(elems))}
@@ -916,18 +924,33 @@ type shrQueryParams struct {
 
 func parseSHRQuery(rawQuery string) shrQueryParams {
 	qp := shrQueryParams{params: map[string]string{}, repeated: map[string]bool{}}
-	seen := map[string]bool{}
+	// Repetition is judged on decoded names, as the application will see
+	// them: a=1&%61=2 is "a" twice to url.Values, so a must not count as
+	// covered by a hash over a=1 alone.
+	decoded := func(name string) string {
+		if d, err := url.QueryUnescape(name); err == nil {
+			return d
+		}
+		return name
+	}
+	count := map[string]int{}
+	for piece := range strings.SplitSeq(rawQuery, "&") {
+		if piece == "" {
+			continue
+		}
+		name, _, _ := strings.Cut(piece, "=")
+		count[decoded(name)]++
+	}
 	for piece := range strings.SplitSeq(rawQuery, "&") {
 		if piece == "" {
 			continue
 		}
 		name, value, _ := strings.Cut(piece, "=")
-		if seen[name] {
+		if count[decoded(name)] > 1 {
 			qp.repeated[name] = true
 			delete(qp.params, name)
 			continue
 		}
-		seen[name] = true
 		if name != "" && value != "" && strings.IndexByte(value, '=') < 0 {
 			qp.params[name] = value
 		}
@@ -1005,19 +1028,24 @@ func (v *SHRVerifier) checkQuery(c *shrClaims, rawQuery string) error {
 	return nil
 }
 
-// shrHeaderValues returns every value of the header called name (ASCII
-// case-insensitive), also under keys that are not in canonical form.
-func shrHeaderValues(h http.Header, name string) []string {
-	var out []string
+// shrHeaderIndex maps lower-cased header names to every value under any
+// spelling of the name, built once per request in one pass over the
+// headers, so looking up the names of h costs O(headers + names), not
+// O(headers x names), before the signature is checked.
+func shrHeaderIndex(h http.Header) map[string][]string {
+	idx := make(map[string][]string, len(h))
 	for k, vs := range h {
-		if shrEqualFold(k, name) {
-			out = append(out, vs...)
-		}
+		l := shrLower(k)
+		idx[l] = append(idx[l], vs...)
 	}
-	return out
+	return idx
 }
 
 func (v *SHRVerifier) checkHeaders(c *shrClaims, h http.Header) error {
+	var idx map[string][]string
+	if c.h != nil || len(v.requireHeaders) > 0 {
+		idx = shrHeaderIndex(h)
+	}
 	if c.h != nil {
 		var b strings.Builder
 		for i, n := range c.h.names {
@@ -1029,7 +1057,7 @@ func (v *SHRVerifier) checkHeaders(c *shrClaims, h http.Header) error {
 					return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h lists a header twice", nil)
 				}
 			}
-			vs := shrHeaderValues(h, n)
+			vs := idx[shrLower(n)]
 			switch {
 			case len(vs) == 0 || (len(vs) == 1 && vs[0] == ""):
 				return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h covers a header the request does not have", nil)
@@ -1048,7 +1076,7 @@ func (v *SHRVerifier) checkHeaders(c *shrClaims, h http.Header) error {
 		}
 	}
 	for _, req := range v.requireHeaders {
-		if len(shrHeaderValues(h, req)) == 0 {
+		if len(idx[shrLower(req)]) == 0 {
 			continue
 		}
 		covered := false
