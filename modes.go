@@ -1,6 +1,10 @@
 package popguard
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/popguard/popguard/internal/ascii"
+)
 
 // Scheme is an HTTP authentication scheme carrying an access token.
 type Scheme uint8
@@ -34,33 +38,14 @@ func (s Scheme) String() string {
 // full-width "ＤPoP" is not DPoP. ok is false for an unknown scheme.
 func ParseScheme(name string) (s Scheme, ok bool) {
 	switch {
-	case asciiEqualFold(name, "Bearer"):
+	case ascii.EqualFold(name, "Bearer"):
 		return Bearer, true
-	case asciiEqualFold(name, "DPoP"):
+	case ascii.EqualFold(name, "DPoP"):
 		return DPoP, true
-	case asciiEqualFold(name, "PoP"):
+	case ascii.EqualFold(name, "PoP"):
 		return PoP, true
 	}
 	return 0, false
-}
-
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // Mode says which schemes a route accepts. Modes are values: choose one per

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -50,16 +49,9 @@ type ProofOption func(*ProofVerifier) error
 // "Ed25519" (RFC 9864) is accepted as a synonym of EdDSA.
 func ProofAlgs(algs ...string) ProofOption {
 	return func(v *ProofVerifier) error {
-		if len(algs) == 0 {
-			return errors.New("validate: ProofAlgs needs at least one algorithm")
-		}
-		set := make(map[string]*jose.Alg, len(algs)+1)
-		for _, a := range algs {
-			alg, ok := jose.LookupAlg(a)
-			if !ok {
-				return fmt.Errorf("validate: %q is not a supported asymmetric algorithm", a)
-			}
-			set[a] = alg
+		set, err := algSet("ProofAlgs", algs)
+		if err != nil {
+			return err
 		}
 		v.algs, v.algSet = slices.Clone(algs), set
 		return nil

@@ -51,6 +51,7 @@ package validate
 import (
 	"bytes"
 	"errors"
+	"github.com/popguard/popguard/internal/ascii"
 	"net/netip"
 	"strings"
 )
@@ -131,9 +132,9 @@ func canonicalize(s, subject string) (string, error) {
 		https, rest = true, len("https://")
 	case strings.HasPrefix(s, "http://"):
 		rest = len("http://")
-	case hasPrefixFold(s, "https://"):
+	case ascii.HasPrefixFold(s, "https://"):
 		https, rest, rewrite = true, len("https://"), true
-	case hasPrefixFold(s, "http://"):
+	case ascii.HasPrefixFold(s, "http://"):
 		rest, rewrite = len("http://"), true
 	default:
 		return "", schemeError(s, subject)
@@ -253,7 +254,7 @@ func schemeError(s, subject string) error {
 	if i == 0 || i == len(s) || s[i] != ':' {
 		return htuErr(subject, "is not an absolute URI")
 	}
-	if equalFold(s[:i], "http") || equalFold(s[:i], "https") {
+	if ascii.EqualFold(s[:i], "http") || ascii.EqualFold(s[:i], "https") {
 		return htuErr(subject, "has no authority")
 	}
 	return htuErr(subject, "scheme is not http or https")
@@ -401,7 +402,7 @@ func checkPath(path string) (clean bool, reason string) {
 			}
 			segStart = i
 		case classPercent:
-			if i+2 >= len(path) || !isHex(path[i+1]) || !isHex(path[i+2]) {
+			if i+2 >= len(path) || !ascii.IsHex(path[i+1]) || !ascii.IsHex(path[i+2]) {
 				return false, "path has an invalid percent-encoding"
 			}
 			clean = false
@@ -522,12 +523,6 @@ func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' 
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-func isHex(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
-
-func isUnreserved(c byte) bool {
-	return isAlpha(c) || isDigit(c) || c == '-' || c == '.' || c == '_' || c == '~'
-}
-
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if !isDigit(s[i]) {
@@ -552,25 +547,6 @@ func unhex(c byte) byte {
 	return c - 'A' + 10
 }
 
-// equalFold reports whether s equals the lower-case ASCII string lower,
-// ignoring ASCII case only (strings.EqualFold also folds non-ASCII runes
-// such as U+017F onto 's').
-func equalFold(s, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func hasPrefixFold(s, lowerPrefix string) bool {
-	return len(s) >= len(lowerPrefix) && equalFold(s[:len(lowerPrefix)], lowerPrefix)
+func isUnreserved(c byte) bool {
+	return isAlpha(c) || isDigit(c) || c == '-' || c == '.' || c == '_' || c == '~'
 }

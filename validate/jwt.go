@@ -67,16 +67,9 @@ func SkipAudienceCheck() JWTOption {
 // DefaultTokenAlgs). "none" and HMAC are never accepted here; see HMACSecret.
 func TokenAlgs(algs ...string) JWTOption {
 	return func(v *JWTVerifier) error {
-		set := map[string]*jose.Alg{}
-		for _, a := range algs {
-			alg, ok := jose.LookupAlg(a)
-			if !ok {
-				return fmt.Errorf("validate: %q is not a supported asymmetric algorithm", a)
-			}
-			set[a] = alg
-		}
-		if len(set) == 0 {
-			return errors.New("validate: TokenAlgs needs at least one algorithm")
+		set, err := algSet("TokenAlgs", algs)
+		if err != nil {
+			return err
 		}
 		v.algs = set
 		return nil

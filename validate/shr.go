@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/popguard/popguard/internal/ascii"
 	"net/http"
 	"net/url"
 	"slices"
@@ -105,16 +106,9 @@ type SHROption func(*SHRVerifier) error
 // asymmetric algorithms are allowed: "none" and HMAC are refused.
 func SHRAlgs(algs ...string) SHROption {
 	return func(v *SHRVerifier) error {
-		if len(algs) == 0 {
-			return errors.New("validate: SHRAlgs needs at least one algorithm")
-		}
-		set := make(map[string]*jose.Alg, len(algs))
-		for _, a := range algs {
-			alg, ok := jose.LookupAlg(a)
-			if !ok {
-				return fmt.Errorf("validate: %q is not a supported asymmetric algorithm", a)
-			}
-			set[a] = alg
+		set, err := algSet("SHRAlgs", algs)
+		if err != nil {
+			return err
 		}
 		v.algs, v.algSet = slices.Clone(algs), set
 		return nil
@@ -181,7 +175,7 @@ func SHRRequireHeaders(names ...string) SHROption {
 			if n == "" || strings.ContainsFunc(n, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == ':' }) {
 				return fmt.Errorf("validate: %q is not a header name", n)
 			}
-			if shrFold(n, "authorization") {
+			if ascii.EqualFold(n, "authorization") {
 				return errors.New("validate: the Authorization header cannot be covered by an SHR (draft-03 §4.1)")
 			}
 			v.requireHeaders = append(v.requireHeaders, strings.ToLower(n))
@@ -490,13 +484,13 @@ func shrTyp(j *jose.JWS) (strict, ok bool) {
 		return false, true
 	}
 	t := j.Typ
-	if len(t) > len("application/") && shrFold(t[:len("application/")], "application/") {
+	if len(t) > len("application/") && ascii.EqualFold(t[:len("application/")], "application/") {
 		t = t[len("application/"):]
 	}
 	switch {
-	case shrFold(t, "pop"):
+	case ascii.EqualFold(t, "pop"):
 		return true, true
-	case shrFold(t, "jwt"):
+	case ascii.EqualFold(t, "jwt"):
 		return false, true
 	}
 	return false, false
@@ -722,9 +716,9 @@ func readSHRList(raw []byte) (*shrList, bool) {
 func matchSHRHost(u, scheme, host string) error {
 	var defPort int
 	switch {
-	case shrFold(scheme, "https"):
+	case ascii.EqualFold(scheme, "https"):
 		defPort = 443
-	case shrFold(scheme, "http"):
+	case ascii.EqualFold(scheme, "http"):
 		defPort = 80
 	default:
 		return fail(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request scheme is not http or https", nil)
@@ -738,7 +732,7 @@ func matchSHRHost(u, scheme, host string) error {
 		return fail(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request host is not valid", nil)
 	}
 	uHost, uPort, uHasPort, ok := splitSHRAuthority(u)
-	if !ok || !shrEqualFold(uHost, rHost) {
+	if !ok || !ascii.EqualFold(uHost, rHost) {
 		return shrErr(popguard.ReasonSHRHost, "The PoP signed request u does not match the request host", nil)
 	}
 	if uHasPort {
@@ -815,7 +809,7 @@ func matchSHRPath(p, path, rawQuery string, compat bool) bool {
 	if !compat || strings.ContainsFunc(p, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
 		return false
 	}
-	lp := shrUpperPercentHex(shrLower(path))
+	lp := shrUpperPercentHex(ascii.Lower(path))
 	if np == lp {
 		return true
 	}
@@ -827,7 +821,7 @@ func matchSHRPath(p, path, rawQuery string, compat bool) bool {
 func shrUpperPercentHex(s string) string {
 	i := 0
 	for ; i+2 < len(s); i++ {
-		if s[i] == '%' && shrIsHex(s[i+1]) && shrIsHex(s[i+2]) && (shrIsLowerHex(s[i+1]) || shrIsLowerHex(s[i+2])) {
+		if s[i] == '%' && ascii.IsHex(s[i+1]) && ascii.IsHex(s[i+2]) && (shrIsLowerHex(s[i+1]) || shrIsLowerHex(s[i+2])) {
 			break
 		}
 	}
@@ -836,16 +830,12 @@ func shrUpperPercentHex(s string) string {
 	}
 	b := []byte(s)
 	for ; i+2 < len(b); i++ {
-		if b[i] == '%' && shrIsHex(b[i+1]) && shrIsHex(b[i+2]) {
+		if b[i] == '%' && ascii.IsHex(b[i+1]) && ascii.IsHex(b[i+2]) {
 			b[i+1], b[i+2] = shrUpperHex(b[i+1]), shrUpperHex(b[i+2])
 			i += 2
 		}
 	}
 	return string(b)
-}
-
-func shrIsHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 func shrIsLowerHex(c byte) bool { return 'a' <= c && c <= 'f' }
@@ -855,57 +845,6 @@ func shrUpperHex(c byte) byte {
 		return c - ('a' - 'A')
 	}
 	return c
-}
-
-func shrLower(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
-		return s
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + ('a' - 'A')
-		}
-	}
-	return string(b)
-}
-
-// shrFold reports whether s equals the lower-case ASCII string lower,
-// folding ASCII letters only (never Unicode, unlike strings.EqualFold).
-func shrFold(s, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// shrEqualFold compares a and b folding ASCII letters only.
-func shrEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // shrEmptyHash is base64url(SHA-256("")): IdentityModel's q and h when
@@ -995,7 +934,7 @@ func (v *SHRVerifier) checkQuery(c *shrClaims, rawQuery string) error {
 		switch {
 		case q.value == rawQuery:
 			return nil // msal-browser's raw form: the whole query is bound
-		case v.browserCompat && q.value == shrLower(rawQuery):
+		case v.browserCompat && q.value == ascii.Lower(rawQuery):
 			return nil
 		case q.value == shrEmptyHash:
 			// IdentityModel's q when it covers nothing.
@@ -1035,7 +974,7 @@ func (v *SHRVerifier) checkQuery(c *shrClaims, rawQuery string) error {
 func shrHeaderIndex(h http.Header) map[string][]string {
 	idx := make(map[string][]string, len(h))
 	for k, vs := range h {
-		l := shrLower(k)
+		l := ascii.Lower(k)
 		idx[l] = append(idx[l], vs...)
 	}
 	return idx
@@ -1049,15 +988,15 @@ func (v *SHRVerifier) checkHeaders(c *shrClaims, h http.Header) error {
 	if c.h != nil {
 		var b strings.Builder
 		for i, n := range c.h.names {
-			if shrFold(n, "authorization") {
+			if ascii.EqualFold(n, "authorization") {
 				return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h must not cover Authorization", nil)
 			}
 			for _, prev := range c.h.names[:i] {
-				if shrEqualFold(prev, n) {
+				if ascii.EqualFold(prev, n) {
 					return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h lists a header twice", nil)
 				}
 			}
-			vs := idx[shrLower(n)]
+			vs := idx[ascii.Lower(n)]
 			switch {
 			case len(vs) == 0 || (len(vs) == 1 && vs[0] == ""):
 				return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h covers a header the request does not have", nil)
@@ -1076,13 +1015,13 @@ func (v *SHRVerifier) checkHeaders(c *shrClaims, h http.Header) error {
 		}
 	}
 	for _, req := range v.requireHeaders {
-		if len(idx[shrLower(req)]) == 0 {
+		if len(idx[ascii.Lower(req)]) == 0 {
 			continue
 		}
 		covered := false
 		if c.h != nil {
 			for _, n := range c.h.names {
-				if shrFold(n, req) {
+				if ascii.EqualFold(n, req) {
 					covered = true
 					break
 				}

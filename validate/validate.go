@@ -11,14 +11,33 @@
 package validate
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/jose"
 )
 
 // Clock returns the current time. Tests and replays of recorded traffic set
 // their own.
 type Clock func() time.Time
+
+// algSet builds an allow-list of asymmetric signature algorithms for the
+// option called name. "none", HMAC and unknown names are refused.
+func algSet(name string, algs []string) (map[string]*jose.Alg, error) {
+	if len(algs) == 0 {
+		return nil, fmt.Errorf("validate: %s needs at least one algorithm", name)
+	}
+	set := make(map[string]*jose.Alg, len(algs)+1)
+	for _, a := range algs {
+		alg, ok := jose.LookupAlg(a)
+		if !ok {
+			return nil, fmt.Errorf("validate: %s: %q is not a supported asymmetric algorithm", name, a)
+		}
+		set[a] = alg
+	}
+	return set, nil
+}
 
 func fail(code popguard.ErrorCode, reason popguard.Reason, desc string, cause error) error {
 	return popguard.NewError(code, reason, desc, cause)

@@ -9,6 +9,7 @@ package jose
 import (
 	"encoding/json"
 	"errors"
+	"github.com/popguard/popguard/internal/ascii"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -271,7 +272,7 @@ func (p *parser) str() (escaped bool, err error) {
 					return false, errJSONSyntax
 				}
 				for _, h := range p.b[p.i+1 : p.i+5] {
-					if !isHex(h) {
+					if !ascii.IsHex(h) {
 						return false, errJSONSyntax
 					}
 				}
@@ -292,10 +293,6 @@ func (p *parser) str() (escaped bool, err error) {
 		}
 	}
 	return false, errJSONSyntax
-}
-
-func isHex(c byte) bool {
-	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
 }
 
 // String decodes a raw JSON value that must be a string.
