@@ -1,9 +1,11 @@
 package middleware_test
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"io"
 	"log/slog"
@@ -14,6 +16,7 @@ import (
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/nonce"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -149,5 +152,154 @@ func BenchmarkServeBearerFirstSight(b *testing.B) {
 		if w.Code != http.StatusNoContent {
 			b.Fatalf("status %d", w.Code)
 		}
+	}
+}
+
+// BenchmarkRawPS256Verify is the floor of a PoP request: one RSA-2048 PSS
+// verification of the signed request.
+func BenchmarkRawPS256Verify(b *testing.B) {
+	priv, _ := rsa.GenerateKey(rand.Reader, 2048)
+	digest := sha256.Sum256([]byte("header.payload"))
+	opts := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
+	sig, _ := rsa.SignPSS(rand.Reader, priv, crypto.SHA256, digest[:], opts)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := rsa.VerifyPSS(&priv.PublicKey, crypto.SHA256, digest[:], sig, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// serveProofs runs h over b.N requests, each with a fresh credential from
+// mk (generated in batches outside the timer), and fails on any status but
+// 204.
+func serveProofs(b *testing.B, h http.Handler, set func(*http.Request, string), mk func() string) {
+	const batch = 512
+	creds := make([]string, batch)
+	fill := func() {
+		for i := range creds {
+			creds[i] = mk()
+		}
+	}
+	fill()
+	req := httptest.NewRequest("GET", "/x", nil)
+	w := newStatusWriter()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%batch == 0 && i > 0 {
+			b.StopTimer()
+			fill()
+			b.StartTimer()
+		}
+		set(req, creds[i%batch])
+		w.Code = 0
+		clear(w.h)
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusNoContent {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
+// BenchmarkServeDPoPNonce: as BenchmarkServeDPoPCachedToken on a route that
+// requires server nonces (the client holds a current one).
+func BenchmarkServeDPoPNonce(b *testing.B) {
+	src, err := nonce.New(make([]byte, 32))
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, iss := benchGuard(b, middleware.WithNonces(src))
+	key := sign.MustKey("ES256")
+	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	h := g.Require(popguard.DPoPOnly, middleware.RequireNonce())(okHandler)
+	serveProofs(b, h, func(r *http.Request, p string) {
+		r.Header["Authorization"] = []string{"DPoP " + tok}
+		r.Header["Dpop"] = []string{p}
+	}, func() string {
+		p, _ := key.Proof("GET", "https://api.test/x", sign.ProofOptions{AccessToken: tok, Nonce: src.Issue()})
+		return p
+	})
+}
+
+// BenchmarkServeDPoPFirstSight: a new token with every proof (token cache
+// off): two P-256 verifications, the proof's and the token's.
+func BenchmarkServeDPoPFirstSight(b *testing.B) {
+	g, iss := benchGuard(b, middleware.WithoutTokenCache())
+	key := sign.MustKey("ES256")
+	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	h := g.Require(popguard.DPoPOnly)(okHandler)
+	serveProofs(b, h, func(r *http.Request, p string) {
+		r.Header["Authorization"] = []string{"DPoP " + tok}
+		r.Header["Dpop"] = []string{p}
+	}, func() string {
+		p, _ := key.Proof("GET", "https://api.test/x", sign.ProofOptions{AccessToken: tok})
+		return p
+	})
+}
+
+// BenchmarkServePoPCachedToken: an MSAL.NET-format signed request (PS256,
+// RSA-2048) per request, the token inside it already verified once.
+func BenchmarkServePoPCachedToken(b *testing.B) {
+	g, iss := benchGuard(b, middleware.WithPoP())
+	key := sign.MustKey("PS256")
+	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"kid": key.Thumbprint()}})
+	h := g.Require(popguard.PoPOnly)(okHandler)
+	serveProofs(b, h, func(r *http.Request, p string) {
+		r.Header["Authorization"] = []string{"PoP " + p}
+		delete(r.Header, "Dpop")
+	}, func() string {
+		p, _ := key.SHR(tok, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/x"})
+		return p
+	})
+}
+
+// measure runs f as a sub-benchmark and returns its ns/op: that of the
+// final, largest run (b.Run first probes with b.N = 1, whose time includes
+// setup). testing.Benchmark would deadlock inside a running benchmark.
+func measure(b *testing.B, name string, f func(*testing.B)) float64 {
+	var n int
+	var ns float64
+	b.Run(name, func(b *testing.B) {
+		f(b)
+		if b.N >= n && b.N > 0 {
+			n, ns = b.N, float64(b.Elapsed().Nanoseconds())/float64(b.N)
+		}
+	})
+	return ns
+}
+
+// BenchmarkServeRatios runs every whole-request path beside the signature
+// verifications it cannot avoid, in one run, and reports each path's cost
+// in units of its floor (x-floor): DPoP and Bearer with a cached token
+// against one P-256 verify, first sight against two, PoP against one
+// RSA-PSS verify. Its "ratio/..." sub-benchmarks carry the metrics; their
+// ns/op means nothing.
+//
+//	go test -run '^$' -bench ServeRatios -count 5 ./middleware/
+func BenchmarkServeRatios(b *testing.B) {
+	p256 := measure(b, "floor-p256", BenchmarkRawP256Verify)
+	ps256 := measure(b, "floor-ps256", BenchmarkRawPS256Verify)
+	paths := []struct {
+		name  string
+		f     func(*testing.B)
+		floor float64
+	}{
+		{"dpop-cached-token", BenchmarkServeDPoPCachedToken, p256},
+		{"dpop-nonce", BenchmarkServeDPoPNonce, p256},
+		{"dpop-first-sight", BenchmarkServeDPoPFirstSight, 2 * p256},
+		{"bearer-first-sight", BenchmarkServeBearerFirstSight, p256},
+		{"bearer-cached-token", BenchmarkServeBearerCachedToken, p256},
+		{"pop-cached-token", BenchmarkServePoPCachedToken, ps256},
+	}
+	for _, p := range paths {
+		ns := measure(b, p.name, p.f)
+		b.Run("ratio/"+p.name, func(b *testing.B) {
+			if ns == 0 || p.floor == 0 {
+				b.Skip("a sub-benchmark did not run (filtered out)")
+			}
+			b.ReportMetric(ns/p.floor, "x-floor")
+			b.ReportMetric(ns, "path-ns/op")
+		})
 	}
 }
