@@ -103,7 +103,9 @@ func MaxProofSize(n int) ProofOption {
 	}
 }
 
-// RSAKeySize bounds the modulus of RSA proof keys (default 2048..8192 bits).
+// RSAKeySize bounds the modulus of RSA proof keys (default 2048..4096 bits:
+// the proof signature is checked before the token, so the key size is the
+// attacker's choice and verification cost grows with it).
 func RSAKeySize(minBits, maxBits int) ProofOption {
 	return func(v *ProofVerifier) error {
 		if minBits < 2048 || maxBits < minBits || maxBits > 16384 {

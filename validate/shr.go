@@ -228,8 +228,8 @@ func MSALBrowserCompat() SHROption {
 	return func(v *SHRVerifier) error { v.browserCompat = true; return nil }
 }
 
-// SHRRSAKeySize bounds the modulus of RSA PoP keys (default 2048..8192
-// bits).
+// SHRRSAKeySize bounds the modulus of RSA PoP keys (default 2048..4096
+// bits; MSAL uses 2048).
 func SHRRSAKeySize(minBits, maxBits int) SHROption {
 	return func(v *SHRVerifier) error {
 		if minBits < 2048 || maxBits < minBits || maxBits > 16384 {
