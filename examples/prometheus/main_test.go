@@ -138,7 +138,7 @@ func exercise(t *testing.T, a *app, d *demoIssuer) {
 	for _, want := range []string{
 		"# TYPE popguard_requests_total counter\n",
 		`popguard_requests_total{outcome="accepted",reason="",route="transfers",scheme="DPoP"} 2` + "\n",
-		`popguard_requests_total{outcome="rejected",reason="request_scheme_not_allowed",route="transfers",scheme="none"} 1` + "\n",
+		`popguard_requests_total{outcome="rejected",reason="request_scheme_not_allowed",route="transfers",scheme="Bearer"} 1` + "\n",
 		`popguard_requests_total{outcome="reported",reason="",route="accounts",scheme="Bearer"} 1` + "\n",
 		`popguard_requests_total{outcome="accepted",reason="",route="accounts",scheme="DPoP"} 1` + "\n",
 		`popguard_requests_total{outcome="rejected",reason="no_credentials",route="accounts",scheme="none"} 1` + "\n",
