@@ -13,23 +13,18 @@ package middleware_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/popguard/popguard/internal/faultkit"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/sign"
@@ -37,215 +32,6 @@ import (
 	"github.com/popguard/popguard/replay"
 	"github.com/popguard/popguard/validate"
 )
-
-// ---- goroutine accounting ----
-
-// fltGoroutines returns the settled goroutine count.
-func fltGoroutines() int {
-	runtime.GC()
-	return runtime.NumGoroutine()
-}
-
-// fltNoLeak waits (up to 5 s) for the goroutine count to come back to
-// within slack of before.
-func fltNoLeak(t *testing.T, before, slack int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	n := fltGoroutines()
-	for n > before+slack && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		n = fltGoroutines()
-	}
-	if n > before+slack {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Errorf("goroutine leak: %d goroutines, %d before (slack %d)\n%s", n, before, slack, buf)
-	}
-}
-
-// ---- a fault-injecting TCP proxy ----
-
-const (
-	fltForward int32 = iota // pass bytes both ways
-	fltDelay                // hold every client write for delay before passing it on
-	fltDrop                 // read the command, then close both sides
-)
-
-type fltProxy struct {
-	ln       net.Listener
-	upstream string
-	mode     atomic.Int32
-	delay    atomic.Int64
-	done     chan struct{}
-	once     sync.Once
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
-	wg       sync.WaitGroup
-}
-
-func newFltProxy(t *testing.T, upstream string) *fltProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &fltProxy{ln: ln, upstream: upstream, done: make(chan struct{}), conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *fltProxy) Addr() string { return p.ln.Addr().String() }
-
-func (p *fltProxy) set(mode int32, delay time.Duration) {
-	p.delay.Store(int64(delay))
-	p.mode.Store(mode)
-}
-
-func (p *fltProxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.done:
-		_ = c.Close()
-		return false
-	default:
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *fltProxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	delete(p.conns, c)
-	p.mu.Unlock()
-	_ = c.Close()
-}
-
-func (p *fltProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		if !p.track(c) {
-			return
-		}
-		p.wg.Add(1)
-		go p.serve(c)
-	}
-}
-
-func (p *fltProxy) serve(c net.Conn) {
-	defer p.wg.Done()
-	defer p.untrack(c)
-	up, err := net.DialTimeout("tcp", p.upstream, time.Second)
-	if err != nil {
-		return
-	}
-	if !p.track(up) {
-		return
-	}
-	defer p.untrack(up)
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		_, _ = io.Copy(c, up)
-		_ = c.Close()
-	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := c.Read(buf)
-		if n > 0 {
-			switch p.mode.Load() {
-			case fltDrop:
-				return
-			case fltDelay:
-				timer := time.NewTimer(time.Duration(p.delay.Load()))
-				select {
-				case <-timer.C:
-				case <-p.done:
-					timer.Stop()
-					return
-				}
-			}
-			if _, werr := up.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// Close stops the proxy and every connection through it, and waits for its
-// goroutines.
-func (p *fltProxy) Close() {
-	p.once.Do(func() {
-		close(p.done)
-		_ = p.ln.Close()
-		p.mu.Lock()
-		for c := range p.conns {
-			_ = c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-}
-
-// ---- Redis faults ----
-
-// fltRedisOptions returns the options of POPGUARD_TEST_REDIS, or skips.
-func fltRedisOptions(t *testing.T) *redis.Options {
-	t.Helper()
-	u := os.Getenv("POPGUARD_TEST_REDIS")
-	if u == "" {
-		t.Skip("POPGUARD_TEST_REDIS is not set; skipping Redis fault tests (example: POPGUARD_TEST_REDIS=redis://127.0.0.1:6379/0)")
-	}
-	o, err := redis.ParseURL(u)
-	if err != nil {
-		t.Fatalf("POPGUARD_TEST_REDIS: %v", err)
-	}
-	c := redis.NewClient(o)
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("POPGUARD_TEST_REDIS is set but Redis at %s does not answer: %v", o.Addr, err)
-	}
-	return o
-}
-
-// fltPrefix returns a unique key prefix whose keys are deleted at the end.
-func fltPrefix(t *testing.T, o *redis.Options) string {
-	t.Helper()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	prefix := "popguard-test:faults:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		c := redis.NewClient(o)
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		keys, _ := c.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			_ = c.Del(ctx, keys...).Err()
-		}
-	})
-	return prefix
-}
-
-// fltClient returns a client of o's database at addr.
-func fltClient(o *redis.Options, addr string, contextTimeouts bool) *redis.Client {
-	c := *o
-	c.Addr = addr
-	c.ContextTimeoutEnabled = contextTimeouts
-	c.ReadTimeout, c.WriteTimeout, c.DialTimeout = time.Second, time.Second, time.Second
-	return redis.NewClient(&c)
-}
 
 const fltReplayTimeout = 150 * time.Millisecond
 
@@ -289,13 +75,13 @@ const fltHangMsg = "BUG: replay/redis.go (*Redis).process, direct path (client.P
 	"against ctx.Done() on the direct path too"
 
 func TestFaultRedisReplayStore(t *testing.T) {
-	o := fltRedisOptions(t)
-	prefix := fltPrefix(t, o)
-	before := fltGoroutines()
+	o := faultkit.RedisOptions(t)
+	prefix := faultkit.Prefix(t, o)
+	before := faultkit.Goroutines()
 	for _, direct := range []bool{true, false} {
 		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", direct), func(t *testing.T) {
-			proxy := newFltProxy(t, o.Addr)
-			client := fltClient(o, proxy.Addr(), direct)
+			proxy := faultkit.NewProxy(t, o.Addr)
+			client := faultkit.Client(o, proxy.Addr(), direct)
 			defer client.Close()
 			store := replay.NewRedis(client, replay.Timeout(fltReplayTimeout), replay.Prefix(prefix))
 			h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithReplay(store))
@@ -318,7 +104,7 @@ func TestFaultRedisReplayStore(t *testing.T) {
 			send := func(t *testing.T) (response, time.Duration) { return serve(t, h.proof("GET", target, tok)) }
 			recovers := func(t *testing.T) {
 				t.Helper()
-				proxy.set(fltForward, 0)
+				proxy.Set(faultkit.Forward, 0)
 				deadline := time.Now().Add(3 * time.Second)
 				for {
 					resp, _ := send(t)
@@ -347,7 +133,7 @@ func TestFaultRedisReplayStore(t *testing.T) {
 				advReject(t, h, resp, 401, popguard.CodeInvalidDPoPProof, popguard.ReasonReplay)
 			})
 			t.Run("slow: every command held 2s", func(t *testing.T) {
-				proxy.set(fltDelay, 2*time.Second)
+				proxy.Set(faultkit.Delay, 2*time.Second)
 				for range 3 {
 					resp, took := send(t)
 					fltUnavailable(t, h, resp, took)
@@ -355,7 +141,7 @@ func TestFaultRedisReplayStore(t *testing.T) {
 				recovers(t)
 			})
 			t.Run("drop: connection closed after the command is read", func(t *testing.T) {
-				proxy.set(fltDrop, 0)
+				proxy.Set(faultkit.Drop, 0)
 				for range 3 {
 					resp, took := send(t)
 					fltUnavailable(t, h, resp, took)
@@ -363,7 +149,7 @@ func TestFaultRedisReplayStore(t *testing.T) {
 				recovers(t)
 			})
 			t.Run("slow then healthy: a proof refused with 503 is not burnt", func(t *testing.T) {
-				proxy.set(fltDelay, 2*time.Second)
+				proxy.Set(faultkit.Delay, 2*time.Second)
 				p := h.proof("GET", target, tok)
 				resp, took := serve(t, p)
 				fltUnavailable(t, h, resp, took)
@@ -380,7 +166,7 @@ func TestFaultRedisReplayStore(t *testing.T) {
 				}
 			})
 			t.Run("slow: 64 concurrent requests", func(t *testing.T) {
-				proxy.set(fltDelay, 2*time.Second)
+				proxy.Set(faultkit.Delay, 2*time.Second)
 				h.advReset()
 				var wg sync.WaitGroup
 				var late, unanswered atomic.Int64
@@ -436,7 +222,7 @@ func TestFaultRedisReplayStore(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		_ = ln.Close()
-		client := fltClient(o, addr, true)
+		client := faultkit.Client(o, addr, true)
 		defer client.Close()
 		h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithReplay(replay.NewRedis(client, replay.Timeout(fltReplayTimeout))))
 		srv := httptest.NewServer(h.route(popguard.Mixed))
@@ -451,15 +237,15 @@ func TestFaultRedisReplayStore(t *testing.T) {
 		advAccept(t, h, h.advHTTP(t, srv, "GET", "/r", "Authorization", "Bearer "+h.unbound()), alice.Subject, popguard.Bearer)
 	})
 	if !fltHungMiddleware.Load() {
-		fltNoLeak(t, before, 3)
+		faultkit.NoLeak(t, before, 3)
 	}
 }
 
 func TestFaultRedisSameProofRaced(t *testing.T) {
-	o := fltRedisOptions(t)
-	client := fltClient(o, o.Addr, true)
+	o := faultkit.RedisOptions(t)
+	client := faultkit.Client(o, o.Addr, true)
 	defer client.Close()
-	h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithReplay(replay.NewRedis(client, replay.Prefix(fltPrefix(t, o)), replay.Timeout(2*time.Second))))
+	h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithReplay(replay.NewRedis(client, replay.Prefix(faultkit.Prefix(t, o)), replay.Timeout(2*time.Second))))
 	fltRaceOneProof(t, h, 100)
 }
 
@@ -526,7 +312,7 @@ func TestFaultConcurrentMixedRequests(t *testing.T) {
 	route := h.route(popguard.Mixed)
 	srv := httptest.NewServer(route)
 	defer srv.Close()
-	before := fltGoroutines()
+	before := faultkit.Goroutines()
 	unbound, bound := h.unbound(), h.bound()
 	used := h.proof("GET", target, bound)
 	{
@@ -607,7 +393,7 @@ func TestFaultConcurrentMixedRequests(t *testing.T) {
 	}
 	srv.Close()
 	client.CloseIdleConnections()
-	fltNoLeak(t, before, 3)
+	faultkit.NoLeak(t, before, 3)
 }
 
 // ---- JWKS endpoint faults, through the middleware ----
@@ -718,7 +504,7 @@ func fltTokenOf(t *testing.T, iss *sign.Issuer, sub string) string {
 }
 
 func TestFaultJWKSUnknownKidStorm(t *testing.T) {
-	before := fltGoroutines()
+	before := faultkit.Goroutines()
 	a, stranger := fltIssuer("kid-a"), fltIssuer("kid-unknown")
 	j := newFltJWKS(t, fltJWKSDoc(t, a))
 	// The forced-refresh gap is 1 s: the whole storm normally fits in one
@@ -777,11 +563,11 @@ func TestFaultJWKSUnknownKidStorm(t *testing.T) {
 		t.Error(err)
 	}
 	j.srv.Close()
-	fltNoLeak(t, before, 3)
+	faultkit.NoLeak(t, before, 3)
 }
 
 func TestFaultJWKSEndpoint(t *testing.T) {
-	before := fltGoroutines()
+	before := faultkit.Goroutines()
 	a, b, c := fltIssuer("kid-a"), fltIssuer("kid-b"), fltIssuer("kid-c")
 	j := newFltJWKS(t, fltJWKSDoc(t, a))
 	h, srv, ks := fltRemoteGuard(t, j, a, fltMinRefresh)
@@ -863,7 +649,7 @@ func TestFaultJWKSEndpoint(t *testing.T) {
 		t.Error(err)
 	}
 	j.srv.Close()
-	fltNoLeak(t, before, 3)
+	faultkit.NoLeak(t, before, 3)
 }
 
 // ---- clocks at the edges of the windows ----

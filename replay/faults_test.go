@@ -7,11 +7,9 @@ package replay_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
+	"github.com/popguard/popguard/internal/faultkit"
 	"net"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -19,226 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/popguard/popguard/replay"
 	"github.com/popguard/popguard/validate"
 )
-
-// ---- goroutine accounting ----
-
-func fltGoroutines() int {
-	runtime.GC()
-	return runtime.NumGoroutine()
-}
-
-func fltNoLeak(t *testing.T, before, slack int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	n := fltGoroutines()
-	for n > before+slack && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		n = fltGoroutines()
-	}
-	if n > before+slack {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Errorf("goroutine leak: %d goroutines, %d before (slack %d)\n%s", n, before, slack, buf)
-	}
-}
-
-// ---- a fault-injecting TCP proxy ----
-
-const (
-	fltForward   int32 = iota // pass bytes both ways
-	fltDelay                  // hold every command for delay
-	fltDrop                   // read the command, then close (it never reaches Redis)
-	fltDropReply              // pass the command on, then close before the reply
-)
-
-type fltProxy struct {
-	ln       net.Listener
-	upstream string
-	mode     atomic.Int32
-	delay    atomic.Int64
-	done     chan struct{}
-	once     sync.Once
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
-	wg       sync.WaitGroup
-}
-
-func newFltProxy(t *testing.T, upstream string) *fltProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &fltProxy{ln: ln, upstream: upstream, done: make(chan struct{}), conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *fltProxy) Addr() string { return p.ln.Addr().String() }
-
-func (p *fltProxy) set(mode int32, delay time.Duration) {
-	p.delay.Store(int64(delay))
-	p.mode.Store(mode)
-}
-
-func (p *fltProxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.done:
-		_ = c.Close()
-		return false
-	default:
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *fltProxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	delete(p.conns, c)
-	p.mu.Unlock()
-	_ = c.Close()
-}
-
-func (p *fltProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		if !p.track(c) {
-			return
-		}
-		p.wg.Add(1)
-		go p.serve(c)
-	}
-}
-
-func (p *fltProxy) serve(c net.Conn) {
-	defer p.wg.Done()
-	defer p.untrack(c)
-	up, err := net.DialTimeout("tcp", p.upstream, time.Second)
-	if err != nil {
-		return
-	}
-	if !p.track(up) {
-		return
-	}
-	defer p.untrack(up)
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		defer c.Close()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := up.Read(buf)
-			if n > 0 {
-				if p.mode.Load() == fltDropReply {
-					return
-				}
-				if _, werr := c.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := c.Read(buf)
-		if n > 0 {
-			switch p.mode.Load() {
-			case fltDrop:
-				return
-			case fltDelay:
-				timer := time.NewTimer(time.Duration(p.delay.Load()))
-				select {
-				case <-timer.C:
-				case <-p.done:
-					timer.Stop()
-					return
-				}
-			}
-			if _, werr := up.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *fltProxy) Close() {
-	p.once.Do(func() {
-		close(p.done)
-		_ = p.ln.Close()
-		p.mu.Lock()
-		for c := range p.conns {
-			_ = c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-}
-
-// ---- Redis behind the proxy ----
-
-func fltRedisOptions(t *testing.T) *redis.Options {
-	t.Helper()
-	u := os.Getenv("POPGUARD_TEST_REDIS")
-	if u == "" {
-		t.Skip("POPGUARD_TEST_REDIS is not set; skipping Redis fault tests (example: POPGUARD_TEST_REDIS=redis://127.0.0.1:6379/0)")
-	}
-	o, err := redis.ParseURL(u)
-	if err != nil {
-		t.Fatalf("POPGUARD_TEST_REDIS: %v", err)
-	}
-	c := redis.NewClient(o)
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("POPGUARD_TEST_REDIS is set but Redis at %s does not answer: %v", o.Addr, err)
-	}
-	return o
-}
-
-func fltPrefix(t *testing.T, o *redis.Options) string {
-	t.Helper()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	prefix := "popguard-test:replay-faults:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		c := redis.NewClient(o)
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if keys, _ := c.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
-			_ = c.Del(ctx, keys...).Err()
-		}
-	})
-	return prefix
-}
-
-func fltClient(o *redis.Options, addr string, contextTimeouts bool) *redis.Client {
-	c := *o
-	c.Addr = addr
-	c.ContextTimeoutEnabled = contextTimeouts
-	c.ReadTimeout, c.WriteTimeout, c.DialTimeout = time.Second, time.Second, time.Second
-	return redis.NewClient(&c)
-}
 
 const fltTimeout = 150 * time.Millisecond
 
@@ -286,19 +67,19 @@ func fltUnavailable(t *testing.T, s replay.Store) {
 }
 
 func TestFaultRedisStore(t *testing.T) {
-	o := fltRedisOptions(t)
-	prefix := fltPrefix(t, o)
-	before := fltGoroutines()
+	o := faultkit.RedisOptions(t)
+	prefix := faultkit.Prefix(t, o)
+	before := faultkit.Goroutines()
 	for _, direct := range []bool{true, false} {
 		t.Run("ContextTimeoutEnabled="+strconv.FormatBool(direct), func(t *testing.T) {
-			proxy := newFltProxy(t, o.Addr)
-			client := fltClient(o, proxy.Addr(), direct)
+			proxy := faultkit.NewProxy(t, o.Addr)
+			client := faultkit.Client(o, proxy.Addr(), direct)
 			defer client.Close()
 			s := replay.NewRedis(client, replay.Timeout(fltTimeout), replay.Prefix(prefix))
 			ctx := context.Background()
 			recovers := func(t *testing.T) {
 				t.Helper()
-				proxy.set(fltForward, 0)
+				proxy.Set(faultkit.Forward, 0)
 				deadline := time.Now().Add(3 * time.Second)
 				for {
 					key := fltKey()
@@ -322,21 +103,21 @@ func TestFaultRedisStore(t *testing.T) {
 				t.Fatalf("healthy: %v", err)
 			}
 			t.Run("slow", func(t *testing.T) {
-				proxy.set(fltDelay, 2*time.Second)
+				proxy.Set(faultkit.Delay, 2*time.Second)
 				for range 3 {
 					fltUnavailable(t, s)
 				}
 				recovers(t)
 			})
 			t.Run("drop after reading the command", func(t *testing.T) {
-				proxy.set(fltDrop, 0)
+				proxy.Set(faultkit.Drop, 0)
 				for range 3 {
 					fltUnavailable(t, s)
 				}
 				recovers(t)
 			})
 			t.Run("reply lost after the SET ran", func(t *testing.T) {
-				proxy.set(fltDropReply, 0)
+				proxy.Set(faultkit.DropReply, 0)
 				key := fltKey()
 				err := s.InsertIfAbsent(ctx, key, time.Minute)
 				// Fail closed: a lost reply must never be read as "absent" by
@@ -376,13 +157,13 @@ func TestFaultRedisStore(t *testing.T) {
 		addr := ln.Addr().String()
 		_ = ln.Close()
 		for _, direct := range []bool{true, false} {
-			client := fltClient(o, addr, direct)
+			client := faultkit.Client(o, addr, direct)
 			fltUnavailable(t, replay.NewRedis(client, replay.Timeout(fltTimeout)))
 			_ = client.Close()
 		}
 	})
 	if !fltHung.Load() {
-		fltNoLeak(t, before, 2)
+		faultkit.NoLeak(t, before, 2)
 	}
 }
 
@@ -390,13 +171,13 @@ func TestFaultRedisStore(t *testing.T) {
 // fail closed within the timeout, and every helper goroutine is gone once
 // the client is closed.
 func TestFaultRedisSlowFlood(t *testing.T) {
-	o := fltRedisOptions(t)
-	before := fltGoroutines()
-	proxy := newFltProxy(t, o.Addr)
-	proxy.set(fltDelay, 3*time.Second)
+	o := faultkit.RedisOptions(t)
+	before := faultkit.Goroutines()
+	proxy := faultkit.NewProxy(t, o.Addr)
+	proxy.Set(faultkit.Delay, 3*time.Second)
 	for _, direct := range []bool{true, false} {
-		client := fltClient(o, proxy.Addr(), direct)
-		s := replay.NewRedis(client, replay.Timeout(fltTimeout), replay.Prefix(fltPrefix(t, o)))
+		client := faultkit.Client(o, proxy.Addr(), direct)
+		s := replay.NewRedis(client, replay.Timeout(fltTimeout), replay.Prefix(faultkit.Prefix(t, o)))
 		var wg sync.WaitGroup
 		for range 200 {
 			wg.Add(1)
@@ -410,7 +191,7 @@ func TestFaultRedisSlowFlood(t *testing.T) {
 	}
 	proxy.Close()
 	if !fltHung.Load() {
-		fltNoLeak(t, before, 2)
+		faultkit.NoLeak(t, before, 2)
 	}
 }
 
