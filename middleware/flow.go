@@ -264,12 +264,6 @@ func (g *Guard) pop(p *policy, r *http.Request, shr string) (*popguard.Result, h
 	}
 	v, err := g.shr.Verify(r.Context(), shr, req)
 	if err != nil {
-		var pe *popguard.Error
-		if errors.As(err, &pe) && pe.Code == popguard.CodeUseDPoPNonce {
-			// PoP has no nonce error code: the challenge carries the
-			// nonce, the error is invalid_token (RFC 6750).
-			return nil, nil, "", popguard.NewError(popguard.CodeInvalidToken, pe.Reason, pe.Description, pe.Err)
-		}
 		return nil, nil, "", err
 	}
 	var hdr http.Header

@@ -82,7 +82,9 @@ const (
 // any signature work, draft-03 §7.4), the PoP key, the signature, b (so
 // the body is only read for an authentic SHR), and the nonce last, so a
 // stateful nonce source is consulted only for an SHR that passed every
-// other check and a use_dpop_nonce answer is one the client can act on.
+// other check and a nonce rejection is one the client can act on. PoP has
+// no nonce error code: a nonce rejection is invalid_token with reason
+// nonce_missing or nonce_invalid, and the challenge carries a fresh nonce.
 type SHRVerifier struct {
 	tokens         TokenVerifier
 	algs           []string
@@ -460,10 +462,10 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 
 	if req.Nonces != nil {
 		if !c.hasNonce || c.nonce == "" {
-			return nil, fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceMissing, "Resource server requires nonce in PoP signed request", nil)
+			return nil, shrErr(popguard.ReasonNonceMissing, "Resource server requires nonce in PoP signed request", nil)
 		}
 		if err := req.Nonces.CheckNonce(c.nonce); err != nil {
-			return nil, fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid, "The PoP signed request nonce is invalid or expired", err)
+			return nil, shrErr(popguard.ReasonNonceInvalid, "The PoP signed request nonce is invalid or expired", err)
 		}
 	}
 

@@ -825,9 +825,9 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 
 		// nonce.
 		{name: "nonce missing", opts: func(o *sign.SHROptions) { o.NoNonce = true }, req: func(r *SHRRequest) { r.Nonces = shrNonces{"n-1"} },
-			code: popguard.CodeUseDPoPNonce, reason: popguard.ReasonNonceMissing},
+			code: popguard.CodeInvalidToken, reason: popguard.ReasonNonceMissing},
 		{name: "nonce invalid", opts: func(o *sign.SHROptions) { o.Nonce = "n-0" }, req: func(r *SHRRequest) { r.Nonces = shrNonces{"n-1"} },
-			code: popguard.CodeUseDPoPNonce, reason: popguard.ReasonNonceInvalid},
+			code: popguard.CodeInvalidToken, reason: popguard.ReasonNonceInvalid},
 		{name: "nonce checked after the signature", opts: func(o *sign.SHROptions) { o.NoNonce = true }, key: e.other,
 			tamper: func(t testing.TB, h, p []byte) ([]byte, []byte) {
 				j, _ := json.Marshal(map[string]any{"jwk": e.net.PublicJWK(nil)})
