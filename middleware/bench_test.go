@@ -11,10 +11,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"testing"
 
 	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/benchutil"
 	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/nonce"
@@ -77,83 +77,45 @@ func BenchmarkRawP256Verify(b *testing.B) {
 
 // BenchmarkServeDPoPCachedToken: a fresh proof per request (as a real client
 // sends), the access token already verified once, memory replay store.
-// Proof generation happens outside the timer.
 func BenchmarkServeDPoPCachedToken(b *testing.B) {
 	g, iss := benchGuard(b)
 	key := sign.MustKey("ES256")
 	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"jkt": key.Thumbprint()}})
-	h := g.Require(popguard.DPoPOnly)(okHandler)
-	const batch = 1024
-	proofs := make([]string, batch)
-	fill := func() {
-		for i := range proofs {
-			proofs[i], _ = key.Proof("GET", "https://api.test/x", sign.ProofOptions{AccessToken: tok})
-		}
+	serveProofs(b, g.Require(popguard.DPoPOnly)(okHandler), dpopHeaders(tok), func() string {
+		p, _ := key.Proof("GET", "https://api.test/x", sign.ProofOptions{AccessToken: tok})
+		return p
+	})
+}
+
+// dpopHeaders sets the DPoP scheme with tok and the proof, reusing its
+// slices so the benchmark itself allocates nothing per request.
+func dpopHeaders(tok string) func(*http.Request, string) {
+	auth, dpop := []string{"DPoP " + tok}, make([]string, 1)
+	return func(r *http.Request, proof string) {
+		dpop[0] = proof
+		r.Header["Authorization"], r.Header["Dpop"] = auth, dpop
 	}
-	fill()
-	warm := httptest.NewRequest("GET", "/x", nil)
-	warm.Header.Set("Authorization", "DPoP "+tok)
-	warm.Header.Set("DPoP", proofs[0])
-	h.ServeHTTP(httptest.NewRecorder(), warm) // caches the token
-	fill()
-	req := httptest.NewRequest("GET", "/x", nil)
-	req.Header.Set("Authorization", "DPoP "+tok)
-	w := newStatusWriter()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if i%batch == 0 && i > 0 {
-			b.StopTimer()
-			fill()
-			b.StartTimer()
-		}
-		req.Header["Dpop"] = []string{proofs[i%batch]}
-		w.Code = 0
-		clear(w.h)
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusNoContent {
-			b.Fatalf("status %d", w.Code)
-		}
-	}
+}
+
+// bearerHeader sets the Bearer scheme with tok.
+func bearerHeader(tok string) func(*http.Request, string) {
+	auth := []string{"Bearer " + tok}
+	return func(r *http.Request, _ string) { r.Header["Authorization"] = auth }
 }
 
 // BenchmarkServeBearerCachedToken: a repeated Bearer token.
 func BenchmarkServeBearerCachedToken(b *testing.B) {
 	g, iss := benchGuard(b)
 	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test"})
-	h := g.Require(popguard.BearerOnly)(okHandler)
-	req := httptest.NewRequest("GET", "/x", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	w := newStatusWriter()
-	b.ReportAllocs()
-	for b.Loop() {
-		w.Code = 0
-		clear(w.h)
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusNoContent {
-			b.Fatalf("status %d", w.Code)
-		}
-	}
+	serveProofs(b, g.Require(popguard.BearerOnly)(okHandler), bearerHeader(tok), func() string { return tok })
 }
 
-// BenchmarkServeBearerFirstSight: every token is new (no cache hit): one
-// ES256 token verification per request.
+// BenchmarkServeBearerFirstSight: the token cache is off, so every request
+// costs one ES256 token verification.
 func BenchmarkServeBearerFirstSight(b *testing.B) {
 	g, iss := benchGuard(b, middleware.WithoutTokenCache())
 	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test"})
-	h := g.Require(popguard.BearerOnly)(okHandler)
-	req := httptest.NewRequest("GET", "/x", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	w := newStatusWriter()
-	b.ReportAllocs()
-	for b.Loop() {
-		w.Code = 0
-		clear(w.h)
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusNoContent {
-			b.Fatalf("status %d", w.Code)
-		}
-	}
+	serveProofs(b, g.Require(popguard.BearerOnly)(okHandler), bearerHeader(tok), func() string { return tok })
 }
 
 // BenchmarkRawPS256Verify is the floor of a PoP request: one RSA-2048 PSS
@@ -172,8 +134,8 @@ func BenchmarkRawPS256Verify(b *testing.B) {
 }
 
 // serveProofs runs h over b.N requests, each with a fresh credential from
-// mk (generated in batches outside the timer), and fails on any status but
-// 204.
+// mk (generated in batches outside the timer), after one untimed request
+// that warms the token cache, and fails on any status but 204.
 func serveProofs(b *testing.B, h http.Handler, set func(*http.Request, string), mk func() string) {
 	const batch = 512
 	creds := make([]string, batch)
@@ -182,9 +144,14 @@ func serveProofs(b *testing.B, h http.Handler, set func(*http.Request, string), 
 			creds[i] = mk()
 		}
 	}
-	fill()
 	req := httptest.NewRequest("GET", "/x", nil)
 	w := newStatusWriter()
+	fill()
+	set(req, creds[0])
+	if h.ServeHTTP(w, req); w.Code != http.StatusNoContent {
+		b.Fatalf("warm-up: status %d", w.Code)
+	}
+	fill() // the warm-up used creds[0]
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -214,10 +181,7 @@ func BenchmarkServeDPoPNonce(b *testing.B) {
 	key := sign.MustKey("ES256")
 	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"jkt": key.Thumbprint()}})
 	h := g.Require(popguard.DPoPOnly, middleware.RequireNonce())(okHandler)
-	serveProofs(b, h, func(r *http.Request, p string) {
-		r.Header["Authorization"] = []string{"DPoP " + tok}
-		r.Header["Dpop"] = []string{p}
-	}, func() string {
+	serveProofs(b, h, dpopHeaders(tok), func() string {
 		p, _ := key.Proof("GET", "https://api.test/x", sign.ProofOptions{AccessToken: tok, Nonce: src.Issue()})
 		return p
 	})
@@ -230,10 +194,7 @@ func BenchmarkServeDPoPFirstSight(b *testing.B) {
 	key := sign.MustKey("ES256")
 	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"jkt": key.Thumbprint()}})
 	h := g.Require(popguard.DPoPOnly)(okHandler)
-	serveProofs(b, h, func(r *http.Request, p string) {
-		r.Header["Authorization"] = []string{"DPoP " + tok}
-		r.Header["Dpop"] = []string{p}
-	}, func() string {
+	serveProofs(b, h, dpopHeaders(tok), func() string {
 		p, _ := key.Proof("GET", "https://api.test/x", sign.ProofOptions{AccessToken: tok})
 		return p
 	})
@@ -246,46 +207,14 @@ func BenchmarkServePoPCachedToken(b *testing.B) {
 	key := sign.MustKey("PS256")
 	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"kid": key.Thumbprint()}})
 	h := g.Require(popguard.PoPOnly)(okHandler)
-	serveProofs(b, h, func(r *http.Request, p string) {
-		r.Header["Authorization"] = []string{"PoP " + p}
-		delete(r.Header, "Dpop")
+	auth := make([]string, 1)
+	serveProofs(b, h, func(r *http.Request, v string) {
+		auth[0] = v
+		r.Header["Authorization"] = auth
 	}, func() string {
 		p, _ := key.SHR(tok, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/x"})
-		return p
+		return "PoP " + p // built with the credential, outside the timer
 	})
-}
-
-// measure runs f as a sub-benchmark and returns its median ns/op over the
-// -count runs. testing.Benchmark would deadlock inside a running benchmark.
-func measure(b *testing.B, name string, f func(*testing.B)) float64 {
-	type sample struct {
-		n  int
-		ns float64
-	}
-	var samples []sample
-	b.Run(name, func(b *testing.B) {
-		f(b)
-		if b.N > 0 {
-			samples = append(samples, sample{b.N, float64(b.Elapsed().Nanoseconds()) / float64(b.N)})
-		}
-	})
-	// Keep the full-size runs (b.Run first probes with b.N = 1, whose time
-	// includes setup; -count repeats the rest) and return their median.
-	maxN := 0
-	for _, s := range samples {
-		maxN = max(maxN, s.n)
-	}
-	var ns []float64
-	for _, s := range samples {
-		if s.n == maxN {
-			ns = append(ns, s.ns)
-		}
-	}
-	if len(ns) == 0 {
-		return 0
-	}
-	slices.Sort(ns)
-	return ns[len(ns)/2]
 }
 
 // BenchmarkServeRatios runs every whole-request path beside the signature
@@ -297,8 +226,8 @@ func measure(b *testing.B, name string, f func(*testing.B)) float64 {
 //
 //	go test -run '^$' -bench ServeRatios -count 5 ./middleware/
 func BenchmarkServeRatios(b *testing.B) {
-	p256 := measure(b, "floor-p256", BenchmarkRawP256Verify)
-	ps256 := measure(b, "floor-ps256", BenchmarkRawPS256Verify)
+	p256 := benchutil.Measure(b, "floor-p256", BenchmarkRawP256Verify)
+	ps256 := benchutil.Measure(b, "floor-ps256", BenchmarkRawPS256Verify)
 	paths := []struct {
 		name  string
 		f     func(*testing.B)
@@ -312,7 +241,7 @@ func BenchmarkServeRatios(b *testing.B) {
 		{"pop-cached-token", BenchmarkServePoPCachedToken, ps256},
 	}
 	for _, p := range paths {
-		ns := measure(b, p.name, p.f)
+		ns := benchutil.Measure(b, p.name, p.f)
 		b.Run("ratio/"+p.name, func(b *testing.B) {
 			if ns == 0 || p.floor == 0 {
 				b.Skip("a sub-benchmark did not run (filtered out)")

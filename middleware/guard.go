@@ -43,6 +43,7 @@ type Guard struct {
 	proofs      *validate.ProofVerifier
 	shr         *validate.SHRVerifier
 	shrOpts     []validate.SHROption
+	popOn       bool
 	maxPoP      int
 	maxBody     int64
 	public      *publicBase
@@ -85,7 +86,7 @@ func WithTokens(v validate.TokenVerifier) Option {
 func WithPoP(opts ...validate.SHROption) Option {
 	return func(g *Guard) error {
 		g.shrOpts = append(g.shrOpts, opts...)
-		g.shr = &validate.SHRVerifier{} // placeholder, built in New
+		g.popOn = true // the verifier is built in New, on the cached token verifier
 		return nil
 	}
 }
@@ -284,7 +285,7 @@ func New(opts ...Option) (*Guard, error) {
 		}
 		g.tokens = c
 	}
-	if g.shr != nil {
+	if g.popOn {
 		v, err := validate.NewSHRVerifier(g.tokens, g.shrOpts...)
 		if err != nil {
 			return nil, err

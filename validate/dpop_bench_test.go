@@ -5,7 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"slices"
+	"github.com/popguard/popguard/internal/benchutil"
 	"strings"
 	"testing"
 
@@ -61,48 +61,13 @@ func BenchmarkRawP256Verify(b *testing.B) {
 	}
 }
 
-// dpopMeasure runs f as the sub-benchmark name of b and returns its time per
-// operation. testing.Benchmark cannot be used here: a running benchmark holds
-// the testing package's benchmark lock (testing/benchmark.go runN), so a
-// nested testing.Benchmark call deadlocks; b.Run releases the lock.
-func dpopMeasure(b *testing.B, name string, f func(*testing.B)) float64 {
-	type sample struct {
-		n  int
-		ns float64
-	}
-	var samples []sample
-	b.Run(name, func(b *testing.B) {
-		f(b)
-		if b.N > 0 {
-			samples = append(samples, sample{b.N, float64(b.Elapsed().Nanoseconds()) / float64(b.N)})
-		}
-	})
-	// Keep the full-size runs (b.Run first probes with b.N = 1, whose time
-	// includes setup; -count repeats the rest) and return their median.
-	maxN := 0
-	for _, s := range samples {
-		maxN = max(maxN, s.n)
-	}
-	var ns []float64
-	for _, s := range samples {
-		if s.n == maxN {
-			ns = append(ns, s.ns)
-		}
-	}
-	if len(ns) == 0 {
-		return 0
-	}
-	slices.Sort(ns)
-	return ns[len(ns)/2]
-}
-
 // BenchmarkProofVerifyRatio runs both benchmarks above as sub-benchmarks and
 // reports, in its "ratio" sub-benchmark, how many raw P-256 verifications
 // one proof verification costs (x-raw-verify). The ns/op
 // of "ratio" itself means nothing.
 func BenchmarkProofVerifyRatio(b *testing.B) {
-	proof := dpopMeasure(b, "proof", BenchmarkProofVerify)
-	raw := dpopMeasure(b, "raw", BenchmarkRawP256Verify)
+	proof := benchutil.Measure(b, "proof", BenchmarkProofVerify)
+	raw := benchutil.Measure(b, "raw", BenchmarkRawP256Verify)
 	b.Run("ratio", func(b *testing.B) {
 		if proof == 0 || raw == 0 {
 			b.Skip("a sub-benchmark did not run (filtered out)")

@@ -1,0 +1,43 @@
+// Package benchutil holds what the benchmarks share: measuring a
+// benchmark inside another so that a path and its floor come from one run.
+package benchutil
+
+import (
+	"slices"
+	"testing"
+)
+
+// Measure runs f as the sub-benchmark name of b and returns its median
+// ns/op over the full-size runs: b.Run first probes with b.N = 1, whose time
+// includes setup, and -count repeats the rest. (testing.Benchmark cannot be
+// used inside a running benchmark: it would wait for the benchmark lock
+// that the running benchmark holds.) It returns 0 when the sub-benchmark
+// was filtered out.
+func Measure(b *testing.B, name string, f func(*testing.B)) float64 {
+	type sample struct {
+		n  int
+		ns float64
+	}
+	var samples []sample
+	b.Run(name, func(b *testing.B) {
+		f(b)
+		if b.N > 0 {
+			samples = append(samples, sample{b.N, float64(b.Elapsed().Nanoseconds()) / float64(b.N)})
+		}
+	})
+	maxN := 0
+	for _, s := range samples {
+		maxN = max(maxN, s.n)
+	}
+	var ns []float64
+	for _, s := range samples {
+		if s.n == maxN {
+			ns = append(ns, s.ns)
+		}
+	}
+	if len(ns) == 0 {
+		return 0
+	}
+	slices.Sort(ns)
+	return ns[len(ns)/2]
+}
