@@ -10,10 +10,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/popguard/popguard/internal/ascii"
+	"github.com/popguard/popguard/internal/shrwire"
 	"net/http"
 	"net/url"
 	"slices"
@@ -402,10 +402,10 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	if c.m != req.Method {
 		return nil, shrErr(popguard.ReasonSHRMethod, "The PoP signed request m does not match the request method", nil)
 	}
-	if err := matchSHRHost(c.u, req.Scheme, req.Host); err != nil {
+	if err := shrwire.MatchHost(c.u, req.Scheme, req.Host); err != nil {
 		return nil, err
 	}
-	if !matchSHRPath(c.p, req.Path, req.RawQuery, v.browserCompat) {
+	if !shrwire.MatchPath(c.p, req.Path, req.RawQuery, v.browserCompat) {
 		return nil, shrErr(popguard.ReasonSHRPath, "The PoP signed request p does not match the request path", nil)
 	}
 	if err := v.checkQuery(&c, req.RawQuery); err != nil {
@@ -435,7 +435,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 		return nil, shrErr(popguard.ReasonSHRAlg, "The PoP signed request alg does not match its key", nil)
 	}
 	if j.HasKid {
-		if tp, ok := kidThumbprint(j.Kid); ok && tp != key.Thumbprint {
+		if tp, ok := shrwire.KidThumbprint(j.Kid); ok && tp != key.Thumbprint {
 			return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request kid does not name its key", nil)
 		}
 	}
@@ -543,51 +543,14 @@ func (v *SHRVerifier) popKey(tok *Token, c *shrClaims) (*jose.PublicKey, error) 
 	return nil, tokenErr(popguard.ReasonKeyBinding, "The access token is not bound to a PoP key", nil)
 }
 
-// kidThumbprint reads a header kid: MSAL.NET's raw RFC 7638 thumbprint or
-// msal-browser's base64url of {"kid": thumbprint}. ok is false for a kid of
-// any other form, which is ignored.
-func kidThumbprint(kid string) (string, bool) {
-	if len(kid) == 43 && jose.IsB64URL(kid) {
-		return kid, true
-	}
-	if len(kid) > 512 || !jose.IsB64URL(kid) {
-		return "", false
-	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(kid)
-	if err != nil {
-		return "", false
-	}
-	members, err := jose.ParseObject(raw)
-	if err != nil {
-		return "", false
-	}
-	val, ok := jose.Lookup(members, "kid")
-	if !ok {
-		return "", false
-	}
-	tp, ok := jose.String(val)
-	if !ok {
-		// A req_cnf object whose kid is not a string names no key: refuse
-		// rather than ignore, it is not what any client sends.
-		return "\x00", true
-	}
-	return tp, true
-}
-
 // shrClaims are the payload members of an SHR.
 type shrClaims struct {
 	at, m, u, p, b, nonce string
 	ts                    int64
-	q, h                  *shrList
+	q, h                  *shrwire.List
 	cnfJWK                []byte
 	hasB, hasNonce        bool
 	hasHTM, hasHTU        bool
-}
-
-// shrList is a q or h claim: [[names...], value].
-type shrList struct {
-	names []string
-	value string
 }
 
 func (c *shrClaims) read(members []jose.Member) error {
@@ -600,7 +563,7 @@ func (c *shrClaims) read(members []jose.Member) error {
 			c.at, ok = jose.String(m.Value)
 			hasAt, reason = true, popguard.ReasonSHRMalformed
 		case "ts":
-			c.ts, ok = shrInt(m.Value)
+			c.ts, ok = shrwire.Int(m.Value)
 			hasTS, reason = true, popguard.ReasonSHRTimestamp
 		case "m":
 			c.m, ok = jose.String(m.Value)
@@ -612,10 +575,10 @@ func (c *shrClaims) read(members []jose.Member) error {
 			c.p, ok = jose.String(m.Value)
 			hasP, reason = true, popguard.ReasonSHRPath
 		case "q":
-			c.q, ok = readSHRList(m.Value)
+			c.q, ok = shrwire.ReadList(m.Value)
 			reason = popguard.ReasonSHRQuery
 		case "h":
-			c.h, ok = readSHRList(m.Value)
+			c.h, ok = shrwire.ReadList(m.Value)
 			reason = popguard.ReasonSHRHeaders
 		case "b":
 			c.b, ok = jose.String(m.Value)
@@ -659,195 +622,7 @@ func (c *shrClaims) read(members []jose.Member) error {
 	return nil
 }
 
-// shrInt reads ts: a JSON number written as an integer (digits only: no
-// sign, fraction or exponent; draft-03 §3 "MUST be a number containing an
-// integer value"), at most 11 digits.
-func shrInt(raw []byte) (int64, bool) {
-	if len(raw) == 0 || len(raw) > 11 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range raw {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
-// readSHRList reads [[string...], string].
-// maxSHRListNames caps the names a q or h claim may list: real clients
-// cover a handful, and the list is checked before the signature.
-const maxSHRListNames = 64
-
-func readSHRList(raw []byte) (*shrList, bool) {
-	if len(raw) == 0 || raw[0] != '[' {
-		return nil, false
-	}
-	var parts []json.RawMessage
-	if err := json.Unmarshal(raw, &parts); err != nil || len(parts) != 2 {
-		return nil, false
-	}
-	if len(parts[0]) == 0 || parts[0][0] != '[' {
-		return nil, false
-	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(parts[0], &elems); err != nil {
-		return nil, false
-	}
-	if len(elems) > maxSHRListNames {
-		return nil, false
-	}
-	l := &shrList{names: make([]string, 0, len(elems))}
-	for _, e := range elems {
-		s, ok := jose.String(e)
-		if !ok || s == "" {
-			return nil, false
-		}
-		l.names = append(l.names, s)
-	}
-	var ok bool
-	if l.value, ok = jose.String(parts[1]); !ok {
-		return nil, false
-	}
-	return l, true
-}
-
-// matchSHRHost checks u against the request authority.
-func matchSHRHost(u, scheme, host string) error {
-	var defPort int
-	switch {
-	case ascii.EqualFold(scheme, "https"):
-		defPort = 443
-	case ascii.EqualFold(scheme, "http"):
-		defPort = 80
-	default:
-		return fail(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request scheme is not http or https", nil)
-	}
-	rHost, rPort, rHasPort, ok := splitSHRAuthority(host)
-	effPort := defPort
-	if ok && rHasPort && rPort != "" {
-		effPort, ok = parseSHRPort(rPort)
-	}
-	if !ok {
-		return fail(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request host is not valid", nil)
-	}
-	uHost, uPort, uHasPort, ok := splitSHRAuthority(u)
-	if !ok || !ascii.EqualFold(uHost, rHost) {
-		return shrErr(popguard.ReasonSHRHost, "The PoP signed request u does not match the request host", nil)
-	}
-	if uHasPort {
-		p, ok := parseSHRPort(uPort)
-		if !ok || p != effPort {
-			return shrErr(popguard.ReasonSHRHost, "The PoP signed request u does not match the request port", nil)
-		}
-	} else if effPort != defPort {
-		return shrErr(popguard.ReasonSHRHost, "The PoP signed request u lacks the request's port", nil)
-	}
-	return nil
-}
-
-// splitSHRAuthority splits host[:port]; an IPv6 literal is in brackets.
-// hasPort is true when a ':' follows the host, even with an empty port.
-func splitSHRAuthority(s string) (host, port string, hasPort, ok bool) {
-	if s == "" || strings.ContainsFunc(s, func(r rune) bool {
-		return r <= ' ' || r >= 0x7f || strings.ContainsRune(`/?#@\"<>{}|^`+"`", r)
-	}) {
-		return "", "", false, false
-	}
-	rest := ""
-	if s[0] == '[' {
-		i := strings.IndexByte(s, ']')
-		if i < 0 {
-			return "", "", false, false
-		}
-		host, rest = s[:i+1], s[i+1:]
-	} else {
-		i := strings.IndexByte(s, ':')
-		if i < 0 {
-			return s, "", false, true
-		}
-		host, rest = s[:i], s[i:]
-	}
-	if host == "" || host == "[]" {
-		return "", "", false, false
-	}
-	if rest == "" {
-		return host, "", false, true
-	}
-	if rest[0] != ':' || strings.IndexByte(rest[1:], ':') >= 0 {
-		return "", "", false, false
-	}
-	return host, rest[1:], true, true
-}
-
-// parseSHRPort parses a port: 1..65535, decimal, no leading zero.
-func parseSHRPort(s string) (int, bool) {
-	if s == "" || len(s) > 5 || (len(s) > 1 && s[0] == '0') {
-		return 0, false
-	}
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-		n = n*10 + int(s[i]-'0')
-	}
-	return n, n >= 1 && n <= 65535
-}
-
-// matchSHRPath compares p with the request path: exact after upper-casing
-// percent-encoding hex digits, plus msal-browser's lower-cased form when
-// compat is set (see MSALBrowserCompat).
-func matchSHRPath(p, path, rawQuery string, compat bool) bool {
-	if path == "" {
-		path = "/"
-	}
-	np := shrUpperPercentHex(p)
-	if np == shrUpperPercentHex(path) {
-		return true
-	}
-	if !compat || strings.ContainsFunc(p, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
-		return false
-	}
-	lp := shrUpperPercentHex(ascii.Lower(path))
-	if np == lp {
-		return true
-	}
-	return rawQuery == "" && !strings.HasSuffix(lp, "/") && len(np) == len(lp)+1 && np[len(lp)] == '/' && np[:len(lp)] == lp
-}
-
-// shrUpperPercentHex upper-cases the hex digits of well-formed percent-encoded
-// triplets; nothing else changes.
-func shrUpperPercentHex(s string) string {
-	i := 0
-	for ; i+2 < len(s); i++ {
-		if s[i] == '%' && ascii.IsHex(s[i+1]) && ascii.IsHex(s[i+2]) && (shrIsLowerHex(s[i+1]) || shrIsLowerHex(s[i+2])) {
-			break
-		}
-	}
-	if i+2 >= len(s) {
-		return s
-	}
-	b := []byte(s)
-	for ; i+2 < len(b); i++ {
-		if b[i] == '%' && ascii.IsHex(b[i+1]) && ascii.IsHex(b[i+2]) {
-			b[i+1], b[i+2] = shrUpperHex(b[i+1]), shrUpperHex(b[i+2])
-			i += 2
-		}
-	}
-	return string(b)
-}
-
-func shrIsLowerHex(c byte) bool { return 'a' <= c && c <= 'f' }
-
-func shrUpperHex(c byte) byte {
-	if shrIsLowerHex(c) {
-		return c - ('a' - 'A')
-	}
-	return c
-}
+// shrwire.ReadList reads [[string...], string].
 
 // shrEmptyHash is base64url(SHA-256("")): IdentityModel's q and h when
 // nothing is covered.
@@ -932,13 +707,13 @@ func (v *SHRVerifier) checkQuery(c *shrClaims, rawQuery string) error {
 		}
 		return nil
 	}
-	if len(q.names) == 0 {
+	if len(q.Names) == 0 {
 		switch {
-		case q.value == rawQuery:
+		case q.Value == rawQuery:
 			return nil // msal-browser's raw form: the whole query is bound
-		case v.browserCompat && q.value == ascii.Lower(rawQuery):
+		case v.browserCompat && q.Value == ascii.Lower(rawQuery):
 			return nil
-		case q.value == shrEmptyHash:
+		case q.Value == shrEmptyHash:
 			// IdentityModel's q when it covers nothing.
 			if v.requireQuery && hasQuery {
 				return shrErr(popguard.ReasonSHRQuery, "The PoP signed request q does not cover the query", nil)
@@ -948,11 +723,11 @@ func (v *SHRVerifier) checkQuery(c *shrClaims, rawQuery string) error {
 		return shrErr(popguard.ReasonSHRQuery, "The PoP signed request q does not match the request query", nil)
 	}
 	qp := parseSHRQuery(rawQuery)
-	buf, why := qp.buffer(q.names)
+	buf, why := qp.buffer(q.Names)
 	if why != "" {
 		return shrErr(popguard.ReasonSHRQuery, why, nil)
 	}
-	if jose.HashB64(buf) != q.value {
+	if jose.HashB64(buf) != q.Value {
 		return shrErr(popguard.ReasonSHRQuery, "The PoP signed request q does not match the request query", nil)
 	}
 	if v.requireQuery {
@@ -961,7 +736,7 @@ func (v *SHRVerifier) checkQuery(c *shrClaims, rawQuery string) error {
 				continue
 			}
 			name, _, _ := strings.Cut(piece, "=")
-			if !slices.Contains(q.names, name) {
+			if !slices.Contains(q.Names, name) {
 				return shrErr(popguard.ReasonSHRQuery, "The PoP signed request q does not cover every query parameter", nil)
 			}
 		}
@@ -989,11 +764,11 @@ func (v *SHRVerifier) checkHeaders(c *shrClaims, h http.Header) error {
 	}
 	if c.h != nil {
 		var b strings.Builder
-		for i, n := range c.h.names {
+		for i, n := range c.h.Names {
 			if ascii.EqualFold(n, "authorization") {
 				return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h must not cover Authorization", nil)
 			}
-			for _, prev := range c.h.names[:i] {
+			for _, prev := range c.h.Names[:i] {
 				if ascii.EqualFold(prev, n) {
 					return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h lists a header twice", nil)
 				}
@@ -1012,7 +787,7 @@ func (v *SHRVerifier) checkHeaders(c *shrClaims, h http.Header) error {
 			b.WriteString(": ")
 			b.WriteString(vs[0])
 		}
-		if jose.HashB64(b.String()) != c.h.value {
+		if jose.HashB64(b.String()) != c.h.Value {
 			return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h does not match the request headers", nil)
 		}
 	}
@@ -1022,7 +797,7 @@ func (v *SHRVerifier) checkHeaders(c *shrClaims, h http.Header) error {
 		}
 		covered := false
 		if c.h != nil {
-			for _, n := range c.h.names {
+			for _, n := range c.h.Names {
 				if ascii.EqualFold(n, req) {
 					covered = true
 					break

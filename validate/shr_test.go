@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/popguard/popguard/internal/shrwire"
 	"net/http"
 	"os"
 	"regexp"
@@ -538,7 +539,7 @@ func TestSHRCanonicalizationVectors(t *testing.T) {
 		if why != "" || buf != q.Buffer || jose.HashB64(buf) != q.Hash {
 			t.Errorf("q %q: buffer %q (%s), hash %s; want %q %s", q.RawQuery, buf, why, jose.HashB64(buf), q.Buffer, q.Hash)
 		}
-		if err := v.checkQuery(&shrClaims{q: &shrList{names: q.Names, value: q.Hash}}, q.RawQuery); err != nil {
+		if err := v.checkQuery(&shrClaims{q: &shrwire.List{Names: q.Names, Value: q.Hash}}, q.RawQuery); err != nil {
 			t.Errorf("checkQuery %q: %v", q.RawQuery, err)
 		}
 		if got := sign.QHash(q.RawQuery, q.Names...); got.Value != q.Hash {
@@ -546,7 +547,7 @@ func TestSHRCanonicalizationVectors(t *testing.T) {
 		}
 	}
 	// Decoding would give another hash: the raw query is what counts.
-	if err := v.checkQuery(&shrClaims{q: &shrList{names: []string{"q", "x"}, value: "sAmNGxwQ-T_WlRrrSlOA4Fg8DHtNtCvizftk7muxXfo"}}, "q=a%20b&x=~"); err == nil {
+	if err := v.checkQuery(&shrClaims{q: &shrwire.List{Names: []string{"q", "x"}, Value: "sAmNGxwQ-T_WlRrrSlOA4Fg8DHtNtCvizftk7muxXfo"}}, "q=a%20b&x=~"); err == nil {
 		t.Error("q: a pct-normalized query matched the raw-query hash")
 	}
 	for _, h := range vec.H {
@@ -554,7 +555,7 @@ func TestSHRCanonicalizationVectors(t *testing.T) {
 		for _, kv := range h.Headers {
 			hdr.Add(kv[0], kv[1])
 		}
-		if err := v.checkHeaders(&shrClaims{h: &shrList{names: h.Names, value: h.Hash}}, hdr); err != nil {
+		if err := v.checkHeaders(&shrClaims{h: &shrwire.List{Names: h.Names, Value: h.Hash}}, hdr); err != nil {
 			t.Errorf("checkHeaders %v: %v", h.Names, err)
 		}
 		if jose.HashB64(h.Buffer) != h.Hash {
@@ -565,7 +566,7 @@ func TestSHRCanonicalizationVectors(t *testing.T) {
 		}
 		if len(h.Names) == 2 && h.Names[1] == "etag" {
 			// The draft's printed value was computed with CRLF.
-			err := v.checkHeaders(&shrClaims{h: &shrList{names: h.Names, value: vec.HDraftCRLF}}, hdr)
+			err := v.checkHeaders(&shrClaims{h: &shrwire.List{Names: h.Names, Value: vec.HDraftCRLF}}, hdr)
 			wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRHeaders)
 		}
 	}
@@ -1047,7 +1048,7 @@ func TestSHRKidThumbprint(t *testing.T) {
 		{shrB64(`[1]`), "", false},
 		{"", "", false},
 	} {
-		got, ok := kidThumbprint(tc.kid)
+		got, ok := shrwire.KidThumbprint(tc.kid)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("kidThumbprint(%q) = %q, %v", tc.kid, got, ok)
 		}

@@ -4,10 +4,7 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
-	"slices"
+	"github.com/popguard/popguard/internal/shrwire"
 	"strings"
 	"time"
 
@@ -20,29 +17,6 @@ import (
 // shrEmptyHash is base64url(SHA-256("")): IdentityModel's q when it covers
 // nothing.
 const shrEmptyHash = "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
-
-// shrList is a q or h claim: [[names...], value].
-type shrList struct {
-	names []string
-	value string
-}
-
-func readSHRList(raw []byte) (*shrList, bool) {
-	var parts []json.RawMessage
-	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &parts) != nil || len(parts) != 2 {
-		return nil, false
-	}
-	l := &shrList{}
-	if len(parts[0]) == 0 || parts[0][0] != '[' || json.Unmarshal(parts[0], &l.names) != nil {
-		return nil, false
-	}
-	if slices.Contains(l.names, "") {
-		return nil, false
-	}
-	v, ok := jose.String(parts[1])
-	l.value = v
-	return l, ok
-}
 
 func (in *inspector) inspectSHR(s string) *part {
 	j := in.parseStrict(s, validate.DefaultMaxSHRSize)
@@ -101,15 +75,15 @@ func (in *inspector) inspectSHR(s string) *part {
 	hasTS := false
 	if v, ok := jose.Lookup(ms, "ts"); !ok {
 		missing = append(missing, "ts")
-	} else if n, ok := shrInt(v); !ok {
+	} else if n, ok := shrwire.Int(v); !ok {
 		wrong = append(wrong, "ts (an integer number of seconds)")
 	} else {
 		ts, hasTS = time.Unix(n, 0), true
 	}
-	var q, h *shrList
+	var q, h *shrwire.List
 	for _, n := range []string{"q", "h"} {
 		if v, ok := jose.Lookup(ms, n); ok {
-			l, ok := readSHRList(v)
+			l, ok := shrwire.ReadList(v)
 			if !ok {
 				wrong = append(wrong, n+` (want [["name", ...], "value"])`)
 			} else if n == "q" {
@@ -178,19 +152,19 @@ func (in *inspector) inspectSHR(s string) *part {
 	if hasU {
 		if t == nil {
 			in.skip("u", "%s (not compared: no -url)", u)
-		} else if why := matchSHRHost(u, t.scheme, t.host); why == "" {
+		} else if err := shrwire.MatchHost(u, t.scheme, t.host); err == nil {
 			in.pass("u", "%s matches the request authority %s://%s", u, t.scheme, t.host)
 		} else {
-			in.fail("u", "%s vs request authority %s://%s: %s", u, t.scheme, t.host, why)
+			in.fail("u", "%s vs request authority %s://%s: %s", u, t.scheme, t.host, popguard.AsError(err).Description)
 		}
 	}
 	if hasP {
 		switch {
 		case t == nil:
 			in.skip("p", "%s (not compared: no -url)", p)
-		case upperPercentHex(p) == upperPercentHex(t.path):
+		case shrwire.MatchPath(p, t.path, t.rawQuery, false):
 			in.pass("p", "%s = request path", p)
-		case browserPathMatch(p, t.path, t.rawQuery):
+		case shrwire.MatchPath(p, t.path, t.rawQuery, true):
 			if in.browserCompat {
 				in.pass("p", "%s = request path %s in msal-browser's lower-cased form (-msal-browser-compat)", p, t.path)
 			} else {
@@ -242,7 +216,7 @@ func (in *inspector) inspectSHR(s string) *part {
 		}
 	}
 	if j.HasKid {
-		tp, ok := kidThumbprint(j.Kid)
+		tp, ok := shrwire.KidThumbprint(j.Kid)
 		switch {
 		case !ok:
 			in.skip("kid", "%q (ignored: not a thumbprint)", j.Kid)
@@ -336,26 +310,26 @@ func (in *inspector) shrBinding(aj *jose.JWS, own *jose.PublicKey) *jose.PublicK
 	return nil
 }
 
-func (in *inspector) shrQuery(q *shrList, t *requestTarget) {
+func (in *inspector) shrQuery(q *shrwire.List, t *requestTarget) {
 	hasQuery := t != nil && strings.Trim(t.rawQuery, "&") != ""
 	switch {
 	case q == nil && hasQuery:
 		in.skip("q", "absent: the query is not signed (MSAL.NET sends no q)")
 	case q == nil:
 	case t == nil:
-		in.skip("q", "covers %s (not compared: no -url)", quoteList(q.names))
-	case len(q.names) == 0:
+		in.skip("q", "covers %s (not compared: no -url)", quoteList(q.Names))
+	case len(q.Names) == 0:
 		switch {
-		case q.value == t.rawQuery:
+		case q.Value == t.rawQuery:
 			in.pass("q", "raw form (msal-browser): = the request query")
-		case q.value == strings.ToLower(t.rawQuery) && in.browserCompat:
+		case q.Value == strings.ToLower(t.rawQuery) && in.browserCompat:
 			in.pass("q", "raw form (msal-browser): = the request query lower-cased (-msal-browser-compat)")
-		case q.value == strings.ToLower(t.rawQuery):
-			in.fail("q", "raw form %q = the request query only lower-cased: a server accepts it only with validate.MSALBrowserCompat", q.value)
-		case q.value == shrEmptyHash:
+		case q.Value == strings.ToLower(t.rawQuery):
+			in.fail("q", "raw form %q = the request query only lower-cased: a server accepts it only with validate.MSALBrowserCompat", q.Value)
+		case q.Value == shrEmptyHash:
 			in.pass("q", "covers nothing (IdentityModel's empty hash)")
 		default:
-			in.fail("q", "raw form %q ≠ the request query %q", q.value, t.rawQuery)
+			in.fail("q", "raw form %q ≠ the request query %q", q.Value, t.rawQuery)
 		}
 	default:
 		params := map[string][]string{}
@@ -365,7 +339,7 @@ func (in *inspector) shrQuery(q *shrList, t *requestTarget) {
 			}
 		}
 		var buf []string
-		for _, n := range q.names {
+		for _, n := range q.Names {
 			vs := params[n]
 			if len(vs) != 1 {
 				in.fail("q", "covers %q, which the request query has %d times (needs exactly once)", n, len(vs))
@@ -373,22 +347,22 @@ func (in *inspector) shrQuery(q *shrList, t *requestTarget) {
 			}
 			buf = append(buf, n+"="+vs[0])
 		}
-		if jose.HashB64(strings.Join(buf, "&")) == q.value {
-			in.pass("q", "hash over %s matches the request query", quoteList(q.names))
+		if jose.HashB64(strings.Join(buf, "&")) == q.Value {
+			in.pass("q", "hash over %s matches the request query", quoteList(q.Names))
 		} else {
-			in.fail("q", "hash over %s does not match the request query %q", quoteList(q.names), t.rawQuery)
+			in.fail("q", "hash over %s does not match the request query %q", quoteList(q.Names), t.rawQuery)
 		}
 	}
 }
 
-func (in *inspector) shrHeaders(h *shrList) {
+func (in *inspector) shrHeaders(h *shrwire.List) {
 	switch {
 	case h == nil:
 	case in.headers == nil:
-		in.skip("h", "covers %s (not checked: give the headers with -header 'Name: value')", quoteList(h.names))
+		in.skip("h", "covers %s (not checked: give the headers with -header 'Name: value')", quoteList(h.Names))
 	default:
 		var lines []string
-		for _, n := range h.names {
+		for _, n := range h.Names {
 			var vs []string
 			for k, v := range in.headers {
 				if strings.EqualFold(k, n) {
@@ -401,10 +375,10 @@ func (in *inspector) shrHeaders(h *shrList) {
 			}
 			lines = append(lines, n+": "+vs[0])
 		}
-		if jose.HashB64(strings.Join(lines, "\n")) == h.value {
-			in.pass("h", "hash over %s matches the headers", quoteList(h.names))
+		if jose.HashB64(strings.Join(lines, "\n")) == h.Value {
+			in.pass("h", "hash over %s matches the headers", quoteList(h.Names))
 		} else {
-			in.fail("h", "hash over %s does not match the -header values", quoteList(h.names))
+			in.fail("h", "hash over %s does not match the -header values", quoteList(h.Names))
 		}
 	}
 }
@@ -413,7 +387,7 @@ func (in *inspector) shrHeaders(h *shrList) {
 // library run when -method or -url is missing.
 type shrSelf struct {
 	m, u, p string
-	q       *shrList
+	q       *shrwire.List
 }
 
 // atVerifier decodes the at without checking its signature, for the
@@ -494,8 +468,8 @@ func (in *inspector) shrVerdict(s string, self *shrSelf) {
 		req.Scheme, req.Host, req.Path, req.RawQuery = t.scheme, t.host, t.path, t.rawQuery
 	} else if self != nil {
 		req.Scheme, req.Host, req.Path = "https", self.u, self.p
-		if self.q != nil && len(self.q.names) == 0 {
-			req.RawQuery = self.q.value
+		if self.q != nil && len(self.q.Names) == 0 {
+			req.RawQuery = self.q.Value
 		}
 		note = " (with the SHR's own u and p: no -url)" + note
 	}
@@ -563,99 +537,4 @@ func shrCheckOf(err error) string {
 		return "u"
 	}
 	return tokenCheckOf(err, "at.")
-}
-
-// shrInt reads ts: digits only, at most 11.
-func shrInt(raw []byte) (int64, bool) {
-	if len(raw) == 0 || len(raw) > 11 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range raw {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
-// matchSHRHost compares u with the request authority; "" means a match.
-func matchSHRHost(u, scheme, host string) string {
-	def := "443"
-	if scheme == "http" {
-		def = "80"
-	}
-	split := func(s string) (string, string) {
-		if i := strings.LastIndexByte(s, ':'); i >= 0 && !strings.Contains(s[i:], "]") {
-			return s[:i], s[i+1:]
-		}
-		return s, ""
-	}
-	uh, up := split(u)
-	rh, rp := split(host)
-	if rp == "" {
-		rp = def
-	}
-	switch {
-	case !strings.EqualFold(uh, rh):
-		return fmt.Sprintf("host %q ≠ %q", uh, rh)
-	case up == "" && rp != def:
-		return fmt.Sprintf("u lacks the port %s (only the scheme's default port %s may be left out)", rp, def)
-	case up != "" && up != rp:
-		return fmt.Sprintf("port %s ≠ %s", up, rp)
-	}
-	return ""
-}
-
-// upperPercentHex upper-cases the hex digits of percent-encoded triplets.
-func upperPercentHex(s string) string {
-	b := []byte(s)
-	for i := 0; i+2 < len(b); i++ {
-		if b[i] == '%' && isHex(b[i+1]) && isHex(b[i+2]) {
-			b[i+1], b[i+2] = upper(b[i+1]), upper(b[i+2])
-			i += 2
-		}
-	}
-	return string(b)
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func upper(c byte) byte {
-	if 'a' <= c && c <= 'z' {
-		return c - ('a' - 'A')
-	}
-	return c
-}
-
-// browserPathMatch reports whether p is msal-browser's form of path: all
-// lower case, '/' appended when there is no query.
-func browserPathMatch(p, path, rawQuery string) bool {
-	if strings.ContainsFunc(p, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
-		return false
-	}
-	np, lp := upperPercentHex(p), upperPercentHex(strings.ToLower(path))
-	return np == lp || rawQuery == "" && !strings.HasSuffix(lp, "/") && np == lp+"/"
-}
-
-// kidThumbprint reads an SHR header kid: MSAL.NET's thumbprint or
-// msal-browser's base64url({"kid": thumbprint}).
-func kidThumbprint(kid string) (string, bool) {
-	if len(kid) == 43 && jose.IsB64URL(kid) {
-		return kid, true
-	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(kid)
-	if err != nil {
-		return "", false
-	}
-	var m struct {
-		Kid *string `json:"kid"`
-	}
-	if json.Unmarshal(raw, &m) != nil || m.Kid == nil {
-		return "", false
-	}
-	return *m.Kid, true
 }
