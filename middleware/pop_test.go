@@ -237,3 +237,24 @@ func bodyRequest(method, target, body string) *http.Request {
 type readCloser struct{ *strings.Reader }
 
 func (readCloser) Close() error { return nil }
+
+// A body larger than the PoP body limit is not hashed: 400 invalid_request
+// (shr_b), and the handler never runs.
+func TestPoPBodyTooLarge(t *testing.T) {
+	p := newPoPHarness(t, middleware.WithPoPLimits(16384, 16))
+	body := `{"amount":100,"to":"x"}` // 23 bytes
+	req := bodyRequest("POST", "https://api.test/transfers", body)
+	req.Header.Set("Authorization", "PoP "+p.shr(sign.SHROptions{Method: "POST", Host: "api.test", Path: "/transfers", Body: []byte(body)}))
+	resp := p.do(p.route(popguard.PoPOnly), req)
+	if resp.status != http.StatusBadRequest || p.calls.Load() != 0 {
+		t.Fatalf("status %d, handler calls %d; want 400 and none", resp.status, p.calls.Load())
+	}
+	want := `PoP realm="api", error="invalid_request", error_description="The request body is too large to verify"`
+	if got := resp.header.Values("WWW-Authenticate"); !slices.Equal(got, []string{want}) {
+		t.Errorf("WWW-Authenticate = %q, want %q", got, want)
+	}
+	_, events, _ := p.cap.snapshot()
+	if len(events) != 1 || events[0].Reason != popguard.ReasonSHRBody || events[0].Outcome != middleware.Rejected {
+		t.Errorf("events %+v", events)
+	}
+}
