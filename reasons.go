@@ -17,6 +17,13 @@ const (
 	ReasonHeaderTooLarge      Reason = "request_header_too_large"
 	ReasonSchemeNotAllowed    Reason = "request_scheme_not_allowed"
 	ReasonBadTarget           Reason = "request_bad_target"
+	// ReasonDotSegment: the request path holds a "." or ".." segment in
+	// some spelling ("%2E", ".%2e", between "%2F" separators). Routers
+	// disagree on such paths, so they are refused on every route.
+	ReasonDotSegment Reason = "request_dot_segment"
+	// ReasonHostNotAllowed: the host the request addressed is not one of
+	// the Guard's public hosts.
+	ReasonHostNotAllowed Reason = "request_host_not_allowed"
 
 	ReasonTokenMalformed   Reason = "token_malformed"
 	ReasonTokenType        Reason = "token_type"

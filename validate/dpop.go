@@ -288,14 +288,15 @@ func (v *ProofVerifier) Verify(proof string, req ProofRequest) (*Proof, error) {
 	if c.htm != req.Method {
 		return nil, proofErr(popguard.ReasonProofHTM, "The DPoP proof htm does not match the request method", nil)
 	}
-	// Check 9: htu, after RFC 3986 §6.2.2/§6.2.3 normalization.
+	// Check 9: htu, after the RFC 3986 normalizations that do not change
+	// routing (see CanonicalHTU); a path with a dot-segment is refused.
 	htu, err := CanonicalHTU(c.htu)
 	if err != nil {
 		return nil, proofErr(popguard.ReasonProofHTU, "The DPoP proof htu is not a valid http(s) URI without query and fragment", err)
 	}
 	target, err := CanonicalTarget(req.Target)
 	if err != nil {
-		return nil, fail(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request target URI is not valid", err)
+		return nil, targetErr(err)
 	}
 	if htu != target {
 		return nil, proofErr(popguard.ReasonProofHTU, "The DPoP proof htu does not match the request URI", nil)
@@ -355,6 +356,15 @@ func (v *ProofVerifier) Verify(proof string, req ProofRequest) (*Proof, error) {
 		Alg:        j.Alg,
 		Thumbprint: key.Thumbprint,
 	}, nil
+}
+
+// targetErr is the rejection of a request target that CanonicalTarget
+// refused: a client fault (400), with its own reason for a dot-segment.
+func targetErr(err error) error {
+	if errors.Is(err, errDotSegment) {
+		return fail(popguard.CodeInvalidRequest, popguard.ReasonDotSegment, "The request path must not contain dot-segments", err)
+	}
+	return fail(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request target URI is not valid", err)
 }
 
 type proofClaims struct {

@@ -35,11 +35,15 @@ package validate
 //     443 for https) is dropped.
 //   - path: an empty path becomes "/". Allowed bytes are RFC 3986 pchar and
 //     '/'. A percent-encoded triplet must have two hex digits; its hex digits
-//     are upper-cased, and it is decoded if it encodes an unreserved
-//     character (ALPHA DIGIT '-' '.' '_' '~'). Other triplets stay encoded,
-//     so "%2F" is not "/". Dot-segments are then removed (RFC 3986 §5.2.4),
-//     after decoding, so "%2E%2E" is "..". Case and a trailing slash are
-//     significant.
+//     are upper-cased and it is never decoded: "%61" is not "a" and "%2F" is
+//     not "/". Decoding would change routing for routers that route on the
+//     raw path (chi, echo), so a proof would be accepted for a path other
+//     than the one the handler serves. For the same reason a path holding a
+//     dot-segment in any spelling (".", "..", "%2E", ".%2e", also between
+//     "%2F" separators) is refused rather than resolved: Go's ServeMux routes
+//     "/a/%2E%2E/b" to "/a/", chi never removes dot-segments, and a check that
+//     resolved them would compare one path while the router serves another.
+//     Case, empty segments and a trailing slash are significant.
 //
 // An htu with a query or fragment (even an empty one) is refused; for the
 // request target they are dropped. Inputs over 8192 bytes are refused (for
@@ -49,11 +53,12 @@ package validate
 // other accepted inputs cost one allocation (two above 512 bytes).
 
 import (
-	"bytes"
 	"errors"
-	"github.com/popguard/popguard/internal/ascii"
 	"net/netip"
 	"strings"
+
+	"github.com/popguard/popguard/internal/ascii"
+	"github.com/popguard/popguard/internal/uripath"
 )
 
 // ErrHTU is matched (errors.Is) by every error CanonicalHTU and
@@ -82,7 +87,18 @@ type htuError struct {
 
 func (e *htuError) Error() string { return ErrHTU.Error() + ": " + e.subject + " " + e.reason }
 
-func (e *htuError) Unwrap() error { return ErrHTU }
+func (e *htuError) Unwrap() []error {
+	if e.reason == reasonDotSegment {
+		return []error{ErrHTU, errDotSegment}
+	}
+	return []error{ErrHTU}
+}
+
+// reasonDotSegment is the htuError reason of a path with a dot-segment;
+// errDotSegment lets callers give that case its own rejection reason.
+const reasonDotSegment = "path has a dot-segment"
+
+var errDotSegment = errors.New("dot-segment")
 
 func htuErr(subject, reason string) error { return &htuError{subject: subject, reason: reason} }
 
@@ -388,26 +404,20 @@ func checkPort(port string, https bool) (isDefault bool, reason string) {
 }
 
 // checkPath validates a non-empty path (it starts with '/'). It reports
-// whether the path is already in normal form (no percent-encoding, no
-// dot-segment), or a reason to refuse it.
+// whether the path is already in normal form (no lower-case hex digit in a
+// percent-encoding), or a reason to refuse it.
 func checkPath(path string) (clean bool, reason string) {
 	clean = true
-	segStart := 0 // index of the '/' before the current segment; path[0] == '/'
 	for i := 1; i < len(path); i++ {
 		c := path[i]
 		switch pathClass[c] {
-		case classSlash:
-			if isDotSegment(path[segStart+1 : i]) {
-				clean = false
-			}
-			segStart = i
+		case classSlash, classOK:
 		case classPercent:
 			if i+2 >= len(path) || !ascii.IsHex(path[i+1]) || !ascii.IsHex(path[i+2]) {
 				return false, "path has an invalid percent-encoding"
 			}
-			clean = false
+			clean = clean && !isLowerHex(path[i+1]) && !isLowerHex(path[i+2])
 			i += 2
-		case classOK:
 		default:
 			if c >= 0x80 {
 				return false, "path has a non-ASCII byte"
@@ -415,70 +425,26 @@ func checkPath(path string) (clean bool, reason string) {
 			return false, "path has an invalid byte"
 		}
 	}
-	if isDotSegment(path[segStart+1:]) {
-		clean = false
+	if uripath.HasDotSegment(path) {
+		return false, reasonDotSegment
 	}
 	return clean, ""
 }
 
-// appendPath appends the normal form of path (validated by checkPath):
-// percent-encoding normalized, dot-segments removed (RFC 3986 §5.2.4).
-//
-// It works segment by segment: a "." segment is dropped, a ".." segment is
-// dropped together with the segment before it, and either of them as the
-// last segment leaves a trailing '/'. For a path starting with '/' this is
-// the algorithm of §5.2.4.
+// appendPath appends path (validated by checkPath) with the hex digits of
+// its percent-encodings upper-cased.
 func appendPath(buf []byte, path string) []byte {
-	base := len(buf)
-	for i := 0; i < len(path); {
-		// path[i] == '/'
-		j := len(path)
-		if k := strings.IndexByte(path[i+1:], '/'); k >= 0 {
-			j = i + 1 + k
-		}
-		last := j == len(path)
-		segStart := len(buf)
-		buf = append(buf, '/')
-		buf = appendSegment(buf, path[i+1:j])
-		switch seg := buf[segStart+1:]; {
-		case len(seg) == 1 && seg[0] == '.':
-			buf = buf[:segStart]
-			if last {
-				buf = append(buf, '/')
-			}
-		case len(seg) == 2 && seg[0] == '.' && seg[1] == '.':
-			buf = buf[:segStart]
-			if k := bytes.LastIndexByte(buf[base:], '/'); k >= 0 {
-				buf = buf[:base+k]
-			}
-			if last {
-				buf = append(buf, '/')
-			}
-		}
-		i = j
-	}
-	if len(buf) == base {
-		buf = append(buf, '/') // empty path
-	}
-	return buf
-}
-
-// appendSegment appends seg with percent-encoded unreserved characters
-// decoded and the hex digits of the other triplets upper-cased.
-func appendSegment(buf []byte, seg string) []byte {
-	for i := 0; i < len(seg); i++ {
-		c := seg[i]
-		if c != '%' {
-			buf = append(buf, c)
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		if c == '%' {
+			buf = append(buf, '%', upperHex(path[i+1]), upperHex(path[i+2]))
+			i += 2
 			continue
 		}
-		hi, lo := upperHex(seg[i+1]), upperHex(seg[i+2])
-		i += 2
-		if d := unhex(hi)<<4 | unhex(lo); isUnreserved(d) {
-			buf = append(buf, d)
-		} else {
-			buf = append(buf, '%', hi, lo)
-		}
+		buf = append(buf, c)
+	}
+	if len(path) == 0 {
+		buf = append(buf, '/') // empty path
 	}
 	return buf
 }
@@ -517,8 +483,6 @@ var pathClass = func() (t [256]uint8) {
 	return t
 }()
 
-func isDotSegment(seg string) bool { return seg == "." || seg == ".." }
-
 func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
@@ -532,19 +496,13 @@ func allDigits(s string) bool {
 	return s != ""
 }
 
+func isLowerHex(c byte) bool { return 'a' <= c && c <= 'f' }
+
 func upperHex(c byte) byte {
 	if 'a' <= c && c <= 'f' {
 		return c - ('a' - 'A')
 	}
 	return c
-}
-
-// unhex returns the value of an upper-case hex digit.
-func unhex(c byte) byte {
-	if isDigit(c) {
-		return c - '0'
-	}
-	return c - 'A' + 10
 }
 
 func isUnreserved(c byte) bool {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"github.com/popguard/popguard/internal/ascii"
 	"github.com/popguard/popguard/internal/shrwire"
+	"github.com/popguard/popguard/internal/uripath"
 	"net/http"
 	"net/url"
 	"slices"
@@ -77,10 +78,12 @@ const (
 //     SHRRequireHeaders, SHRRequireBody. See Verify.
 //   - nonce: required and checked only when SHRRequest.Nonces is set.
 //
-// Order: syntax, header and claim types, then the request binding (ts, m,
-// u, p, q, h: cheap, and they need no token), then the access token (before
-// any signature work, draft-03 §7.4), the PoP key, the signature, b (so
-// the body is only read for an authentic SHR), and the nonce last, so a
+// Order: syntax, header and claim types, then the request binding whose
+// cost does not grow with the request (ts, m, u, p), then the access token
+// (before any signature work, draft-03 §7.4), the PoP key, the signature,
+// then what costs in proportion to the request (q, h, and b, so the query,
+// the headers and the body are only read for an authentic SHR), and the
+// nonce last, so a
 // stateful nonce source is consulted only for an SHR that passed every
 // other check and a nonce rejection is one the client can act on. PoP has
 // no nonce error code: a nonce rejection is invalid_token with reason
@@ -405,14 +408,11 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	if err := shrwire.MatchHost(c.u, req.Scheme, req.Host); err != nil {
 		return nil, err
 	}
+	if uripath.HasDotSegment(req.Path) {
+		return nil, fail(popguard.CodeInvalidRequest, popguard.ReasonDotSegment, "The request path must not contain dot-segments", nil)
+	}
 	if !shrwire.MatchPath(c.p, req.Path, req.RawQuery, v.browserCompat) {
 		return nil, shrErr(popguard.ReasonSHRPath, "The PoP signed request p does not match the request path", nil)
-	}
-	if err := v.checkQuery(&c, req.RawQuery); err != nil {
-		return nil, err
-	}
-	if err := v.checkHeaders(&c, req.Header); err != nil {
-		return nil, err
 	}
 	checkBody := c.hasB || v.requireBody || slices.Contains(v.bodyMethods, req.Method)
 	if checkBody && !c.hasB {
@@ -441,6 +441,15 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	}
 	if err := jose.Verify(alg, key, j.SigningInput, j.Signature); err != nil {
 		return nil, shrErr(popguard.ReasonSHRSignature, "The PoP signed request signature is invalid", err)
+	}
+
+	// q and h after the signature: their cost grows with the request's
+	// query and headers, which an unauthenticated caller chooses.
+	if err := v.checkQuery(&c, req.RawQuery); err != nil {
+		return nil, err
+	}
+	if err := v.checkHeaders(&c, req.Header); err != nil {
+		return nil, err
 	}
 
 	if checkBody {

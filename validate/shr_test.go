@@ -1102,3 +1102,80 @@ func FuzzSHRVerify(f *testing.F) {
 		}
 	})
 }
+
+// hugeQuery is about 500 KB of distinct query pieces: what fits under Go's
+// default header limit.
+func hugeQuery(pieces int) string {
+	var b strings.Builder
+	for i := range pieces {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString("p")
+		b.WriteString(strings.Repeat("x", i%7))
+		b.WriteString("=")
+		b.WriteString(base64.RawURLEncoding.EncodeToString([]byte{byte(i), byte(i >> 8)}))
+	}
+	return b.String()
+}
+
+// A forged SHR (junk at, self-signed) that covers query parameters is
+// refused on its token before the query is parsed: the query's cost grows
+// with attacker input, so it is only read for an authentic SHR.
+func TestSHRQueryCheckedAfterTokenAndSignature(t *testing.T) {
+	e := shrEnvOnce()
+	v := e.verifier(t)
+	q := hugeQuery(60_000)
+	for _, tc := range []struct {
+		name   string
+		at     string
+		key    *sign.Key
+		reason popguard.Reason
+	}{
+		{"junk token", "junk", e.net, popguard.ReasonTokenMalformed},
+		{"valid token, other key's signature", e.token(t, entraCnf(e.net)), e.other, popguard.ReasonKeyBinding},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := shrBaseOpts()
+			o.RawQuery = "missing=1"
+			o.Q = sign.QHash("missing=1") // covers a parameter the request lacks
+			req := shrBaseReq()
+			req.RawQuery = q
+			_, err := v.Verify(context.Background(), mustSHR(t, tc.key, tc.at, o), req)
+			wantSHRErr(t, err, popguard.CodeInvalidToken, tc.reason)
+		})
+	}
+	t.Run("authentic SHR: the query is then checked", func(t *testing.T) {
+		o := shrBaseOpts()
+		o.RawQuery = "missing=1"
+		o.Q = sign.QHash("missing=1")
+		req := shrBaseReq()
+		req.RawQuery = q
+		_, err := v.Verify(context.Background(), mustSHR(t, e.net, e.token(t, entraCnf(e.net)), o), req)
+		wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRQuery)
+	})
+}
+
+// BenchmarkSHRForgedHugeQuery is the cost of refusing an unauthenticated SHR
+// with a junk token and a 500 KB query, beside the same SHR without the
+// query: the two should be about equal.
+func BenchmarkSHRForgedHugeQuery(b *testing.B) {
+	e := shrEnvOnce()
+	v := e.verifier(b)
+	o := shrBaseOpts()
+	o.RawQuery = "missing=1"
+	o.Q = sign.QHash("missing=1")
+	shr := mustSHR(b, e.net, "junk", o)
+	for _, bc := range []struct{ name, query string }{{"plain", ""}, {"60000_pieces", hugeQuery(60_000)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := shrBaseReq()
+			req.RawQuery = bc.query
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(context.Background(), shr, req); err == nil {
+					b.Fatal("accepted")
+				}
+			}
+		})
+	}
+}

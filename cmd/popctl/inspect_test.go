@@ -96,7 +96,7 @@ func newProof(t *testing.T, alg string, iat int64, extra ...string) (key, proof 
 func TestProofInspect(t *testing.T) {
 	const iat = 1700000000
 	_, proof := newProof(t, "ES256", iat, "-token", "tok")
-	base := []string{"-url", "https://API.test:443/things/%31", "-token", "tok"}
+	base := []string{"-url", "https://API.test:443/things/1", "-token", "tok"}
 	at := func(d int) string { return strconv.Itoa(iat + d) }
 
 	// Right method, URL (another spelling of it) and time: every check passes.
