@@ -1155,12 +1155,23 @@ func TestAdversarialDowngrades(t *testing.T) {
 // ---- Host header and forwarding headers against htu and u ----
 
 func TestAdversarialHostAndForwarded(t *testing.T) {
-	// trusted: the raw TCP peer (127.0.0.1) is a trusted proxy; untrusted:
-	// it is not. Neither has a public URL: the target comes from the request.
-	trusted := newHarness(t, middleware.WithTrustedProxies("127.0.0.1", "::1"))
-	untrusted := newHarness(t, middleware.WithTrustedProxies("10.0.0.0/8"), middleware.WithPoP())
-	public := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithTrustedProxies("127.0.0.1", "::1"))
+	// trusted (X-Forwarded-*) and trustedF (Forwarded): the raw TCP peer
+	// (127.0.0.1) is a trusted proxy; untrusted: it is not. None has a
+	// public URL: the host comes from the request or the proxy and must be
+	// on the allow-list. insecure: the host comes from the request unchecked
+	// (the development opt-out).
+	hosts := middleware.WithPublicHosts("api.public", "backend", "backend:8080")
+	trusted := newHarness(t, middleware.WithTrustedProxies(middleware.XForwarded, "127.0.0.1", "::1"), hosts)
+	trustedF := newHarness(t, middleware.WithTrustedProxies(middleware.Forwarded, "127.0.0.1", "::1"), hosts)
+	untrusted := newHarness(t, middleware.WithTrustedProxies(middleware.XForwarded, "10.0.0.0/8"), middleware.WithPublicHosts("api.test"), middleware.WithPoP())
+	insecure := newHarness(t, middleware.WithInsecureHostFromRequest())
+	public := newHarness(t, middleware.WithPublicURL(publicURL))
 	srvT, srvU, srvP := advServer(t, trusted.route(mixed)), advServer(t, untrusted.route(popguard.Mixed)), advServer(t, public.route(mixed))
+	srvF, srvI := advServer(t, trustedF.route(mixed)), advServer(t, insecure.route(mixed))
+	hostRefused := func(t *testing.T, h *harness, resp response) {
+		t.Helper()
+		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonHostNotAllowed)
+	}
 	dpopRaw := func(t *testing.T, h *harness, srv *httptest.Server, reqLine, htu string, lines ...string) response {
 		tok := h.bound()
 		head := append([]string{reqLine}, lines...)
@@ -1205,6 +1216,43 @@ func TestAdversarialHostAndForwarded(t *testing.T) {
 		htuReject(t, trusted, dpopRaw(t, trusted, srvT, get, "http://evil.test/r", lines...))
 		advAccept(t, trusted, dpopRaw(t, trusted, srvT, get, "http://api.public/r", lines...), bob.Subject, popguard.DPoP)
 	})
+	t.Run("public hosts: a proof made for another server is refused", func(t *testing.T) {
+		// The Host header names the other server, and so does the proof:
+		// without the allow-list the request's own Host was the target.
+		hostRefused(t, untrusted, dpopRaw(t, untrusted, srvU, get, "http://other.example/r", "Host: other.example"))
+		hostRefused(t, untrusted, dpopRaw(t, untrusted, srvU, get, "http://other.example/r", "Host: OTHER.example:80"))
+	})
+	t.Run("public hosts: an SHR made for another server is refused", func(t *testing.T) {
+		k := sign.MustKey("ES256")
+		tok := untrusted.token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Cnf: map[string]any{"kid": k.Thumbprint()}})
+		shr, err := k.SHR(tok, sign.SHROptions{Method: "GET", Host: "other.example", Path: "/r"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hostRefused(t, untrusted, untrusted.advRaw(t, srvU, get, "Host: other.example", "Authorization: PoP "+shr))
+	})
+	t.Run("public hosts: the host is matched without case and default port", func(t *testing.T) {
+		advAccept(t, untrusted, dpopRaw(t, untrusted, srvU, get, "http://api.test/r", "Host: API.test:80"), bob.Subject, popguard.DPoP)
+	})
+	t.Run("trusted peer: X-Forwarded-Host not on the allow-list", func(t *testing.T) {
+		hostRefused(t, trusted, dpopRaw(t, trusted, srvT, get, "http://evil.test/r", "Host: backend", "X-Forwarded-Host: evil.test"))
+	})
+	t.Run("trusted peer (X-Forwarded-*): a client's Forwarded is never read", func(t *testing.T) {
+		// nginx passes a client's Forwarded through unless told not to: it
+		// must not override the proxy's X-Forwarded-* nor drop its prefix.
+		lines := []string{"Host: backend", "Forwarded: proto=https;host=evil.test", "X-Forwarded-Host: api.public", "X-Forwarded-Prefix: /v1"}
+		htuReject(t, trusted, dpopRaw(t, trusted, srvT, get, "https://evil.test/r", lines...))
+		htuReject(t, trusted, dpopRaw(t, trusted, srvT, get, "http://api.public/r", lines...))
+		advAccept(t, trusted, dpopRaw(t, trusted, srvT, get, "http://api.public/v1/r", lines...), bob.Subject, popguard.DPoP)
+	})
+	t.Run("trusted peer (Forwarded): X-Forwarded-* is never read", func(t *testing.T) {
+		lines := []string{"Host: backend", "Forwarded: host=api.public", "X-Forwarded-Host: evil.test", "X-Forwarded-Proto: https", "X-Forwarded-Prefix: /v1"}
+		htuReject(t, trustedF, dpopRaw(t, trustedF, srvF, get, "https://evil.test/v1/r", lines...))
+		advAccept(t, trustedF, dpopRaw(t, trustedF, srvF, get, "http://api.public/r", lines...), bob.Subject, popguard.DPoP)
+	})
+	t.Run("trusted peer: X-Forwarded-Prefix with a dot-segment", func(t *testing.T) {
+		badTarget(t, trusted, dpopRaw(t, trusted, srvT, get, "http://backend/r", "Host: backend", "X-Forwarded-Prefix: /v1/.."))
+	})
 	t.Run("trusted peer: X-Forwarded-Host with path and query", func(t *testing.T) {
 		badTarget(t, trusted, dpopRaw(t, trusted, srvT, get, "http://api.test/admin", "Host: backend", "X-Forwarded-Host: api.test/admin?"))
 	})
@@ -1212,45 +1260,51 @@ func TestAdversarialHostAndForwarded(t *testing.T) {
 		badTarget(t, trusted, dpopRaw(t, trusted, srvT, get, "http://api.test/r", "Host: backend", `X-Forwarded-Host: api.test\evil`))
 	})
 	t.Run("trusted peer: X-Forwarded-Host with port 99999", func(t *testing.T) {
-		badTarget(t, trusted, dpopRaw(t, trusted, srvT, get, "http://api.test/r", "Host: backend", "X-Forwarded-Host: api.test:99999"))
+		hostRefused(t, trusted, dpopRaw(t, trusted, srvT, get, "http://api.test/r", "Host: backend", "X-Forwarded-Host: api.test:99999"))
 	})
 	t.Run("trusted peer: empty X-Forwarded-Host", func(t *testing.T) {
 		badTarget(t, trusted, dpopRaw(t, trusted, srvT, get, "http://backend/r", "Host: backend", "X-Forwarded-Host:"))
 	})
 	t.Run("trusted peer: X-Forwarded-Host with a trailing dot", func(t *testing.T) {
-		badTarget(t, trusted, dpopRaw(t, trusted, srvT, get, "http://api.test/r", "Host: backend", "X-Forwarded-Host: api.test."))
+		hostRefused(t, trusted, dpopRaw(t, trusted, srvT, get, "http://api.test/r", "Host: backend", "X-Forwarded-Host: api.public."))
 	})
 	t.Run("trusted peer: Forwarded keys and values in upper case", func(t *testing.T) {
-		advAccept(t, trusted, dpopRaw(t, trusted, srvT, get, "https://api.public/r", "Host: backend", "Forwarded: HOST=api.public;PROTO=HTTPS"), bob.Subject, popguard.DPoP)
+		advAccept(t, trustedF, dpopRaw(t, trustedF, srvF, get, "https://api.public/r", "Host: backend", "Forwarded: HOST=api.public;PROTO=HTTPS"), bob.Subject, popguard.DPoP)
 	})
 	t.Run("trusted peer: Forwarded quoted proto and host with default port", func(t *testing.T) {
-		advAccept(t, trusted, dpopRaw(t, trusted, srvT, get, "https://api.public/r", "Host: backend", `Forwarded: proto="https";host="api.public:443"`), bob.Subject, popguard.DPoP)
+		advAccept(t, trustedF, dpopRaw(t, trustedF, srvF, get, "https://api.public/r", "Host: backend", `Forwarded: proto="https";host="api.public:443"`), bob.Subject, popguard.DPoP)
 	})
 	t.Run("trusted peer: Forwarded host with an escaped quote", func(t *testing.T) {
-		badTarget(t, trusted, dpopRaw(t, trusted, srvT, get, "http://evil.test/r", "Host: backend", `Forwarded: host="evil.test\"x"`))
+		badTarget(t, trustedF, dpopRaw(t, trustedF, srvF, get, "http://evil.test/r", "Host: backend", `Forwarded: host="evil.test\"x"`))
 	})
 	t.Run("trusted peer: Forwarded empty host", func(t *testing.T) {
-		badTarget(t, trusted, dpopRaw(t, trusted, srvT, get, "http://backend/r", "Host: backend", `Forwarded: host=""`))
+		badTarget(t, trustedF, dpopRaw(t, trustedF, srvF, get, "http://backend/r", "Host: backend", `Forwarded: host=""`))
 	})
 	t.Run("trusted peer: Forwarded host with userinfo", func(t *testing.T) {
-		badTarget(t, trusted, dpopRaw(t, trusted, srvT, get, "http://api.public/r", "Host: backend", `Forwarded: host="evil@api.public"`))
+		badTarget(t, trustedF, dpopRaw(t, trustedF, srvF, get, "http://api.public/r", "Host: backend", `Forwarded: host="evil@api.public"`))
 	})
 	t.Run("trusted peer: Forwarded proto javascript", func(t *testing.T) {
-		badTarget(t, trusted, dpopRaw(t, trusted, srvT, get, "http://backend/r", "Host: backend", `Forwarded: proto=javascript`))
+		badTarget(t, trustedF, dpopRaw(t, trustedF, srvF, get, "http://backend/r", "Host: backend", `Forwarded: proto=javascript`))
 	})
 	t.Run("trusted peer: Forwarded without host keeps the Host", func(t *testing.T) {
 		lines := []string{"Host: backend", "Forwarded: for=192.0.2.1"}
-		htuReject(t, trusted, dpopRaw(t, trusted, srvT, get, "http://evil.test/r", lines...))
-		advAccept(t, trusted, dpopRaw(t, trusted, srvT, get, "http://backend/r", lines...), bob.Subject, popguard.DPoP)
+		htuReject(t, trustedF, dpopRaw(t, trustedF, srvF, get, "http://evil.test/r", lines...))
+		advAccept(t, trustedF, dpopRaw(t, trustedF, srvF, get, "http://backend/r", lines...), bob.Subject, popguard.DPoP)
 	})
 	t.Run("trusted peer: X-Forwarded-Proto list, nearest wins", func(t *testing.T) {
 		lines := []string{"Host: backend", "X-Forwarded-Proto: https", "X-Forwarded-Proto: http"}
 		htuReject(t, trusted, dpopRaw(t, trusted, srvT, get, "https://backend/r", lines...))
 	})
 	t.Run("absolute-form: the request-target authority is the target", func(t *testing.T) {
-		// RFC 9112 §3.2.2: the Host line is ignored for absolute-form.
-		htuReject(t, untrusted, dpopRaw(t, untrusted, srvU, "GET http://evil.test/r HTTP/1.1", "http://api.test/r", "Host: api.test"))
-		advAccept(t, untrusted, dpopRaw(t, untrusted, srvU, "GET http://evil.test/r HTTP/1.1", "http://evil.test/r", "Host: api.test"), bob.Subject, popguard.DPoP)
+		// RFC 9112 §3.2.2: the Host line is ignored for absolute-form, and
+		// the authority must be a public host.
+		hostRefused(t, untrusted, dpopRaw(t, untrusted, srvU, "GET http://evil.test/r HTTP/1.1", "http://evil.test/r", "Host: api.test"))
+		htuReject(t, untrusted, dpopRaw(t, untrusted, srvU, "GET http://api.test/r HTTP/1.1", "http://evil.test/r", "Host: evil.test"))
+		advAccept(t, untrusted, dpopRaw(t, untrusted, srvU, "GET http://api.test/r HTTP/1.1", "http://api.test/r", "Host: evil.test"), bob.Subject, popguard.DPoP)
+	})
+	t.Run("insecure host from request: any host is the target (development only)", func(t *testing.T) {
+		htuReject(t, insecure, dpopRaw(t, insecure, srvI, "GET http://evil.test/r HTTP/1.1", "http://api.test/r", "Host: api.test"))
+		advAccept(t, insecure, dpopRaw(t, insecure, srvI, get, "http://evil.test/r", "Host: evil.test"), bob.Subject, popguard.DPoP)
 	})
 	t.Run("absolute-form https on a plain connection stays http", func(t *testing.T) {
 		htuReject(t, untrusted, dpopRaw(t, untrusted, srvU, "GET https://api.test/r HTTP/1.1", "https://api.test/r", "Host: api.test"))
@@ -1262,7 +1316,7 @@ func TestAdversarialHostAndForwarded(t *testing.T) {
 	t.Run("absolute-form with userinfo", func(t *testing.T) {
 		htuReject(t, untrusted, dpopRaw(t, untrusted, srvU, "GET http://evil@api.test/r HTTP/1.1", "http://evil@api.test/r", "Host: api.test"))
 	})
-	t.Run("public URL: trusted X-Forwarded-Host is ignored", func(t *testing.T) {
+	t.Run("public URL: X-Forwarded-Host is ignored", func(t *testing.T) {
 		htuReject(t, public, dpopRaw(t, public, srvP, get, "https://evil.test/r", "Host: api.test", "X-Forwarded-Host: evil.test", "X-Forwarded-Proto: https"))
 	})
 }
@@ -1280,8 +1334,8 @@ func TestAdversarialPathTricks(t *testing.T) {
 		tok := h.bound()
 		return h.advRaw(t, p.srv, "GET "+path+" HTTP/1.1", "Host: api.test", "Authorization: DPoP "+tok, "DPoP: "+h.proof("GET", htu, tok))
 	}
-	for _, path := range []string{"/A/b", "/a/B", "/a/./b", "/a/../a/b", "/a/%2e/b", "/a/%2E%2E/a/b", "/x/%2e%2e/a/b", "//a/b", "/a//b",
-		"/a/b/", "/a/b/.", "/a%2Fb", "/a%2fb", "/a/b;x", "/a/b%00", "/a/b%20", "/%61/b", "/a/b/..", "/a/b%2F", "/a\\b"} {
+	for _, path := range []string{"/A/b", "/a/B", "//a/b", "/a//b",
+		"/a/b/", "/a%2Fb", "/a%2fb", "/a/b;x", "/a/b%00", "/a/b%20", "/%61/b", "/a/b%2F", "/a\\b"} {
 		t.Run("SHR p /a/b on "+path, func(t *testing.T) {
 			advReject(t, h, popRaw(t, path, shrFor("/a/b")), 401, popguard.CodeInvalidToken, popguard.ReasonSHRPath)
 		})
@@ -1292,11 +1346,10 @@ func TestAdversarialPathTricks(t *testing.T) {
 	t.Run("SHR p /a%2fb on /a%2Fb (hex case only)", func(t *testing.T) {
 		advAccept(t, h, popRaw(t, "/a%2Fb", shrFor("/a%2fb")), "carol", popguard.PoP)
 	})
-	t.Run("SHR p /a/./b on /a/./b (exact, as sent)", func(t *testing.T) {
-		advAccept(t, h, popRaw(t, "/a/./b", shrFor("/a/./b")), "carol", popguard.PoP)
-	})
 	htu := publicURL + "/a/b"
-	for _, path := range []string{"/A/b", "/a/B", "//a/b", "/a//b", "/a/b/", "/a%2Fb", "/a%2fb", "/a/b;x", "/a/b%20", "/a/b%2F", "/a/b/.."} {
+	// Percent-encoded unreserved characters are not decoded: chi and echo
+	// route "/%61/b" apart from "/a/b".
+	for _, path := range []string{"/A/b", "/a/B", "//a/b", "/a//b", "/a/b/", "/a%2Fb", "/a%2fb", "/a/b;x", "/a/b%20", "/a/b%2F", "/%61/b", "/a/%62"} {
 		t.Run("DPoP htu /a/b on "+path, func(t *testing.T) {
 			advReject(t, h, dpopRaw(t, path, htu), 401, popguard.CodeInvalidDPoPProof, popguard.ReasonProofHTU)
 		})
@@ -1311,11 +1364,24 @@ func TestAdversarialPathTricks(t *testing.T) {
 			advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonBadTarget)
 		})
 	}
-	// RFC 9449 §4.3 check 9 asks for RFC 3986 §6.2.2 normalization: these
-	// are the same URI as /a/b (and Go's ServeMux redirects them there).
-	for _, path := range []string{"/a/./b", "/a/../a/b", "/a/%2e/b", "/a/%2E%2E/a/b", "/%61/b", "/a/%62"} {
-		t.Run("DPoP htu /a/b on "+path+" (RFC 3986 equivalent)", func(t *testing.T) {
-			advAccept(t, h, dpopRaw(t, path, htu), bob.Subject, popguard.DPoP)
+	// Dot-segments in any spelling are refused on every scheme, before any
+	// credential is looked at: Go's ServeMux does not redirect the encoded
+	// spellings (it routes "/x/%2E%2E/a/b" to "/x/"), and chi never removes
+	// dot-segments, so resolving them would check one path and serve another.
+	for _, path := range []string{"/a/./b", "/a/../a/b", "/a/%2e/b", "/a/%2E%2E/a/b", "/x/%2e%2e/a/b", "/x/.%2E/a/b",
+		"/x/%2E./a/b", "/a/b/.", "/a/b/..", "/a/b/%2e", "/x%2F..%2Fa/b", "/x%2f%2E%2E%2fa/b"} {
+		t.Run("DPoP htu /a/b on "+path, func(t *testing.T) {
+			advReject(t, h, dpopRaw(t, path, htu), 400, popguard.CodeInvalidRequest, popguard.ReasonDotSegment)
+		})
+		t.Run("SHR p "+path+" on "+path+" (exact, as sent)", func(t *testing.T) {
+			advReject(t, h, popRaw(t, path, shrFor(path)), 400, popguard.CodeInvalidRequest, popguard.ReasonDotSegment)
+		})
+		t.Run("DPoP htu "+path+" on "+path+" (exact, as sent)", func(t *testing.T) {
+			advReject(t, h, dpopRaw(t, path, publicURL+path), 400, popguard.CodeInvalidRequest, popguard.ReasonDotSegment)
+		})
+		t.Run("Bearer on "+path, func(t *testing.T) {
+			resp := h.advRaw(t, p.srv, "GET "+path+" HTTP/1.1", "Host: api.test", "Authorization: Bearer "+h.unbound())
+			advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonDotSegment)
 		})
 	}
 }
@@ -1461,7 +1527,7 @@ func TestRegressionSHRQueryEncodedName(t *testing.T) {
 // host="api.public, host=evil.test" (echoing a client value) made evil.test
 // the target host and a proof minted for http://evil.test/r was accepted.
 func TestRegressionForwardedQuoted(t *testing.T) {
-	h := newHarness(t, middleware.WithTrustedProxies("127.0.0.1", "::1"))
+	h := newHarness(t, middleware.WithTrustedProxies(middleware.Forwarded, "127.0.0.1", "::1"), middleware.WithPublicHosts("api.public", "backend"))
 	srv := advServer(t, h.route(mixed))
 	send := func(t *testing.T, forwarded, htu string) response {
 		tok := h.bound()

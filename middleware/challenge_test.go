@@ -119,7 +119,7 @@ func signBound(k *sign.Key) sign.TokenOptions {
 func TestNoAttackerBytesInHeaders(t *testing.T) {
 	const evil = "EVIL\"\\\r\n\u00e9\u202e"
 	pub := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithNonces(newNonces(t, nil)))
-	host := newHarness(t, middleware.WithTrustedProxies("10.0.0.0/8"), middleware.WithNonces(newNonces(t, nil)))
+	host := newHarness(t, middleware.WithTrustedProxies(middleware.XForwarded, "10.0.0.0/8"), middleware.WithInsecureHostFromRequest(), middleware.WithNonces(newNonces(t, nil)))
 	signed := func(h *harness, header, claims map[string]any) string {
 		hdr := map[string]any{"typ": "dpop+jwt", "jwk": h.key.PublicJWK(nil)}
 		for k, v := range header {

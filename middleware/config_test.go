@@ -50,8 +50,19 @@ func TestNewErrors(t *testing.T) {
 		{"public URL without scheme", []middleware.Option{tokens, middleware.WithPublicURL("api.test")}, "must be http(s)"},
 		{"public URL without host", []middleware.Option{tokens, middleware.WithPublicURL("https:///v1")}, "no userinfo, query or fragment"},
 		{"public URL bad host", []middleware.Option{tokens, middleware.WithPublicURL("https://api_test")}, "host is not valid"},
-		{"trusted proxy bad CIDR", []middleware.Option{tokens, middleware.WithTrustedProxies("10.0.0.0/33")}, `trusted proxy "10.0.0.0/33"`},
-		{"trusted proxy not an address", []middleware.Option{tokens, middleware.WithTrustedProxies("10.0.0.0/8", "proxy.internal")}, `trusted proxy "proxy.internal"`},
+		{"trusted proxy bad CIDR", []middleware.Option{tokens, middleware.WithTrustedProxies(middleware.XForwarded, "10.0.0.0/33")}, `trusted proxy "10.0.0.0/33"`},
+		{"trusted proxy not an address", []middleware.Option{tokens, middleware.WithTrustedProxies(middleware.XForwarded, "10.0.0.0/8", "proxy.internal")}, `trusted proxy "proxy.internal"`},
+		{"trusted proxies without a header family", []middleware.Option{tokens, middleware.WithTrustedProxies(0, "10.0.0.0/8")}, "XForwarded or middleware.Forwarded"},
+		{"trusted proxies without addresses", []middleware.Option{tokens, middleware.WithTrustedProxies(middleware.Forwarded)}, "at least one address"},
+		// The origin proofs are checked against comes from configuration,
+		// never silently from the request's Host.
+		{"no origin source", []middleware.Option{tokens}, "must come from configuration"},
+		{"trusted proxies alone are no origin source", []middleware.Option{tokens, middleware.WithTrustedProxies(middleware.XForwarded, "10.0.0.0/8")}, "must come from configuration"},
+		{"public URL and public hosts", []middleware.Option{tokens, middleware.WithPublicURL(publicURL), middleware.WithPublicHosts("api.test")}, "use one"},
+		{"public URL and insecure host", []middleware.Option{tokens, middleware.WithPublicURL(publicURL), middleware.WithInsecureHostFromRequest()}, "use one"},
+		{"public URL and trusted proxies", []middleware.Option{tokens, middleware.WithPublicURL(publicURL), middleware.WithTrustedProxies(middleware.XForwarded, "10.0.0.0/8")}, "no effect with WithPublicURL"},
+		{"public hosts empty", []middleware.Option{tokens, middleware.WithPublicHosts()}, "at least one host"},
+		{"public host with a path", []middleware.Option{tokens, middleware.WithPublicHosts("api.test/v1")}, `public host "api.test/v1"`},
 		{"realm with a quote", []middleware.Option{tokens, middleware.WithRealm(`my "api"`)}, "realm must be"},
 		{"realm with a backslash", []middleware.Option{tokens, middleware.WithRealm(`a\b`)}, "realm must be"},
 		{"realm with CRLF", []middleware.Option{tokens, middleware.WithRealm("a\r\nb")}, "realm must be"},
@@ -89,8 +100,8 @@ func TestNewAccepts(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, err := middleware.New(middleware.WithTokens(testVerifier(t)),
-		middleware.WithPublicURL("http://API.test:8080/v1/"),
-		middleware.WithTrustedProxies("10.0.0.0/8", "192.0.2.1", "2001:db8::/32", "::1"),
+		middleware.WithPublicHosts("API.test:8080", "api.example"),
+		middleware.WithTrustedProxies(middleware.XForwarded, "10.0.0.0/8", "192.0.2.1", "2001:db8::/32", "::1"),
 		middleware.WithRealm("payments API"), middleware.WithHeaderLimits(256, 256),
 		middleware.WithReplay(store), middleware.WithNonces(src), middleware.WithQueryTokens())
 	if err != nil {

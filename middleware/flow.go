@@ -57,6 +57,9 @@ func (p *nonceProbe) CheckNonce(n string) error {
 // authenticate runs the whole check for one request. On success it returns
 // the result and the headers to add to the response.
 func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http.Header, *Rejection) {
+	if err := checkPath(r); err != nil {
+		return nil, nil, g.fail(p, r, 0, err)
+	}
 	creds, err := g.extract(r)
 	if err != nil {
 		return nil, nil, g.fail(p, r, 0, err)

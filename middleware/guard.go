@@ -47,7 +47,10 @@ type Guard struct {
 	maxPoP      int
 	maxBody     int64
 	public      *publicBase
+	hosts       []string // WithPublicHosts, lower case
+	anyHost     bool     // WithInsecureHostFromRequest
 	trusted     []netip.Prefix
+	proxyHdrs   ProxyHeaders
 	replay      replay.Store
 	ownReplay   bool
 	failOpen    bool
@@ -127,7 +130,10 @@ func WithProofVerifier(v *validate.ProofVerifier) Option {
 // WithPublicURL sets the external origin clients address, with an optional
 // path prefix ("https://api.example.com/v1"): the target URI that DPoP htu
 // and PoP u/p are checked against is this origin plus the request path.
-// Recommended behind any proxy.
+// The request's Host header and any forwarding header are then ignored.
+//
+// New needs one source for the origin: WithPublicURL (the simplest and
+// safest), WithPublicHosts, or WithInsecureHostFromRequest.
 func WithPublicURL(u string) Option {
 	return func(g *Guard) error {
 		b, err := parsePublicURL(u)
@@ -139,11 +145,38 @@ func WithPublicURL(u string) Option {
 	}
 }
 
+// ProxyHeaders names the one header family a trusted proxy uses to pass the
+// scheme, host and path prefix the client addressed. The proxy must
+// overwrite (or clear) the headers of its family that a client sent, and the
+// other family is never read, so a client cannot pick one the proxy left
+// untouched.
+type ProxyHeaders int
+
+const (
+	// XForwarded reads X-Forwarded-Proto, X-Forwarded-Host and
+	// X-Forwarded-Prefix (nginx, Traefik, Caddy, Envoy, most load balancers).
+	XForwarded ProxyHeaders = iota + 1
+	// Forwarded reads the proto and host parameters of RFC 7239's Forwarded
+	// header. It has no path prefix.
+	Forwarded
+)
+
 // WithTrustedProxies lets requests from these peers (CIDRs or addresses)
-// set the target URI with Forwarded or X-Forwarded-Proto, -Host and -Prefix.
-// Headers from any other peer are ignored. Ignored when WithPublicURL is set.
-func WithTrustedProxies(cidrs ...string) Option {
+// set the scheme, host and path prefix of the target URI with the header
+// family named by headers; the last element of the last field line is used
+// (the one the nearest proxy wrote). Headers from any other peer are
+// ignored. The host a proxy passes must still be one of WithPublicHosts.
+// WithPublicURL makes this option pointless, and New refuses the two
+// together.
+func WithTrustedProxies(headers ProxyHeaders, cidrs ...string) Option {
 	return func(g *Guard) error {
+		if headers != XForwarded && headers != Forwarded {
+			return errors.New("middleware: WithTrustedProxies needs middleware.XForwarded or middleware.Forwarded")
+		}
+		if len(cidrs) == 0 {
+			return errors.New("middleware: WithTrustedProxies needs at least one address or CIDR")
+		}
+		g.proxyHdrs = headers
 		for _, c := range cidrs {
 			var p netip.Prefix
 			var err error
@@ -161,6 +194,36 @@ func WithTrustedProxies(cidrs ...string) Option {
 		}
 		return nil
 	}
+}
+
+// WithPublicHosts lists the hosts (host or host:port; a default port may be
+// left out) that clients may address when the origin is not fixed by
+// WithPublicURL: the scheme comes from the TLS connection or a trusted
+// proxy, the host from the request or a trusted proxy, and a request for any
+// other host is refused with 400 (reason request_host_not_allowed) before a
+// proof is looked at. Use it for a server reached under several names.
+func WithPublicHosts(hosts ...string) Option {
+	return func(g *Guard) error {
+		if len(hosts) == 0 {
+			return errors.New("middleware: WithPublicHosts needs at least one host")
+		}
+		for _, h := range hosts {
+			if !validHost(h) {
+				return fmt.Errorf("middleware: public host %q is not host or host:port", h)
+			}
+			g.hosts = append(g.hosts, strings.ToLower(h))
+		}
+		return nil
+	}
+}
+
+// WithInsecureHostFromRequest takes the host of the target URI from the
+// request (its Host header, absolute-form target or HTTP/2 :authority, or a
+// trusted proxy's header) without an allow-list. A proof or signed request
+// made for another server is then accepted here whenever its access token's
+// audience is: only for development and tests, never in production.
+func WithInsecureHostFromRequest() Option {
+	return func(g *Guard) error { g.anyHost = true; return nil }
 }
 
 // WithReplay sets the store that detects replayed proofs (default: an
@@ -278,6 +341,9 @@ func New(opts ...Option) (*Guard, error) {
 	if g.tokens == nil {
 		return nil, errors.New("middleware: WithTokens is required")
 	}
+	if err := g.checkOrigin(); err != nil {
+		return nil, err
+	}
 	if _, cached := g.tokens.(*validate.TokenCache); !cached && !g.noCache {
 		c, err := validate.NewTokenCache(g.tokens)
 		if err != nil {
@@ -310,6 +376,27 @@ func New(opts ...Option) (*Guard, error) {
 	}
 	g.algs = strings.Join(g.proofs.Algs(), " ")
 	return g, nil
+}
+
+// checkOrigin makes sure the origin that proofs are checked against comes
+// from one source of configuration.
+func (g *Guard) checkOrigin() error {
+	sources := 0
+	for _, set := range []bool{g.public != nil, len(g.hosts) > 0, g.anyHost} {
+		if set {
+			sources++
+		}
+	}
+	switch {
+	case sources == 0:
+		return errors.New("middleware: the origin that DPoP htu and PoP u are checked against must come from configuration: " +
+			"use WithPublicURL, or WithPublicHosts (with WithTrustedProxies behind a proxy), or WithInsecureHostFromRequest for development")
+	case sources > 1:
+		return errors.New("middleware: WithPublicURL, WithPublicHosts and WithInsecureHostFromRequest are alternatives: use one")
+	case g.public != nil && len(g.trusted) > 0:
+		return errors.New("middleware: WithTrustedProxies has no effect with WithPublicURL, which fixes the origin and prefix: use one")
+	}
+	return nil
 }
 
 // Close releases what the Guard created itself (the default replay store).

@@ -500,7 +500,7 @@ func TestTee(t *testing.T) {
 	// An empty Tee is a valid no-op hook.
 	empty := middleware.Tee()
 	empty.Observe(e)
-	if _, err := middleware.New(middleware.WithTokens(testVerifierFor(t)), middleware.WithMetrics(empty)); err != nil {
+	if _, err := middleware.New(middleware.WithTokens(testVerifierFor(t)), middleware.WithPublicURL(publicURL), middleware.WithMetrics(empty)); err != nil {
 		t.Errorf("WithMetrics(Tee()): %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/uripath"
 )
 
 // publicBase is a configured external origin plus optional path prefix.
@@ -86,9 +87,9 @@ func validHost(h string) bool {
 }
 
 // validPrefix checks an X-Forwarded-Prefix value: an absolute path of
-// RFC 3986 pchars.
+// RFC 3986 pchars without dot-segments.
 func validPrefix(p string) bool {
-	if p == "" || p[0] != '/' || len(p) > 256 {
+	if p == "" || p[0] != '/' || len(p) > 256 || uripath.HasDotSegment(p) {
 		return false
 	}
 	for i := 0; i < len(p); i++ {
@@ -116,17 +117,42 @@ func (t target) uri() string {
 	return s
 }
 
+// requestPath returns the path of the request target as received (the
+// origin-form request-target, HTTP/2 :path), or r.URL's escaped path for an
+// absolute-form target.
+func requestPath(r *http.Request) string {
+	if rt := r.RequestURI; rt != "" && rt[0] == '/' {
+		path, _, _ := strings.Cut(rt, "?")
+		return path
+	}
+	return r.URL.EscapedPath()
+}
+
+// checkPath refuses a request whose path holds a dot-segment in any
+// spelling, on the wire or in r.URL.Path as the handler sees it: routers
+// disagree on such paths (Go's ServeMux routes "/a/%2E%2E/b" to "/a/", chi
+// and echo never remove dot-segments), so the path a proof is compared with
+// would not be the one the handler serves. It applies to every scheme, so a
+// route behaves the same whatever credentials arrive.
+func checkPath(r *http.Request) error {
+	if uripath.HasDotSegment(requestPath(r)) || uripath.HasDotSegment(r.URL.Path) {
+		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonDotSegment, "The request path must not contain dot-segments", nil)
+	}
+	return nil
+}
+
 // targetOf reconstructs the target URI as the client saw it (RFC 9112
-// §3.3): from the configured public URL, else from forwarding headers set by
-// a trusted proxy, else from the request itself. Never from an untrusted
-// X-Forwarded-* header.
+// §3.3). The origin comes from configuration: the public URL, or the
+// allow-list of public hosts (the host read from the request or from a
+// trusted proxy's headers, then checked against the list), or, only when
+// the user opted into it for development, the request's host unchecked.
 func (g *Guard) targetOf(r *http.Request) (target, error) {
 	// The path exactly as received on the wire (origin-form request-target),
 	// not re-escaped: SHR p is compared exactly and a handler chain may
 	// have rewritten r.URL (http.StripPrefix).
-	path, query := r.URL.EscapedPath(), r.URL.RawQuery
+	path, query := requestPath(r), r.URL.RawQuery
 	if rt := r.RequestURI; rt != "" && rt[0] == '/' {
-		path, query, _ = strings.Cut(rt, "?")
+		_, query, _ = strings.Cut(rt, "?")
 	}
 	// A request-target never has a fragment (RFC 9112 §3.2). Dropping one
 	// here while the handler sees it in RawQuery would leave the checked
@@ -148,14 +174,40 @@ func (g *Guard) targetOf(r *http.Request) (target, error) {
 	}
 	t.host = r.Host
 	if g.trustedPeer(r) {
-		if err := applyForwarded(r, &t); err != nil {
+		if err := applyForwarded(r, g.proxyHdrs, &t); err != nil {
 			return target{}, err
 		}
 	}
 	if !validHost(t.host) {
 		return target{}, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request host is not valid", nil)
 	}
+	if !g.anyHost && !g.publicHost(t.scheme, t.host) {
+		return target{}, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonHostNotAllowed, "The request host is not one this server answers for", nil)
+	}
 	return t, nil
+}
+
+// publicHost reports whether host (valid, host[:port]) is on the allow-list
+// of WithPublicHosts, ASCII case-insensitively and with the scheme's default
+// port optional on either side.
+func (g *Guard) publicHost(scheme, host string) bool {
+	want := withoutDefaultPort(scheme, strings.ToLower(host))
+	for _, h := range g.hosts {
+		if withoutDefaultPort(scheme, h) == want {
+			return true
+		}
+	}
+	return false
+}
+
+func withoutDefaultPort(scheme, host string) string {
+	switch {
+	case scheme == "https" && strings.HasSuffix(host, ":443"):
+		return host[:len(host)-len(":443")]
+	case scheme == "http" && strings.HasSuffix(host, ":80"):
+		return host[:len(host)-len(":80")]
+	}
+	return host
 }
 
 func (g *Guard) trustedPeer(r *http.Request) bool {
@@ -207,11 +259,18 @@ func last(h http.Header, name string) (string, bool) {
 	return trimOWS(v[start:]), true
 }
 
-func applyForwarded(r *http.Request, t *target) error {
+// applyForwarded reads the scheme, host and prefix a trusted proxy passed in
+// the one header family the Guard is configured for; the other family is
+// never read.
+func applyForwarded(r *http.Request, family ProxyHeaders, t *target) error {
 	bad := func() error {
 		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The forwarding headers are not valid", nil)
 	}
-	if fwd, ok := last(r.Header, "Forwarded"); ok {
+	if family == Forwarded {
+		fwd, ok := last(r.Header, "Forwarded")
+		if !ok {
+			return nil
+		}
 		// RFC 7239: proto=https;host=api.example.com
 		for _, pair := range splitUnquoted(fwd, ';') {
 			k, v, ok := strings.Cut(trimOWS(pair), "=")

@@ -73,17 +73,18 @@ func badTarget(c targetCase, desc string) targetCase {
 }
 
 func TestTargetPublicURL(t *testing.T) {
-	h := newHarness(t, middleware.WithPublicURL("https://api.test/prefix"), middleware.WithTrustedProxies("10.0.0.0/8"))
+	h := newHarness(t, middleware.WithPublicURL("https://api.test/prefix"))
 	runTargetCases(t, h, []targetCase{
 		{name: "public URL plus path", reqURL: "http://10.0.0.7:8080/x", htu: "https://api.test/prefix/x", ok: true},
 		{name: "public URL, request query ignored", reqURL: "http://10.0.0.7:8080/x?a=1&b=2", htu: "https://api.test/prefix/x", ok: true},
-		{name: "normalized htu", reqURL: "http://10.0.0.7:8080/x", htu: "HTTPS://API.TEST:443/prefix/%78", ok: true},
+		{name: "normalized htu", reqURL: "http://10.0.0.7:8080/x", htu: "HTTPS://API.TEST:443/prefix/x", ok: true},
+		htuMismatch(targetCase{name: "percent-encoded unreserved not decoded", reqURL: "http://10.0.0.7:8080/x", htu: "https://api.test/prefix/%78"}),
 		htuMismatch(targetCase{name: "proof for the raw Host", reqURL: "http://10.0.0.7:8080/x", htu: "http://10.0.0.7:8080/x"}),
 		htuMismatch(targetCase{name: "proof without the prefix", reqURL: "http://10.0.0.7:8080/x", htu: "https://api.test/x"}),
 		htuMismatch(targetCase{name: "path case differs", reqURL: "http://10.0.0.7:8080/x", htu: "https://api.test/prefix/X"}),
 		htuMismatch(targetCase{name: "trailing slash differs", reqURL: "http://10.0.0.7:8080/x", htu: "https://api.test/prefix/x/"}),
-		// The public URL wins over forwarding headers, even from a trusted peer.
-		htuMismatch(targetCase{name: "trusted X-Forwarded-Host ignored with a public URL", reqURL: "http://10.0.0.7:8080/x",
+		// The public URL wins over forwarding headers.
+		htuMismatch(targetCase{name: "X-Forwarded-Host ignored with a public URL", reqURL: "http://10.0.0.7:8080/x",
 			htu: "https://other.test/x", hdr: []string{"X-Forwarded-Host", "other.test"}, remote: "10.1.2.3:555"}),
 		{name: "bad Host ignored with a public URL", reqURL: "http://10.0.0.7:8080/x", host: "api.test/admin?",
 			htu: "https://api.test/prefix/x", ok: true},
@@ -96,8 +97,15 @@ func TestTargetPublicURL(t *testing.T) {
 	})
 }
 
+func hostNotAllowed(c targetCase) targetCase {
+	c.reason, c.desc, c.code, c.status = popguard.ReasonHostNotAllowed, descHostNotAllowed, popguard.CodeInvalidRequest, 400
+	return c
+}
+
+const descHostNotAllowed = "The request host is not one this server answers for"
+
 func TestTargetFromRequest(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, middleware.WithPublicHosts("api.local:8080", "api.test"))
 	runTargetCases(t, h, []targetCase{
 		{name: "http Host with port", reqURL: "http://api.local:8080/x", htu: "http://api.local:8080/x", ok: true},
 		{name: "TLS request", reqURL: "https://api.test/x", htu: "https://api.test/x", ok: true},
@@ -124,23 +132,44 @@ func TestTargetFromRequest(t *testing.T) {
 		badTarget(targetCase{name: "Host with a space", reqURL: "https://api.test/x", host: "api.test evil", htu: "https://api.test/x"}, descBadHost),
 		badTarget(targetCase{name: "Host with a fragment", reqURL: "https://api.test/x", host: "api.test#", htu: "https://api.test/x"}, descBadHost),
 		badTarget(targetCase{name: "empty Host", reqURL: "https://api.test/x", host: emptyHost, htu: "https://api.test/x"}, descBadHost),
+		// The proof names the host the request names, but that host is
+		// another server's: without the allow-list both came from the client.
+		hostNotAllowed(targetCase{name: "Host of another server", reqURL: "https://other.test/x", htu: "https://other.test/x"}),
+		hostNotAllowed(targetCase{name: "listed host on another port", reqURL: "http://api.local:8081/x", htu: "http://api.local:8081/x"}),
+		{name: "listed host with its default port", reqURL: "https://api.test:443/x", htu: "https://api.test/x", ok: true},
 	})
 }
 
 func TestTargetTrustedProxies(t *testing.T) {
-	h := newHarness(t, middleware.WithTrustedProxies("10.0.0.0/8", "192.0.2.7", "2001:db8::/32"))
+	hosts := middleware.WithPublicHosts("api.public", "backend:8080", "api.test")
+	h := newHarness(t, middleware.WithTrustedProxies(middleware.XForwarded, "10.0.0.0/8", "192.0.2.7", "2001:db8::/32"), hosts)
+	hF := newHarness(t, middleware.WithTrustedProxies(middleware.Forwarded, "10.0.0.0/8"), hosts)
 	const proxy = "10.1.2.3:555"
+	runTargetCases(t, hF, []targetCase{
+		{name: "Forwarded proto and host", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
+			htu: "https://api.public/x", hdr: []string{"Forwarded", `for=198.51.100.1;proto=https;host="api.public"`}},
+		{name: "Forwarded family: X-Forwarded-* never read", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
+			htu: "https://api.public/x", hdr: []string{"Forwarded", "proto=https;host=api.public", "X-Forwarded-Host", "other.test", "X-Forwarded-Prefix", "/svc"}},
+		{name: "nearest Forwarded element", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
+			htu: "https://api.public/x", hdr: []string{"Forwarded", "proto=http;host=evil.test", "Forwarded", "proto=https;host=api.public"}},
+		badTarget(targetCase{name: "Forwarded host with path and query", reqURL: "http://backend:8080/x", remote: proxy,
+			htu: "https://api.test/other", hdr: []string{"Forwarded", "proto=https;host=api.test/other?"}}, descBadHost),
+		badTarget(targetCase{name: "Forwarded host with @", reqURL: "http://backend:8080/x", remote: proxy,
+			htu: "https://api.test/x", hdr: []string{"Forwarded", `proto=https;host="evil@api.test"`}}, descBadHost),
+		badTarget(targetCase{name: "Forwarded proto ftp", reqURL: "http://backend:8080/x", remote: proxy,
+			htu: "ftp://backend:8080/x", hdr: []string{"Forwarded", "proto=ftp"}}, descBadForwarded),
+		hostNotAllowed(targetCase{name: "Forwarded host not on the allow-list", reqURL: "http://backend:8080/x", remote: proxy,
+			htu: "https://evil.test/x", hdr: []string{"Forwarded", "proto=https;host=evil.test"}}),
+	})
 	runTargetCases(t, h, []targetCase{
 		{name: "X-Forwarded-Proto/Host/Prefix", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
 			htu: "https://api.public/svc/x", hdr: []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "api.public", "X-Forwarded-Prefix", "/svc/"}},
-		{name: "Forwarded proto and host", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
-			htu: "https://api.public/x", hdr: []string{"Forwarded", `for=198.51.100.1;proto=https;host="api.public"`}},
-		{name: "Forwarded wins over X-Forwarded-*", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
-			htu: "https://api.public/x", hdr: []string{"Forwarded", "proto=https;host=api.public", "X-Forwarded-Host", "other.test"}},
+		{name: "X-Forwarded family: a client's Forwarded never read", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
+			htu: "https://api.public/svc/x", hdr: []string{"Forwarded", "proto=http;host=evil.test", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "api.public", "X-Forwarded-Prefix", "/svc"}},
 		{name: "nearest proxy's value (last element)", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
 			htu: "https://api.public/x", hdr: []string{"X-Forwarded-Host", "evil.test, api.public", "X-Forwarded-Proto", "http,https"}},
-		{name: "nearest Forwarded element", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
-			htu: "https://api.public/x", hdr: []string{"Forwarded", "proto=http;host=evil.test", "Forwarded", "proto=https;host=api.public"}},
+		hostNotAllowed(targetCase{name: "X-Forwarded-Host not on the allow-list", reqURL: "http://backend:8080/x", remote: proxy,
+			htu: "https://evil.test/x", hdr: []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "evil.test"}}),
 		{name: "single trusted address", reqURL: "http://backend:8080/x", remote: "192.0.2.7:1", ok: true,
 			htu: "https://api.public/x", hdr: []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "api.public"}},
 		{name: "trusted IPv6 peer", reqURL: "http://backend:8080/x", remote: "[2001:db8::1]:443", ok: true,
@@ -157,14 +186,8 @@ func TestTargetTrustedProxies(t *testing.T) {
 			htu: "http://api.test/x", hdr: []string{"X-Forwarded-Host", "api.test x"}}, descBadHost),
 		badTarget(targetCase{name: "X-Forwarded-Host with @", reqURL: "http://backend:8080/x", remote: proxy,
 			htu: "http://api.test/x", hdr: []string{"X-Forwarded-Host", "evil@api.test"}}, descBadHost),
-		badTarget(targetCase{name: "Forwarded host with path and query", reqURL: "http://backend:8080/x", remote: proxy,
-			htu: "https://api.test/other", hdr: []string{"Forwarded", "proto=https;host=api.test/other?"}}, descBadHost),
-		badTarget(targetCase{name: "Forwarded host with @", reqURL: "http://backend:8080/x", remote: proxy,
-			htu: "https://api.test/x", hdr: []string{"Forwarded", `proto=https;host="evil@api.test"`}}, descBadHost),
 		badTarget(targetCase{name: "X-Forwarded-Proto ftp", reqURL: "http://backend:8080/x", remote: proxy,
 			htu: "ftp://backend:8080/x", hdr: []string{"X-Forwarded-Proto", "ftp"}}, descBadForwarded),
-		badTarget(targetCase{name: "Forwarded proto ftp", reqURL: "http://backend:8080/x", remote: proxy,
-			htu: "ftp://backend:8080/x", hdr: []string{"Forwarded", "proto=ftp"}}, descBadForwarded),
 		badTarget(targetCase{name: "X-Forwarded-Prefix not a path", reqURL: "http://backend:8080/x", remote: proxy,
 			htu: "http://backend:8080/x", hdr: []string{"X-Forwarded-Prefix", "svc?"}}, descBadForwarded),
 	})
@@ -174,7 +197,7 @@ func TestTargetTrustedProxies(t *testing.T) {
 // Host itself (400 before any handler); the guard's own check above covers
 // front ends that are more lenient.
 func TestTargetRawHost(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, middleware.WithInsecureHostFromRequest())
 	addr := rawServer(t, h.freshRoute(mixed))
 	tok := h.bound()
 	resp := h.rawDo(t, addr, "GET /x HTTP/1.1", "Host: api.test/admin?", "Authorization: DPoP "+tok,

@@ -83,7 +83,7 @@ func run() error {
 	issuer := flag.String("issuer", "", "trusted token issuer (exact iss)")
 	audience := flag.String("audience", "", "this API's audience (aud)")
 	jwks := flag.String("jwks", "", "issuer JWKS URL")
-	publicURL := flag.String("public-url", "", "external origin clients sign DPoP proofs for (recommended behind a proxy)")
+	publicURL := flag.String("public-url", "", "external origin clients sign DPoP proofs for (default http://<listen>)")
 	flag.Parse()
 	if *issuer == "" || *audience == "" || *jwks == "" {
 		flag.Usage()
@@ -101,10 +101,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	opts := []middleware.Option{middleware.WithTokens(tokens)}
-	if *publicURL != "" {
-		opts = append(opts, middleware.WithPublicURL(*publicURL))
+	// The origin clients sign comes from configuration, never from the
+	// request's Host: -public-url, or else the listen address.
+	if *publicURL == "" {
+		*publicURL = "http://" + *listen
 	}
+	opts := []middleware.Option{middleware.WithTokens(tokens), middleware.WithPublicURL(*publicURL)}
 	guard, err := middleware.New(opts...)
 	if err != nil {
 		return err

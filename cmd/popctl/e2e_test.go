@@ -79,14 +79,18 @@ func e2eSetup(t *testing.T, clientAlg string) (dir, issuer, client, jwks string,
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The listener first: its address is the public URL clients sign.
+	srv = httptest.NewUnstartedServer(nil)
 	guard, err := middleware.New(middleware.WithTokens(tokens),
+		middleware.WithPublicURL("http://"+srv.Listener.Addr().String()),
 		middleware.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 		middleware.WithPoP(validate.MSALBrowserCompat()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = guard.Close() })
-	srv = httptest.NewServer(exampleRoutes(guard))
+	srv.Config.Handler = exampleRoutes(guard)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return dir, issuer, client, jwks, srv
 }

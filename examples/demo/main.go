@@ -126,17 +126,23 @@ func run(out io.Writer) (int, error) {
 		return 0, err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Two instances of the API share one Guard: the second, as
+	// examples/server -nonce runs it, needs a server nonce in proofs. The
+	// hosts clients may address come from configuration, never from the
+	// request: the listeners first, then the Guard.
+	apiSrv, strictSrv := httptest.NewUnstartedServer(nil), httptest.NewUnstartedServer(nil)
 	guard, err := middleware.New(middleware.WithTokens(tokens), middleware.WithNonces(nonces), middleware.WithLogger(quiet),
+		middleware.WithPublicHosts(apiSrv.Listener.Addr().String(), strictSrv.Listener.Addr().String()),
 		middleware.WithPoP())
 	if err != nil {
 		return 0, err
 	}
 	defer guard.Close()
-	apiSrv := httptest.NewServer(api.Routes(guard))
+	apiSrv.Config.Handler = api.Routes(guard)
+	apiSrv.Start()
 	defer apiSrv.Close()
-	// A second instance, as examples/server -nonce runs it: proofs need a
-	// server nonce.
-	strictSrv := httptest.NewServer(api.Routes(guard, middleware.RequireNonce()))
+	strictSrv.Config.Handler = api.Routes(guard, middleware.RequireNonce())
+	strictSrv.Start()
 	defer strictSrv.Close()
 
 	fmt.Fprintln(out, "popguard demo: an issuer, an API and a client, all on loopback.")

@@ -130,9 +130,12 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 
 	opts := []middleware.Option{middleware.WithTokens(tokens), middleware.WithLogger(log),
 		middleware.WithMetrics(middleware.Tee(prom, stats))}
-	if cfg.publicURL != "" {
-		opts = append(opts, middleware.WithPublicURL(cfg.publicURL))
+	// The origin clients sign comes from configuration, never from the
+	// request's Host: -public-url, or else the API's listen address.
+	if cfg.publicURL == "" {
+		cfg.publicURL = "http://" + cfg.listen
 	}
+	opts = append(opts, middleware.WithPublicURL(cfg.publicURL))
 	if a.guard, err = middleware.New(opts...); err != nil {
 		return nil, err
 	}
@@ -173,7 +176,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.issuer, "issuer", "https://issuer.example", "trusted token issuer (exact iss)")
 	fs.StringVar(&cfg.audience, "audience", "https://api.example", "this API's audience (aud)")
 	fs.StringVar(&cfg.jwks, "jwks", "", "issuer JWKS file (default: generate a demo issuer and log a token)")
-	fs.StringVar(&cfg.publicURL, "public-url", "", "external origin clients sign DPoP proofs for")
+	fs.StringVar(&cfg.publicURL, "public-url", "", "external origin clients sign DPoP proofs for (default http://<listen>)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

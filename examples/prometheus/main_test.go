@@ -88,6 +88,9 @@ func get(t *testing.T, url, accept string) (string, http.Header) {
 
 // exercise sends a few requests through the API and checks the series on
 // /metrics and the migration view on /debug/popguard.
+// testPublicURL is the origin the app is configured with and clients sign.
+const testPublicURL = "https://api.example.test"
+
 func exercise(t *testing.T, a *app, d *demoIssuer) {
 	t.Helper()
 	api := httptest.NewServer(a.api)
@@ -107,7 +110,8 @@ func exercise(t *testing.T, a *app, d *demoIssuer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// No WithPublicURL: the target URI is the request's own.
+	// Proofs are made for the configured public URL, whatever the test
+	// server's address.
 	for _, c := range []struct {
 		method, path, auth string
 		dpop               bool
@@ -124,7 +128,7 @@ func exercise(t *testing.T, a *app, d *demoIssuer) {
 	} {
 		proof := ""
 		if c.dpop {
-			proof = dpopProof(t, client, c.method, api.URL+c.path, bound)
+			proof = dpopProof(t, client, c.method, testPublicURL+c.path, bound)
 		}
 		if got := call(t, api, c.method, c.path, c.auth, proof); got != c.want {
 			t.Errorf("%s %s %.6s: status %d, want %d", c.method, c.path, c.auth, got, c.want)
@@ -173,7 +177,7 @@ func exercise(t *testing.T, a *app, d *demoIssuer) {
 }
 
 func TestDemoIssuer(t *testing.T) {
-	a, err := newApp(config{issuer: testIssuer, audience: testAudience}, quiet)
+	a, err := newApp(config{issuer: testIssuer, audience: testAudience, publicURL: testPublicURL}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +197,7 @@ func TestJWKSFile(t *testing.T) {
 	if err := os.WriteFile(path, d.JWKS(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a, err := newApp(config{issuer: testIssuer, audience: testAudience, jwks: path}, quiet)
+	a, err := newApp(config{issuer: testIssuer, audience: testAudience, publicURL: testPublicURL, jwks: path}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +207,7 @@ func TestJWKSFile(t *testing.T) {
 	}
 	exercise(t, a, d)
 
-	if _, err := newApp(config{issuer: testIssuer, audience: testAudience, jwks: filepath.Join(t.TempDir(), "missing.json")}, quiet); err == nil {
+	if _, err := newApp(config{issuer: testIssuer, audience: testAudience, publicURL: testPublicURL, jwks: filepath.Join(t.TempDir(), "missing.json")}, quiet); err == nil {
 		t.Error("newApp accepted a missing JWKS file")
 	}
 }

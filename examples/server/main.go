@@ -2,7 +2,7 @@
 // use it to test their DPoP and PoP clients.
 //
 //	go run ./examples/server -listen 127.0.0.1:8080 -issuer ISS -audience AUD -jwks URL|FILE \
-//	    [-public-url https://api.example.test] [-nonce] [-replay memory|redis://127.0.0.1:6379/0]
+//	    [-public-url https://api.example.test (default http://<listen address>)] [-nonce] [-replay memory|redis://127.0.0.1:6379/0]
 //
 // Routes: GET /healthz (no auth); /bearer/ (Bearer only), /mixed/ (Bearer,
 // DPoP or PoP), /dpop/ (DPoP only), /pop/ (PoP only), any method and
@@ -17,7 +17,9 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -91,9 +93,16 @@ func run() error {
 	opts := []middleware.Option{middleware.WithTokens(tokens), middleware.WithLogger(log),
 		middleware.WithPoP(validate.MSALBrowserCompat())}
 	log.Info("PoP enabled on /pop/ and /mixed/ with msal-browser compatibility (lower-cased u/p accepted)")
-	if *publicURL != "" {
-		opts = append(opts, middleware.WithPublicURL(*publicURL))
+	// The origin clients sign comes from configuration, never from the
+	// request's Host: -public-url, or else the address the server listens on.
+	if *publicURL == "" {
+		u, err := listenURL(*listen)
+		if err != nil {
+			return err
+		}
+		*publicURL = u
 	}
+	opts = append(opts, middleware.WithPublicURL(*publicURL))
 	switch {
 	case *replayStore == "memory":
 		store, err := replay.NewMemory(replay.Capacity(*replayCap))
@@ -151,6 +160,20 @@ func run() error {
 		return err
 	}
 	return nil
+}
+
+// listenURL is the public URL of a server without -public-url:
+// http://<the -listen address>. A listen address without a host clients can
+// address (":8080", "0.0.0.0:8080") needs -public-url.
+func listenURL(listen string) (string, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("-listen %q: %w", listen, err)
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+		return "", fmt.Errorf("-listen %q names no host clients can address: set -public-url to the URL they use", listen)
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
 }
 
 func nonceSecret() ([]byte, error) {
