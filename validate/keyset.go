@@ -132,7 +132,8 @@ func (s *StaticKeySet) Keys(_ context.Context, kid string) ([]PublicKey, error) 
 // refreshes on the server's cache headers within [MinRefresh, MaxRefresh],
 // and when a token names an unknown kid (a rotated key) it refreshes at once,
 // at most once per MinRefresh, so a storm of unknown kids cannot hammer the
-// issuer. While the issuer is down, the last good keys keep serving.
+// issuer. While the issuer is down, the last good keys keep serving. The
+// background refresh runs from NewRemoteKeySet until Close.
 type RemoteKeySet struct {
 	url      string
 	cache    *jwk.Cache
@@ -142,8 +143,9 @@ type RemoteKeySet struct {
 	snap     atomic.Pointer[remoteSnap]
 	mu       sync.Mutex // serializes forced refreshes
 	lastPull atomic.Int64
-	life     context.Context // ends when the background refresh stops
+	life     context.Context // the refresher's; ends at Close, never with the construction context
 	stop     context.CancelFunc
+	closed   sync.Once
 }
 
 type remoteSnap struct {
@@ -155,11 +157,20 @@ type remoteSnap struct {
 type RemoteOption func(*remoteConfig)
 
 type remoteConfig struct {
-	min, max time.Duration
-	client   jwk.HTTPClient
-	log      *slog.Logger
-	wait     bool
+	min, max   time.Duration
+	client     jwk.HTTPClient
+	log        *slog.Logger
+	wait       bool
+	startup    time.Duration
+	startupSet bool
 }
+
+// defaultStartupTimeout bounds construction when ctx has no deadline and no
+// StartupTimeout is given.
+const defaultStartupTimeout = 30 * time.Second
+
+// closeTimeout bounds how long Close waits for the refresher's goroutines.
+const closeTimeout = 5 * time.Second
 
 // RefreshInterval bounds the background refresh interval; it also sets the
 // minimum gap between forced refreshes on unknown kids (defaults 1 minute
@@ -178,15 +189,41 @@ func Logger(l *slog.Logger) RemoteOption {
 	return func(c *remoteConfig) { c.log = l }
 }
 
-// WaitForKeys makes NewRemoteKeySet wait for the first fetch (default): a
-// failure then fails construction. With false, it returns at once and tokens
-// are rejected as temporarily unavailable until keys arrive.
+// WaitForKeys sets whether NewRemoteKeySet waits for the first fetch
+// (default true). While it waits, a failed first fetch fails construction at
+// once, and so does a fetch that has not completed when the startup timeout
+// (see StartupTimeout) passes or ctx ends: construction never blocks past
+// that bound. With false, NewRemoteKeySet returns at once and the keys load
+// in the background: a failed fetch is retried on the refresh schedule, and
+// when a token needs the keys (at most once per minimum refresh interval).
+// Until they arrive, tokens are rejected as temporarily unavailable.
 func WaitForKeys(wait bool) RemoteOption {
 	return func(c *remoteConfig) { c.wait = wait }
 }
 
-// NewRemoteKeySet starts fetching jwksURL. Cancel ctx or call Close to stop
-// the background refresh.
+// StartupTimeout bounds how long NewRemoteKeySet waits for the first fetch
+// (WaitForKeys). Without it, the bound is ctx's deadline or, when ctx has
+// none, 30 seconds. With it, the bound is d, or ctx's deadline if that comes
+// first. d must be positive. It does not limit the background refresh.
+func StartupTimeout(d time.Duration) RemoteOption {
+	return func(c *remoteConfig) { c.startup, c.startupSet = d, true }
+}
+
+// NewRemoteKeySet starts fetching jwksURL and, unless WaitForKeys(false),
+// waits for the first fetch to succeed.
+//
+// ctx bounds construction only. The wait ends when ctx ends or the startup
+// timeout passes: the one set with StartupTimeout, else 30 seconds when ctx
+// has no deadline. If the first fetch fails, or has not succeeded by then,
+// NewRemoteKeySet stops everything it started and returns an error that
+// names the URL and wraps the cause (the fetch error, or
+// context.DeadlineExceeded or context.Canceled).
+//
+// The background refresh, including the forced refresh on an unknown kid,
+// then runs until Close, independently of ctx: it keeps ctx's values but not
+// its deadline or cancellation, so a construction context that times out or
+// is cancelled after NewRemoteKeySet returns does not stop it. Call Close
+// to stop it.
 func NewRemoteKeySet(ctx context.Context, jwksURL string, opts ...RemoteOption) (*RemoteKeySet, error) {
 	cfg := remoteConfig{min: time.Minute, max: time.Hour, wait: true, log: slog.Default()}
 	for _, o := range opts {
@@ -195,35 +232,73 @@ func NewRemoteKeySet(ctx context.Context, jwksURL string, opts ...RemoteOption) 
 	if cfg.min <= 0 || cfg.max < cfg.min {
 		return nil, errors.New("validate: RefreshInterval needs 0 < min <= max")
 	}
-	cache, err := jwk.NewCache(ctx, httprc.NewClient(httprc.WithErrorSink(errSink{cfg.log, jwksURL})))
+	if cfg.startupSet && cfg.startup <= 0 {
+		return nil, errors.New("validate: StartupTimeout needs a positive duration")
+	}
+
+	// The startup bound: ctx, cut short by the startup timeout.
+	startCtx, cancelStart := ctx, context.CancelFunc(func() {})
+	if cfg.startupSet {
+		startCtx, cancelStart = context.WithTimeout(ctx, cfg.startup)
+	} else if _, ok := ctx.Deadline(); !ok {
+		startCtx, cancelStart = context.WithTimeout(ctx, defaultStartupTimeout)
+	}
+	defer cancelStart()
+	bound := time.Duration(-1)
+	if dl, ok := startCtx.Deadline(); ok {
+		bound = time.Until(dl).Round(time.Millisecond)
+	}
+	// A failed fetch during the wait ends it at once, with the fetch error
+	// as the cause; after construction, failFirst is a no-op.
+	waitCtx, failFirst := context.WithCancelCause(startCtx)
+	defer failFirst(nil)
+
+	// The refresher's lifetime: until Close, detached from ctx.
+	life, stop := context.WithCancel(context.WithoutCancel(ctx))
+	sink := errSink{log: cfg.log, url: jwksURL, fail: failFirst}
+	cache, err := jwk.NewCache(life, httprc.NewClient(httprc.WithErrorSink(sink)))
 	if err != nil {
+		stop()
 		return nil, fmt.Errorf("validate: start key set cache: %w", err)
 	}
-	ropts := []jwk.RegisterOption{jwk.WithMinInterval(cfg.min), jwk.WithMaxInterval(cfg.max), jwk.WithWaitReady(cfg.wait)}
+	ks := &RemoteKeySet{url: jwksURL, cache: cache, minGap: cfg.min, log: cfg.log, life: life, stop: stop}
+
+	// The cache's own wait (WithWaitReady) would only end with waitCtx and
+	// hide the fetch error: wait here instead.
+	ropts := []jwk.RegisterOption{jwk.WithMinInterval(cfg.min), jwk.WithMaxInterval(cfg.max), jwk.WithWaitReady(false)}
 	if cfg.client != nil {
 		ropts = append(ropts, jwk.WithHTTPClient(cfg.client))
 	}
-	if err := cache.Register(ctx, jwksURL, ropts...); err != nil {
-		_ = cache.Shutdown(context.Background())
-		return nil, fmt.Errorf("validate: fetch key set: %w", err)
+	if err := cache.Register(startCtx, jwksURL, ropts...); err != nil {
+		_ = ks.Close()
+		return nil, fmt.Errorf("validate: register key set %s: %w", jwksURL, err)
 	}
-	res, err := cache.LookupResource(ctx, jwksURL)
-	if err != nil {
-		_ = cache.Shutdown(context.Background())
-		return nil, fmt.Errorf("validate: fetch key set: %w", err)
+	if ks.res, err = cache.LookupResource(startCtx, jwksURL); err != nil {
+		_ = ks.Close()
+		return nil, fmt.Errorf("validate: register key set %s: %w", jwksURL, err)
 	}
-	ks := &RemoteKeySet{url: jwksURL, cache: cache, res: res, minGap: cfg.min, log: cfg.log}
-	ks.life, ks.stop = context.WithCancel(ctx)
+	if cfg.wait {
+		if err := ks.res.Ready(waitCtx); err != nil && ks.res.Resource() == nil {
+			_ = ks.Close()
+			cause := context.Cause(waitCtx)
+			if errors.Is(cause, context.DeadlineExceeded) && bound >= 0 {
+				return nil, fmt.Errorf("validate: could not fetch the key set %s within the startup timeout (%v): %w", jwksURL, bound, cause)
+			}
+			return nil, fmt.Errorf("validate: could not fetch the key set %s: %w", jwksURL, cause)
+		}
+	}
 	ks.lastPull.Store(time.Now().UnixNano())
 	return ks, nil
 }
 
 type errSink struct {
-	log *slog.Logger
-	url string
+	log  *slog.Logger
+	url  string
+	fail context.CancelCauseFunc // ends NewRemoteKeySet's wait
 }
 
 func (s errSink) Put(ctx context.Context, err error) {
+	s.fail(err)
 	s.log.WarnContext(ctx, "popguard: key set refresh failed", "jwks", s.url, "error", err)
 }
 
@@ -306,8 +381,19 @@ func (k *RemoteKeySet) Has(kid string) bool {
 // refreshTimeout bounds a forced refresh.
 const refreshTimeout = 10 * time.Second
 
-// Close stops the background refresh. Cached keys keep verifying.
+// Close stops the background refresh, and waits (a few seconds at most) for
+// its goroutines to end. Keys fetched before keep verifying, but no fetch
+// happens any more: a token with an unknown kid finds no key. Close is
+// idempotent; later calls return nil.
 func (k *RemoteKeySet) Close() error {
-	k.stop()
-	return k.cache.Shutdown(context.Background())
+	var err error
+	k.closed.Do(func() {
+		k.stop()
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if serr := k.cache.Shutdown(ctx); serr != nil {
+			err = fmt.Errorf("validate: stop key set refresh: %w", serr)
+		}
+	})
+	return err
 }
