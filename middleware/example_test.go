@@ -86,12 +86,12 @@ func ExampleNew() {
 	// Output:
 	// DPoP to /transfers/: 200
 	// Bearer to /transfers/: 401
-	//   WWW-Authenticate: DPoP algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 EdDSA"
+	//   WWW-Authenticate: DPoP algs="ES256 PS256 RS256 EdDSA"
 	// DPoP to /accounts/: 200
 	// Bearer to /accounts/: 200
 	// nothing to /accounts/: 401
 	//   WWW-Authenticate: Bearer realm="api"
-	//   WWW-Authenticate: DPoP algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 EdDSA"
+	//   WWW-Authenticate: DPoP algs="ES256 PS256 RS256 EdDSA"
 }
 
 // The handler finds the caller in the request context: scheme, subject,
@@ -129,5 +129,5 @@ func ExampleGuard_Require() {
 	// scheme: DPoP subject: alice client: app scopes: [accounts:read transfers:write] key matches: true
 	// DPoP with transfers:write: 200
 	// replayed proof: 401
-	//   WWW-Authenticate: DPoP error="invalid_dpop_proof", error_description="The proof has already been used", algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 EdDSA"
+	//   WWW-Authenticate: DPoP error="invalid_dpop_proof", error_description="The proof has already been used", algs="ES256 PS256 RS256 EdDSA"
 }

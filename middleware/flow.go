@@ -182,8 +182,9 @@ func (g *Guard) bearer(r *http.Request, token string) (*popguard.Result, error) 
 	return resultOf(popguard.Bearer, t, ""), nil
 }
 
-// dpop checks an RFC 9449 §7 request: the proof (cheap checks, the nonce,
-// then its signature), the token and the binding. It returns the proof's
+// dpop checks an RFC 9449 §7 request: the proof's cheap checks and nonce,
+// the token when it can be checked locally, the proof signature, and the
+// binding (validate.ProofVerifier.VerifyRequest). It returns the proof's
 // replay identity for the caller to record last.
 func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result, http.Header, string, error) {
 	raw, err := g.dpopHeader(r)
@@ -200,15 +201,8 @@ func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result
 		probe = &nonceProbe{src: p.nonces}
 		req.Nonces = probe
 	}
-	proof, err := g.proofs.Verify(raw, req)
+	proof, tok, err := g.proofs.VerifyRequest(r.Context(), g.tokens, raw, req)
 	if err != nil {
-		return nil, nil, "", err
-	}
-	tok, err := g.tokens.VerifyToken(r.Context(), token)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	if err := validate.CheckDPoPBinding(tok, proof); err != nil {
 		return nil, nil, "", err
 	}
 	var hdr http.Header

@@ -34,7 +34,7 @@ const (
 	issuerURL   = "https://issuer.test"
 	audience    = "https://api.test"
 	publicURL   = "https://api.test"
-	defaultAlgs = "ES256 ES384 ES512 PS256 PS384 PS512 RS256 EdDSA"
+	defaultAlgs = "ES256 PS256 RS256 EdDSA"
 	// exposeHeaders is what every rejection (and every nonce rotation) sends
 	// for browser clients.
 	exposeHeaders = "WWW-Authenticate, DPoP-Nonce, Authentication-Info"

@@ -30,7 +30,7 @@ package middleware_test
 // END MODE TABLE
 //
 // Challenge lines: BearerOnly sends `Bearer realm="api"`; DPoPOnly sends
-// `DPoP algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 EdDSA"`; Mixed,
+// `DPoP algs="ES256 PS256 RS256 EdDSA"`; Mixed,
 // ReportOnly(DPoPOnly) and Accepting(Bearer, DPoP) send both (Bearer first
 // unless the DPoP challenge carries the error). PoP is never advertised:
 // these Guards have no SHR verifier.

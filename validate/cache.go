@@ -101,13 +101,27 @@ func NewTokenCache(inner TokenVerifier, opts ...TokenCacheOption) (*TokenCache, 
 // VerifyToken implements TokenVerifier.
 func (c *TokenCache) VerifyToken(ctx context.Context, token string) (*Token, error) {
 	key := sha256.Sum256([]byte(token))
-	now := c.now()
+	if tok, ok := c.lookup(key); ok {
+		return tok, nil
+	}
+	return c.fill(ctx, key, token)
+}
+
+// lookup returns the cached token of key (SHA-256 of the token) while it is
+// fresh and its signing key is still in the set; a stale entry is dropped.
+func (c *TokenCache) lookup(key [sha256.Size]byte) (*Token, bool) {
 	if e, ok := c.cache.Get(key); ok {
-		if now.Before(e.expires) && (c.keys == nil || e.tok.SigningKeyID == "" || c.keys.Has(e.tok.SigningKeyID)) {
-			return e.tok, nil
+		if c.now().Before(e.expires) && (c.keys == nil || e.tok.SigningKeyID == "" || c.keys.Has(e.tok.SigningKeyID)) {
+			return e.tok, true
 		}
 		c.cache.Remove(key)
 	}
+	return nil, false
+}
+
+// fill verifies token with the inner verifier and caches it under key.
+func (c *TokenCache) fill(ctx context.Context, key [sha256.Size]byte, token string) (*Token, error) {
+	now := c.now()
 	tok, err := c.inner.VerifyToken(ctx, token)
 	if err != nil {
 		return nil, err
