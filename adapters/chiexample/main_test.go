@@ -6,6 +6,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/popguard/popguard"
 )
 
 func do(t *testing.T, r http.Handler, method, path, auth, proof string) (*httptest.ResponseRecorder, map[string]string) {
@@ -68,5 +72,33 @@ func TestChiRoutes(t *testing.T) {
 		if w, _ := do(t, r, "GET", "/healthz", "", ""); w.Code != http.StatusOK {
 			t.Fatalf("status %d", w.Code)
 		}
+	})
+}
+
+// chi routes on the raw path and never removes dot-segments, so even a plain
+// "/dpop/../mixed/profile" reaches /dpop/*, directly or through a mounted
+// sub-router. popguard refuses such paths before any proof is compared.
+func TestDotSegmentsRefused(t *testing.T) {
+	iss, client := newKey(t), newKey(t)
+	p := &probe{}
+	g := newGuard(t, iss, p.guardOption())
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { p.handled.Add(1); _, _ = w.Write([]byte("ok")) })
+	tok := accessToken(t, iss, thumbprint(client))
+	t.Run("flat routes", func(t *testing.T) {
+		r := chi.NewRouter()
+		r.With(g.Require(popguard.DPoPOnly)).Get("/dpop/*", h)
+		r.With(g.Require(popguard.Mixed)).Get("/mixed/*", h)
+		checkDotSegments(t, serveBoth(t, r), p, client, tok)
+	})
+	t.Run("mounted sub-routers", func(t *testing.T) {
+		dpop, mixed := chi.NewRouter(), chi.NewRouter()
+		dpop.Use(g.Require(popguard.DPoPOnly))
+		dpop.Get("/*", h)
+		mixed.Use(g.Require(popguard.Mixed))
+		mixed.Get("/*", h)
+		r := chi.NewRouter()
+		r.Mount("/dpop", dpop)
+		r.Mount("/mixed", mixed)
+		checkDotSegments(t, serveBoth(t, r), p, client, tok)
 	})
 }

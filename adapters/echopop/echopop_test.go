@@ -155,3 +155,17 @@ func TestResultWithoutRequire(t *testing.T) {
 		t.Fatal("Result on an unprotected route is not nil")
 	}
 }
+
+// echo routes on the raw path when it differs from the decoded one and
+// never removes dot-segments, so "/dpop/%2E%2E/mixed/profile" reaches
+// /dpop/*. popguard refuses such paths before any proof is compared.
+func TestDotSegmentsRefused(t *testing.T) {
+	iss, client := newKey(t), newKey(t)
+	p := &probe{}
+	g := newGuard(t, iss, p.guardOption())
+	e := echo.New()
+	h := func(c echo.Context) error { p.handled.Add(1); return c.String(http.StatusOK, "ok") }
+	e.GET("/dpop/*", h, echopop.Require(g, popguard.DPoPOnly))
+	e.GET("/mixed/*", h, echopop.Require(g, popguard.Mixed))
+	checkDotSegments(t, serveBoth(t, e), p, client, accessToken(t, iss, thumbprint(client)))
+}

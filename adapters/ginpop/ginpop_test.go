@@ -159,3 +159,17 @@ func TestResultWithoutRequire(t *testing.T) {
 		t.Fatal("Result on an unprotected route is not nil")
 	}
 }
+
+// gin routes on the decoded path (r.URL.Path) and does not remove
+// dot-segments, so "/dpop/../mixed/profile" and ".../a%2F..%2F..." reach
+// /dpop/*any. popguard refuses them before any proof is compared.
+func TestDotSegmentsRefused(t *testing.T) {
+	iss, client := newKey(t), newKey(t)
+	p := &probe{}
+	g := newGuard(t, iss, p.guardOption())
+	r := gin.New()
+	h := func(c *gin.Context) { p.handled.Add(1); c.String(http.StatusOK, "ok") }
+	r.GET("/dpop/*any", ginpop.Require(g, popguard.DPoPOnly), h)
+	r.GET("/mixed/*any", ginpop.Require(g, popguard.Mixed), h)
+	checkDotSegments(t, serveBoth(t, r), p, client, accessToken(t, iss, thumbprint(client)))
+}
