@@ -78,6 +78,9 @@ const (
 	ReasonReplay            Reason = "replay_detected"
 	ReasonReplayStoreFull   Reason = "replay_store_full"
 	ReasonReplayUnavailable Reason = "replay_store_unavailable"
+	// ReasonReplayKeyQuota: the proof key already holds its quota of live
+	// entries in the replay store (replay.OwnerQuota); 429 with Retry-After.
+	ReasonReplayKeyQuota Reason = "replay_key_quota"
 
 	ReasonInsufficientScope Reason = "insufficient_scope"
 )

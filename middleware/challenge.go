@@ -16,7 +16,7 @@ import (
 type Rejection struct {
 	// Err is the reason, with its RFC code and safe description.
 	Err *popguard.Error
-	// Status is the HTTP status: 400, 401, 403, 431 or 503.
+	// Status is the HTTP status: 400, 401, 403, 429, 431 or 503.
 	Status int
 	// Header holds WWW-Authenticate challenges and, where relevant,
 	// DPoP-Nonce, Cache-Control, Retry-After and
@@ -58,6 +58,8 @@ func statusOf(e *popguard.Error) int {
 		return http.StatusBadRequest
 	case e.Code == popguard.CodeInsufficientScope:
 		return http.StatusForbidden
+	case e.Reason == popguard.ReasonReplayKeyQuota:
+		return http.StatusTooManyRequests
 	case e.Code == popguard.CodeTemporarilyUnavailable:
 		return http.StatusServiceUnavailable
 	}
@@ -174,7 +176,7 @@ func (g *Guard) reject(p *policy, used popguard.Scheme, err error) *Rejection {
 	if dpopNonce != "" || popNonce != "" {
 		h.Set("Cache-Control", "no-store")
 	}
-	if rej.Status == http.StatusServiceUnavailable {
+	if rej.Status == http.StatusServiceUnavailable || rej.Status == http.StatusTooManyRequests {
 		h.Set("Retry-After", strconv.Itoa(g.retryAfter))
 	}
 	h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce, Authentication-Info")

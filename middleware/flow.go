@@ -79,7 +79,7 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 	var (
 		res       *popguard.Result
 		hdr       http.Header
-		replayKey string
+		replayKey string // the proof's identity, owned by res.KeyThumbprint
 	)
 	switch s {
 	case popguard.Bearer:
@@ -109,7 +109,7 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 		// iat+maxAge, the instant a store keeping it for Window() forgets
 		// it; a second on top closes that boundary (and sub-second iats).
 		ttl += time.Second
-		if err := g.remember(r, s, replayKey, ttl); err != nil {
+		if err := g.remember(r, s, res.KeyThumbprint, replayKey, ttl); err != nil {
 			return nil, nil, g.fail(p, r, s, err)
 		}
 	}
@@ -216,12 +216,18 @@ func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result
 }
 
 // remember inserts a proof identity into the replay store, after every
-// other check passed.
-func (g *Guard) remember(r *http.Request, s popguard.Scheme, key string, ttl time.Duration) error {
+// other check passed, accounted to the proof key (owner) when the store
+// keeps per-key quotas.
+func (g *Guard) remember(r *http.Request, s popguard.Scheme, owner, key string, ttl time.Duration) error {
 	if g.replay == nil {
 		return nil
 	}
-	err := g.replay.InsertIfAbsent(r.Context(), key, ttl)
+	var err error
+	if owned, ok := g.replay.(replay.OwnedStore); ok {
+		err = owned.InsertOwned(r.Context(), owner, key, ttl)
+	} else {
+		err = g.replay.InsertIfAbsent(r.Context(), key, ttl)
+	}
 	switch {
 	case err == nil:
 		return nil
@@ -231,6 +237,8 @@ func (g *Guard) remember(r *http.Request, s popguard.Scheme, key string, ttl tim
 			code = popguard.CodeInvalidToken // PoP has no proof error code (RFC 6750 codes)
 		}
 		return popguard.NewError(code, popguard.ReasonReplay, "The proof has already been used", nil)
+	case errors.Is(err, replay.ErrQuota):
+		return popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonReplayKeyQuota, "Too many proofs from this key; retry shortly", err)
 	case errors.Is(err, replay.ErrFull):
 		return popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonReplayStoreFull, "The server is busy; retry shortly", err)
 	}

@@ -34,6 +34,41 @@ func ExampleMemory() {
 	// rejected: replayed proof
 }
 
+func ExampleMemory_InsertOwned() {
+	// Room for 100 000 live proofs, at most 2 000 of them from any one key.
+	store, err := replay.NewMemory(replay.Capacity(100_000), replay.OwnerQuota(2_000))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	ctx := context.Background()
+	// owner is the proof key's thumbprint (jkt), known once the access token,
+	// the proof and their binding are verified; key is the proof's replay key.
+	owner := "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+	for i := range 2_001 {
+		key := fmt.Sprintf("proof-%d", i)
+		switch err := store.InsertOwned(ctx, owner, key, 71*time.Second); {
+		case err == nil:
+			// accept the proof
+		case errors.Is(err, replay.ErrReplayed):
+			fmt.Println("rejected: replayed proof")
+		case errors.Is(err, replay.ErrQuota):
+			fmt.Printf("proof %d rejected: this key holds too many live proofs\n", i)
+		default:
+			fmt.Println("rejected: cannot check replay:", err) // fail closed
+		}
+	}
+	// A replay is reported as such, even from an owner at its quota.
+	fmt.Println(errors.Is(store.InsertOwned(ctx, owner, "proof-0", 71*time.Second), replay.ErrReplayed))
+	// Other owners are unaffected.
+	fmt.Println(store.InsertOwned(ctx, "another-thumbprint", "proof-x", 71*time.Second))
+	// Output:
+	// proof 2000 rejected: this key holds too many live proofs
+	// true
+	// <nil>
+}
+
 func ExampleNewRedis() {
 	client, err := replay.ParseRedisURL("redis://127.0.0.1:6379/0")
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"math"
 	"math/bits"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +32,28 @@ const (
 // does; size the capacity with some headroom (for example twice the expected
 // number of proofs per acceptance window).
 //
+// Because a full store rejects every new proof, one client sending unique
+// proofs fast enough could fill it and deny service to all the others. The
+// [OwnerQuota] option prevents that: [Memory.InsertOwned] then caps the live
+// entries of each owner (the proof key's thumbprint), and a client over its
+// quota gets [ErrQuota] while the others keep the rest of the capacity.
+//
+// Sizing, where the window is the whole time a proof is accepted (past skew +
+// future skew + rounding):
+//
+//   - capacity ≥ peak proofs per second across all clients × window, with
+//     headroom (see above);
+//   - OwnerQuota ≥ one legitimate client's peak proofs per second × window.
+//
+// For example, a client making at most 20 requests/s with a 71 s window
+// (60 s in the past + 10 s in the future + 1 s) needs a quota of at least
+// 1 420. With a capacity of 100 000 and a quota of 2 000, filling the store
+// takes 50 clients at their quota, that is 50 keys each bound to a valid
+// access token, instead of one.
+//
+// The quota is not available from [Redis]: a shared Redis is sized with its
+// own maxmemory setting.
+//
 // A Memory needs no background goroutine. It is safe for concurrent use.
 type Memory struct {
 	shards   []memShard
@@ -40,6 +63,12 @@ type Memory struct {
 	now      func() time.Time
 	base     time.Time // expiries are nanoseconds since base (monotonic when now is time.Now)
 	errFull  error
+
+	// Owner accounting, only with OwnerQuota: owners has one shard per entry
+	// shard (same mask and seed), nil when the quota is off.
+	owners   []ownerShard
+	quota    int
+	errQuota error
 }
 
 // memShard is one independently locked part of a Memory store. Values are
@@ -55,9 +84,39 @@ type memShard struct {
 	_         [32]byte // keep shards on separate cache lines
 }
 
+// ownerShard is one independently locked part of the owner accounting of a
+// Memory store. Each owner's entry is its ownerQueue; the LRU list is ordered
+// by the owner's last accepted insert, so with a common TTL the owners whose
+// entries have all expired gather at the oldest end.
+type ownerShard struct {
+	mu       sync.Mutex
+	lru      *simplelru.LRU[string, *ownerQueue]
+	capacity int
+	// minLast is a lower bound of every owner's last expiry. When
+	// now < minLast no owner can be stale, so a full sweep is useless.
+	minLast int64
+	_       [32]byte // keep shards on separate cache lines
+}
+
+// ownerQueue holds the expiry instants (nanoseconds since Memory.base) of an
+// owner's entries in exp[head:], sorted in ascending order, so expired ones
+// are at the front and n() is exactly the number of live entries once expire
+// has run. Entries share a TTL in practice, so a new expiry is appended; one
+// with a shorter TTL than its predecessors is inserted in order, so it is
+// never counted for longer than its entry lives. The array is compacted or
+// shrunk so that it stays within about four times the expiries it holds.
+type ownerQueue struct {
+	exp  []int64
+	head int
+}
+
+// minQueueCap is the array capacity below which an ownerQueue is not shrunk.
+const minQueueCap = 8
+
 type memoryConfig struct {
 	capacity int
 	shards   int
+	quota    int
 	now      func() time.Time
 }
 
@@ -104,6 +163,33 @@ func Clock(now func() time.Time) MemoryOption {
 	}
 }
 
+// OwnerQuota sets the most live entries one owner may hold in the store: with
+// it, [Memory.InsertOwned] returns an error wrapping [ErrQuota] for an owner
+// already at n, so one client cannot fill the store and lock the others out.
+// 0, the default, turns the quota off (InsertOwned then ignores the owner).
+// Otherwise n must be at most the capacity, whatever the order of the options.
+// See [Memory] for sizing.
+//
+// The count is exact: an entry stops counting at the instant it expires, even
+// with mixed TTLs. The owner table holds at most one record per unit of
+// capacity (each about 150 bytes with its key, for a thumbprint-sized owner).
+// A record is dropped once all its entries have expired, at the next accepted
+// insert into its part of the table (with mixed TTLs, at the latest when that
+// part fills up), and its array of expiries stays within about four times the
+// entries it counts. If owners hash unevenly and one part of the table fills
+// with live owners, the least recently inserting owner is forgotten: that can
+// only under-count (the owner gets a fresh quota), never reject a client that
+// is within its quota.
+func OwnerQuota(n int) MemoryOption {
+	return func(c *memoryConfig) error {
+		if n < 0 {
+			return fmt.Errorf("%w: owner quota %d must not be negative", ErrInvalidConfig, n)
+		}
+		c.quota = n
+		return nil
+	}
+}
+
 // NewMemory returns an empty in-memory store. Errors wrap [ErrInvalidConfig].
 func NewMemory(opts ...MemoryOption) (*Memory, error) {
 	cfg := memoryConfig{capacity: DefaultCapacity, shards: DefaultShards, now: time.Now}
@@ -114,6 +200,9 @@ func NewMemory(opts ...MemoryOption) (*Memory, error) {
 		if err := opt(&cfg); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.quota > cfg.capacity {
+		return nil, fmt.Errorf("%w: owner quota %d exceeds capacity %d", ErrInvalidConfig, cfg.quota, cfg.capacity)
 	}
 	n := cfg.shards
 	if n > cfg.capacity {
@@ -139,6 +228,20 @@ func NewMemory(opts ...MemoryOption) (*Memory, error) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 		m.shards[i] = memShard{lru: lru, capacity: c, minExpiry: math.MaxInt64}
+	}
+	if cfg.quota > 0 {
+		m.quota = cfg.quota
+		m.errQuota = fmt.Errorf("%w: owner holds %d live entries", ErrQuota, cfg.quota)
+		m.owners = make([]ownerShard, n)
+		for i := range m.owners {
+			// Same split as the entry shards: never more owners than the capacity.
+			c := m.shards[i].capacity
+			lru, err := simplelru.NewLRU[string, *ownerQueue](c, nil)
+			if err != nil { // unreachable: c >= 1
+				return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+			}
+			m.owners[i] = ownerShard{lru: lru, capacity: c, minLast: math.MaxInt64}
+		}
 	}
 	return m, nil
 }
@@ -209,6 +312,159 @@ func (s *memShard) reclaim(now int64) {
 			s.lru.Remove(k)
 		} else {
 			s.minExpiry = min(s.minExpiry, exp)
+		}
+	}
+}
+
+// InsertOwned implements [OwnedStore]. Without [OwnerQuota] it is
+// InsertIfAbsent and ignores owner. With it, a key that is recorded and not
+// expired still returns [ErrReplayed] first; then, if owner already holds the
+// quota of live entries, it returns an error wrapping [ErrQuota] without
+// recording key; otherwise it behaves like InsertIfAbsent and, on success,
+// counts the entry against owner until the entry expires. The whole check is
+// atomic per owner: concurrent calls for one owner never accept more than the
+// quota. Any string, including "", is an owner; pass the proof key's thumbprint.
+func (m *Memory) InsertOwned(ctx context.Context, owner, key string, ttl time.Duration) error {
+	if m.owners == nil {
+		return m.InsertIfAbsent(ctx, key, ttl)
+	}
+	ttl = max(ttl, minTTL)
+	now := int64(m.now().Sub(m.base))
+	exp := now + int64(ttl)
+	if exp < now { // overflow
+		exp = math.MaxInt64
+	}
+	o := &m.owners[maphash.String(m.seed, owner)&m.mask]
+	s := &m.shards[maphash.String(m.seed, key)&m.mask]
+	// Lock order: owner shard, then entry shard. InsertIfAbsent takes only the
+	// entry shard, so no caller ever waits for an owner shard while holding
+	// an entry shard.
+	o.mu.Lock()
+	s.mu.Lock()
+	err := m.insertOwned(o, s, owner, key, now, exp)
+	s.mu.Unlock()
+	o.mu.Unlock()
+	return err
+}
+
+// insertOwned runs with o and s locked.
+func (m *Memory) insertOwned(o *ownerShard, s *memShard, owner, key string, now, exp int64) error {
+	if old, ok := s.lru.Peek(key); ok && old > now {
+		return ErrReplayed // before the quota: a replay is a replay, whoever sends it
+	}
+	q, known := o.lru.Peek(owner)
+	if known {
+		q.expire(now)
+		if q.n() >= m.quota {
+			return m.errQuota
+		}
+	}
+	if err := s.insert(key, now, exp, m.errFull); err != nil {
+		if known && q.n() == 0 {
+			o.lru.Remove(owner)
+		}
+		return err
+	}
+	if known {
+		q.push(exp)
+		o.lru.Get(owner) // move to the newest end
+	} else {
+		if o.lru.Len() >= o.capacity {
+			o.reclaim(now)
+		}
+		q = &ownerQueue{}
+		q.push(exp)
+		o.lru.Add(owner, q) // evicts the least recent owner only if the shard is full of live owners
+	}
+	o.minLast = min(o.minLast, exp)
+	o.dropStale(now) // owner is now the newest and live, so it stays
+	return nil
+}
+
+// n returns the number of expiries held.
+func (q *ownerQueue) n() int { return len(q.exp) - q.head }
+
+// last returns the latest expiry of q, or math.MinInt64 if q is empty.
+func (q *ownerQueue) last() int64 {
+	if q.n() == 0 {
+		return math.MinInt64
+	}
+	return q.exp[len(q.exp)-1]
+}
+
+// expire drops the expiries that are not after now, and shrinks the array
+// when it is less than a quarter full.
+func (q *ownerQueue) expire(now int64) {
+	for q.head < len(q.exp) && q.exp[q.head] <= now {
+		q.head++
+	}
+	switch n := q.n(); {
+	case cap(q.exp) > minQueueCap && n < cap(q.exp)/4:
+		var exp []int64
+		if n > 0 {
+			exp = append(make([]int64, 0, 2*n), q.exp[q.head:]...)
+		}
+		q.exp, q.head = exp, 0
+	case n == 0:
+		q.exp, q.head = q.exp[:0], 0
+	}
+}
+
+// push records exp, keeping the expiries sorted. When the array is full and
+// starts with dropped expiries, they are discarded first: in place if they are
+// at least half of it, else by moving the rest to an array twice as large.
+// Each copy is paid for by as many earlier pushes, so push is amortized O(1)
+// for in-order expiries, and the array never exceeds about four times the
+// expiries it holds.
+func (q *ownerQueue) push(exp int64) {
+	if len(q.exp) == cap(q.exp) && q.head > 0 {
+		live := q.exp[q.head:]
+		if q.head >= len(q.exp)/2 {
+			q.exp = q.exp[:len(live)]
+		} else {
+			q.exp = make([]int64, len(live), 2*len(q.exp))
+		}
+		copy(q.exp, live) // overlapping copies are fine
+		q.head = 0
+	}
+	if q.n() == 0 || q.last() <= exp {
+		q.exp = append(q.exp, exp)
+		return
+	}
+	i, _ := slices.BinarySearch(q.exp[q.head:], exp)
+	q.exp = slices.Insert(q.exp, q.head+i, exp)
+}
+
+// dropStale removes owners whose entries have all expired from the oldest
+// end. The list is ordered by last accepted insert, so with a common TTL the
+// stale owners are exactly a prefix of it and this reclaims all of them, at
+// an amortized O(1) per insert.
+func (o *ownerShard) dropStale(now int64) {
+	for {
+		_, q, ok := o.lru.GetOldest()
+		if !ok || q.last() > now {
+			return
+		}
+		o.lru.RemoveOldest()
+	}
+}
+
+// reclaim makes room for a new owner in a full shard. After dropStale, if the
+// shard is still full and some owner may be stale (mixed TTLs can leave stale
+// owners behind a live one), it sweeps the shard once and recomputes minLast,
+// as memShard.reclaim does.
+func (o *ownerShard) reclaim(now int64) {
+	o.dropStale(now)
+	if o.lru.Len() < o.capacity || now < o.minLast {
+		return
+	}
+	o.minLast = math.MaxInt64
+	for _, owner := range o.lru.Keys() {
+		q, _ := o.lru.Peek(owner)
+		if last := q.last(); last <= now {
+			o.lru.Remove(owner)
+		} else {
+			o.minLast = min(o.minLast, last)
 		}
 	}
 }

@@ -10,6 +10,11 @@
 //
 // Both fail closed: when a check cannot be made (store full, Redis down or
 // slow), InsertIfAbsent returns an error and the caller must reject the proof.
+//
+// Because a bounded store fails closed, one client sending many unique proofs
+// could fill it and lock every other client out. [Memory] therefore also
+// implements [OwnedStore]: with the [OwnerQuota] option it caps how many live
+// entries one owner (the proof key's thumbprint) may hold.
 package replay
 
 import (
@@ -28,6 +33,29 @@ type Store interface {
 	InsertIfAbsent(ctx context.Context, key string, ttl time.Duration) error
 }
 
+// OwnedStore is a [Store] that can also account entries to an owner and cap
+// how many live entries one owner holds, so that a single client cannot fill
+// a bounded store and make every other client's proofs fail closed.
+//
+// The owner is the thumbprint (jkt) of the proof key. Callers should insert
+// only after the access token, the proof signature and the binding between
+// the two have been verified, so that every owner is a key bound to a valid
+// access token and a client cannot mint owners for free.
+//
+// [Memory] implements OwnedStore. [Redis] does not: a shared Redis is sized
+// with its own maxmemory setting rather than a fixed entry count, and
+// per-owner accounting would cost another round trip per proof.
+type OwnedStore interface {
+	Store
+	// InsertOwned is InsertIfAbsent with key accounted to owner. Checks run in
+	// this order: a key that is already recorded and not expired returns
+	// ErrReplayed (whoever owns it, and even when owner is at its quota); then,
+	// when owner already holds its quota of live entries, it returns an error
+	// wrapping ErrQuota without recording key or counting it; then the other
+	// failures of InsertIfAbsent apply.
+	InsertOwned(ctx context.Context, owner, key string, ttl time.Duration) error
+}
+
 var (
 	// ErrReplayed reports that the key is already recorded and has not expired:
 	// the proof was used before and must be rejected.
@@ -43,6 +71,13 @@ var (
 	// [Redis] wrap both ErrUnavailable and the underlying cause.
 	ErrUnavailable = errors.New("replay: store unavailable")
 
+	// ErrQuota reports that the owner of a key already holds its maximum
+	// number of live entries (see [OwnerQuota]); the key was not recorded.
+	// Errors returned by [OwnedStore.InsertOwned] wrap it. Like the other
+	// errors, it means the proof must be rejected; unlike [ErrFull], it
+	// affects only that owner.
+	ErrQuota = errors.New("replay: owner quota exceeded")
+
 	// ErrInvalidConfig reports an invalid option passed to a constructor.
 	ErrInvalidConfig = errors.New("replay: invalid configuration")
 )
@@ -53,6 +88,7 @@ const minTTL = time.Millisecond
 
 // Compile-time interface checks.
 var (
-	_ Store = (*Memory)(nil)
-	_ Store = (*Redis)(nil)
+	_ Store      = (*Memory)(nil)
+	_ Store      = (*Redis)(nil)
+	_ OwnedStore = (*Memory)(nil)
 )
