@@ -76,7 +76,8 @@ func outcomeSlot(o Outcome) int {
 // Handler on an internal or admin listener:
 //
 //	stats := middleware.NewMigrationStats()
-//	guard, err := middleware.New(middleware.WithTokens(tokens), middleware.WithMetrics(stats))
+//	guard, err := middleware.New(middleware.WithTokens(tokens), middleware.WithPublicURL(publicURL),
+//		middleware.WithMetrics(stats))
 //	...
 //	admin.Handle("/debug/popguard", stats.Handler())
 //
