@@ -12,10 +12,10 @@ package middleware_test
 import (
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"testing"
 
 	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/routeprobe"
 	"github.com/popguard/popguard/middleware"
 )
 
@@ -28,51 +28,19 @@ func routedServer(t *testing.T, h *harness) *httptest.Server {
 	mux.Handle("/mixed/", h.route(popguard.Mixed))
 	mux.Handle("/bearer/", h.route(popguard.BearerOnly))
 	mux.Handle("GET /files/{path...}", h.route(popguard.DPoPOnly))
-	srv := httptest.NewUnstartedServer(mux)
-	srv.Config.Protocols = new(http.Protocols)
-	srv.Config.Protocols.SetHTTP1(true)
-	srv.Config.Protocols.SetUnencryptedHTTP2(true)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv
+	return routeprobe.Serve(t, mux)
 }
 
 // sendRaw sends method and the escaped path exactly as given over HTTP/1.1
-// or HTTP/2 (prior knowledge), without following redirects.
+// or HTTP/2, with header pairs hdr, after resetting the harness.
 func (h *harness) sendRaw(t *testing.T, srv *httptest.Server, http2 bool, method, rawPath string, hdr ...string) response {
 	t.Helper()
 	h.advReset()
-	u, err := url.Parse(srv.URL + rawPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u.EscapedPath() != rawPath {
-		t.Fatalf("the client would send %q, not %q", u.EscapedPath(), rawPath)
-	}
-	req, err := http.NewRequest(method, u.String(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.URL = u
+	header := http.Header{}
 	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
+		header.Add(hdr[i], hdr[i+1])
 	}
-	tr := &http.Transport{Protocols: new(http.Protocols)}
-	if http2 {
-		tr.Protocols.SetUnencryptedHTTP2(true)
-	} else {
-		tr.Protocols.SetHTTP1(true)
-	}
-	defer tr.CloseIdleConnections()
-	cl := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := cl.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if want := map[bool]int{false: 1, true: 2}[http2]; res.ProtoMajor != want {
-		t.Fatalf("answered over HTTP/%d, want HTTP/%d", res.ProtoMajor, want)
-	}
+	res := routeprobe.Send(t, srv, http2, method, rawPath, header)
 	return response{status: res.StatusCode, header: res.Header}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/routeprobe"
 )
 
 func do(t *testing.T, r http.Handler, method, path, auth, proof string) (*httptest.ResponseRecorder, map[string]string) {
@@ -80,15 +81,16 @@ func TestChiRoutes(t *testing.T) {
 // sub-router. popguard refuses such paths before any proof is compared.
 func TestDotSegmentsRefused(t *testing.T) {
 	iss, client := newKey(t), newKey(t)
-	p := &probe{}
-	g := newGuard(t, iss, p.guardOption())
-	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { p.handled.Add(1); _, _ = w.Write([]byte("ok")) })
+	p := &routeprobe.Probe{}
+	g := newGuard(t, iss, p.Option())
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { p.Handled(); _, _ = w.Write([]byte("ok")) })
 	tok := accessToken(t, iss, thumbprint(client))
+	proof := func(path string) string { return dpopProof(t, client, "GET", testAudience+path, tok, "") }
 	t.Run("flat routes", func(t *testing.T) {
 		r := chi.NewRouter()
 		r.With(g.Require(popguard.DPoPOnly)).Get("/dpop/*", h)
 		r.With(g.Require(popguard.Mixed)).Get("/mixed/*", h)
-		checkDotSegments(t, serveBoth(t, r), p, client, tok)
+		routeprobe.CheckDotSegments(t, routeprobe.Serve(t, r), p, tok, proof)
 	})
 	t.Run("mounted sub-routers", func(t *testing.T) {
 		dpop, mixed := chi.NewRouter(), chi.NewRouter()
@@ -99,6 +101,6 @@ func TestDotSegmentsRefused(t *testing.T) {
 		r := chi.NewRouter()
 		r.Mount("/dpop", dpop)
 		r.Mount("/mixed", mixed)
-		checkDotSegments(t, serveBoth(t, r), p, client, tok)
+		routeprobe.CheckDotSegments(t, routeprobe.Serve(t, r), p, tok, proof)
 	})
 }

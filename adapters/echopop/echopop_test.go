@@ -10,6 +10,7 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/adapters/echopop"
+	"github.com/popguard/popguard/internal/routeprobe"
 	"github.com/popguard/popguard/middleware"
 )
 
@@ -161,11 +162,14 @@ func TestResultWithoutRequire(t *testing.T) {
 // /dpop/*. popguard refuses such paths before any proof is compared.
 func TestDotSegmentsRefused(t *testing.T) {
 	iss, client := newKey(t), newKey(t)
-	p := &probe{}
-	g := newGuard(t, iss, p.guardOption())
+	p := &routeprobe.Probe{}
+	g := newGuard(t, iss, p.Option())
 	e := echo.New()
-	h := func(c echo.Context) error { p.handled.Add(1); return c.String(http.StatusOK, "ok") }
+	h := func(c echo.Context) error { p.Handled(); return c.String(http.StatusOK, "ok") }
 	e.GET("/dpop/*", h, echopop.Require(g, popguard.DPoPOnly))
 	e.GET("/mixed/*", h, echopop.Require(g, popguard.Mixed))
-	checkDotSegments(t, serveBoth(t, e), p, client, accessToken(t, iss, thumbprint(client)))
+	tok := accessToken(t, iss, thumbprint(client))
+	routeprobe.CheckDotSegments(t, routeprobe.Serve(t, e), p, tok, func(path string) string {
+		return dpopProof(t, client, "GET", testAudience+path, tok, "")
+	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/adapters/ginpop"
+	"github.com/popguard/popguard/internal/routeprobe"
 	"github.com/popguard/popguard/middleware"
 )
 
@@ -165,11 +166,14 @@ func TestResultWithoutRequire(t *testing.T) {
 // /dpop/*any. popguard refuses them before any proof is compared.
 func TestDotSegmentsRefused(t *testing.T) {
 	iss, client := newKey(t), newKey(t)
-	p := &probe{}
-	g := newGuard(t, iss, p.guardOption())
+	p := &routeprobe.Probe{}
+	g := newGuard(t, iss, p.Option())
 	r := gin.New()
-	h := func(c *gin.Context) { p.handled.Add(1); c.String(http.StatusOK, "ok") }
+	h := func(c *gin.Context) { p.Handled(); c.String(http.StatusOK, "ok") }
 	r.GET("/dpop/*any", ginpop.Require(g, popguard.DPoPOnly), h)
 	r.GET("/mixed/*any", ginpop.Require(g, popguard.Mixed), h)
-	checkDotSegments(t, serveBoth(t, r), p, client, accessToken(t, iss, thumbprint(client)))
+	tok := accessToken(t, iss, thumbprint(client))
+	routeprobe.CheckDotSegments(t, routeprobe.Serve(t, r), p, tok, func(path string) string {
+		return dpopProof(t, client, "GET", testAudience+path, tok, "")
+	})
 }

@@ -13,15 +13,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/validate"
 )
@@ -143,109 +137,4 @@ func (staleNonces) Check(n string) (bool, error) {
 		return true, nil
 	}
 	return false, fmt.Errorf("unknown nonce")
-}
-
-// ---- route confusion probes (dot-segments), over HTTP/1.1 and HTTP/2 ----
-
-// probe records what a Guard refused and how often the handlers ran.
-type probe struct {
-	mu      sync.Mutex
-	reasons []popguard.Reason
-	handled atomic.Int64
-}
-
-// guardOption captures each rejection's reason through the metrics hook,
-// which every adapter reaches.
-func (p *probe) guardOption() middleware.Option { return middleware.WithMetrics(p) }
-
-// Observe implements middleware.Metrics.
-func (p *probe) Observe(e middleware.Event) {
-	if e.Outcome == middleware.Rejected {
-		p.mu.Lock()
-		p.reasons = append(p.reasons, e.Reason)
-		p.mu.Unlock()
-	}
-}
-
-func (p *probe) reset() (reasons []popguard.Reason, handled int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	reasons, p.reasons = p.reasons, nil
-	return reasons, p.handled.Swap(0)
-}
-
-// serveBoth serves h over HTTP/1.1 and unencrypted HTTP/2.
-func serveBoth(t *testing.T, h http.Handler) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config.Protocols = new(http.Protocols)
-	srv.Config.Protocols.SetHTTP1(true)
-	srv.Config.Protocols.SetUnencryptedHTTP2(true)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// sendPath sends GET rawPath exactly as written, over HTTP/2 when h2.
-func sendPath(t *testing.T, srv *httptest.Server, h2 bool, rawPath, auth, proof string) int {
-	t.Helper()
-	u, err := url.Parse(srv.URL + rawPath)
-	if err != nil || u.EscapedPath() != rawPath {
-		t.Fatalf("cannot send %q as is (%v)", rawPath, err)
-	}
-	req, err := http.NewRequest("GET", u.String(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.URL = u
-	req.Header.Set("Authorization", auth)
-	req.Header.Set("DPoP", proof)
-	tr := &http.Transport{Protocols: new(http.Protocols)}
-	tr.Protocols.SetHTTP1(!h2)
-	tr.Protocols.SetUnencryptedHTTP2(h2)
-	defer tr.CloseIdleConnections()
-	res, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = res.Body.Close()
-	if want := map[bool]int{false: 1, true: 2}[h2]; res.ProtoMajor != want {
-		t.Fatalf("answered over HTTP/%d, want HTTP/%d", res.ProtoMajor, want)
-	}
-	return res.StatusCode
-}
-
-// dotSegmentCases are requests whose dot-segments resolve to a route other
-// than the one the router picks, each with the path its proof is made for.
-var dotSegmentCases = []struct{ sent, signed string }{
-	{"/dpop/%2E%2E/mixed/profile", "/mixed/profile"},
-	{"/dpop/%2e%2e/mixed/profile", "/mixed/profile"},
-	{"/dpop/.%2E/mixed/profile", "/mixed/profile"},
-	{"/dpop/../mixed/profile", "/mixed/profile"},
-	{"/dpop/a/./../../mixed/profile", "/mixed/profile"},
-	{"/dpop/a%2F..%2F..%2Fmixed/profile", "/mixed/profile"},
-	{"/mixed/x/%2E%2E/profile", "/mixed/profile"},
-}
-
-// checkDotSegments sends every case with a proof for the path it resolves
-// to and for itself, over both protocols, and expects 400
-// request_dot_segment with no handler run; then a control request.
-func checkDotSegments(t *testing.T, srv *httptest.Server, p *probe, client *ecdsa.PrivateKey, tok string) {
-	t.Helper()
-	for _, h2 := range []bool{false, true} {
-		for _, c := range dotSegmentCases {
-			for _, signed := range []string{c.signed, c.sent} {
-				status := sendPath(t, srv, h2, c.sent, "DPoP "+tok, dpopProof(t, client, "GET", testAudience+signed, tok, ""))
-				reasons, handled := p.reset()
-				if status != http.StatusBadRequest || handled != 0 || len(reasons) != 1 || reasons[0] != popguard.ReasonDotSegment {
-					t.Errorf("HTTP/2 %v, GET %s with a proof for %s: status %d, handler ran %d times, reasons %v; want 400 request_dot_segment, none",
-						h2, c.sent, signed, status, handled, reasons)
-				}
-			}
-		}
-		status := sendPath(t, srv, h2, "/mixed/profile", "DPoP "+tok, dpopProof(t, client, "GET", testAudience+"/mixed/profile", tok, ""))
-		if _, handled := p.reset(); status != http.StatusOK || handled != 1 {
-			t.Errorf("HTTP/2 %v, control: status %d, handler ran %d times", h2, status, handled)
-		}
-	}
 }
