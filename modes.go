@@ -48,36 +48,37 @@ func ParseScheme(name string) (s Scheme, ok bool) {
 	return 0, false
 }
 
-// Mode says which schemes a route accepts. Modes are values: choose one per
-// route. The zero Mode accepts nothing.
+// Mode says which schemes a route accepts. Modes are constants: choose one
+// per route. The zero Mode accepts nothing.
 //
 // In every mode a token bound to a key (cnf.jkt, cnf.kid, cnf.jwk,
 // cnf.x5t#S256) is never accepted as a Bearer token, and the DPoP and PoP
 // schemes require a token bound to the proof's key.
-type Mode struct {
-	accept Scheme // schemes let through
-	target Scheme // report-only: the schemes the stricter mode would accept
-}
+type Mode uint16
+
+// The low byte of a Mode holds the schemes it lets through; the high byte,
+// for a report-only mode, the schemes of the stricter mode it reports
+// against, with reportFlag set.
 
 // The predefined modes.
-var (
+const (
 	// BearerOnly accepts unbound tokens sent with the Bearer scheme.
-	BearerOnly = Mode{accept: Bearer}
+	BearerOnly = Mode(Bearer)
 	// Mixed accepts Bearer, DPoP and PoP: for gradual migration.
-	Mixed = Mode{accept: Bearer | DPoP | PoP}
+	Mixed = Mode(Bearer | DPoP | PoP)
 	// DPoPOnly accepts only DPoP-bound tokens with a DPoP proof.
-	DPoPOnly = Mode{accept: DPoP}
+	DPoPOnly = Mode(DPoP)
 	// PoPOnly accepts only Microsoft PoP signed HTTP requests.
-	PoPOnly = Mode{accept: PoP}
+	PoPOnly = Mode(PoP)
 	// ProofOnly accepts DPoP or PoP, never Bearer.
-	ProofOnly = Mode{accept: DPoP | PoP}
+	ProofOnly = Mode(DPoP | PoP)
 )
 
 // Accepting returns a mode accepting exactly the given schemes.
 func Accepting(schemes ...Scheme) Mode {
 	var m Mode
 	for _, s := range schemes {
-		m.accept |= s
+		m |= Mode(s & (Bearer | DPoP | PoP))
 	}
 	return m
 }
@@ -85,19 +86,22 @@ func Accepting(schemes ...Scheme) Mode {
 // ReportOnly returns a migration mode for strict: requests are checked as in
 // Mixed and let through, but every request that strict would reject is
 // reported (logged and counted) so a team can see who still sends Bearer
-// tokens before it switches the route to strict.
+// tokens before it switches the route to strict. A report-only strict
+// stands for its own target.
 func ReportOnly(strict Mode) Mode {
-	return Mode{accept: Bearer | DPoP | PoP, target: strict.accept | reportFlag}
+	return Mixed | Mode(strict.Target().accept()|reportFlag)<<8
 }
 
 // reportFlag marks a report-only mode even when its target accepts nothing.
 const reportFlag Scheme = 1 << 7
 
+func (m Mode) accept() Scheme { return Scheme(m) }
+
 // Accepts reports whether the mode lets requests with scheme s through.
-func (m Mode) Accepts(s Scheme) bool { return s != 0 && m.accept&s == s }
+func (m Mode) Accepts(s Scheme) bool { return s != 0 && m.accept()&s == s }
 
 // IsReportOnly reports whether m is a report-only migration mode.
-func (m Mode) IsReportOnly() bool { return m.target&reportFlag != 0 }
+func (m Mode) IsReportOnly() bool { return Scheme(m>>8)&reportFlag != 0 }
 
 // Target returns the mode a report-only mode reports against, and m itself
 // for an enforcing mode.
@@ -105,7 +109,7 @@ func (m Mode) Target() Mode {
 	if !m.IsReportOnly() {
 		return m
 	}
-	return Mode{accept: m.target &^ reportFlag}
+	return Mode(Scheme(m>>8) &^ reportFlag)
 }
 
 // Schemes lists the accepted schemes in the order Bearer, DPoP, PoP.

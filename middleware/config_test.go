@@ -159,7 +159,7 @@ func TestRouteErrors(t *testing.T) {
 		{"scope with a backslash", popguard.Mixed, []middleware.RouteOption{middleware.RequireScopes(`a\b`)}, "invalid scope"},
 		{"nonce without WithNonces", popguard.DPoPOnly, []middleware.RouteOption{middleware.RequireNonce()}, "RequireNonce needs WithNonces"},
 		{"PoP-only without SHR verifier", popguard.PoPOnly, nil, "accepts no scheme this Guard supports"},
-		{"zero mode", popguard.Mode{}, nil, "accepts no scheme this Guard supports"},
+		{"zero mode", popguard.Mode(0), nil, "accepts no scheme this Guard supports"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

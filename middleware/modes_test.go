@@ -390,7 +390,7 @@ func TestPoPNotSupported(t *testing.T) {
 	if !h.guard.Supports(popguard.Bearer) || !h.guard.Supports(popguard.DPoP) {
 		t.Fatal("Supports(Bearer/DPoP) = false")
 	}
-	for _, mode := range []popguard.Mode{popguard.PoPOnly, popguard.Accepting(popguard.PoP), {}} {
+	for _, mode := range []popguard.Mode{popguard.PoPOnly, popguard.Accepting(popguard.PoP), 0} {
 		if mw, err := h.guard.Route(mode); err == nil || mw != nil {
 			t.Errorf("Route(%v) = (non-nil %t, nil error); want an error", mode, mw != nil)
 		}

@@ -15,8 +15,8 @@ import (
 	"github.com/popguard/popguard/internal/jose"
 )
 
-// DefaultProofAlgs is the default DPoP proof algorithm allow-list, also
-// advertised in the algs parameter of DPoP challenges: what real clients
+// DefaultProofAlgs returns a copy of the default DPoP proof algorithm
+// allow-list, also advertised in the algs parameter of DPoP challenges: what real clients
 // sign with. ES256 is what browsers (WebCrypto), oauth4webapi, panva/dpop,
 // Keycloak's adapters and most SDKs use; PS256 and RS256 come from clients
 // with RSA keys (Microsoft.IdentityModel's DPoP defaults are ES256, PS256
@@ -25,7 +25,7 @@ import (
 // them, and Go verifies P-384 and P-521 signatures about 10 and 40 times
 // slower than P-256 ones, a cost the caller would choose. ProofAlgs adds
 // them back.
-var DefaultProofAlgs = []string{"ES256", "PS256", "RS256", "EdDSA"}
+func DefaultProofAlgs() []string { return []string{"ES256", "PS256", "RS256", "EdDSA"} }
 
 // Defaults of NewProofVerifier.
 const (
@@ -161,7 +161,7 @@ func NewProofVerifier(opts ...ProofOption) (*ProofVerifier, error) {
 		now:        time.Now,
 		keyCache:   4096,
 	}
-	if err := ProofAlgs(DefaultProofAlgs...)(v); err != nil {
+	if err := ProofAlgs(DefaultProofAlgs()...)(v); err != nil {
 		return nil, err
 	}
 	for _, o := range opts {

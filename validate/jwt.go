@@ -12,8 +12,11 @@ import (
 	"github.com/popguard/popguard/internal/jose"
 )
 
-// DefaultTokenAlgs is the default allow-list for access-token signatures.
-var DefaultTokenAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+// DefaultTokenAlgs returns a copy of the default allow-list for access-token
+// signatures.
+func DefaultTokenAlgs() []string {
+	return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+}
 
 // Defaults of NewJWTVerifier.
 const (
@@ -165,7 +168,7 @@ func NewJWTVerifier(issuer string, keys KeySet, opts ...JWTOption) (*JWTVerifier
 		return nil, errors.New("validate: a key set is required")
 	}
 	v := &JWTVerifier{issuer: issuer, keys: keys, leeway: DefaultLeeway, maxSize: DefaultMaxTokenSize, now: time.Now}
-	if err := TokenAlgs(DefaultTokenAlgs...)(v); err != nil {
+	if err := TokenAlgs(DefaultTokenAlgs()...)(v); err != nil {
 		return nil, err
 	}
 	for _, o := range opts {

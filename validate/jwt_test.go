@@ -1128,7 +1128,7 @@ func TestJWTVerifierOptions(t *testing.T) {
 	}
 	good := []validate.JWTOption{
 		validate.Leeway(0), validate.Leeway(5 * time.Minute), validate.HMACSecret(secret),
-		validate.HMACSecret(secret, "HS256", "HS384", "HS512"), validate.TokenAlgs(validate.DefaultTokenAlgs...),
+		validate.HMACSecret(secret, "HS256", "HS384", "HS512"), validate.TokenAlgs(validate.DefaultTokenAlgs()...),
 		validate.TokenAlgs("Ed25519"), validate.MaxTokenSize(512), validate.MaxTokenSize(1 << 20),
 		validate.TokenClock(time.Now), validate.SkipAudienceCheck(), validate.AcceptJWTType(), validate.RequiredClaims(),
 	}

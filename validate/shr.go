@@ -25,9 +25,10 @@ import (
 	"github.com/popguard/popguard/internal/jose"
 )
 
-// DefaultSHRAlgs is the default SHR algorithm allow-list: PS256 (MSAL.NET
-// 4.63 and later), RS256 (msal-browser, older MSAL.NET) and ES256.
-var DefaultSHRAlgs = []string{"RS256", "PS256", "ES256"}
+// DefaultSHRAlgs returns a copy of the default SHR algorithm allow-list:
+// PS256 (MSAL.NET 4.63 and later), RS256 (msal-browser, older MSAL.NET) and
+// ES256.
+func DefaultSHRAlgs() []string { return []string{"RS256", "PS256", "ES256"} }
 
 // Defaults of NewSHRVerifier.
 const (
@@ -269,7 +270,7 @@ func NewSHRVerifier(tokens TokenVerifier, opts ...SHROption) (*SHRVerifier, erro
 		maxSize:    DefaultMaxSHRSize,
 		now:        time.Now,
 	}
-	if err := SHRAlgs(DefaultSHRAlgs...)(v); err != nil {
+	if err := SHRAlgs(DefaultSHRAlgs()...)(v); err != nil {
 		return nil, err
 	}
 	for _, o := range opts {

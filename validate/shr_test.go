@@ -221,7 +221,7 @@ func TestSHRMSALNet(t *testing.T) {
 	if got.ReplayKey() == "" {
 		t.Fatal("empty replay key")
 	}
-	if v.Window() != 5*time.Minute+30*time.Second || !slices.Equal(v.Algs(), DefaultSHRAlgs) {
+	if v.Window() != 5*time.Minute+30*time.Second || !slices.Equal(v.Algs(), DefaultSHRAlgs()) {
 		t.Fatalf("defaults: window %v algs %v", v.Window(), v.Algs())
 	}
 }

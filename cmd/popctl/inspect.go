@@ -559,7 +559,7 @@ func (in *inspector) inspectProof(s string) {
 	} else {
 		in.fail("typ", `%q: a DPoP proof has typ "dpop+jwt" (exactly)`, j.Typ)
 	}
-	alg := in.checkAlg(j, validate.DefaultProofAlgs, "DPoP proof", "alg")
+	alg := in.checkAlg(j, validate.DefaultProofAlgs(), "DPoP proof", "alg")
 
 	var key *jose.PublicKey
 	var forbidden []string
@@ -872,7 +872,7 @@ func (in *inspector) tokenChecks(j *jose.JWS, prefix string) {
 	if strings.HasPrefix(j.Alg, "HS") {
 		in.fail(name("alg"), "%s: an HMAC token, accepted only by a server configured with its secret (validate.HMACSecret)", j.Alg)
 	} else {
-		in.checkAlg(j, validate.DefaultTokenAlgs, "access token", name("alg"))
+		in.checkAlg(j, validate.DefaultTokenAlgs(), "access token", name("alg"))
 	}
 	switch {
 	case j.JWK != nil || j.HeaderHas("jku") || j.HeaderHas("x5u"):

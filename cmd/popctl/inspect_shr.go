@@ -38,7 +38,7 @@ func (in *inspector) inspectSHR(s string) *part {
 	default:
 		in.pass("typ", `%s (accepted for an SHR-shaped payload; MSAL writes "pop")`, typOrMissing(j))
 	}
-	alg := in.checkAlg(j, validate.DefaultSHRAlgs, "signed HTTP request", "alg")
+	alg := in.checkAlg(j, validate.DefaultSHRAlgs(), "signed HTTP request", "alg")
 	var forbidden []string
 	for _, h := range []string{"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"} {
 		if j.HeaderHas(h) {
