@@ -24,6 +24,13 @@ type Rejection struct {
 	Header http.Header
 }
 
+// Error returns the rejection's error: "code (reason): description".
+func (rej *Rejection) Error() string { return rej.Err.Error() }
+
+// Unwrap returns the *popguard.Error, so errors.Is and errors.As match a
+// Rejection like the error it carries.
+func (rej *Rejection) Unwrap() error { return rej.Err }
+
 // ErrorHandler writes a rejection. Use it to render errors in your own
 // format; keep rej.Header and rej.Status.
 type ErrorHandler func(w http.ResponseWriter, r *http.Request, rej *Rejection)

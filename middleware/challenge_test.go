@@ -4,7 +4,9 @@ package middleware_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -305,23 +307,64 @@ func TestDefaultBody(t *testing.T) {
 	}
 }
 
-// TestCheck: Guard.Check authenticates without writing, for frameworks.
+// TestCheck: Route.Check authenticates without writing, for frameworks;
+// its error is a *Rejection that matches the popguard error it carries, and
+// Route.WriteRejection writes it with the route's error handler.
 func TestCheck(t *testing.T) {
 	h := newHarness(t, middleware.WithPublicURL(publicURL))
+	var routeHandled []*middleware.Rejection
+	rt, err := h.guard.Route(popguard.DPoPOnly, middleware.RouteErrorHandler(func(w http.ResponseWriter, r *http.Request, rej *middleware.Rejection) {
+		routeHandled = append(routeHandled, rej)
+		w.WriteHeader(rej.Status)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tok := h.bound()
-	res, hdr, rej := h.guard.Check(request("GET", target, "Authorization", "DPoP "+tok, "DPoP", h.proof("GET", target, tok)), popguard.DPoPOnly)
-	if rej != nil || res == nil || res.Scheme != popguard.DPoP || res.Subject != bob.Subject || res.KeyThumbprint != h.key.Thumbprint() || len(hdr) != 0 {
-		t.Errorf("Check(valid DPoP) = %+v, %v, %+v", res, hdr, rej)
+	res, hdr, err := rt.Check(request("GET", target, "Authorization", "DPoP "+tok, "DPoP", h.proof("GET", target, tok)))
+	if err != nil || res == nil || res.Scheme != popguard.DPoP || res.Subject != bob.Subject || res.KeyThumbprint != h.key.Thumbprint() || len(hdr) != 0 {
+		t.Errorf("Check(valid DPoP) = %+v, %v, %v", res, hdr, err)
 	}
-	res, _, rej = h.guard.Check(request("GET", target), popguard.DPoPOnly)
-	if res != nil || rej == nil || rej.Status != 401 || !slices.Equal(rej.Header.Values("WWW-Authenticate"), []string{dpopPlain}) {
-		t.Errorf("Check(no credentials) = %+v, %+v", res, rej)
+	res, _, err = rt.Check(request("GET", target))
+	var rej *middleware.Rejection
+	if res != nil || !errors.As(err, &rej) || rej.Status != 401 || !slices.Equal(rej.Header.Values("WWW-Authenticate"), []string{dpopPlain}) ||
+		!errors.Is(err, popguard.ErrNoCredentials) || err.Error() != "no credentials (no_credentials)" {
+		t.Errorf("Check(no credentials) = %+v, %v", res, err)
 	}
-	res, _, rej = h.guard.Check(request("GET", target), popguard.DPoPOnly, middleware.RequireScopes("a b"))
-	if res != nil || rej == nil || rej.Status != 400 || rej.Err.Reason != popguard.ReasonInternal {
-		t.Errorf("Check(bad route option) = %+v, %+v", res, rej)
+	w := httptest.NewRecorder()
+	rt.WriteRejection(w, request("GET", target), err)
+	if w.Code != 401 || len(routeHandled) != 1 || routeHandled[0] != rej {
+		t.Errorf("WriteRejection: status %d, route handler saw %v", w.Code, routeHandled)
+	}
+	if _, _, rejs := h.cap.snapshot(); len(rejs) != 0 {
+		t.Errorf("the Guard's error handler ran %d times for a route with its own", len(rejs))
 	}
 	if h.calls.Load() != 0 {
 		t.Error("Check called a handler")
+	}
+}
+
+// A route's error handler replaces the Guard's for that route only.
+func TestRouteErrorHandler(t *testing.T) {
+	h := newHarness(t, middleware.WithPublicURL(publicURL))
+	own := 0
+	rt, err := h.guard.Route(popguard.DPoPOnly, middleware.RouteErrorHandler(func(w http.ResponseWriter, _ *http.Request, rej *middleware.Rejection) {
+		own++
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := h.do(rt.Handler(h.protected()), request("GET", target, "Authorization", "Bearer "+h.unbound())); resp.status != http.StatusTeapot || own != 1 {
+		t.Errorf("route with its own handler: status %d, own handler ran %d times", resp.status, own)
+	}
+	if _, _, rejs := h.cap.snapshot(); len(rejs) != 0 {
+		t.Errorf("Guard handler ran for a route with its own")
+	}
+	if resp := h.do(h.route(popguard.DPoPOnly), request("GET", target, "Authorization", "Bearer "+h.unbound())); resp.status != 401 || own != 1 {
+		t.Errorf("other route: status %d, own handler ran %d times", resp.status, own)
+	}
+	if _, _, rejs := h.cap.snapshot(); len(rejs) != 1 {
+		t.Errorf("Guard handler ran %d times for a route without its own, want 1", len(rejs))
 	}
 }

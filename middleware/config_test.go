@@ -160,11 +160,13 @@ func TestRouteErrors(t *testing.T) {
 		{"nonce without WithNonces", popguard.DPoPOnly, []middleware.RouteOption{middleware.RequireNonce()}, "RequireNonce needs WithNonces"},
 		{"PoP-only without SHR verifier", popguard.PoPOnly, nil, "accepts no scheme this Guard supports"},
 		{"zero mode", popguard.Mode(0), nil, "accepts no scheme this Guard supports"},
+		{"nil route error handler", popguard.Mixed, []middleware.RouteOption{middleware.RouteErrorHandler(nil)}, "RouteErrorHandler(nil)"},
+		{"zero RouteOption", popguard.Mixed, []middleware.RouteOption{{}}, "zero RouteOption"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			mw, err := h.guard.Route(c.mode, c.opts...)
-			if err == nil || mw != nil || !strings.Contains(err.Error(), c.errPart) {
+			rt, err := h.guard.Route(c.mode, c.opts...)
+			if err == nil || rt != nil || !strings.Contains(err.Error(), c.errPart) {
 				t.Fatalf("Route: err = %v, want one mentioning %q", err, c.errPart)
 			}
 			defer func() {

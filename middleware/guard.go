@@ -276,7 +276,8 @@ func WithRealm(realm string) Option {
 	}
 }
 
-// WithErrorHandler replaces WriteRejection.
+// WithErrorHandler sets how every route writes a rejection (default
+// WriteRejection); RouteErrorHandler overrides it for one route.
 func WithErrorHandler(h ErrorHandler) Option {
 	return func(g *Guard) error {
 		if h == nil {
@@ -407,19 +408,22 @@ func (g *Guard) Close() error {
 	return nil
 }
 
-// RouteOption refines one route's policy.
-type RouteOption func(*policy) error
+// RouteOption refines one route's policy: RequireNonce, RequireScopes,
+// Name, RouteErrorHandler.
+type RouteOption struct {
+	apply func(*policy) error
+}
 
 // RequireNonce makes the route require a server nonce in DPoP proofs and
 // PoP requests (RFC 9449 §9). The Guard needs WithNonces.
 func RequireNonce() RouteOption {
-	return func(p *policy) error { p.needNonce = true; return nil }
+	return RouteOption{func(p *policy) error { p.needNonce = true; return nil }}
 }
 
 // RequireScopes makes the route require every one of scopes; otherwise it
 // answers 403 insufficient_scope.
 func RequireScopes(scopes ...string) RouteOption {
-	return func(p *policy) error {
+	return RouteOption{func(p *policy) error {
 		for _, s := range scopes {
 			if s == "" || strings.ContainsAny(s, " \"\\") {
 				return fmt.Errorf("middleware: invalid scope %q", s)
@@ -427,12 +431,24 @@ func RequireScopes(scopes ...string) RouteOption {
 		}
 		p.scopes = append(p.scopes, scopes...)
 		return nil
-	}
+	}}
 }
 
 // Name names the route in logs and metrics (default: the mode).
 func Name(name string) RouteOption {
-	return func(p *policy) error { p.name = name; return nil }
+	return RouteOption{func(p *policy) error { p.name = name; return nil }}
+}
+
+// RouteErrorHandler writes this route's rejections with h instead of the
+// Guard's error handler (WithErrorHandler, by default WriteRejection).
+func RouteErrorHandler(h ErrorHandler) RouteOption {
+	return RouteOption{func(p *policy) error {
+		if h == nil {
+			return errors.New("middleware: RouteErrorHandler(nil)")
+		}
+		p.onError = h
+		return nil
+	}}
 }
 
 type policy struct {
@@ -442,12 +458,16 @@ type policy struct {
 	scopes    []string
 	needNonce bool
 	nonces    NonceSource // set when needNonce
+	onError   ErrorHandler
 }
 
 func (g *Guard) newPolicy(mode popguard.Mode, opts []RouteOption) (*policy, error) {
-	p := &policy{mode: mode, name: mode.String()}
+	p := &policy{mode: mode, name: mode.String(), onError: g.onError}
 	for _, o := range opts {
-		if err := o(p); err != nil {
+		if o.apply == nil {
+			return nil, errors.New("middleware: zero RouteOption")
+		}
+		if err := o.apply(p); err != nil {
 			return nil, err
 		}
 	}
@@ -484,51 +504,75 @@ func (p *policy) accepts(s popguard.Scheme) bool {
 	return false
 }
 
-// Require returns middleware enforcing mode on the wrapped handler. It
-// panics on invalid route options, like http.ServeMux on a bad pattern; use
-// Route to get an error instead.
-func (g *Guard) Require(mode popguard.Mode, opts ...RouteOption) func(http.Handler) http.Handler {
-	mw, err := g.Route(mode, opts...)
-	if err != nil {
-		panic(err)
-	}
-	return mw
+// Route is one route's policy (mode, scopes, nonces, error handler),
+// prepared once by Guard.Route when routes are set up. It is safe for
+// concurrent use.
+type Route struct {
+	g *Guard
+	p *policy
 }
 
-// Route is Require returning an error for invalid options.
-func (g *Guard) Route(mode popguard.Mode, opts ...RouteOption) (func(http.Handler) http.Handler, error) {
+// Route prepares the policy of a route: mode plus opts. It fails on invalid
+// options (for example RequireNonce on a Guard without WithNonces), so a
+// configuration mistake surfaces at startup, never as a client error.
+func (g *Guard) Route(mode popguard.Mode, opts ...RouteOption) (*Route, error) {
 	p, err := g.newPolicy(mode, opts)
 	if err != nil {
 		return nil, err
 	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			g.serve(p, next, w, r)
-		})
-	}, nil
+	return &Route{g: g, p: p}, nil
 }
 
-// Check authenticates r under mode without writing a response, for
-// frameworks that render errors themselves. On success it returns the
-// result; on failure a Rejection to render.
-func (g *Guard) Check(r *http.Request, mode popguard.Mode, opts ...RouteOption) (*popguard.Result, http.Header, *Rejection) {
-	p, err := g.newPolicy(mode, opts)
+// Require is Route(mode, opts...).Handler for net/http routers. It panics on
+// invalid route options, like http.ServeMux on a bad pattern.
+func (g *Guard) Require(mode popguard.Mode, opts ...RouteOption) func(http.Handler) http.Handler {
+	rt, err := g.Route(mode, opts...)
 	if err != nil {
-		return nil, nil, g.reject(&policy{mode: mode, schemes: []popguard.Scheme{popguard.Bearer}}, 0, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonInternal, "Invalid route configuration", err))
+		panic(err)
 	}
-	return g.authenticate(p, r)
+	return rt.Handler
 }
 
-func (g *Guard) serve(p *policy, next http.Handler, w http.ResponseWriter, r *http.Request) {
-	res, hdr, rej := g.authenticate(p, r)
+// Handler wraps next: an accepted request reaches next with its
+// *popguard.Result in the request context (popguard.FromContext) and the
+// response headers the route asks for (a rotated DPoP-Nonce); a rejected
+// one is answered by the route's error handler and never reaches next.
+func (rt *Route) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res, hdr, rej := rt.g.authenticate(rt.p, r)
+		if rej != nil {
+			rt.p.onError(w, r, rej)
+			return
+		}
+		for k, v := range hdr {
+			w.Header()[k] = v
+		}
+		next.ServeHTTP(w, r.WithContext(popguard.NewContext(r.Context(), res)))
+	})
+}
+
+// Check authenticates r without writing a response, for frameworks that
+// drive the response themselves (see adapters/ginpop and adapters/echopop).
+// On success it returns the result and the headers to add to the response;
+// on failure an error that is a *Rejection, to be written with
+// WriteRejection.
+func (rt *Route) Check(r *http.Request) (*popguard.Result, http.Header, error) {
+	res, hdr, rej := rt.g.authenticate(rt.p, r)
 	if rej != nil {
-		g.onError(w, r, rej)
-		return
+		return nil, nil, rej
 	}
-	for k, v := range hdr {
-		w.Header()[k] = v
+	return res, hdr, nil
+}
+
+// WriteRejection writes err, as returned by Check, with the route's error
+// handler. An error that is not a *Rejection is answered as an internal
+// invalid_token rejection.
+func (rt *Route) WriteRejection(w http.ResponseWriter, r *http.Request, err error) {
+	var rej *Rejection
+	if !errors.As(err, &rej) {
+		rej = rt.g.reject(rt.p, 0, err)
 	}
-	next.ServeHTTP(w, r.WithContext(popguard.NewContext(r.Context(), res)))
+	rt.p.onError(w, r, rej)
 }
 
 // FromContext returns the authenticated caller of the request (see

@@ -234,11 +234,11 @@ func (h *harness) protected() http.Handler {
 // call, so tests never share route state).
 func (h *harness) route(mode popguard.Mode, opts ...middleware.RouteOption) http.Handler {
 	h.t.Helper()
-	mw, err := h.guard.Route(mode, opts...)
+	rt, err := h.guard.Route(mode, opts...)
 	if err != nil {
 		h.t.Fatalf("Route(%v): %v", mode, err)
 	}
-	return mw(h.protected())
+	return rt.Handler(h.protected())
 }
 
 // freshRoute builds a new route for every request it serves.

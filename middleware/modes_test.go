@@ -391,8 +391,8 @@ func TestPoPNotSupported(t *testing.T) {
 		t.Fatal("Supports(Bearer/DPoP) = false")
 	}
 	for _, mode := range []popguard.Mode{popguard.PoPOnly, popguard.Accepting(popguard.PoP), 0} {
-		if mw, err := h.guard.Route(mode); err == nil || mw != nil {
-			t.Errorf("Route(%v) = (non-nil %t, nil error); want an error", mode, mw != nil)
+		if rt, err := h.guard.Route(mode); err == nil || rt != nil {
+			t.Errorf("Route(%v) = (non-nil %t, nil error); want an error", mode, rt != nil)
 		}
 	}
 	tok := h.boundWith(map[string]any{"kid": h.key.Thumbprint()})

@@ -25,11 +25,11 @@ func TestResultIsolated(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, append([]middleware.Option{middleware.WithPublicURL(publicURL)}, c.opts...)...)
 			tok := h.unbound()
-			mw, err := h.guard.Route(popguard.Mixed)
+			rt, err := h.guard.Route(popguard.Mixed)
 			if err != nil {
 				t.Fatal(err)
 			}
-			tamper := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tamper := rt.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				res := popguard.FromContext(r.Context())
 				res.Scopes[0] = "admin" // a handler "normalizing" scopes in place
 				res.Claims["scope"] = "admin"

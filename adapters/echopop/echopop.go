@@ -25,10 +25,11 @@
 // popguard.FromContext(c.Request().Context()), so code shared with plain
 // net/http handlers keeps working.
 //
-// Rejections are written with middleware.WriteRejection (RFC 6750 / RFC 9449
-// challenges, JSON error body) and the middleware returns nil, so Echo's
-// HTTPErrorHandler is not involved; an ErrorHandler set with
-// middleware.WithErrorHandler is not used by this adapter.
+// Rejections are written by the route's error handler: the Guard's
+// (middleware.WithErrorHandler, by default middleware.WriteRejection with
+// RFC 6750 / RFC 9449 challenges and a JSON error body) or the route's own
+// (middleware.RouteErrorHandler); the middleware then returns nil, so Echo's
+// HTTPErrorHandler is not involved.
 package echopop
 
 import (
@@ -50,19 +51,28 @@ const ContextKey = "popguard.result"
 // request context (see popguard.FromContext); response headers the guard
 // asks for, such as a fresh DPoP-Nonce, are set on c.Response().
 //
-// Like middleware.Guard.Require, it panics on invalid route options (for
-// example RequireNonce on a Guard without WithNonces), so mistakes surface
-// when routes are registered rather than at the first request.
+// The route is prepared once, here. Like middleware.Guard.Require, Require
+// panics on invalid route options (for example RequireNonce on a Guard
+// without WithNonces), so mistakes surface when routes are registered
+// rather than at the first request; Handler takes a route prepared with
+// middleware.Guard.Route, for callers who want the error instead.
 func Require(g *middleware.Guard, mode popguard.Mode, opts ...middleware.RouteOption) echo.MiddlewareFunc {
-	if _, err := g.Route(mode, opts...); err != nil {
+	rt, err := g.Route(mode, opts...)
+	if err != nil {
 		panic(err)
 	}
+	return Handler(rt)
+}
+
+// Handler returns Echo middleware enforcing the prepared route rt (see
+// Require).
+func Handler(rt *middleware.Route) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
-			res, hdr, rej := g.Check(req, mode, opts...)
-			if rej != nil {
-				middleware.WriteRejection(c.Response(), req, rej)
+			res, hdr, err := rt.Check(req)
+			if err != nil {
+				rt.WriteRejection(c.Response(), req, err)
 				return nil
 			}
 			h := c.Response().Header()

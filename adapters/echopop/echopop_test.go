@@ -173,3 +173,31 @@ func TestDotSegmentsRefused(t *testing.T) {
 		return dpopProof(t, client, "GET", testAudience+path, tok, "")
 	})
 }
+
+// The adapter writes rejections with the route's error handler: the
+// Guard's (WithErrorHandler) or the route's own (RouteErrorHandler).
+func TestErrorHandlersHonoured(t *testing.T) {
+	iss := newKey(t)
+	guardHandled, routeHandled := 0, 0
+	g := newGuard(t, iss, middleware.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, rej *middleware.Rejection) {
+		guardHandled++
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	rt, err := g.Route(popguard.DPoPOnly, middleware.RouteErrorHandler(func(w http.ResponseWriter, _ *http.Request, rej *middleware.Rejection) {
+		routeHandled++
+		w.WriteHeader(http.StatusPaymentRequired)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	ok := func(c echo.Context) error { t.Error("handler reached"); return c.NoContent(http.StatusOK) }
+	e.GET("/guard", ok, echopop.Require(g, popguard.DPoPOnly))
+	e.GET("/route", ok, echopop.Handler(rt))
+	if w := do(e, "GET", "/guard", "Bearer "+accessToken(t, iss, ""), ""); w.Code != http.StatusTeapot || guardHandled != 1 {
+		t.Errorf("Guard handler: status %d, ran %d times", w.Code, guardHandled)
+	}
+	if w := do(e, "GET", "/route", "Bearer "+accessToken(t, iss, ""), ""); w.Code != http.StatusPaymentRequired || routeHandled != 1 || guardHandled != 1 {
+		t.Errorf("route handler: status %d, route ran %d times, Guard %d", w.Code, routeHandled, guardHandled)
+	}
+}

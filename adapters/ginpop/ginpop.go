@@ -24,10 +24,10 @@
 // Handlers can also read the caller with popguard.FromContext(c.Request.Context()),
 // so code shared with plain net/http handlers keeps working.
 //
-// Rejections are rendered with middleware.WriteRejection (RFC 6750 / RFC 9449
-// challenges, JSON error body); an ErrorHandler set with
-// middleware.WithErrorHandler is not used by this adapter — add your own
-// Gin middleware around middleware.Guard.Check if you need another format.
+// Rejections are written by the route's error handler: the Guard's
+// (middleware.WithErrorHandler, by default middleware.WriteRejection with
+// RFC 6750 / RFC 9449 challenges and a JSON error body) or the route's own
+// (middleware.RouteErrorHandler).
 package ginpop
 
 import (
@@ -50,17 +50,26 @@ const ContextKey = "popguard.result"
 // headers the guard asks for, such as a fresh DPoP-Nonce, are set on
 // c.Writer.
 //
-// Like middleware.Guard.Require, it panics on invalid route options (for
-// example RequireNonce on a Guard without WithNonces), so mistakes surface
-// when routes are registered rather than at the first request.
+// The route is prepared once, here. Like middleware.Guard.Require, Require
+// panics on invalid route options (for example RequireNonce on a Guard
+// without WithNonces), so mistakes surface when routes are registered
+// rather than at the first request; Handler takes a route prepared with
+// middleware.Guard.Route, for callers who want the error instead.
 func Require(g *middleware.Guard, mode popguard.Mode, opts ...middleware.RouteOption) gin.HandlerFunc {
-	if _, err := g.Route(mode, opts...); err != nil {
+	rt, err := g.Route(mode, opts...)
+	if err != nil {
 		panic(err)
 	}
+	return Handler(rt)
+}
+
+// Handler returns Gin middleware enforcing the prepared route rt (see
+// Require).
+func Handler(rt *middleware.Route) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		res, hdr, rej := g.Check(c.Request, mode, opts...)
-		if rej != nil {
-			middleware.WriteRejection(c.Writer, c.Request, rej)
+		res, hdr, err := rt.Check(c.Request)
+		if err != nil {
+			rt.WriteRejection(c.Writer, c.Request, err)
 			c.Abort()
 			return
 		}

@@ -177,3 +177,31 @@ func TestDotSegmentsRefused(t *testing.T) {
 		return dpopProof(t, client, "GET", testAudience+path, tok, "")
 	})
 }
+
+// The adapter writes rejections with the route's error handler: the
+// Guard's (WithErrorHandler) or the route's own (RouteErrorHandler).
+func TestErrorHandlersHonoured(t *testing.T) {
+	iss := newKey(t)
+	guardHandled, routeHandled := 0, 0
+	g := newGuard(t, iss, middleware.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, rej *middleware.Rejection) {
+		guardHandled++
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	rt, err := g.Route(popguard.DPoPOnly, middleware.RouteErrorHandler(func(w http.ResponseWriter, _ *http.Request, rej *middleware.Rejection) {
+		routeHandled++
+		w.WriteHeader(http.StatusPaymentRequired)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	ok := func(c *gin.Context) { t.Error("handler reached"); c.Status(http.StatusOK) }
+	r.GET("/guard", ginpop.Require(g, popguard.DPoPOnly), ok)
+	r.GET("/route", ginpop.Handler(rt), ok)
+	if w := do(r, "GET", "/guard", "Bearer "+accessToken(t, iss, ""), ""); w.Code != http.StatusTeapot || guardHandled != 1 {
+		t.Errorf("Guard handler: status %d, ran %d times", w.Code, guardHandled)
+	}
+	if w := do(r, "GET", "/route", "Bearer "+accessToken(t, iss, ""), ""); w.Code != http.StatusPaymentRequired || routeHandled != 1 || guardHandled != 1 {
+		t.Errorf("route handler: status %d, route ran %d times, Guard %d", w.Code, routeHandled, guardHandled)
+	}
+}
