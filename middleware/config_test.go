@@ -72,7 +72,6 @@ func TestNewErrors(t *testing.T) {
 		{"DPoP limit too small", []middleware.Option{tokens, middleware.WithHeaderLimits(8192, 0)}, "at least 256"},
 		{"WithReplay(nil)", []middleware.Option{tokens, middleware.WithReplay(nil)}, "WithoutReplayDetection"},
 		{"WithNonces(nil)", []middleware.Option{tokens, middleware.WithNonces(nil)}, "WithNonces(nil)"},
-		{"WithLogger(nil)", []middleware.Option{tokens, middleware.WithLogger(nil)}, "WithLogger(nil)"},
 		{"WithMetrics(nil)", []middleware.Option{tokens, middleware.WithMetrics(nil)}, "WithMetrics(nil)"},
 		{"WithErrorHandler(nil)", []middleware.Option{tokens, middleware.WithErrorHandler(nil)}, "WithErrorHandler(nil)"},
 		{"WithProofVerifier(nil)", []middleware.Option{tokens, middleware.WithProofVerifier(nil)}, "WithProofVerifier(nil)"},
@@ -87,6 +86,19 @@ func TestNewErrors(t *testing.T) {
 				t.Errorf("error %q, want it to start with \"middleware: \" and mention %q", err, c.errPart)
 			}
 		})
+	}
+}
+
+// WithLogger(nil) turns logging off: the Guard builds and its rejections
+// still reach the metrics hook and the error handler.
+func TestWithLoggerNil(t *testing.T) {
+	h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithLogger(nil))
+	resp := h.do(h.route(popguard.DPoPOnly), request("GET", target, "Authorization", "Bearer "+h.unbound()))
+	if resp.status != http.StatusUnauthorized {
+		t.Fatalf("status %d", resp.status)
+	}
+	if logs, events, rejs := h.cap.snapshot(); len(logs) != 0 || len(events) != 1 || len(rejs) != 1 {
+		t.Errorf("logs %d, events %d, rejections %d; want 0, 1, 1", len(logs), len(events), len(rejs))
 	}
 }
 

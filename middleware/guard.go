@@ -13,7 +13,6 @@
 package middleware
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -288,12 +287,13 @@ func WithErrorHandler(h ErrorHandler) Option {
 	}
 }
 
-// WithLogger sets the logger (default slog.Default()). Rejections are logged
-// at Info with their reason, report-only findings at Warn.
+// WithLogger sets the logger (default slog.Default()); nil turns logging
+// off. Rejections are logged at Info with their reason, report-only
+// findings at Warn, replay-store failures at Error.
 func WithLogger(l *slog.Logger) Option {
 	return func(g *Guard) error {
 		if l == nil {
-			return errors.New("middleware: WithLogger(nil)")
+			l = slog.New(slog.DiscardHandler)
 		}
 		g.log = l
 		return nil
@@ -574,10 +574,6 @@ func (rt *Route) WriteRejection(w http.ResponseWriter, r *http.Request, err erro
 	}
 	rt.p.onError(w, r, rej)
 }
-
-// FromContext returns the authenticated caller of the request (see
-// popguard.FromContext).
-func FromContext(ctx context.Context) *popguard.Result { return popguard.FromContext(ctx) }
 
 // isNil catches nil interfaces and typed nils (a nil *T in an interface),
 // which would otherwise crash at the first request instead of at startup.

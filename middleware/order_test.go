@@ -47,3 +47,51 @@ func TestDPoPTokenBeforeProofSignature(t *testing.T) {
 		advReject(t, h, resp, 401, popguard.CodeInvalidDPoPProof, popguard.ReasonProofSignature)
 	})
 }
+
+// A rejected htu, u or p is logged with what the client signed and what the
+// server computed, so a proxy or public-URL mistake shows in one log line;
+// neither value is sent to the client.
+func TestTargetMismatchLogged(t *testing.T) {
+	h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithPoP())
+	srv := advServer(t, h.route(popguard.Mixed))
+	tok := h.bound()
+	k := sign.MustKey("ES256")
+	popTok := h.boundWith(map[string]any{"kid": k.Thumbprint()})
+	shr := func(o sign.SHROptions) string {
+		s, err := k.SHR(popTok, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name, signed, computed string
+		send                   func() response
+		code                   popguard.ErrorCode
+		reason                 popguard.Reason
+	}{
+		{"DPoP htu", `"http://internal:8080/r"`, `"https://api.test/r"`, func() response {
+			return h.advHTTP(t, srv, "GET", "/r", "Authorization", "DPoP "+tok, "DPoP", h.proof("GET", "http://internal:8080/r", tok))
+		}, popguard.CodeInvalidDPoPProof, popguard.ReasonProofHTU},
+		{"SHR u", `"internal:8080"`, `"https://api.test"`, func() response {
+			return h.advHTTP(t, srv, "GET", "/r", "Authorization", "PoP "+shr(sign.SHROptions{Method: "GET", Host: "internal:8080", Path: "/r"}))
+		}, popguard.CodeInvalidToken, popguard.ReasonSHRHost},
+		{"SHR p", `"/v1/r"`, `"/r"`, func() response {
+			return h.advHTTP(t, srv, "GET", "/r", "Authorization", "PoP "+shr(sign.SHROptions{Method: "GET", Host: "api.test", Path: "/v1/r"}))
+		}, popguard.CodeInvalidToken, popguard.ReasonSHRPath},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp := c.send()
+			advReject(t, h, resp, 401, c.code, c.reason)
+			logs, _, _ := h.cap.snapshot()
+			if len(logs) != 1 || !strings.Contains(logs[0].attrs["cause"], "signed") ||
+				!strings.Contains(logs[0].attrs["cause"], c.signed) || !strings.Contains(logs[0].attrs["cause"], c.computed) {
+				t.Fatalf("log %+v, want a cause naming %s and %s", logs, c.signed, c.computed)
+			}
+			sent := string(resp.body) + strings.Join(resp.header.Values("WWW-Authenticate"), ",")
+			if strings.Contains(sent, strings.Trim(c.computed, `"`)) || strings.Contains(sent, strings.Trim(c.signed, `"`)) {
+				t.Errorf("the response echoes a URI: %s", sent)
+			}
+		})
+	}
+}

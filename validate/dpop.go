@@ -426,7 +426,7 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 		return checkedProof{}, targetErr(err)
 	}
 	if htu != target {
-		return checkedProof{}, proofErr(popguard.ReasonProofHTU, "The DPoP proof htu does not match the request URI", nil)
+		return checkedProof{}, withMismatch(proofErr(popguard.ReasonProofHTU, "The DPoP proof htu does not match the request URI", nil), "htu", htu, target)
 	}
 	// Check 11: iat within [now-maxAge, now+futureSkew].
 	now := v.now()

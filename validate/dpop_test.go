@@ -1,8 +1,8 @@
 package validate
 
-// Adversarial tests of DPoP proof validation (RFC 9449 §4.3, §6, §7) against
-// /work/shared/reference/conformance.md §3, §6 and §7. Every rejection is
-// asserted by its popguard.Error Code and Reason.
+// Adversarial tests of DPoP proof validation (RFC 9449 §4.3 checks 1-12, the
+// examples of §4.2, §6 and §7, and the security considerations of §11).
+// Every rejection is asserted by its popguard.Error Code and Reason.
 
 import (
 	"crypto/ecdsa"

@@ -407,13 +407,13 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 		return nil, shrErr(popguard.ReasonSHRMethod, "The PoP signed request m does not match the request method", nil)
 	}
 	if err := shrwire.MatchHost(c.u, req.Scheme, req.Host); err != nil {
-		return nil, err
+		return nil, withMismatch(err, "u", c.u, req.Scheme+"://"+req.Host)
 	}
 	if uripath.HasDotSegment(req.Path) {
 		return nil, fail(popguard.CodeInvalidRequest, popguard.ReasonDotSegment, "The request path must not contain dot-segments", nil)
 	}
 	if !shrwire.MatchPath(c.p, req.Path, req.RawQuery, v.browserCompat) {
-		return nil, shrErr(popguard.ReasonSHRPath, "The PoP signed request p does not match the request path", nil)
+		return nil, withMismatch(shrErr(popguard.ReasonSHRPath, "The PoP signed request p does not match the request path", nil), "p", c.p, req.Path)
 	}
 	checkBody := c.hasB || v.requireBody || slices.Contains(v.bodyMethods, req.Method)
 	if checkBody && !c.hasB {

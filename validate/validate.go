@@ -11,7 +11,9 @@
 package validate
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/popguard/popguard"
@@ -49,4 +51,32 @@ func proofErr(reason popguard.Reason, desc string, cause error) error {
 
 func tokenErr(reason popguard.Reason, desc string, cause error) error {
 	return fail(popguard.CodeInvalidToken, reason, desc, cause)
+}
+
+// errMismatch is the cause of a rejected htu, u or p: what the client signed
+// and what the server computed, for the server's log (a proxy or public-URL
+// misconfiguration shows in one line). It is never sent to the client: only
+// the error's fixed description is.
+type errMismatch struct{ claim, signed, computed string }
+
+func (e *errMismatch) Error() string {
+	return "the client signed " + e.claim + " " + logQuote(e.signed) + ", the server computed " + logQuote(e.computed)
+}
+
+// withMismatch attaches an errMismatch to a rejection that has no cause.
+func withMismatch(err error, claim, signed, computed string) error {
+	var pe *popguard.Error
+	if !errors.As(err, &pe) || pe.Err != nil {
+		return err
+	}
+	return popguard.NewError(pe.Code, pe.Reason, pe.Description, &errMismatch{claim, signed, computed})
+}
+
+// logQuote quotes s for a log line, escaping control and non-ASCII bytes,
+// and cuts it at 256 bytes.
+func logQuote(s string) string {
+	if len(s) > 256 {
+		return strconv.QuoteToASCII(s[:256]) + "..."
+	}
+	return strconv.QuoteToASCII(s)
 }
