@@ -68,8 +68,8 @@ func TestNewErrors(t *testing.T) {
 		{"realm with CRLF", []middleware.Option{tokens, middleware.WithRealm("a\r\nb")}, "realm must be"},
 		{"realm non-ASCII", []middleware.Option{tokens, middleware.WithRealm("réalm")}, "realm must be"},
 		{"empty realm", []middleware.Option{tokens, middleware.WithRealm("")}, "realm must be"},
-		{"Authorization limit too small", []middleware.Option{tokens, middleware.WithHeaderLimits(255, 8192)}, "at least 256"},
-		{"DPoP limit too small", []middleware.Option{tokens, middleware.WithHeaderLimits(8192, 0)}, "at least 256"},
+		{"Authorization limit too small", []middleware.Option{tokens, middleware.WithAuthorizationLimit(1023)}, "at least 1024"},
+		{"PoP body limit too small", []middleware.Option{tokens, middleware.WithPoPBodyLimit(0)}, "at least 1 byte"},
 		{"WithReplay(nil)", []middleware.Option{tokens, middleware.WithReplay(nil)}, "WithoutReplayDetection"},
 		{"WithNonces(nil)", []middleware.Option{tokens, middleware.WithNonces(nil)}, "WithNonces(nil)"},
 		{"WithMetrics(nil)", []middleware.Option{tokens, middleware.WithMetrics(nil)}, "WithMetrics(nil)"},
@@ -114,7 +114,7 @@ func TestNewAccepts(t *testing.T) {
 	g, err := middleware.New(middleware.WithTokens(testVerifier(t)),
 		middleware.WithPublicHosts("API.test:8080", "api.example"),
 		middleware.WithTrustedProxies(middleware.XForwarded, "10.0.0.0/8", "192.0.2.1", "2001:db8::/32", "::1"),
-		middleware.WithRealm("payments API"), middleware.WithHeaderLimits(256, 256),
+		middleware.WithRealm("payments API"), middleware.WithAuthorizationLimit(1024), middleware.WithPoPBodyLimit(64),
 		middleware.WithReplay(store), middleware.WithNonces(src), middleware.WithQueryTokens())
 	if err != nil {
 		t.Fatal(err)

@@ -62,7 +62,7 @@ func (g *Guard) extract(r *http.Request) (*credentials, error) {
 		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonMultipleAuthHeaders,
 			"Multiple methods used to include access token", nil)
 	}
-	if len(lines[0]) > max(g.maxAuth, g.maxPoP) {
+	if len(lines[0]) > g.maxAuth {
 		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonHeaderTooLarge,
 			"The Authorization header is too large", nil)
 	}
@@ -84,11 +84,6 @@ func (g *Guard) extract(r *http.Request) (*credentials, error) {
 	scheme, ok := popguard.ParseScheme(name)
 	if !ok {
 		return nil, nil // unknown scheme: as if no credentials
-	}
-	// PoP values carry a whole access token plus the signature: their own cap.
-	if limit := g.maxAuth; (scheme == popguard.PoP && len(lines[0]) > g.maxPoP) || (scheme != popguard.PoP && len(lines[0]) > limit) {
-		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonHeaderTooLarge,
-			"The Authorization header is too large", nil)
 	}
 	if sp < 0 {
 		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonMalformedAuthHeader,
@@ -140,10 +135,8 @@ func (g *Guard) dpopHeader(r *http.Request) (string, error) {
 	case len(lines) > 1:
 		return "", popguard.NewError(popguard.CodeInvalidDPoPProof, popguard.ReasonProofMultiple,
 			"Multiple DPoP proofs are not allowed", nil)
-	case len(lines[0]) > g.maxDPoP:
-		return "", popguard.NewError(popguard.CodeInvalidDPoPProof, popguard.ReasonProofTooLarge,
-			"The DPoP proof is too large", nil)
 	}
+	// Its size is the proof verifier's rule (validate.MaxProofSize).
 	v := trimOWS(lines[0])
 	if strings.ContainsAny(v, ", \t") {
 		// A comma is two proofs folded by a proxy (RFC 9110 §5.3).

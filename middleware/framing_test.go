@@ -10,6 +10,7 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/validate"
 )
 
 var mixed = popguard.Accepting(popguard.Bearer, popguard.DPoP)
@@ -34,7 +35,7 @@ func TestFramingRejected(t *testing.T) {
 	noAuth := func(reason popguard.Reason) rejectWant {
 		return rejectWant{status: 401, challenges: []string{bearerPlain, dpopPlain}, code: popguard.CodeNone, reason: reason}
 	}
-	huge := strings.Repeat("A", 8193)
+	huge := strings.Repeat("A", 16385)
 	cases := []struct {
 		name string
 		req  *http.Request
@@ -90,12 +91,12 @@ func TestFramingRejected(t *testing.T) {
 		{"DPoP value not a JWT", request("GET", target, "Authorization", "DPoP "+bound, "DPoP", "abc"),
 			proofErr(descProofMalformed, popguard.ReasonProofMalformed)},
 		// H-7: sizes.
-		{"Authorization over 8192 bytes", request("GET", target, "Authorization", "Bearer "+huge),
+		{"Authorization over 16384 bytes", request("GET", target, "Authorization", "Bearer "+huge),
 			rejectWant{status: 431, challenges: both(popguard.CodeInvalidRequest, descAuthTooLarge), code: popguard.CodeInvalidRequest,
 				reason: popguard.ReasonHeaderTooLarge}},
-		// The DPoP cap answers 401 invalid_dpop_proof (R-DPOP-PROOF), not the
-		// 431 the WithHeaderLimits doc comment promises.
-		{"DPoP over 8192 bytes", request("GET", target, "Authorization", "DPoP "+bound, "DPoP", huge),
+		// The proof's own cap (validate.MaxProofSize, 8192 bytes) answers 401
+		// invalid_dpop_proof (RFC 9449 §7.1), not 431.
+		{"DPoP over 8192 bytes", request("GET", target, "Authorization", "DPoP "+bound, "DPoP", strings.Repeat("A", 8193)),
 			proofErr(descProofTooLarge, popguard.ReasonProofTooLarge)},
 		// H-4, H-5: one method only; the query is off by default.
 		{"access_token query and header", request("GET", target+"?access_token="+unbound, "Authorization", "Bearer "+unbound),
@@ -207,9 +208,14 @@ func TestQueryTokenEncodedName(t *testing.T) {
 		code: popguard.CodeInvalidRequest, reason: popguard.ReasonMultipleMethods})
 }
 
-// TestHeaderLimits: WithHeaderLimits moves both caps.
+// TestHeaderLimits: WithAuthorizationLimit moves the Authorization cap; the
+// DPoP proof's cap is the proof verifier's (validate.MaxProofSize).
 func TestHeaderLimits(t *testing.T) {
-	h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithHeaderLimits(1024, 1024))
+	proofs, err := validate.NewProofVerifier(validate.MaxProofSize(1024))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithAuthorizationLimit(1024), middleware.WithProofVerifier(proofs))
 	bound := h.bound()
 	t.Run("Authorization over the cap", func(t *testing.T) {
 		resp := h.do(h.route(mixed), request("GET", target, "Authorization", "Bearer "+strings.Repeat("A", 1025)))
@@ -268,7 +274,7 @@ func TestRawFraming(t *testing.T) {
 			reason: popguard.ReasonNoCredentials})
 	})
 	t.Run("huge Authorization", func(t *testing.T) {
-		resp := h.rawDo(t, addr, lines("Authorization: Bearer "+strings.Repeat("A", 9000))...)
+		resp := h.rawDo(t, addr, lines("Authorization: Bearer "+strings.Repeat("A", 17000))...)
 		h.expectRejected(t, resp, rejectWant{status: 431, challenges: both(popguard.CodeInvalidRequest, descAuthTooLarge),
 			code: popguard.CodeInvalidRequest, reason: popguard.ReasonHeaderTooLarge})
 	})

@@ -43,7 +43,6 @@ type Guard struct {
 	shr         *validate.SHRVerifier
 	shrOpts     []validate.SHROption
 	popOn       bool
-	maxPoP      int
 	maxBody     int64
 	public      *publicBase
 	hosts       []string // WithPublicHosts, lower case
@@ -60,7 +59,6 @@ type Guard struct {
 	log         *slog.Logger
 	metrics     Metrics
 	maxAuth     int
-	maxDPoP     int
 	queryTokens bool
 	retryAfter  int
 	noCache     bool
@@ -93,15 +91,15 @@ func WithPoP(opts ...validate.SHROption) Option {
 	}
 }
 
-// WithPoPLimits caps a PoP Authorization value (default 16384 bytes: an SHR
-// carries a whole access token) and the request body read to check an
-// SHR's b claim (default 1 MiB).
-func WithPoPLimits(authorization int, body int64) Option {
+// WithPoPBodyLimit caps the request body read to check an SHR's b claim
+// (default 1 MiB); a larger body gets 400 invalid_request (reason shr_b).
+// The size of the SHR itself is validate.MaxSHRSize.
+func WithPoPBodyLimit(n int64) Option {
 	return func(g *Guard) error {
-		if authorization < 1024 || body < 1 {
-			return errors.New("middleware: PoP limits must be at least 1024 bytes and 1 byte")
+		if n < 1 {
+			return errors.New("middleware: WithPoPBodyLimit needs at least 1 byte")
 		}
-		g.maxPoP, g.maxBody = authorization, body
+		g.maxBody = n
 		return nil
 	}
 }
@@ -311,15 +309,19 @@ func WithMetrics(m Metrics) Option {
 	}
 }
 
-// WithHeaderLimits caps the Authorization and DPoP header values (defaults
-// 8192 and 8192 bytes). A larger Authorization value gets 431; a larger DPoP
-// proof gets 401 invalid_dpop_proof (reason proof_too_large).
-func WithHeaderLimits(authorization, dpop int) Option {
+// WithAuthorizationLimit caps the Authorization field line before anything
+// in it is parsed (default 16384 bytes, room for a Microsoft PoP signed
+// request, which carries a whole access token); a larger one gets 431
+// (reason request_header_too_large). The artifacts inside have their own
+// limits, owned by their verifiers: validate.MaxTokenSize for access
+// tokens, validate.MaxProofSize for the DPoP header's proof (401
+// proof_too_large), validate.MaxSHRSize for PoP signed requests.
+func WithAuthorizationLimit(n int) Option {
 	return func(g *Guard) error {
-		if authorization < 256 || dpop < 256 {
-			return errors.New("middleware: header limits must be at least 256 bytes")
+		if n < 1024 {
+			return errors.New("middleware: WithAuthorizationLimit needs at least 1024 bytes")
 		}
-		g.maxAuth, g.maxDPoP = authorization, dpop
+		g.maxAuth = n
 		return nil
 	}
 }
@@ -333,7 +335,7 @@ func WithQueryTokens() Option {
 // New builds a Guard. It fails on incomplete or contradictory
 // configuration, so mistakes surface at startup, not at the first request.
 func New(opts ...Option) (*Guard, error) {
-	g := &Guard{realm: "api", onError: WriteRejection, log: slog.Default(), maxAuth: 8192, maxDPoP: 8192, maxPoP: 16384, maxBody: 1 << 20, retryAfter: 1, ownReplay: true}
+	g := &Guard{realm: "api", onError: WriteRejection, log: slog.Default(), maxAuth: 16384, maxBody: 1 << 20, retryAfter: 1, ownReplay: true}
 	for _, o := range opts {
 		if err := o(g); err != nil {
 			return nil, err

@@ -241,7 +241,7 @@ func (readCloser) Close() error { return nil }
 // A body larger than the PoP body limit is not hashed: 400 invalid_request
 // (shr_b), and the handler never runs.
 func TestPoPBodyTooLarge(t *testing.T) {
-	p := newPoPHarness(t, middleware.WithPoPLimits(16384, 16))
+	p := newPoPHarness(t, middleware.WithPoPBodyLimit(16))
 	body := `{"amount":100,"to":"x"}` // 23 bytes
 	req := bodyRequest("POST", "https://api.test/transfers", body)
 	req.Header.Set("Authorization", "PoP "+p.shr(sign.SHROptions{Method: "POST", Host: "api.test", Path: "/transfers", Body: []byte(body)}))

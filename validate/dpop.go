@@ -377,14 +377,14 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 	}
 	j, err := jose.ParseCompact(proof, v.maxSize)
 	if err != nil {
-		reason := popguard.ReasonProofMalformed
+		reason, desc := popguard.ReasonProofMalformed, "The DPoP proof is not a well-formed JWT"
 		switch {
 		case errors.Is(err, jose.ErrTooLarge):
-			reason = popguard.ReasonProofTooLarge
+			reason, desc = popguard.ReasonProofTooLarge, "The DPoP proof is too large"
 		case errors.Is(err, jose.ErrCrit):
 			reason = popguard.ReasonProofCrit
 		}
-		return checkedProof{}, proofErr(reason, "The DPoP proof is not a well-formed JWT", err)
+		return checkedProof{}, proofErr(reason, desc, err)
 	}
 	// §4.3 check 4: typ. Exact: not "JWT", "at+jwt", nor the media type form.
 	if j.Typ != "dpop+jwt" {
