@@ -158,14 +158,29 @@ func TestParseObjectMemberLimit(t *testing.T) {
 		b.WriteByte('}')
 		return b.String()
 	}
-	if m, err := ParseObject([]byte(obj(maxMembers))); err != nil || len(m) != maxMembers {
-		t.Fatalf("%d members: %d, %v", maxMembers, len(m), err)
+	if m, err := ParseObject([]byte(obj(MaxMembers))); err != nil || len(m) != MaxMembers {
+		t.Fatalf("%d members: %d, %v", MaxMembers, len(m), err)
 	}
-	if _, err := ParseObject([]byte(obj(maxMembers + 1))); !errors.Is(err, errJSONMembers) {
-		t.Fatalf("%d members: %v", maxMembers+1, err)
+	if _, err := ParseObject([]byte(obj(MaxMembers + 1))); !errors.Is(err, errJSONMembers) {
+		t.Fatalf("%d members: %v", MaxMembers+1, err)
 	}
-	if _, err := ParseObject([]byte(`{"x":` + obj(maxMembers+1) + `}`)); !errors.Is(err, errJSONMembers) {
-		t.Fatalf("nested %d members: %v", maxMembers+1, err)
+	if _, err := ParseObject([]byte(`{"x":` + obj(MaxMembers+1) + `}`)); !errors.Is(err, errJSONMembers) {
+		t.Fatalf("nested %d members: %v", MaxMembers+1, err)
+	}
+	// A larger cap, as for access tokens: past the stack array of names a
+	// map keeps duplicate detection linear, and still catches duplicates.
+	big := obj(1000)
+	if m, err := ParseObjectLimit([]byte(big), 1000); err != nil || len(m) != 1000 {
+		t.Fatalf("1000 members with cap 1000: %d, %v", len(m), err)
+	}
+	if _, err := ParseObjectLimit([]byte(big), 999); !errors.Is(err, errJSONMembers) {
+		t.Fatalf("1000 members with cap 999: %v", err)
+	}
+	for _, at := range []int{0, 63, 64, 65, 998} {
+		dup := big[:len(big)-1] + fmt.Sprintf(`,"m%d":0}`, at)
+		if _, err := ParseObjectLimit([]byte(dup), 2000); !errors.Is(err, errJSONDuplicate) {
+			t.Fatalf("duplicate of member %d in 1001 members: %v", at, err)
+		}
 	}
 	// Arrays are not limited by member count.
 	arr := `{"a":[` + strings.Repeat("1,", 1000) + `1]}`
@@ -599,7 +614,7 @@ func TestParseCompact(t *testing.T) {
 // joseRefParse is a second implementation of ParseObject's contract on top
 // of encoding/json: b must be one valid JSON object in valid UTF-8, with no
 // duplicate member names (after unescaping) in any object, at most
-// maxMembers members per object and at most maxDepth nested containers. It
+// MaxMembers members per object and at most maxDepth nested containers. It
 // returns the top-level member names.
 func joseRefParse(b []byte) ([]string, bool) {
 	if !json.Valid(b) || !utf8.Valid(b) {
@@ -638,7 +653,7 @@ func joseRefParse(b []byte) ([]string, bool) {
 				continue
 			}
 			name := tok.(string)
-			if cur.names[name] || len(cur.names) == maxMembers {
+			if cur.names[name] || len(cur.names) == MaxMembers {
 				return nil, false
 			}
 			cur.names[name] = true

@@ -24,8 +24,14 @@ type Member struct {
 
 // Limits of the strict JSON parser.
 const (
-	maxDepth   = 16
-	maxMembers = 64
+	maxDepth = 16
+	// MaxMembers is the default cap on the members of any one object:
+	// proofs, SHRs and JOSE headers never come near it. Access tokens may
+	// carry many more claims; their cap is set with ParseObjectLimit.
+	MaxMembers = 64
+	// stackNames is how many member names of one object are checked for
+	// duplicates in a stack array; past it a map keeps the check linear.
+	stackNames = 64
 )
 
 var (
@@ -41,9 +47,13 @@ var (
 // rejects duplicate member names in every object at any depth (RFC 7515 §4,
 // RFC 7519 §4: a parser differential between first-wins and last-wins
 // parsers must not be possible), nesting deeper than 16 and objects with
-// more than 64 members.
-func ParseObject(b []byte) ([]Member, error) {
-	p := parser{b: b}
+// more than MaxMembers members.
+func ParseObject(b []byte) ([]Member, error) { return ParseObjectLimit(b, MaxMembers) }
+
+// ParseObjectLimit is ParseObject with a cap of maxMembers members per
+// object (at least 1).
+func ParseObjectLimit(b []byte, maxMembers int) ([]Member, error) {
+	p := parser{b: b, maxMembers: max(maxMembers, 1)}
 	p.ws()
 	if p.i >= len(p.b) || p.b[p.i] != '{' {
 		return nil, errJSONNotObject
@@ -60,8 +70,9 @@ func ParseObject(b []byte) ([]Member, error) {
 }
 
 type parser struct {
-	b []byte
-	i int
+	b          []byte
+	i          int
+	maxMembers int
 }
 
 func (p *parser) ws() {
@@ -83,7 +94,8 @@ func (p *parser) object(depth int, keep bool) ([]Member, error) {
 	}
 	p.i++ // '{'
 	var members []Member
-	var names [maxMembers]string
+	var names [stackNames]string
+	var seen map[string]struct{} // past stackNames members
 	n := 0
 	p.ws()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
@@ -108,15 +120,29 @@ func (p *parser) object(depth int, keep bool) ([]Member, error) {
 		} else {
 			name = string(p.b[start+1 : p.i-1])
 		}
-		if n == maxMembers {
+		if n == p.maxMembers {
 			return nil, errJSONMembers
 		}
-		for _, prev := range names[:n] {
-			if prev == name {
+		switch {
+		case n < stackNames:
+			for _, prev := range names[:n] {
+				if prev == name {
+					return nil, errJSONDuplicate
+				}
+			}
+			names[n] = name
+		default:
+			if seen == nil {
+				seen = make(map[string]struct{}, 2*stackNames)
+				for _, prev := range names {
+					seen[prev] = struct{}{}
+				}
+			}
+			if _, dup := seen[name]; dup {
 				return nil, errJSONDuplicate
 			}
+			seen[name] = struct{}{}
 		}
-		names[n] = name
 		n++
 		p.ws()
 		if p.i >= len(p.b) || p.b[p.i] != ':' {

@@ -47,6 +47,12 @@ type JWS struct {
 // §4.1.11). alg must be a string; typ, kid, when present, strings; jwk, when
 // present, an object.
 func ParseCompact(s string, maxLen int) (*JWS, error) {
+	return ParseCompactLimit(s, maxLen, MaxMembers)
+}
+
+// ParseCompactLimit is ParseCompact with a cap of maxMembers members per
+// object of the payload (the header keeps MaxMembers).
+func ParseCompactLimit(s string, maxLen, maxMembers int) (*JWS, error) {
 	if len(s) > maxLen {
 		return nil, ErrTooLarge
 	}
@@ -91,7 +97,7 @@ func ParseCompact(s string, maxLen int) (*JWS, error) {
 	if j.Header, err = ParseObject(hdr); err != nil {
 		return nil, ErrHeaderNotJSON
 	}
-	if j.Payload, err = ParseObject(payload); err != nil {
+	if j.Payload, err = ParseObjectLimit(payload, maxMembers); err != nil {
 		return nil, ErrPayloadNotJSON
 	}
 	for _, m := range j.Header {
