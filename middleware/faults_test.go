@@ -30,6 +30,7 @@ import (
 	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/replay"
+	"github.com/popguard/popguard/replay/redisstore"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -68,7 +69,7 @@ func fltServe(h *harness, route http.Handler, req *http.Request) (resp response,
 }
 
 // fltHangMsg names the hang the Redis fault tests report.
-const fltHangMsg = "BUG: replay/redis.go (*Redis).process, direct path (client.Process with ContextTimeoutEnabled): " +
+const fltHangMsg = "BUG: replay/redisstore/redisstore.go (*Store).process, direct path (client.Process with ContextTimeoutEnabled): " +
 	"go-redis v9.17.0 (go.mod) can block forever in internal.(*FastSemaphore).Release under pool contention " +
 	"(redis/go-redis#3619, fixed in v9.17.2), so the replay check ignores its timeout and the request hangs " +
 	"instead of failing closed with 503; bump github.com/redis/go-redis/v9 to >= v9.17.2 and/or race Process " +
@@ -83,7 +84,7 @@ func TestFaultRedisReplayStore(t *testing.T) {
 			proxy := faultkit.NewProxy(t, o.Addr)
 			client := faultkit.Client(o, proxy.Addr(), direct)
 			defer client.Close()
-			store := replay.NewRedis(client, replay.Timeout(fltReplayTimeout), replay.Prefix(prefix))
+			store := redisstore.New(client, redisstore.Timeout(fltReplayTimeout), redisstore.Prefix(prefix))
 			h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithReplay(store))
 			route := h.route(popguard.DPoPOnly)
 			tok := h.bound()
@@ -224,7 +225,7 @@ func TestFaultRedisReplayStore(t *testing.T) {
 		_ = ln.Close()
 		client := faultkit.Client(o, addr, true)
 		defer client.Close()
-		h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithReplay(replay.NewRedis(client, replay.Timeout(fltReplayTimeout))))
+		h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithReplay(redisstore.New(client, redisstore.Timeout(fltReplayTimeout))))
 		srv := httptest.NewServer(h.route(popguard.Mixed))
 		defer srv.Close()
 		tok := h.bound()
@@ -245,7 +246,7 @@ func TestFaultRedisSameProofRaced(t *testing.T) {
 	o := faultkit.RedisOptions(t)
 	client := faultkit.Client(o, o.Addr, true)
 	defer client.Close()
-	h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithReplay(replay.NewRedis(client, replay.Prefix(faultkit.Prefix(t, o)), replay.Timeout(2*time.Second))))
+	h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithReplay(redisstore.New(client, redisstore.Prefix(faultkit.Prefix(t, o)), redisstore.Timeout(2*time.Second))))
 	fltRaceOneProof(t, h, 100)
 }
 

@@ -16,7 +16,7 @@ import (
 	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/nonce"
-	"github.com/popguard/popguard/replay"
+	"github.com/popguard/popguard/replay/redisstore"
 )
 
 // fleetSameIssuer builds two instances of the same API, as two replicas
@@ -39,12 +39,12 @@ func fleetSameIssuer(t *testing.T) (a, b *harness, routeA, routeB http.Handler) 
 		t.Fatal(err)
 	}
 	instance := func() *harness {
-		client, err := replay.ParseRedisURL(url)
+		client, err := redisstore.ParseURL(url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = client.Close() })
-		store := replay.NewRedis(client, replay.Prefix(prefix))
+		store := redisstore.New(client, redisstore.Prefix(prefix))
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if err := store.Ping(ctx); err != nil {

@@ -225,7 +225,8 @@ func WithInsecureHostFromRequest() Option {
 
 // WithReplay sets the store that detects replayed proofs (default: an
 // in-memory store of 100 000 entries, fine for one instance; use a shared
-// store such as replay.NewRedis for a fleet).
+// store such as [github.com/popguard/popguard/replay/redisstore.New] for a
+// fleet).
 func WithReplay(s replay.Store) Option {
 	return func(g *Guard) error {
 		if isNil(s) {

@@ -68,19 +68,3 @@ func ExampleMemory_InsertOwned() {
 	// true
 	// <nil>
 }
-
-func ExampleNewRedis() {
-	client, err := replay.ParseRedisURL("redis://127.0.0.1:6379/0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer client.Close() // the caller owns the client
-
-	store := replay.NewRedis(client, replay.Prefix("my-api:dpop-jti:"), replay.Timeout(100*time.Millisecond))
-	if err := store.Ping(context.Background()); err != nil {
-		log.Printf("replay store not ready: %v", err)
-	}
-	// Every instance of the fleet shares the store: a proof accepted by one
-	// instance is reported as ErrReplayed by all the others.
-	var _ replay.Store = store
-}

@@ -51,8 +51,9 @@ const (
 // takes 50 clients at their quota, that is 50 keys each bound to a valid
 // access token, instead of one.
 //
-// The quota is not available from [Redis]: a shared Redis is sized with its
-// own maxmemory setting.
+// The quota is not available from the Redis store
+// ([github.com/popguard/popguard/replay/redisstore.Store]): a shared Redis is
+// sized with its own maxmemory setting.
 //
 // A Memory needs no background goroutine. It is safe for concurrent use.
 type Memory struct {

@@ -5,11 +5,16 @@
 // be accepted, and to reject a second use. A [Store] does that bookkeeping:
 //
 //   - [Memory] is a bounded, sharded in-memory store for a single instance.
-//   - [Redis] is a shared store for a fleet of instances: one SET NX PX round
-//     trip per check, so two instances never both accept the same proof.
+//   - Package [github.com/popguard/popguard/replay/redisstore] is a shared
+//     store for a fleet of instances: one SET NX PX round trip per check, so
+//     two instances never both accept the same proof. It is a package of its
+//     own so that only programs that use Redis link the Redis client.
 //
 // Both fail closed: when a check cannot be made (store full, Redis down or
 // slow), InsertIfAbsent returns an error and the caller must reject the proof.
+// Both report errors with the sentinels defined here ([ErrReplayed],
+// [ErrFull], [ErrUnavailable], [ErrQuota]): match them with [errors.Is],
+// whichever store is used.
 //
 // Because a bounded store fails closed, one client sending many unique proofs
 // could fill it and lock every other client out. [Memory] therefore also
@@ -42,9 +47,11 @@ type Store interface {
 // the two have been verified, so that every owner is a key bound to a valid
 // access token and a client cannot mint owners for free.
 //
-// [Memory] implements OwnedStore. [Redis] does not: a shared Redis is sized
-// with its own maxmemory setting rather than a fixed entry count, and
-// per-owner accounting would cost another round trip per proof.
+// [Memory] implements OwnedStore. The Redis store
+// ([github.com/popguard/popguard/replay/redisstore.Store]) does not: a
+// shared Redis is sized with its own maxmemory setting rather than a fixed
+// entry count, and per-owner accounting would cost another round trip per
+// proof.
 type OwnedStore interface {
 	Store
 	// InsertOwned is InsertIfAbsent with key accounted to owner. Checks run in
@@ -67,8 +74,9 @@ var (
 	ErrFull = errors.New("replay: store is full")
 
 	// ErrUnavailable reports that a remote store could not be consulted
-	// (connection error, timeout, unexpected reply). Errors returned by
-	// [Redis] wrap both ErrUnavailable and the underlying cause.
+	// (connection error, timeout, unexpected reply). Errors returned by the
+	// Redis store ([github.com/popguard/popguard/replay/redisstore.Store])
+	// wrap both ErrUnavailable and the underlying cause.
 	ErrUnavailable = errors.New("replay: store unavailable")
 
 	// ErrQuota reports that the owner of a key already holds its maximum
@@ -83,12 +91,12 @@ var (
 )
 
 // minTTL is the shortest time a key is recorded for. Shorter (including zero
-// and negative) TTLs are raised to it, matching the 1ms resolution of Redis.
+// and negative) TTLs are raised to it, matching the 1ms resolution of Redis
+// (and the minimum of package redisstore).
 const minTTL = time.Millisecond
 
 // Compile-time interface checks.
 var (
 	_ Store      = (*Memory)(nil)
-	_ Store      = (*Redis)(nil)
 	_ OwnedStore = (*Memory)(nil)
 )

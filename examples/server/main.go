@@ -30,6 +30,7 @@ import (
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/nonce"
 	"github.com/popguard/popguard/replay"
+	"github.com/popguard/popguard/replay/redisstore"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -112,12 +113,12 @@ func run() error {
 		defer store.Close()
 		opts = append(opts, middleware.WithReplay(store))
 	case strings.HasPrefix(*replayStore, "redis://"), strings.HasPrefix(*replayStore, "rediss://"):
-		client, err := replay.ParseRedisURL(*replayStore)
+		client, err := redisstore.ParseURL(*replayStore)
 		if err != nil {
 			return err
 		}
 		defer client.Close()
-		store := replay.NewRedis(client)
+		store := redisstore.New(client)
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err = store.Ping(pctx)
 		cancel()

@@ -1,8 +1,11 @@
-package replay
+package redisstore
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -16,6 +19,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/popguard/popguard/replay"
 )
 
 const redisEnv = "POPGUARD_TEST_REDIS"
@@ -31,6 +36,29 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// testKey returns a key shaped like the ones callers pass: a 43-character
+// base64url SHA-256.
+func testKey(i uint64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], i)
+	sum := sha256.Sum256(b[:])
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func mustInsert(t *testing.T, s replay.Store, key string, ttl time.Duration) {
+	t.Helper()
+	if err := s.InsertIfAbsent(context.Background(), key, ttl); err != nil {
+		t.Fatalf("InsertIfAbsent(%q) = %v, want nil", key, err)
+	}
+}
+
+func mustReplay(t *testing.T, s replay.Store, key string, ttl time.Duration) {
+	t.Helper()
+	if err := s.InsertIfAbsent(context.Background(), key, ttl); !errors.Is(err, replay.ErrReplayed) {
+		t.Fatalf("InsertIfAbsent(%q) = %v, want replay.ErrReplayed", key, err)
+	}
+}
+
 // testRedisClient returns a client for the server named by POPGUARD_TEST_REDIS.
 // It skips the test when the variable is unset and fails it when the server
 // does not answer.
@@ -40,7 +68,7 @@ func testRedisClient(t testing.TB) *redis.Client {
 	if u == "" {
 		t.Skip("POPGUARD_TEST_REDIS is not set; skipping Redis tests (example: POPGUARD_TEST_REDIS=redis://127.0.0.1:6379/0)")
 	}
-	c, err := ParseRedisURL(u)
+	c, err := ParseURL(u)
 	if err != nil {
 		t.Fatalf("%s: %v", redisEnv, err)
 	}
@@ -86,7 +114,7 @@ func testPrefix(t testing.TB, c *redis.Client) string {
 func TestRedisInsertThenReplay(t *testing.T) {
 	c := testRedisClient(t)
 	prefix := testPrefix(t, c)
-	r := NewRedis(c, Prefix(prefix))
+	r := New(c, Prefix(prefix))
 	ctx := context.Background()
 	if err := r.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
@@ -106,7 +134,7 @@ func TestRedisInsertThenReplay(t *testing.T) {
 
 func TestRedisExpiry(t *testing.T) {
 	c := testRedisClient(t)
-	r := NewRedis(c, Prefix(testPrefix(t, c)))
+	r := New(c, Prefix(testPrefix(t, c)))
 	k := testKey(1)
 	mustInsert(t, r, k, 50*time.Millisecond)
 	deadline := time.Now().Add(10 * time.Second)
@@ -115,8 +143,8 @@ func TestRedisExpiry(t *testing.T) {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, ErrReplayed) {
-			t.Fatalf("InsertIfAbsent = %v, want nil or ErrReplayed", err)
+		if !errors.Is(err, replay.ErrReplayed) {
+			t.Fatalf("InsertIfAbsent = %v, want nil or replay.ErrReplayed", err)
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("key with a 50ms TTL never became insertable again")
@@ -129,13 +157,13 @@ func TestRedisExpiry(t *testing.T) {
 func TestRedisFleet(t *testing.T) {
 	u := testRedisClient(t) // skips or fails as needed
 	prefix := testPrefix(t, u)
-	newInstance := func() *Redis {
-		c, err := ParseRedisURL(os.Getenv(redisEnv))
+	newInstance := func() *Store {
+		c, err := ParseURL(os.Getenv(redisEnv))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = c.Close() })
-		return NewRedis(c, Prefix(prefix))
+		return New(c, Prefix(prefix))
 	}
 	a, b := newInstance(), newInstance()
 	mustInsert(t, a, testKey(1), time.Minute)
@@ -144,13 +172,13 @@ func TestRedisFleet(t *testing.T) {
 	mustReplay(t, a, testKey(2), time.Minute)
 
 	// Another resource server with its own prefix is independent.
-	other := NewRedis(u, Prefix(testPrefix(t, u)))
+	other := New(u, Prefix(testPrefix(t, u)))
 	mustInsert(t, other, testKey(1), time.Minute)
 }
 
 func TestRedisConcurrentSameKey(t *testing.T) {
 	c := testRedisClient(t)
-	r := NewRedis(c, Prefix(testPrefix(t, c)), Timeout(5*time.Second))
+	r := New(c, Prefix(testPrefix(t, c)), Timeout(5*time.Second))
 	const n = 50
 	var (
 		wg      sync.WaitGroup
@@ -166,7 +194,7 @@ func TestRedisConcurrentSameKey(t *testing.T) {
 			switch err := r.InsertIfAbsent(context.Background(), "same", time.Minute); {
 			case err == nil:
 				ok.Add(1)
-			case errors.Is(err, ErrReplayed):
+			case errors.Is(err, replay.ErrReplayed):
 				dup.Add(1)
 			default:
 				errs <- err
@@ -209,13 +237,13 @@ func (f *fakeRedis) ProcessHook(redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-func newFakeRedis(t *testing.T, contextTimeouts bool, respond func(redis.Cmder) error) (*Redis, *fakeRedis) {
+func newFakeRedis(t *testing.T, contextTimeouts bool, respond func(redis.Cmder) error) (*Store, *fakeRedis) {
 	t.Helper()
 	f := &fakeRedis{respond: respond}
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: contextTimeouts})
 	c.AddHook(f)
 	t.Cleanup(func() { _ = c.Close() })
-	r := NewRedis(c, Prefix("p:"))
+	r := New(c, Prefix("p:"))
 	if r.direct != contextTimeouts {
 		t.Fatalf("direct = %v, want %v", r.direct, contextTimeouts)
 	}
@@ -259,9 +287,9 @@ func TestRedisReplies(t *testing.T) {
 			want    []error
 		}{
 			{"ok", replyOK, nil},
-			{"nil", func(cmd redis.Cmder) error { cmd.SetErr(redis.Nil); return redis.Nil }, []error{ErrReplayed}},
-			{"error", func(cmd redis.Cmder) error { cmd.SetErr(boom); return boom }, []error{ErrUnavailable, boom}},
-			{"unexpected", func(cmd redis.Cmder) error { cmd.(*redis.StatusCmd).SetVal("QUEUED"); return nil }, []error{ErrUnavailable}},
+			{"nil", func(cmd redis.Cmder) error { cmd.SetErr(redis.Nil); return redis.Nil }, []error{replay.ErrReplayed}},
+			{"error", func(cmd redis.Cmder) error { cmd.SetErr(boom); return boom }, []error{replay.ErrUnavailable, boom}},
+			{"unexpected", func(cmd redis.Cmder) error { cmd.(*redis.StatusCmd).SetVal("QUEUED"); return nil }, []error{replay.ErrUnavailable}},
 		} {
 			r, _ := newFakeRedis(t, direct, tc.respond)
 			err := r.InsertIfAbsent(context.Background(), "k", time.Minute)
@@ -273,8 +301,8 @@ func TestRedisReplies(t *testing.T) {
 					t.Errorf("direct=%v %s: err = %v, want it to match %v", direct, tc.name, err, w)
 				}
 			}
-			if tc.name != "nil" && errors.Is(err, ErrReplayed) {
-				t.Errorf("direct=%v %s: err = %v must not match ErrReplayed", direct, tc.name, err)
+			if tc.name != "nil" && errors.Is(err, replay.ErrReplayed) {
+				t.Errorf("direct=%v %s: err = %v must not match replay.ErrReplayed", direct, tc.name, err)
 			}
 		}
 	}
@@ -284,13 +312,13 @@ func TestRedisDeadServer(t *testing.T) {
 	for _, direct := range []bool{true, false} {
 		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: direct})
 		t.Cleanup(func() { _ = c.Close() })
-		r := NewRedis(c, Timeout(50*time.Millisecond))
+		r := New(c, Timeout(50*time.Millisecond))
 		err := r.InsertIfAbsent(context.Background(), "k", time.Minute)
-		if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrReplayed) {
-			t.Errorf("direct=%v: InsertIfAbsent = %v, want ErrUnavailable", direct, err)
+		if !errors.Is(err, replay.ErrUnavailable) || errors.Is(err, replay.ErrReplayed) {
+			t.Errorf("direct=%v: InsertIfAbsent = %v, want replay.ErrUnavailable", direct, err)
 		}
-		if err := r.Ping(context.Background()); !errors.Is(err, ErrUnavailable) {
-			t.Errorf("direct=%v: Ping = %v, want ErrUnavailable", direct, err)
+		if err := r.Ping(context.Background()); !errors.Is(err, replay.ErrUnavailable) {
+			t.Errorf("direct=%v: Ping = %v, want replay.ErrUnavailable", direct, err)
 		}
 	}
 }
@@ -342,15 +370,15 @@ func TestRedisTimeout(t *testing.T) {
 	for _, direct := range []bool{true, false} {
 		c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: direct})
 		t.Cleanup(func() { _ = c.Close() })
-		r := NewRedis(c, Timeout(50*time.Millisecond))
+		r := New(c, Timeout(50*time.Millisecond))
 		start := time.Now()
 		err := r.InsertIfAbsent(context.Background(), "k", time.Minute)
-		if !errors.Is(err, ErrUnavailable) {
-			t.Errorf("direct=%v: InsertIfAbsent = %v, want ErrUnavailable", direct, err)
+		if !errors.Is(err, replay.ErrUnavailable) {
+			t.Errorf("direct=%v: InsertIfAbsent = %v, want replay.ErrUnavailable", direct, err)
 		}
 		t.Logf("direct=%v: InsertIfAbsent returned after %v: %v", direct, time.Since(start), err)
-		if err := r.Ping(context.Background()); !errors.Is(err, ErrUnavailable) {
-			t.Errorf("direct=%v: Ping = %v, want ErrUnavailable", direct, err)
+		if err := r.Ping(context.Background()); !errors.Is(err, replay.ErrUnavailable) {
+			t.Errorf("direct=%v: Ping = %v, want replay.ErrUnavailable", direct, err)
 		}
 	}
 }
@@ -360,24 +388,24 @@ func TestRedisCallerContext(t *testing.T) {
 	cancel()
 	c := redis.NewClient(&redis.Options{Addr: hangingServer(t), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
-	err := NewRedis(c, Timeout(time.Hour)).InsertIfAbsent(ctx, "k", time.Minute)
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("InsertIfAbsent with a canceled context = %v, want ErrUnavailable and context.Canceled", err)
+	err := New(c, Timeout(time.Hour)).InsertIfAbsent(ctx, "k", time.Minute)
+	if !errors.Is(err, replay.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("InsertIfAbsent with a canceled context = %v, want replay.ErrUnavailable and context.Canceled", err)
 	}
 }
 
-func TestNewRedisOptions(t *testing.T) {
+func TestNewOptions(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	t.Cleanup(func() { _ = c.Close() })
-	r := NewRedis(c)
-	if r.prefix != DefaultRedisPrefix || r.timeout != DefaultRedisTimeout || r.direct {
+	r := New(c)
+	if r.prefix != DefaultPrefix || r.timeout != DefaultTimeout || r.direct {
 		t.Fatalf("defaults: prefix %q, timeout %v, direct %v", r.prefix, r.timeout, r.direct)
 	}
-	r = NewRedis(c, Prefix(""), Timeout(0), Timeout(-1), nil)
-	if r.prefix != "" || r.timeout != DefaultRedisTimeout {
+	r = New(c, Prefix(""), Timeout(0), Timeout(-1), nil)
+	if r.prefix != "" || r.timeout != DefaultTimeout {
 		t.Fatalf("prefix %q, timeout %v", r.prefix, r.timeout)
 	}
-	r = NewRedis(c, Timeout(time.Second))
+	r = New(c, Timeout(time.Second))
 	if r.timeout != time.Second {
 		t.Fatalf("timeout %v", r.timeout)
 	}
@@ -389,19 +417,19 @@ func TestNewRedisOptions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	if err := c.Ping(ctx).Err(); errors.Is(err, redis.ErrClosed) {
-		t.Fatal("Redis.Close closed the caller's client")
+		t.Fatal("Store.Close closed the caller's client")
 	}
 
 	defer func() {
 		if recover() == nil {
-			t.Fatal("NewRedis(nil) did not panic")
+			t.Fatal("New(nil) did not panic")
 		}
 	}()
-	NewRedis(nil)
+	New(nil)
 }
 
-func TestParseRedisURL(t *testing.T) {
-	c, err := ParseRedisURL("redis://127.0.0.1:6379/2")
+func TestParseURL(t *testing.T) {
+	c, err := ParseURL("redis://127.0.0.1:6379/2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,13 +445,13 @@ func TestParseRedisURL(t *testing.T) {
 		"redis://user:s3cret-pw@[::1/0",
 		"redis://user:s3cret-pw@host\x7f/0",
 	} {
-		c, err := ParseRedisURL(bad)
-		if c != nil || !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("ParseRedisURL(%q) = %v, %v; want nil, ErrInvalidConfig", bad, c, err)
+		c, err := ParseURL(bad)
+		if c != nil || !errors.Is(err, replay.ErrInvalidConfig) {
+			t.Errorf("ParseURL(%q) = %v, %v; want nil, replay.ErrInvalidConfig", bad, c, err)
 			continue
 		}
 		if strings.Contains(err.Error(), "s3cret-pw") {
-			t.Errorf("ParseRedisURL(%q) error leaks the password: %v", bad, err)
+			t.Errorf("ParseURL(%q) error leaks the password: %v", bad, err)
 		}
 	}
 }
@@ -442,7 +470,7 @@ func BenchmarkRedisInsert(b *testing.B) {
 			name = "parallel"
 		}
 		b.Run(name, func(b *testing.B) {
-			r := NewRedis(c, Prefix(testPrefix(b, c)))
+			r := New(c, Prefix(testPrefix(b, c)))
 			ctx := context.Background()
 			var worker atomic.Uint64
 			b.ReportAllocs()

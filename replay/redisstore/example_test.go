@@ -1,0 +1,76 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"log"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/replay"
+	"github.com/popguard/popguard/replay/redisstore"
+	"github.com/popguard/popguard/validate"
+)
+
+// Every instance of a fleet gives its Guard a store on the same Redis and
+// prefix: a proof accepted by one instance is then a replay for all the
+// others. (Fleets with server nonces also share the nonce secret.)
+func Example() {
+	ctx := context.Background()
+	client, err := redisstore.ParseURL(os.Getenv("REDIS_URL")) // redis://, rediss:// or unix://
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close() // the caller owns the client
+
+	store := redisstore.New(client, redisstore.Prefix("popguard:replay:payments:"))
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := store.Ping(pctx); err != nil {
+		log.Fatalf("replay store not ready: %v", err)
+	}
+
+	keys, err := validate.NewRemoteKeySet(ctx, "https://login.example.com/.well-known/jwks.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer keys.Close()
+	tokens, err := validate.NewJWTVerifier("https://login.example.com/", keys, validate.Audience("https://api.example.com"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	guard, err := middleware.New(middleware.WithTokens(tokens),
+		middleware.WithPublicURL("https://api.example.com"),
+		middleware.WithReplay(store)) // one SET NX PX round trip per proof
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	log.Fatal(http.ListenAndServe(":8080", guard.Require(popguard.DPoPOnly)(ok)))
+}
+
+func ExampleNew() {
+	client, err := redisstore.ParseURL("redis://127.0.0.1:6379/0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close() // the caller owns the client
+
+	store := redisstore.New(client, redisstore.Prefix("my-api:dpop-jti:"), redisstore.Timeout(100*time.Millisecond))
+
+	// key is the proof's replay key; ttl covers its acceptance window.
+	key := "c3yZ0KyuS6M5bb0V6U5hLgXyYbJxY7cz8wqS0Q1m3oE"
+	switch err := store.InsertIfAbsent(context.Background(), key, 71*time.Second); {
+	case err == nil:
+		// first use: accept the proof
+	case errors.Is(err, replay.ErrReplayed):
+		log.Print("rejected: replayed proof")
+	default: // wraps replay.ErrUnavailable and the cause
+		log.Printf("rejected: cannot check replay: %v", err) // fail closed
+	}
+}
