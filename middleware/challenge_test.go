@@ -79,7 +79,7 @@ func TestChallengeOrderStable(t *testing.T) {
 }
 
 func TestRealmAndAlgs(t *testing.T) {
-	pv, err := validate.NewProofVerifier(validate.ProofAlgs("ES256", "EdDSA"))
+	pv, err := validate.NewProofVerifier(validate.Algs("ES256", "EdDSA"))
 	if err != nil {
 		t.Fatal(err)
 	}

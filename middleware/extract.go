@@ -136,7 +136,7 @@ func (g *Guard) dpopHeader(r *http.Request) (string, error) {
 		return "", popguard.NewError(popguard.CodeInvalidDPoPProof, popguard.ReasonProofMultiple,
 			"Multiple DPoP proofs are not allowed", nil)
 	}
-	// Its size is the proof verifier's rule (validate.MaxProofSize).
+	// Its size is the proof verifier's rule (validate.MaxSize).
 	v := trimOWS(lines[0])
 	if strings.ContainsAny(v, ", \t") {
 		// A comma is two proofs folded by a proxy (RFC 9110 §5.3).

@@ -101,11 +101,11 @@ func newFzFixture(tb testing.TB) *fzFixture {
 		tb.Fatal(err)
 	}
 	clock := func() time.Time { return fzT0 }
-	tokens, err := validate.NewJWTVerifier(issuerURL, keys, validate.Audience(audience), validate.TokenClock(clock))
+	tokens, err := validate.NewJWTVerifier(issuerURL, keys, validate.Audience(audience), validate.Clock(clock))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	proofs, err := validate.NewProofVerifier(validate.ProofClock(clock))
+	proofs, err := validate.NewProofVerifier(validate.Clock(clock))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func newFzFixture(tb testing.TB) *fzFixture {
 		middleware.WithPublicURL(publicURL), middleware.WithoutReplayDetection(), middleware.WithNonces(nonces),
 		middleware.WithLogger(slog.New(slog.DiscardHandler)),
 	}
-	gA, err := middleware.New(append(common, middleware.WithPoP(validate.SHRClock(clock), validate.SHRAlgs("ES256", "EdDSA")))...)
+	gA, err := middleware.New(append(common, middleware.WithPoP(validate.Clock(clock), validate.Algs("ES256", "EdDSA")))...)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -658,11 +658,11 @@ func TestFaultJWKSEndpoint(t *testing.T) {
 func TestFaultClockEdges(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	clock := func() time.Time { return now }
-	pv, err := validate.NewProofVerifier(validate.ProofClock(clock))
+	pv, err := validate.NewProofVerifier(validate.Clock(clock))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newAdvPoP(t, publicURL, popguard.Mixed, middleware.WithProofVerifier(pv), middleware.WithPoP(validate.SHRClock(clock)))
+	p := newAdvPoP(t, publicURL, popguard.Mixed, middleware.WithProofVerifier(pv), middleware.WithPoP(validate.Clock(clock)))
 	h := p.harness
 	tok := h.bound()
 	proofAt := func(iat any) string {
@@ -727,7 +727,7 @@ func TestRegressionReplayWindowBoundary(t *testing.T) {
 	now := time.Unix(1_750_000_000, 0)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	pv, err := validate.NewProofVerifier(validate.ProofClock(clock))
+	pv, err := validate.NewProofVerifier(validate.Clock(clock))
 	if err != nil {
 		t.Fatal(err)
 	}

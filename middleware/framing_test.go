@@ -94,7 +94,7 @@ func TestFramingRejected(t *testing.T) {
 		{"Authorization over 16384 bytes", request("GET", target, "Authorization", "Bearer "+huge),
 			rejectWant{status: 431, challenges: both(popguard.CodeInvalidRequest, descAuthTooLarge), code: popguard.CodeInvalidRequest,
 				reason: popguard.ReasonHeaderTooLarge}},
-		// The proof's own cap (validate.MaxProofSize, 8192 bytes) answers 401
+		// The proof's own cap (validate.MaxSize, 8192 bytes) answers 401
 		// invalid_dpop_proof (RFC 9449 §7.1), not 431.
 		{"DPoP over 8192 bytes", request("GET", target, "Authorization", "DPoP "+bound, "DPoP", strings.Repeat("A", 8193)),
 			proofErr(descProofTooLarge, popguard.ReasonProofTooLarge)},
@@ -209,9 +209,9 @@ func TestQueryTokenEncodedName(t *testing.T) {
 }
 
 // TestHeaderLimits: WithAuthorizationLimit moves the Authorization cap; the
-// DPoP proof's cap is the proof verifier's (validate.MaxProofSize).
+// DPoP proof's cap is the proof verifier's (validate.MaxSize).
 func TestHeaderLimits(t *testing.T) {
-	proofs, err := validate.NewProofVerifier(validate.MaxProofSize(1024))
+	proofs, err := validate.NewProofVerifier(validate.MaxSize(1024))
 	if err != nil {
 		t.Fatal(err)
 	}

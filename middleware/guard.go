@@ -41,7 +41,7 @@ type Guard struct {
 	tokens      validate.TokenVerifier
 	proofs      *validate.ProofVerifier
 	shr         *validate.SHRVerifier
-	shrOpts     []validate.SHROption
+	shrOpts     []validate.Option
 	popOn       bool
 	maxBody     int64
 	public      *publicBase
@@ -82,8 +82,8 @@ func WithTokens(v validate.TokenVerifier) Option {
 // WithPoP accepts Microsoft PoP signed HTTP requests (Authorization: PoP
 // <shr>, as MSAL sends them) on routes whose mode allows PoP. The SHR's at
 // claim is checked with the Guard's token verifier. opts tune the SHR checks
-// (validate.SHRAlgs, validate.SHRRequireBody, validate.MSALBrowserCompat ...).
-func WithPoP(opts ...validate.SHROption) Option {
+// (validate.Algs, validate.SHRRequireBody, validate.MSALBrowserCompat ...).
+func WithPoP(opts ...validate.Option) Option {
 	return func(g *Guard) error {
 		g.shrOpts = append(g.shrOpts, opts...)
 		g.popOn = true // the verifier is built in New, on the cached token verifier
@@ -93,7 +93,7 @@ func WithPoP(opts ...validate.SHROption) Option {
 
 // WithPoPBodyLimit caps the request body read to check an SHR's b claim
 // (default 1 MiB); a larger body gets 400 invalid_request (reason shr_b).
-// The size of the SHR itself is validate.MaxSHRSize.
+// The size of the SHR itself is validate.MaxSize.
 func WithPoPBodyLimit(n int64) Option {
 	return func(g *Guard) error {
 		if n < 1 {
@@ -314,9 +314,9 @@ func WithMetrics(m Metrics) Option {
 // in it is parsed (default 16384 bytes, room for a Microsoft PoP signed
 // request, which carries a whole access token); a larger one gets 431
 // (reason request_header_too_large). The artifacts inside have their own
-// limits, owned by their verifiers: validate.MaxTokenSize for access
-// tokens, validate.MaxProofSize for the DPoP header's proof (401
-// proof_too_large), validate.MaxSHRSize for PoP signed requests.
+// limits, owned by their verifiers: validate.MaxSize for access
+// tokens, validate.MaxSize for the DPoP header's proof (401
+// proof_too_large), validate.MaxSize for PoP signed requests.
 func WithAuthorizationLimit(n int) Option {
 	return func(g *Guard) error {
 		if n < 1024 {

@@ -201,7 +201,7 @@ func TestPoPNonceChallengeAndRotation(t *testing.T) {
 // The b claim is checked against the exact body, which the handler still
 // receives in full afterwards.
 func TestPoPBodyHash(t *testing.T) {
-	p := newPoPHarness(t, middleware.WithPoP(validate.SHRRequireBodyForMethods("POST")))
+	p := newPoPHarness(t, middleware.WithPoP(validate.SHRRequireBody("POST")))
 	body := `{"amount":100}`
 	shr := p.shr(sign.SHROptions{Method: "POST", Host: "api.test", Path: "/transfers", Body: []byte(body)})
 	var got string

@@ -29,7 +29,7 @@ type TokenCache struct {
 	cache  *lru.Cache[[sha256.Size]byte, *cachedToken]
 	maxAge time.Duration
 	keys   interface{ Has(kid string) bool }
-	now    Clock
+	now    func() time.Time
 }
 
 type cachedToken struct {
@@ -37,58 +37,17 @@ type cachedToken struct {
 	expires time.Time
 }
 
-// TokenCacheOption configures a TokenCache.
-type TokenCacheOption func(*TokenCache) error
-
-// CacheSize bounds the number of cached tokens (default 10 000).
-func CacheSize(n int) TokenCacheOption {
-	return func(c *TokenCache) error {
-		if n < 1 {
-			return errors.New("validate: CacheSize must be at least 1")
-		}
-		var err error
-		c.cache, err = lru.New[[sha256.Size]byte, *cachedToken](n)
-		return err
-	}
-}
-
-// CacheMaxAge bounds how long a token stays cached, whatever its exp
-// (default 5 minutes). For introspected tokens this bounds how long a
-// revoked token can still be accepted.
-func CacheMaxAge(d time.Duration) TokenCacheOption {
-	return func(c *TokenCache) error {
-		if d <= 0 {
-			return errors.New("validate: CacheMaxAge must be positive")
-		}
-		c.maxAge = d
-		return nil
-	}
-}
-
-// CacheClock sets the clock (default time.Now).
-func CacheClock(now Clock) TokenCacheOption {
-	return func(c *TokenCache) error {
-		if now == nil {
-			return errors.New("validate: nil clock")
-		}
-		c.now = now
-		return nil
-	}
-}
-
 // NewTokenCache wraps inner with a cache of verified tokens.
-func NewTokenCache(inner TokenVerifier, opts ...TokenCacheOption) (*TokenCache, error) {
+func NewTokenCache(inner TokenVerifier, opts ...Option) (*TokenCache, error) {
 	if inner == nil {
 		return nil, errors.New("validate: NewTokenCache(nil)")
 	}
 	c := &TokenCache{inner: inner, maxAge: DefaultTokenCacheMaxAge, now: time.Now}
-	if err := CacheSize(DefaultTokenCacheSize)(c); err != nil {
+	if err := CacheSize(DefaultTokenCacheSize).cache(c); err != nil {
 		return nil, err
 	}
-	for _, o := range opts {
-		if err := o(c); err != nil {
-			return nil, err
-		}
+	if err := applyCache(opts, c); err != nil {
+		return nil, err
 	}
 	if jv, ok := inner.(*JWTVerifier); ok {
 		if h, ok := jv.keys.(interface{ Has(kid string) bool }); ok {

@@ -93,7 +93,7 @@ func ExampleNewSHRVerifier() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	shrs, err := validate.NewSHRVerifier(tokens, validate.SHRRequireBodyForMethods("POST", "PUT", "PATCH"))
+	shrs, err := validate.NewSHRVerifier(tokens, validate.SHRRequireBody("POST", "PUT", "PATCH"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func ExampleNewTokenCache() {
 		log.Fatal(err)
 	}
 	inner := &countingVerifier{inner: jwt}
-	cache, err := validate.NewTokenCache(inner, validate.CacheSize(50_000), validate.CacheMaxAge(validate.DefaultTokenCacheMaxAge))
+	cache, err := validate.NewTokenCache(inner, validate.CacheSize(50_000), validate.MaxAge(validate.DefaultTokenCacheMaxAge))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 // and RS256); EdDSA (Ed25519) is node-oidc-provider's default with ES256.
 // ES384, ES512, PS384 and PS512 are left out: no common client defaults to
 // them, and Go verifies P-384 and P-521 signatures about 10 and 40 times
-// slower than P-256 ones, a cost the caller would choose. ProofAlgs adds
+// slower than P-256 ones, a cost the caller would choose. Algs adds
 // them back.
 func DefaultProofAlgs() []string { return []string{"ES256", "PS256", "RS256", "EdDSA"} }
 
@@ -45,114 +45,13 @@ type ProofVerifier struct {
 	maxJTI     int
 	maxSize    int
 	keyPolicy  jose.KeyPolicy
-	now        Clock
+	now        func() time.Time
 	keyCache   int
 	keys       *lru.Cache[[sha256.Size]byte, *jose.PublicKey]
 }
 
-// ProofOption configures a ProofVerifier.
-type ProofOption func(*ProofVerifier) error
-
-// ProofAlgs replaces the algorithm allow-list (default DefaultProofAlgs).
-// Only asymmetric algorithms are allowed: "none" and HMAC are refused.
-// "Ed25519" (RFC 9864) is accepted as a synonym of EdDSA.
-func ProofAlgs(algs ...string) ProofOption {
-	return func(v *ProofVerifier) error {
-		set, err := algSet("ProofAlgs", algs)
-		if err != nil {
-			return err
-		}
-		v.algs, v.algSet = slices.Clone(algs), set
-		return nil
-	}
-}
-
-// ProofMaxAge bounds how old a proof's iat may be (default 60s).
-func ProofMaxAge(d time.Duration) ProofOption {
-	return func(v *ProofVerifier) error {
-		if d <= 0 {
-			return errors.New("validate: ProofMaxAge must be positive")
-		}
-		v.maxAge = d
-		return nil
-	}
-}
-
-// ProofFutureSkew bounds how far in the future a proof's iat may be, to
-// allow for client clocks running ahead (default 10s).
-func ProofFutureSkew(d time.Duration) ProofOption {
-	return func(v *ProofVerifier) error {
-		if d < 0 {
-			return errors.New("validate: ProofFutureSkew must not be negative")
-		}
-		v.futureSkew = d
-		return nil
-	}
-}
-
-// MaxJTILength caps the length of a proof's jti (default 256 bytes).
-func MaxJTILength(n int) ProofOption {
-	return func(v *ProofVerifier) error {
-		if n < 16 {
-			return errors.New("validate: MaxJTILength must be at least 16")
-		}
-		v.maxJTI = n
-		return nil
-	}
-}
-
-// MaxProofSize caps the size of a proof (default 8192 bytes).
-func MaxProofSize(n int) ProofOption {
-	return func(v *ProofVerifier) error {
-		if n < 256 {
-			return errors.New("validate: MaxProofSize must be at least 256")
-		}
-		v.maxSize = n
-		return nil
-	}
-}
-
-// RSAKeySize bounds the modulus of RSA proof keys (default 2048..4096 bits:
-// the proof signature is checked before the token, so the key size is the
-// attacker's choice and verification cost grows with it).
-func RSAKeySize(minBits, maxBits int) ProofOption {
-	return func(v *ProofVerifier) error {
-		if minBits < 2048 || maxBits < minBits || maxBits > 16384 {
-			return errors.New("validate: RSAKeySize needs 2048 <= min <= max <= 16384")
-		}
-		v.keyPolicy = jose.KeyPolicy{MinRSABits: minBits, MaxRSABits: maxBits}
-		return nil
-	}
-}
-
-// ProofKeyCache sets how many proof keys are remembered after their first
-// import (default 4096; 0 turns the cache off). Clients sign every proof
-// with the same key, so a hit skips decoding and validating the jwk and
-// computing its thumbprint. Keys are cached by a hash of the exact jwk JSON
-// and only after passing every key check.
-func ProofKeyCache(n int) ProofOption {
-	return func(v *ProofVerifier) error {
-		if n < 0 {
-			return errors.New("validate: ProofKeyCache must not be negative")
-		}
-		v.keyCache = n
-		return nil
-	}
-}
-
-// ProofClock sets the clock (default time.Now).
-func ProofClock(c Clock) ProofOption {
-	return func(v *ProofVerifier) error {
-		if c == nil {
-			return errors.New("validate: nil clock")
-		}
-		v.now = c
-		return nil
-	}
-}
-
 // NewProofVerifier returns a DPoP proof verifier.
-func NewProofVerifier(opts ...ProofOption) (*ProofVerifier, error) {
+func NewProofVerifier(opts ...Option) (*ProofVerifier, error) {
 	v := &ProofVerifier{
 		maxAge:     DefaultProofMaxAge,
 		futureSkew: DefaultProofFutureSkew,
@@ -161,13 +60,11 @@ func NewProofVerifier(opts ...ProofOption) (*ProofVerifier, error) {
 		now:        time.Now,
 		keyCache:   4096,
 	}
-	if err := ProofAlgs(DefaultProofAlgs()...)(v); err != nil {
+	if err := Algs(DefaultProofAlgs()...).proof(v); err != nil {
 		return nil, err
 	}
-	for _, o := range opts {
-		if err := o(v); err != nil {
-			return nil, err
-		}
+	if err := applyProof(opts, v); err != nil {
+		return nil, err
 	}
 	if v.keyCache > 0 {
 		c, err := lru.New[[sha256.Size]byte, *jose.PublicKey](v.keyCache)

@@ -31,7 +31,7 @@ type orderEnv struct {
 	proofs *ProofVerifier
 }
 
-func newOrderEnv(t testing.TB, opts ...ProofOption) *orderEnv {
+func newOrderEnv(t testing.TB, opts ...Option) *orderEnv {
 	t.Helper()
 	iss, err := sign.NewIssuer(orderIssuer)
 	if err != nil {
@@ -198,7 +198,7 @@ func TestVerifyRequestOrder(t *testing.T) {
 
 // ES384, ES512, PS384 and PS512 are not in the default allow-list (no
 // common client uses them, and P-384 and P-521 are the costliest to
-// verify); ProofAlgs adds them.
+// verify); Algs adds them.
 func TestProofDefaultAlgs(t *testing.T) {
 	e := newOrderEnv(t)
 	tok := e.bound(t)
@@ -210,12 +210,12 @@ func TestProofDefaultAlgs(t *testing.T) {
 		}
 		_, err = e.proofs.Verify(p, orderReq(tok))
 		wantErr(t, err, popguard.CodeInvalidDPoPProof, popguard.ReasonProofAlg)
-		opt, err := NewProofVerifier(ProofAlgs(alg))
+		opt, err := NewProofVerifier(Algs(alg))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := opt.Verify(p, orderReq(tok)); err != nil {
-			t.Errorf("%s with ProofAlgs(%s): %v", alg, alg, err)
+			t.Errorf("%s with Algs(%s): %v", alg, alg, err)
 		}
 	}
 }
@@ -235,7 +235,7 @@ func wantErr(t testing.TB, err error, code popguard.ErrorCode, reason popguard.R
 // signature, both through VerifyRequest, beside the raw P-256 verify floor.
 // The ratio sub-benchmarks report each against the floor (x-raw-verify).
 func BenchmarkUnauthenticatedDPoP(b *testing.B) {
-	e := newOrderEnv(b, ProofAlgs("ES256", "ES384", "ES512", "PS256", "PS512", "RS256", "EdDSA"))
+	e := newOrderEnv(b, Algs("ES256", "ES384", "ES512", "PS256", "PS512", "RS256", "EdDSA"))
 	tok := e.bound(b)
 	rsa4096, err := rsa.GenerateKey(rand.Reader, 4096)
 	if err != nil {

@@ -57,11 +57,11 @@ func dpopVector(t testing.TB, name string) string {
 	return strings.TrimSpace(string(b))
 }
 
-func dpopClock(tm time.Time) Clock { return func() time.Time { return tm } }
+func dpopClock(tm time.Time) func() time.Time { return func() time.Time { return tm } }
 
-func dpopVerifierAt(t testing.TB, now time.Time, opts ...ProofOption) *ProofVerifier {
+func dpopVerifierAt(t testing.TB, now time.Time, opts ...Option) *ProofVerifier {
 	t.Helper()
-	v, err := NewProofVerifier(append([]ProofOption{ProofClock(dpopClock(now))}, opts...)...)
+	v, err := NewProofVerifier(append([]Option{Clock(dpopClock(now))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,7 +571,7 @@ type dpopCase struct {
 	name   string
 	proof  func(testing.TB) string
 	req    func(*ProofRequest)
-	opts   []ProofOption
+	opts   []Option
 	code   popguard.ErrorCode // default invalid_dpop_proof
 	reason popguard.Reason
 	cause  error // when set, errors.Is(err, cause) must hold
@@ -611,7 +611,7 @@ func dpopRun(t *testing.T, cases []dpopCase) {
 
 // dpopWarmVerifier returns a verifier that has accepted a proof from every
 // test key (as far as opts allow), so their jwks are in its key cache.
-func dpopWarmVerifier(t testing.TB, opts ...ProofOption) *ProofVerifier {
+func dpopWarmVerifier(t testing.TB, opts ...Option) *ProofVerifier {
 	t.Helper()
 	v := dpopVerifierAt(t, dpopNow, opts...)
 	for _, k := range []func() *sign.Key{dpopES256, dpopES256b, dpopES384, dpopES512, dpopEd25519, dpopRSA("RS256"), dpopRSA("PS256"), dpopRSA1024Key("RS256"), dpopP384AsES256} {
@@ -672,12 +672,12 @@ func TestProofRejectsStructure(t *testing.T) {
 		{name: "alg_lowercase_es256", reason: popguard.ReasonProofAlg, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["alg"] = "es256" })},
 		{name: "alg_RS384_not_in_default_list", reason: popguard.ReasonProofAlg, proof: dpopProof(dpopRSA("RS384"), nil)},
 		{name: "alg_ES256K_unknown", reason: popguard.ReasonProofAlg, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["alg"] = "ES256K" })},
-		{name: "alg_not_in_configured_list", reason: popguard.ReasonProofAlg, opts: []ProofOption{ProofAlgs("PS256")}, proof: dpopProof(dpopES256, nil)},
+		{name: "alg_not_in_configured_list", reason: popguard.ReasonProofAlg, opts: []Option{Algs("PS256")}, proof: dpopProof(dpopES256, nil)},
 
 		// RSA key size and exponent
 		{name: "RS256_1024_bit_key", reason: popguard.ReasonProofKey, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA1024Key("RS256"), nil)},
 		{name: "PS256_1024_bit_key", reason: popguard.ReasonProofKey, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA1024Key("PS256"), nil)},
-		{name: "RS256_2048_below_policy_minimum", reason: popguard.ReasonProofKey, cause: jose.ErrJWKRSASize, opts: []ProofOption{RSAKeySize(3072, 4096)}, proof: dpopProof(dpopRSA("RS256"), nil)},
+		{name: "RS256_2048_below_policy_minimum", reason: popguard.ReasonProofKey, cause: jose.ErrJWKRSASize, opts: []Option{RSAKeySize(3072, 4096)}, proof: dpopProof(dpopRSA("RS256"), nil)},
 		{name: "RS256_16384_bit_modulus", reason: popguard.ReasonProofKey, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
 			p.jwk()["n"] = dpopRandB64(16384 / 8)
 		})},
@@ -964,12 +964,12 @@ func TestProofRejectsStructure(t *testing.T) {
 		// sizes
 		{name: "proof_over_8192_bytes", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["pad"] = strings.Repeat("a", 8192) })},
 		{name: "proof_one_byte_over_max", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, proof: func(t testing.TB) string { return dpopProofOfLength(t, DefaultMaxProofSize+1) }},
-		{name: "proof_over_configured_max", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, opts: []ProofOption{MaxProofSize(600)}, proof: func(t testing.TB) string { return dpopProofOfLength(t, 601) }},
+		{name: "proof_over_configured_max", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, opts: []Option{MaxSize(600)}, proof: func(t testing.TB) string { return dpopProofOfLength(t, 601) }},
 		{name: "huge_jwk_1MB", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["pad"] = strings.Repeat("A", 1<<20) })},
 		{name: "jti_8KB_default_limits", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", 8<<10) })},
-		{name: "jti_8KB_large_proof_allowed", reason: popguard.ReasonProofJTI, opts: []ProofOption{MaxProofSize(64 << 10)}, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", 8<<10) })},
+		{name: "jti_8KB_large_proof_allowed", reason: popguard.ReasonProofJTI, opts: []Option{MaxSize(64 << 10)}, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", 8<<10) })},
 		{name: "jti_one_over_max", reason: popguard.ReasonProofJTI, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", DefaultMaxJTILength+1) })},
-		{name: "jti_over_configured_max", reason: popguard.ReasonProofJTI, opts: []ProofOption{MaxJTILength(16)}, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", 17) })},
+		{name: "jti_over_configured_max", reason: popguard.ReasonProofJTI, opts: []Option{MaxJTILength(16)}, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", 17) })},
 		{name: "nested_payload_100_levels", reason: malformed, cause: jose.ErrPayloadNotJSON, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["x"] = dpopNest(100) })},
 		{name: "nested_payload_17_levels", reason: malformed, cause: jose.ErrPayloadNotJSON, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["x"] = dpopNest(16) })},
 		{name: "nested_jwk_100_levels", reason: malformed, cause: jose.ErrHeaderNotJSON, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["ext"] = dpopNest(100) })},
@@ -1040,7 +1040,7 @@ func TestProofRejectsClaims(t *testing.T) {
 		{name: "iat_1e999", reason: claims, proof: es(set("iat", raw("1e999")))},
 		{name: "iat_minus_1e999", reason: claims, proof: es(set("iat", raw("-1e999")))},
 		{name: "iat_string", reason: claims, proof: es(set("iat", "1700000000"))},
-		{name: "iat_rfc_string", reason: claims, opts: []ProofOption{ProofClock(dpopClock(time.Unix(dpopFig13IAT, 0)))}, proof: es(set("iat", "1562262618"))},
+		{name: "iat_rfc_string", reason: claims, opts: []Option{Clock(dpopClock(time.Unix(dpopFig13IAT, 0)))}, proof: es(set("iat", "1562262618"))},
 		{name: "iat_true", reason: claims, proof: es(set("iat", true))},
 		{name: "iat_array", reason: claims, proof: es(set("iat", []int{}))},
 		{name: "iat_array_with_value", reason: claims, proof: es(set("iat", []int64{dpopNow.Unix()}))},
@@ -1059,8 +1059,8 @@ func TestProofRejectsClaims(t *testing.T) {
 		{name: "iat_past_beyond_max_age", reason: popguard.ReasonProofIAT, proof: es(set("iat", dpopNow.Add(-DefaultProofMaxAge-time.Second).Unix()))},
 		{name: "iat_fraction_past_max_age", reason: popguard.ReasonProofIAT, proof: es(set("iat", float64(dpopNow.Add(-DefaultProofMaxAge).Unix())-0.25))},
 		{name: "iat_fraction_past_skew", reason: popguard.ReasonProofIAT, proof: es(set("iat", float64(dpopNow.Add(DefaultProofFutureSkew).Unix())+0.25))},
-		{name: "iat_future_with_zero_skew", reason: popguard.ReasonProofIAT, opts: []ProofOption{ProofFutureSkew(0)}, proof: es(set("iat", dpopNow.Unix()+1))},
-		{name: "iat_past_with_short_max_age", reason: popguard.ReasonProofIAT, opts: []ProofOption{ProofMaxAge(5 * time.Second)}, proof: es(set("iat", dpopNow.Unix()-6))},
+		{name: "iat_future_with_zero_skew", reason: popguard.ReasonProofIAT, opts: []Option{FutureSkew(0)}, proof: es(set("iat", dpopNow.Unix()+1))},
+		{name: "iat_past_with_short_max_age", reason: popguard.ReasonProofIAT, opts: []Option{MaxAge(5 * time.Second)}, proof: es(set("iat", dpopNow.Unix()-6))},
 		{name: "iat_milliseconds", reason: claims, proof: es(set("iat", dpopNow.UnixMilli()))},
 
 		// htm
@@ -1270,7 +1270,7 @@ func TestParseCnf(t *testing.T) {
 
 func TestProofReplayKey(t *testing.T) {
 	k := dpopES256()
-	v := dpopVerifierAt(t, dpopNow, ProofAlgs("ES256", "ES384", "ES512"))
+	v := dpopVerifierAt(t, dpopNow, Algs("ES256", "ES384", "ES512"))
 	base := dpopBase(k)
 	proof := base.sign(t)
 	h, pl, sig := dpopSplit(t, proof)
@@ -1361,7 +1361,7 @@ func TestProofAlgorithmsAccepted(t *testing.T) {
 		})
 	}
 	t.Run("Ed25519_only_allow_list_accepts_EdDSA", func(t *testing.T) {
-		v := dpopVerifierAt(t, dpopNow, ProofAlgs("Ed25519"))
+		v := dpopVerifierAt(t, dpopNow, Algs("Ed25519"))
 		if _, err := v.Verify(dpopBase(dpopEd25519()).sign(t), dpopRequest()); err != nil {
 			t.Fatal(err)
 		}
@@ -1377,7 +1377,7 @@ func TestProofAccepted(t *testing.T) {
 		name    string
 		proof   func(testing.TB) string
 		req     func(*ProofRequest)
-		opts    []ProofOption
+		opts    []Option
 		wantIAT time.Time
 	}{
 		{name: "fractional_iat", proof: es(set("iat", float64(dpopNow.Unix())+0.5)), wantIAT: dpopNow.Add(500 * time.Millisecond)},
@@ -1385,8 +1385,8 @@ func TestProofAccepted(t *testing.T) {
 		{name: "iat_exactly_max_age_old", proof: es(set("iat", dpopNow.Add(-DefaultProofMaxAge).Unix())), wantIAT: dpopNow.Add(-DefaultProofMaxAge)},
 		{name: "iat_exactly_future_skew", proof: es(set("iat", dpopNow.Add(DefaultProofFutureSkew).Unix())), wantIAT: dpopNow.Add(DefaultProofFutureSkew)},
 		{name: "iat_fraction_inside_max_age", proof: es(set("iat", float64(dpopNow.Add(-DefaultProofMaxAge).Unix())+0.25))},
-		{name: "iat_exactly_configured_edges_past", opts: []ProofOption{ProofMaxAge(5 * time.Second)}, proof: es(set("iat", dpopNow.Unix()-5))},
-		{name: "iat_exactly_configured_edges_future", opts: []ProofOption{ProofFutureSkew(0)}, proof: es(set("iat", dpopNow.Unix()))},
+		{name: "iat_exactly_configured_edges_past", opts: []Option{MaxAge(5 * time.Second)}, proof: es(set("iat", dpopNow.Unix()-5))},
+		{name: "iat_exactly_configured_edges_future", opts: []Option{FutureSkew(0)}, proof: es(set("iat", dpopNow.Unix()))},
 		{name: "htu_scheme_and_host_case", proof: es(set("htu", "HTTPS://Resource.Example.ORG/protectedresource"))},
 		{name: "htu_default_port", proof: es(set("htu", "https://resource.example.org:443/protectedresource"))},
 		{name: "htu_empty_port", proof: es(set("htu", "https://resource.example.org:/protectedresource"))},
@@ -1446,7 +1446,7 @@ func TestProofAccepted(t *testing.T) {
 
 func TestProofKeyCache(t *testing.T) {
 	es, esb := dpopES256(), dpopES256b()
-	for _, opts := range [][]ProofOption{nil, {ProofKeyCache(0)}, {ProofKeyCache(1)}} {
+	for _, opts := range [][]Option{nil, {ProofKeyCache(0)}, {ProofKeyCache(1)}} {
 		v := dpopVerifierAt(t, dpopNow, opts...)
 		// Alternating keys through a cache of one: every answer stays right.
 		for range 3 {
@@ -1492,18 +1492,18 @@ func TestProofKeyCache(t *testing.T) {
 }
 
 func TestProofVerifierOptions(t *testing.T) {
-	bad := map[string]ProofOption{
-		"alg_none":         ProofAlgs("none"),
-		"alg_HS256":        ProofAlgs("HS256"),
-		"alg_empty_list":   ProofAlgs(),
-		"max_age_zero":     ProofMaxAge(0),
-		"skew_negative":    ProofFutureSkew(-time.Second),
+	bad := map[string]Option{
+		"alg_none":         Algs("none"),
+		"alg_HS256":        Algs("HS256"),
+		"alg_empty_list":   Algs(),
+		"max_age_zero":     MaxAge(0),
+		"skew_negative":    FutureSkew(-time.Second),
 		"jti_too_small":    MaxJTILength(15),
-		"size_too_small":   MaxProofSize(255),
+		"size_too_small":   MaxSize(255),
 		"rsa_min_1024":     RSAKeySize(1024, 4096),
 		"rsa_max_above_16": RSAKeySize(2048, 16385),
 		"rsa_max_below":    RSAKeySize(4096, 2048),
-		"nil_clock":        ProofClock(nil),
+		"nil_clock":        Clock(nil),
 	}
 	for name, opt := range bad {
 		if _, err := NewProofVerifier(opt); err == nil {

@@ -22,7 +22,7 @@ const (
 	DefaultIntrospectTimeout = 3 * time.Second
 	DefaultMaxResponseSize   = 64 << 10
 	// defaultIntrospectClientTimeout bounds the default HTTP client, on top
-	// of the per-call IntrospectTimeout.
+	// of the per-call Timeout.
 	defaultIntrospectClientTimeout = 5 * time.Second
 	// maxIntrospectTokenSize caps the token sent to the endpoint.
 	maxIntrospectTokenSize = DefaultMaxTokenSize
@@ -40,14 +40,14 @@ var ErrIntrospectAuth = errors.New("validate: the introspection endpoint rejecte
 //
 // It checks what the authorization server says about the token: active must
 // be the JSON literal true (RFC 7662 §2.2), exp and nbf against the local
-// clock, iss and aud against ExpectIssuer and ExpectAudience, and the
+// clock, iss and aud against ExpectIssuer and Audience, and the
 // consistency of token_type and cnf.jkt (RFC 9449 §6.2). It does not check
 // the DPoP binding itself: the resource server does that with the returned
 // Token (CheckDPoPBinding), since the authorization server does not.
 //
 // Introspection responses are not cached here; wrap the Introspector in a
 // TokenCache (the middleware does by default), which never keeps a token
-// beyond its exp (RFC 7662 §4) nor beyond CacheMaxAge, the longest time a
+// beyond its exp (RFC 7662 §4) nor beyond MaxAge, the longest time a
 // revoked token can still be accepted.
 type Introspector struct {
 	endpoint  string
@@ -59,147 +59,42 @@ type Introspector struct {
 	requireIs bool
 	audiences []string
 	maxSize   int64
-	now       Clock
+	now       func() time.Time
 }
 
-// IntrospectOption configures an Introspector.
-type IntrospectOption func(*Introspector) error
-
-// ClientSecretBasic authenticates the resource server to the introspection
-// endpoint with HTTP Basic (RFC 6749 §2.3.1, RFC 7662 §2.1). As RFC 6749
-// §2.3.1 requires, the client identifier and secret are each encoded with
-// application/x-www-form-urlencoded before being joined with ":" and
-// base64-encoded, so a secret holding ":" or "+" reaches a conforming server
-// intact. (Some servers skip the decoding step; they only agree with this
-// when the credentials consist of unreserved characters.)
-func ClientSecretBasic(clientID, secret string) IntrospectOption {
-	return func(i *Introspector) error {
-		if clientID == "" || secret == "" {
-			return errors.New("validate: ClientSecretBasic needs a client id and a secret")
-		}
-		cred := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(clientID) + ":" + url.QueryEscape(secret)))
-		i.auth = func(h http.Header, _ url.Values) { h.Set("Authorization", "Basic "+cred) }
-		i.authSet++
-		return nil
+// basicAuth sets HTTP Basic client authentication (see ClientSecretBasic).
+func (i *Introspector) basicAuth(clientID, secret string) error {
+	if clientID == "" || secret == "" {
+		return errors.New("validate: ClientSecretBasic needs a client id and a secret")
 	}
+	cred := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(clientID) + ":" + url.QueryEscape(secret)))
+	i.auth = func(h http.Header, _ url.Values) { h.Set("Authorization", "Basic "+cred) }
+	i.authSet++
+	return nil
 }
 
-// ClientSecretPost authenticates the resource server with client_id and
-// client_secret in the request body (RFC 6749 §2.3.1). Prefer
-// ClientSecretBasic where the server supports it.
-func ClientSecretPost(clientID, secret string) IntrospectOption {
-	return func(i *Introspector) error {
-		if clientID == "" || secret == "" {
-			return errors.New("validate: ClientSecretPost needs a client id and a secret")
-		}
-		i.auth = func(_ http.Header, form url.Values) {
-			form.Set("client_id", clientID)
-			form.Set("client_secret", secret)
-		}
-		i.authSet++
-		return nil
+// postAuth sets client_secret_post client authentication (see
+// ClientSecretPost).
+func (i *Introspector) postAuth(clientID, secret string) error {
+	if clientID == "" || secret == "" {
+		return errors.New("validate: ClientSecretPost needs a client id and a secret")
 	}
-}
-
-// BearerAuth authenticates the resource server with a bearer access token
-// of its own (RFC 7662 §2.1 allows "a separate OAuth 2.0 access token").
-// token must be an RFC 6750 b64token.
-func BearerAuth(token string) IntrospectOption {
-	return func(i *Introspector) error {
-		if !isB64Token(token) {
-			return errors.New("validate: BearerAuth needs an RFC 6750 b64token")
-		}
-		i.auth = func(h http.Header, _ url.Values) { h.Set("Authorization", "Bearer "+token) }
-		i.authSet++
-		return nil
+	i.auth = func(_ http.Header, form url.Values) {
+		form.Set("client_id", clientID)
+		form.Set("client_secret", secret)
 	}
+	i.authSet++
+	return nil
 }
 
-// IntrospectHTTPClient sets the HTTP client (default: a client with a 5s
-// timeout). Redirects are never followed, whatever c says: the Introspector
-// uses a shallow copy of c whose CheckRedirect refuses them, so the token and
-// the credentials go nowhere but the configured endpoint.
-func IntrospectHTTPClient(c *http.Client) IntrospectOption {
-	return func(i *Introspector) error {
-		if c == nil {
-			return errors.New("validate: nil HTTP client")
-		}
-		cp := *c
-		cp.CheckRedirect = noRedirect
-		i.client = &cp
-		return nil
+// bearerAuth sets bearer client authentication (see BearerAuth).
+func (i *Introspector) bearerAuth(token string) error {
+	if !isB64Token(token) {
+		return errors.New("validate: BearerAuth needs an RFC 6750 b64token")
 	}
-}
-
-// IntrospectTimeout bounds each introspection call (default 3s), on top of
-// the caller's context.
-func IntrospectTimeout(d time.Duration) IntrospectOption {
-	return func(i *Introspector) error {
-		if d <= 0 {
-			return errors.New("validate: IntrospectTimeout must be positive")
-		}
-		i.timeout = d
-		return nil
-	}
-}
-
-// ExpectIssuer sets the issuer identifier of the authorization server: when
-// the response carries iss, it must match exactly. With RequireIssuer the
-// response must carry it.
-func ExpectIssuer(iss string) IntrospectOption {
-	return func(i *Introspector) error {
-		if iss == "" {
-			return errors.New("validate: empty issuer")
-		}
-		i.issuer = iss
-		return nil
-	}
-}
-
-// RequireIssuer rejects responses without iss. It needs ExpectIssuer.
-func RequireIssuer() IntrospectOption {
-	return func(i *Introspector) error { i.requireIs = true; return nil }
-}
-
-// ExpectAudience sets the audiences this resource server answers to: when
-// the response carries aud (a string or an array), it must contain one of
-// them.
-func ExpectAudience(aud ...string) IntrospectOption {
-	return func(i *Introspector) error {
-		if len(aud) == 0 {
-			return errors.New("validate: ExpectAudience needs an audience")
-		}
-		for _, a := range aud {
-			if a == "" {
-				return errors.New("validate: empty audience")
-			}
-		}
-		i.audiences = append(i.audiences, aud...)
-		return nil
-	}
-}
-
-// IntrospectClock sets the clock (default time.Now).
-func IntrospectClock(c Clock) IntrospectOption {
-	return func(i *Introspector) error {
-		if c == nil {
-			return errors.New("validate: nil clock")
-		}
-		i.now = c
-		return nil
-	}
-}
-
-// MaxResponseSize caps the size of an introspection response body (default
-// 64 KiB); a larger one is treated as an unavailable endpoint.
-func MaxResponseSize(n int64) IntrospectOption {
-	return func(i *Introspector) error {
-		if n < 512 {
-			return errors.New("validate: MaxResponseSize must be at least 512")
-		}
-		i.maxSize = n
-		return nil
-	}
+	i.auth = func(h http.Header, _ url.Values) { h.Set("Authorization", "Bearer "+token) }
+	i.authSet++
+	return nil
 }
 
 // NewIntrospector returns a TokenVerifier that asks the RFC 7662
@@ -209,7 +104,7 @@ func MaxResponseSize(n int64) IntrospectOption {
 // (ClientSecretBasic, ClientSecretPost or BearerAuth) is required: RFC 7662
 // §2.1 makes the endpoint require authorization, which also keeps it from
 // serving as a token-scanning oracle.
-func NewIntrospector(endpoint string, opts ...IntrospectOption) (*Introspector, error) {
+func NewIntrospector(endpoint string, opts ...Option) (*Introspector, error) {
 	if err := checkIntrospectEndpoint(endpoint); err != nil {
 		return nil, err
 	}
@@ -220,10 +115,8 @@ func NewIntrospector(endpoint string, opts ...IntrospectOption) (*Introspector, 
 		maxSize:  DefaultMaxResponseSize,
 		now:      time.Now,
 	}
-	for _, o := range opts {
-		if err := o(i); err != nil {
-			return nil, err
-		}
+	if err := applyIntrospect(opts, i); err != nil {
+		return nil, err
 	}
 	switch {
 	case i.authSet == 0:

@@ -92,9 +92,9 @@ func (a *insAS) last(t *testing.T) insRequest {
 
 // introspector returns an Introspector for a, with Basic authentication, the
 // server's client and the RFC 9449 example clock unless opts override them.
-func (a *insAS) introspector(t *testing.T, opts ...validate.IntrospectOption) *validate.Introspector {
+func (a *insAS) introspector(t *testing.T, opts ...validate.Option) *validate.Introspector {
 	t.Helper()
-	base := []validate.IntrospectOption{validate.IntrospectHTTPClient(a.Client()), validate.IntrospectClock(insClock)}
+	base := []validate.Option{validate.HTTPClient(a.Client()), validate.Clock(insClock)}
 	i, err := validate.NewIntrospector(a.URL+"/as/introspect.oauth2", append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ func insJSON(body string) http.HandlerFunc {
 	}
 }
 
-func insBasic() validate.IntrospectOption { return validate.ClientSecretBasic("rs", "secret") }
+func insBasic() validate.Option { return validate.ClientSecretBasic("rs", "secret") }
 
 // insWantErr checks the code and reason of err, and that err never carries
 // the token.
@@ -134,7 +134,7 @@ func insWantErr(t *testing.T, err error, token string, code popguard.ErrorCode, 
 func TestIntrospectRFC9449Figures10And11(t *testing.T) {
 	as := newInsAS(t, true, insJSON(insFig11))
 	i := as.introspector(t, validate.ClientSecretBasic("rs", "rs:Mku-6g_lCzKIdz4fsN7kYcya+Ti"),
-		validate.ExpectIssuer("https://server.example.com"), validate.RequireIssuer())
+		validate.ExpectIssuer("https://server.example.com", true))
 	tok, err := i.VerifyToken(t.Context(), insFig10Token)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestIntrospectFields(t *testing.T) {
 	as := newInsAS(t, false, insJSON(`{"active":true,"iss":"https://as","sub":"alice","client_id":"s6BhdRkqt3",
 		"aud":["https://other","https://api"],"scope":"read  write","jti":"j1","iat":1562262600,
 		"exp":1562262700,"nbf":1562262600,"token_type":"Bearer","username":"alice@example.com","ext":{"a":[1,2]}}`))
-	i := as.introspector(t, insBasic(), validate.ExpectIssuer("https://as"), validate.ExpectAudience("https://api"))
+	i := as.introspector(t, insBasic(), validate.ExpectIssuer("https://as", false), validate.Audience("https://api"))
 	tok, err := i.VerifyToken(t.Context(), "opaque-token")
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +262,7 @@ func TestIntrospectAccepts(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			as := newInsAS(t, false, insJSON(body))
-			i := as.introspector(t, insBasic(), validate.ExpectIssuer("https://as"), validate.ExpectAudience("https://api"))
+			i := as.introspector(t, insBasic(), validate.ExpectIssuer("https://as", false), validate.Audience("https://api"))
 			if _, err := i.VerifyToken(t.Context(), "opaque-token"); err != nil {
 				t.Fatal(err)
 			}
@@ -326,7 +326,7 @@ func TestIntrospectRejects(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			as := newInsAS(t, false, insJSON(c.body))
-			i := as.introspector(t, insBasic(), validate.ExpectIssuer("https://as"), validate.ExpectAudience("https://api"))
+			i := as.introspector(t, insBasic(), validate.ExpectIssuer("https://as", false), validate.Audience("https://api"))
 			const token = "secret-opaque-token"
 			tok, err := i.VerifyToken(t.Context(), token)
 			if tok != nil {
@@ -339,7 +339,7 @@ func TestIntrospectRejects(t *testing.T) {
 
 func TestIntrospectRequireIssuer(t *testing.T) {
 	as := newInsAS(t, false, insJSON(`{"active":true,"sub":"x"}`))
-	i := as.introspector(t, insBasic(), validate.ExpectIssuer("https://as"), validate.RequireIssuer())
+	i := as.introspector(t, insBasic(), validate.ExpectIssuer("https://as", true))
 	_, err := i.VerifyToken(t.Context(), "t")
 	insWantErr(t, err, "", popguard.CodeInvalidToken, popguard.ReasonTokenIssuer)
 }
@@ -381,7 +381,7 @@ func TestIntrospectHTTPFailures(t *testing.T) {
 func TestIntrospectOversizedResponse(t *testing.T) {
 	big := `{"active":true,"pad":"` + strings.Repeat("a", 2048) + `"}`
 	as := newInsAS(t, false, insJSON(big))
-	i := as.introspector(t, insBasic(), validate.MaxResponseSize(1024))
+	i := as.introspector(t, insBasic(), validate.MaxSize(1024))
 	_, err := i.VerifyToken(t.Context(), "t")
 	insWantErr(t, err, "", popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet)
 
@@ -394,7 +394,7 @@ func TestIntrospectOversizedResponse(t *testing.T) {
 	// Exactly at the limit is fine.
 	exact := `{"active":true,"pad":"` + strings.Repeat("a", 1024-len(`{"active":true,"pad":""}`)) + `"}`
 	as = newInsAS(t, false, insJSON(exact))
-	if _, err := as.introspector(t, insBasic(), validate.MaxResponseSize(1024)).VerifyToken(t.Context(), "t"); err != nil {
+	if _, err := as.introspector(t, insBasic(), validate.MaxSize(1024)).VerifyToken(t.Context(), "t"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -409,7 +409,7 @@ func TestIntrospectSlowServer(t *testing.T) {
 	})
 	// Runs before as.Close (cleanups are LIFO), so the handler returns.
 	t.Cleanup(func() { close(release) })
-	i := as.introspector(t, insBasic(), validate.IntrospectTimeout(50*time.Millisecond))
+	i := as.introspector(t, insBasic(), validate.Timeout(50*time.Millisecond))
 	_, err := i.VerifyToken(t.Context(), "t")
 	insWantErr(t, err, "", popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet)
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -453,7 +453,7 @@ func TestIntrospectRedirectNotFollowed(t *testing.T) {
 				i = as.introspector(t, insBasic())
 			} else {
 				var err error
-				i, err = validate.NewIntrospector(as.URL+"/introspect", insBasic(), validate.IntrospectClock(insClock))
+				i, err = validate.NewIntrospector(as.URL+"/introspect", insBasic(), validate.Clock(insClock))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -542,34 +542,33 @@ func TestIntrospectOptions(t *testing.T) {
 	auth := insBasic()
 	for name, c := range map[string]struct {
 		endpoint string
-		opts     []validate.IntrospectOption
+		opts     []validate.Option
 	}{
-		"http non-loopback":        {"http://as.example.com/introspect", []validate.IntrospectOption{auth}},
-		"http private IP":          {"http://10.0.0.1/introspect", []validate.IntrospectOption{auth}},
-		"http loopback-ish name":   {"http://localhost.example.com/introspect", []validate.IntrospectOption{auth}},
-		"ftp":                      {"ftp://127.0.0.1/introspect", []validate.IntrospectOption{auth}},
-		"relative":                 {"/introspect", []validate.IntrospectOption{auth}},
-		"empty":                    {"", []validate.IntrospectOption{auth}},
-		"no host":                  {"https:///introspect", []validate.IntrospectOption{auth}},
-		"userinfo":                 {"https://rs:secret@as.example.com/introspect", []validate.IntrospectOption{auth}},
-		"fragment":                 {"https://as.example.com/introspect#x", []validate.IntrospectOption{auth}},
-		"no auth":                  {"https://as.example.com/introspect", nil},
-		"two auths":                {"https://as.example.com/introspect", []validate.IntrospectOption{auth, validate.BearerAuth("x")}},
-		"basic empty id":           {"https://as.example.com/i", []validate.IntrospectOption{validate.ClientSecretBasic("", "s")}},
-		"basic empty secret":       {"https://as.example.com/i", []validate.IntrospectOption{validate.ClientSecretBasic("rs", "")}},
-		"post empty secret":        {"https://as.example.com/i", []validate.IntrospectOption{validate.ClientSecretPost("rs", "")}},
-		"bearer with space":        {"https://as.example.com/i", []validate.IntrospectOption{validate.BearerAuth("a b")}},
-		"bearer with newline":      {"https://as.example.com/i", []validate.IntrospectOption{validate.BearerAuth("a\r\nb")}},
-		"bearer empty":             {"https://as.example.com/i", []validate.IntrospectOption{validate.BearerAuth("")}},
-		"nil client":               {"https://as.example.com/i", []validate.IntrospectOption{auth, validate.IntrospectHTTPClient(nil)}},
-		"zero timeout":             {"https://as.example.com/i", []validate.IntrospectOption{auth, validate.IntrospectTimeout(0)}},
-		"empty issuer":             {"https://as.example.com/i", []validate.IntrospectOption{auth, validate.ExpectIssuer("")}},
-		"RequireIssuer alone":      {"https://as.example.com/i", []validate.IntrospectOption{auth, validate.RequireIssuer()}},
-		"no audience":              {"https://as.example.com/i", []validate.IntrospectOption{auth, validate.ExpectAudience()}},
-		"empty audience":           {"https://as.example.com/i", []validate.IntrospectOption{auth, validate.ExpectAudience("a", "")}},
-		"nil clock":                {"https://as.example.com/i", []validate.IntrospectOption{auth, validate.IntrospectClock(nil)}},
-		"tiny MaxResponseSize":     {"https://as.example.com/i", []validate.IntrospectOption{auth, validate.MaxResponseSize(10)}},
-		"negative MaxResponseSize": {"https://as.example.com/i", []validate.IntrospectOption{auth, validate.MaxResponseSize(-1)}},
+		"http non-loopback":      {"http://as.example.com/introspect", []validate.Option{auth}},
+		"http private IP":        {"http://10.0.0.1/introspect", []validate.Option{auth}},
+		"http loopback-ish name": {"http://localhost.example.com/introspect", []validate.Option{auth}},
+		"ftp":                    {"ftp://127.0.0.1/introspect", []validate.Option{auth}},
+		"relative":               {"/introspect", []validate.Option{auth}},
+		"empty":                  {"", []validate.Option{auth}},
+		"no host":                {"https:///introspect", []validate.Option{auth}},
+		"userinfo":               {"https://rs:secret@as.example.com/introspect", []validate.Option{auth}},
+		"fragment":               {"https://as.example.com/introspect#x", []validate.Option{auth}},
+		"no auth":                {"https://as.example.com/introspect", nil},
+		"two auths":              {"https://as.example.com/introspect", []validate.Option{auth, validate.BearerAuth("x")}},
+		"basic empty id":         {"https://as.example.com/i", []validate.Option{validate.ClientSecretBasic("", "s")}},
+		"basic empty secret":     {"https://as.example.com/i", []validate.Option{validate.ClientSecretBasic("rs", "")}},
+		"post empty secret":      {"https://as.example.com/i", []validate.Option{validate.ClientSecretPost("rs", "")}},
+		"bearer with space":      {"https://as.example.com/i", []validate.Option{validate.BearerAuth("a b")}},
+		"bearer with newline":    {"https://as.example.com/i", []validate.Option{validate.BearerAuth("a\r\nb")}},
+		"bearer empty":           {"https://as.example.com/i", []validate.Option{validate.BearerAuth("")}},
+		"nil client":             {"https://as.example.com/i", []validate.Option{auth, validate.HTTPClient(nil)}},
+		"zero timeout":           {"https://as.example.com/i", []validate.Option{auth, validate.Timeout(0)}},
+		"empty issuer":           {"https://as.example.com/i", []validate.Option{auth, validate.ExpectIssuer("", false)}},
+		"no audience":            {"https://as.example.com/i", []validate.Option{auth, validate.Audience()}},
+		"empty audience":         {"https://as.example.com/i", []validate.Option{auth, validate.Audience("a", "")}},
+		"nil clock":              {"https://as.example.com/i", []validate.Option{auth, validate.Clock(nil)}},
+		"tiny MaxSize":           {"https://as.example.com/i", []validate.Option{auth, validate.MaxSize(10)}},
+		"negative MaxSize":       {"https://as.example.com/i", []validate.Option{auth, validate.MaxSize(-1)}},
 	} {
 		if i, err := validate.NewIntrospector(c.endpoint, c.opts...); err == nil {
 			t.Errorf("%s: NewIntrospector = %v, want an error", name, i)
@@ -580,9 +579,9 @@ func TestIntrospectOptions(t *testing.T) {
 		"http://127.0.0.1:8080/introspect", "http://127.0.0.2/introspect", "http://[::1]:9/introspect",
 		"http://localhost/introspect", "http://LOCALHOST:1/introspect",
 	} {
-		i, err := validate.NewIntrospector(ep, auth, validate.ExpectIssuer("https://as"), validate.RequireIssuer(),
-			validate.ExpectAudience("https://api"), validate.IntrospectTimeout(time.Second),
-			validate.MaxResponseSize(4096), validate.IntrospectHTTPClient(http.DefaultClient))
+		i, err := validate.NewIntrospector(ep, auth, validate.ExpectIssuer("https://as", true),
+			validate.Audience("https://api"), validate.Timeout(time.Second),
+			validate.MaxSize(4096), validate.HTTPClient(http.DefaultClient))
 		if err != nil {
 			t.Errorf("%s: %v", ep, err)
 			continue
@@ -591,9 +590,9 @@ func TestIntrospectOptions(t *testing.T) {
 			t.Errorf("Endpoint() = %q", i.Endpoint())
 		}
 	}
-	// IntrospectHTTPClient works on a copy: the caller's client is untouched.
+	// HTTPClient works on a copy: the caller's client is untouched.
 	if http.DefaultClient.CheckRedirect != nil {
-		t.Error("IntrospectHTTPClient modified the caller's client")
+		t.Error("HTTPClient modified the caller's client")
 	}
 }
 
@@ -607,8 +606,8 @@ func TestIntrospectTokenCache(t *testing.T) {
 	clock.unix.Store(insNow)
 	newCached := func(t *testing.T, h http.HandlerFunc) (*insAS, *validate.TokenCache) {
 		as := newInsAS(t, false, h)
-		i := as.introspector(t, insBasic(), validate.IntrospectClock(clock.now))
-		c, err := validate.NewTokenCache(i, validate.CacheClock(clock.now))
+		i := as.introspector(t, insBasic(), validate.Clock(clock.now))
+		c, err := validate.NewTokenCache(i, validate.Clock(clock.now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -704,7 +703,7 @@ func TestIntrospectTokenCache(t *testing.T) {
 
 func TestIntrospectConcurrent(t *testing.T) {
 	as := newInsAS(t, true, insJSON(insFig11))
-	i := as.introspector(t, insBasic(), validate.ExpectIssuer("https://server.example.com"))
+	i := as.introspector(t, insBasic(), validate.ExpectIssuer("https://server.example.com", false))
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
@@ -747,14 +746,14 @@ func ExampleNewIntrospector() {
 
 	introspector, err := validate.NewIntrospector(as.URL+"/as/introspect.oauth2",
 		validate.ClientSecretBasic("rs", "Mku-6g_lCzKIdz4fsN7kYcya+Ti"),
-		validate.ExpectIssuer("https://server.example.com"),
-		validate.IntrospectClock(func() time.Time { return time.Unix(1562262618, 0) }))
+		validate.ExpectIssuer("https://server.example.com", false),
+		validate.Clock(func() time.Time { return time.Unix(1562262618, 0) }))
 	if err != nil {
 		log.Fatal(err)
 	}
 	// Cache answers (never beyond exp); the middleware does this by default.
 	verifier, err := validate.NewTokenCache(introspector,
-		validate.CacheClock(func() time.Time { return time.Unix(1562262618, 0) }))
+		validate.Clock(func() time.Time { return time.Unix(1562262618, 0) }))
 	if err != nil {
 		log.Fatal(err)
 	}

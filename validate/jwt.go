@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -39,128 +38,14 @@ type JWTVerifier struct {
 	required  []string
 	leeway    time.Duration
 	maxSize   int
-	now       Clock
-}
-
-// JWTOption configures a JWTVerifier.
-type JWTOption func(*JWTVerifier) error
-
-// Audience sets the audiences this resource server answers to; the token's
-// aud must contain one of them (RFC 9068 §4). Required unless
-// SkipAudienceCheck is given.
-func Audience(aud ...string) JWTOption {
-	return func(v *JWTVerifier) error {
-		for _, a := range aud {
-			if a == "" {
-				return errors.New("validate: empty audience")
-			}
-		}
-		v.audiences = append(v.audiences, aud...)
-		return nil
-	}
-}
-
-// SkipAudienceCheck accepts any aud. Only for issuers whose tokens are
-// meant for every resource server that trusts them; prefer Audience.
-func SkipAudienceCheck() JWTOption {
-	return func(v *JWTVerifier) error { v.anyAud = true; return nil }
-}
-
-// TokenAlgs replaces the signature algorithm allow-list (default
-// DefaultTokenAlgs). "none" and HMAC are never accepted here; see HMACSecret.
-func TokenAlgs(algs ...string) JWTOption {
-	return func(v *JWTVerifier) error {
-		set, err := algSet("TokenAlgs", algs)
-		if err != nil {
-			return err
-		}
-		v.algs = set
-		return nil
-	}
-}
-
-// HMACSecret accepts tokens signed with HS256 (or the given HS384/HS512)
-// under secret, for issuers that share a secret with the resource server.
-// The secret must be at least 32 bytes. Asymmetric keys are still used for
-// the asymmetric algorithms; a public key is never used as an HMAC secret.
-func HMACSecret(secret []byte, algs ...string) JWTOption {
-	return func(v *JWTVerifier) error {
-		if len(secret) < 32 {
-			return errors.New("validate: HMACSecret needs at least 32 bytes")
-		}
-		if len(algs) == 0 {
-			algs = []string{"HS256"}
-		}
-		for _, a := range algs {
-			if _, ok := jose.HMACHash(a); !ok {
-				return fmt.Errorf("validate: %q is not an HMAC algorithm", a)
-			}
-		}
-		v.hmac, v.hmacAlgs = slices.Clone(secret), slices.Clone(algs)
-		return nil
-	}
-}
-
-// AcceptJWTType also accepts typ "JWT" (and a missing typ), as Microsoft
-// Entra ID issues access tokens. RFC 9068 requires "at+jwt"; with this
-// option the verifier cannot tell an ID token from an access token by typ,
-// so keep Audience strict. It also relaxes the required claims to iss, sub,
-// aud, exp, iat (Entra has no client_id or jti; its client is azp/appid).
-func AcceptJWTType() JWTOption {
-	return func(v *JWTVerifier) error {
-		v.acceptJWT = true
-		if v.required == nil || slices.Equal(v.required, rfc9068Claims) {
-			v.required = []string{"iss", "sub", "aud", "exp", "iat"}
-		}
-		return nil
-	}
-}
-
-// RequiredClaims replaces the list of claims a token must carry (default
-// RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti).
-func RequiredClaims(names ...string) JWTOption {
-	return func(v *JWTVerifier) error { v.required = slices.Clone(names); return nil }
+	now       func() time.Time
 }
 
 var rfc9068Claims = []string{"iss", "exp", "aud", "sub", "client_id", "iat", "jti"}
 
-// Leeway sets the clock skew allowed on exp, nbf and iat (default 30s, at
-// most 5 minutes).
-func Leeway(d time.Duration) JWTOption {
-	return func(v *JWTVerifier) error {
-		if d < 0 || d > 5*time.Minute {
-			return errors.New("validate: Leeway must be within [0, 5m]")
-		}
-		v.leeway = d
-		return nil
-	}
-}
-
-// MaxTokenSize caps the size of an access token (default 16 KiB).
-func MaxTokenSize(n int) JWTOption {
-	return func(v *JWTVerifier) error {
-		if n < 512 {
-			return errors.New("validate: MaxTokenSize must be at least 512")
-		}
-		v.maxSize = n
-		return nil
-	}
-}
-
-// TokenClock sets the clock (default time.Now).
-func TokenClock(c Clock) JWTOption {
-	return func(v *JWTVerifier) error {
-		if c == nil {
-			return errors.New("validate: nil clock")
-		}
-		v.now = c
-		return nil
-	}
-}
-
 // NewJWTVerifier returns a verifier for access tokens issued by issuer (an
 // exact string match with iss) and signed by a key in keys.
-func NewJWTVerifier(issuer string, keys KeySet, opts ...JWTOption) (*JWTVerifier, error) {
+func NewJWTVerifier(issuer string, keys KeySet, opts ...Option) (*JWTVerifier, error) {
 	if issuer == "" {
 		return nil, errors.New("validate: issuer is required")
 	}
@@ -168,13 +53,11 @@ func NewJWTVerifier(issuer string, keys KeySet, opts ...JWTOption) (*JWTVerifier
 		return nil, errors.New("validate: a key set is required")
 	}
 	v := &JWTVerifier{issuer: issuer, keys: keys, leeway: DefaultLeeway, maxSize: DefaultMaxTokenSize, now: time.Now}
-	if err := TokenAlgs(DefaultTokenAlgs()...)(v); err != nil {
+	if err := Algs(DefaultTokenAlgs()...).jwt(v); err != nil {
 		return nil, err
 	}
-	for _, o := range opts {
-		if err := o(v); err != nil {
-			return nil, err
-		}
+	if err := applyJWT(opts, v); err != nil {
+		return nil, err
 	}
 	if v.required == nil {
 		v.required = rfc9068Claims

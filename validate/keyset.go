@@ -153,9 +153,6 @@ type remoteSnap struct {
 	snap *keySnapshot
 }
 
-// RemoteOption configures a RemoteKeySet.
-type RemoteOption func(*remoteConfig)
-
 type remoteConfig struct {
 	min, max   time.Duration
 	client     jwk.HTTPClient
@@ -172,43 +169,6 @@ const defaultStartupTimeout = 30 * time.Second
 // closeTimeout bounds how long Close waits for the refresher's goroutines.
 const closeTimeout = 5 * time.Second
 
-// RefreshInterval bounds the background refresh interval; it also sets the
-// minimum gap between forced refreshes on unknown kids (defaults 1 minute
-// and 1 hour).
-func RefreshInterval(minGap, maxGap time.Duration) RemoteOption {
-	return func(c *remoteConfig) { c.min, c.max = minGap, maxGap }
-}
-
-// HTTPClient sets the client used to fetch the key set.
-func HTTPClient(cl jwk.HTTPClient) RemoteOption {
-	return func(c *remoteConfig) { c.client = cl }
-}
-
-// Logger sets the logger for fetch failures (default slog.Default()).
-func Logger(l *slog.Logger) RemoteOption {
-	return func(c *remoteConfig) { c.log = l }
-}
-
-// WaitForKeys sets whether NewRemoteKeySet waits for the first fetch
-// (default true). While it waits, a failed first fetch fails construction at
-// once, and so does a fetch that has not completed when the startup timeout
-// (see StartupTimeout) passes or ctx ends: construction never blocks past
-// that bound. With false, NewRemoteKeySet returns at once and the keys load
-// in the background: a failed fetch is retried on the refresh schedule, and
-// when a token needs the keys (at most once per minimum refresh interval).
-// Until they arrive, tokens are rejected as temporarily unavailable.
-func WaitForKeys(wait bool) RemoteOption {
-	return func(c *remoteConfig) { c.wait = wait }
-}
-
-// StartupTimeout bounds how long NewRemoteKeySet waits for the first fetch
-// (WaitForKeys). Without it, the bound is ctx's deadline or, when ctx has
-// none, 30 seconds. With it, the bound is d, or ctx's deadline if that comes
-// first. d must be positive. It does not limit the background refresh.
-func StartupTimeout(d time.Duration) RemoteOption {
-	return func(c *remoteConfig) { c.startup, c.startupSet = d, true }
-}
-
 // NewRemoteKeySet starts fetching jwksURL and, unless WaitForKeys(false),
 // waits for the first fetch to succeed.
 //
@@ -224,10 +184,10 @@ func StartupTimeout(d time.Duration) RemoteOption {
 // its deadline or cancellation, so a construction context that times out or
 // is cancelled after NewRemoteKeySet returns does not stop it. Call Close
 // to stop it.
-func NewRemoteKeySet(ctx context.Context, jwksURL string, opts ...RemoteOption) (*RemoteKeySet, error) {
+func NewRemoteKeySet(ctx context.Context, jwksURL string, opts ...Option) (*RemoteKeySet, error) {
 	cfg := remoteConfig{min: time.Minute, max: time.Hour, wait: true, log: slog.Default()}
-	for _, o := range opts {
-		o(&cfg)
+	if err := applyRemote(opts, &cfg); err != nil {
+		return nil, err
 	}
 	if cfg.min <= 0 || cfg.max < cfg.min {
 		return nil, errors.New("validate: RefreshInterval needs 0 < min <= max")

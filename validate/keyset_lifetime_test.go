@@ -18,9 +18,9 @@ import (
 // ksNewWithin calls NewRemoteKeySet on s and fails the test if it does not
 // return within limit (a generous bound: hanging is the bug). A key set
 // returned is closed at the end of the test.
-func ksNewWithin(t *testing.T, ctx context.Context, limit time.Duration, s *ksServer, opts ...validate.RemoteOption) (*validate.RemoteKeySet, error) {
+func ksNewWithin(t *testing.T, ctx context.Context, limit time.Duration, s *ksServer, opts ...validate.Option) (*validate.RemoteKeySet, error) {
 	t.Helper()
-	all := append([]validate.RemoteOption{validate.HTTPClient(ksClient(t)), validate.Logger(ksQuiet)}, opts...)
+	all := append([]validate.Option{validate.HTTPClient(ksClient(t)), validate.Logger(ksQuiet)}, opts...)
 	type result struct {
 		ks  *validate.RemoteKeySet
 		err error

@@ -341,11 +341,11 @@ func ksClient(t *testing.T) *http.Client {
 var ksQuiet = slog.New(slog.DiscardHandler)
 
 // newRemote starts a RemoteKeySet on s and closes it at the end of the test.
-func newRemote(t *testing.T, s *ksServer, opts ...validate.RemoteOption) *validate.RemoteKeySet {
+func newRemote(t *testing.T, s *ksServer, opts ...validate.Option) *validate.RemoteKeySet {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
-	all := append([]validate.RemoteOption{validate.HTTPClient(ksClient(t)), validate.Logger(ksQuiet)}, opts...)
+	all := append([]validate.Option{validate.HTTPClient(ksClient(t)), validate.Logger(ksQuiet)}, opts...)
 	ks, err := validate.NewRemoteKeySet(ctx, s.url(), all...)
 	if err != nil {
 		t.Fatal(err)

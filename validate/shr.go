@@ -11,15 +11,15 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
-	"github.com/popguard/popguard/internal/ascii"
-	"github.com/popguard/popguard/internal/shrwire"
-	"github.com/popguard/popguard/internal/uripath"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/popguard/popguard/internal/ascii"
+	"github.com/popguard/popguard/internal/shrwire"
+	"github.com/popguard/popguard/internal/uripath"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
@@ -102,164 +102,12 @@ type SHRVerifier struct {
 	bodyMethods    []string
 	browserCompat  bool
 	keyPolicy      jose.KeyPolicy
-	now            Clock
-}
-
-// SHROption configures an SHRVerifier.
-type SHROption func(*SHRVerifier) error
-
-// SHRAlgs replaces the algorithm allow-list (default DefaultSHRAlgs). Only
-// asymmetric algorithms are allowed: "none" and HMAC are refused.
-func SHRAlgs(algs ...string) SHROption {
-	return func(v *SHRVerifier) error {
-		set, err := algSet("SHRAlgs", algs)
-		if err != nil {
-			return err
-		}
-		v.algs, v.algSet = slices.Clone(algs), set
-		return nil
-	}
-}
-
-// SHRMaxAge bounds how old an SHR's ts may be (default 5 minutes, the
-// lifetime Microsoft.IdentityModel uses).
-func SHRMaxAge(d time.Duration) SHROption {
-	return func(v *SHRVerifier) error {
-		if d <= 0 {
-			return errors.New("validate: SHRMaxAge must be positive")
-		}
-		v.maxAge = d
-		return nil
-	}
-}
-
-// SHRFutureSkew bounds how far in the future an SHR's ts may be (default
-// 30s). IdentityModel accepts any future ts; popguard does not.
-func SHRFutureSkew(d time.Duration) SHROption {
-	return func(v *SHRVerifier) error {
-		if d < 0 {
-			return errors.New("validate: SHRFutureSkew must not be negative")
-		}
-		v.futureSkew = d
-		return nil
-	}
-}
-
-// MaxSHRSize caps the size of an SHR, access token included (default
-// 16384 bytes).
-func MaxSHRSize(n int) SHROption {
-	return func(v *SHRVerifier) error {
-		if n < 1024 {
-			return errors.New("validate: MaxSHRSize must be at least 1024")
-		}
-		v.maxSize = n
-		return nil
-	}
-}
-
-// SHRRequireQuery requires the whole query to be signed: a request with a
-// non-empty query needs a q claim, and every '&'-separated piece of the
-// query must be a name=value pair covered by q (so repeated names, names
-// without '=' and empty values, which q cannot cover, are refused too).
-// msal-browser's raw form q = [[], "<query>"] covers the whole query.
-// MSAL.NET sends no q: with this option its requests with a query fail.
-func SHRRequireQuery() SHROption {
-	return func(v *SHRVerifier) error { v.requireQuery = true; return nil }
-}
-
-// SHRRequireHeaders requires the named headers to be signed: each of them
-// that the request carries must be listed in the h claim (names compare
-// ASCII case-insensitively). A header the request does not carry needs no
-// coverage: its absence cannot be forged, since removing a covered header
-// fails the h check. Authorization cannot be required (draft-03 §4.1).
-func SHRRequireHeaders(names ...string) SHROption {
-	return func(v *SHRVerifier) error {
-		if len(names) == 0 {
-			return errors.New("validate: SHRRequireHeaders needs at least one name")
-		}
-		for _, n := range names {
-			if n == "" || strings.ContainsFunc(n, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == ':' }) {
-				return fmt.Errorf("validate: %q is not a header name", n)
-			}
-			if ascii.EqualFold(n, "authorization") {
-				return errors.New("validate: the Authorization header cannot be covered by an SHR (draft-03 §4.1)")
-			}
-			v.requireHeaders = append(v.requireHeaders, strings.ToLower(n))
-		}
-		return nil
-	}
-}
-
-// SHRRequireBody requires the b claim on every request.
-func SHRRequireBody() SHROption {
-	return func(v *SHRVerifier) error { v.requireBody = true; return nil }
-}
-
-// SHRRequireBodyForMethods requires the b claim on requests with one of the
-// given methods (exact match, e.g. "POST", "PUT", "PATCH").
-func SHRRequireBodyForMethods(methods ...string) SHROption {
-	return func(v *SHRVerifier) error {
-		if len(methods) == 0 {
-			return errors.New("validate: SHRRequireBodyForMethods needs at least one method")
-		}
-		for _, m := range methods {
-			if m == "" {
-				return errors.New("validate: empty method")
-			}
-		}
-		v.bodyMethods = append(v.bodyMethods, methods...)
-		return nil
-	}
-}
-
-// MSALBrowserCompat accepts the URL form msal-browser signs. msal-common
-// lower-cases the whole resource URL and, when it has no fragment, appends
-// a '/' (which ends up on the path when there is no query, and is stripped
-// from the query otherwise). So with this option, besides the exact match:
-//
-//   - p also matches when p has no upper-case letter at all and equals the
-//     request path lower-cased (percent-encoding hex case aside), or, for a
-//     request without a query whose path does not end in '/', the request
-//     path lower-cased plus one '/';
-//   - the raw-form q = [[], "<query>"] also matches the request's raw query
-//     lower-cased.
-//
-// Trade-off: for such SHRs, paths (and queries) that differ only in ASCII
-// case, and a path with or without one trailing '/', become
-// indistinguishable: an SHR made for /a/b/ is accepted on /A/B. Routes whose
-// meaning depends on path case or on a trailing slash should not use this
-// option. Upper-case p values are still compared exactly, so MSAL.NET and
-// IdentityModel SHRs keep the strict comparison.
-func MSALBrowserCompat() SHROption {
-	return func(v *SHRVerifier) error { v.browserCompat = true; return nil }
-}
-
-// SHRRSAKeySize bounds the modulus of RSA PoP keys (default 2048..4096
-// bits; MSAL uses 2048).
-func SHRRSAKeySize(minBits, maxBits int) SHROption {
-	return func(v *SHRVerifier) error {
-		if minBits < 2048 || maxBits < minBits || maxBits > 16384 {
-			return errors.New("validate: SHRRSAKeySize needs 2048 <= min <= max <= 16384")
-		}
-		v.keyPolicy = jose.KeyPolicy{MinRSABits: minBits, MaxRSABits: maxBits}
-		return nil
-	}
-}
-
-// SHRClock sets the clock (default time.Now).
-func SHRClock(c Clock) SHROption {
-	return func(v *SHRVerifier) error {
-		if c == nil {
-			return errors.New("validate: nil clock")
-		}
-		v.now = c
-		return nil
-	}
+	now            func() time.Time
 }
 
 // NewSHRVerifier returns a verifier of signed HTTP requests whose access
 // tokens tokens validates.
-func NewSHRVerifier(tokens TokenVerifier, opts ...SHROption) (*SHRVerifier, error) {
+func NewSHRVerifier(tokens TokenVerifier, opts ...Option) (*SHRVerifier, error) {
 	if tokens == nil {
 		return nil, errors.New("validate: a TokenVerifier is required")
 	}
@@ -270,13 +118,11 @@ func NewSHRVerifier(tokens TokenVerifier, opts ...SHROption) (*SHRVerifier, erro
 		maxSize:    DefaultMaxSHRSize,
 		now:        time.Now,
 	}
-	if err := SHRAlgs(DefaultSHRAlgs()...)(v); err != nil {
+	if err := Algs(DefaultSHRAlgs()...).shr(v); err != nil {
 		return nil, err
 	}
-	for _, o := range opts {
-		if err := o(v); err != nil {
-			return nil, err
-		}
+	if err := applySHR(opts, v); err != nil {
+		return nil, err
 	}
 	if v.algSet["EdDSA"] != nil || v.algSet["Ed25519"] != nil {
 		v.algSet["EdDSA"], v.algSet["Ed25519"] = algMust("EdDSA"), algMust("Ed25519")

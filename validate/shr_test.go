@@ -85,7 +85,7 @@ func (e *shrEnv) token(t testing.TB, cnf map[string]any, mod ...func(*sign.Token
 	return at
 }
 
-func (e *shrEnv) verifier(t testing.TB, opts ...SHROption) *SHRVerifier {
+func (e *shrEnv) verifier(t testing.TB, opts ...Option) *SHRVerifier {
 	t.Helper()
 	v, err := NewSHRVerifier(e.tokens, opts...)
 	if err != nil {
@@ -237,7 +237,7 @@ func TestSHRAccepted(t *testing.T) {
 		opts   func(*sign.SHROptions)
 		tamper func(t testing.TB, h, p []byte) ([]byte, []byte)
 		req    func(*SHRRequest)
-		vopts  []SHROption
+		vopts  []Option
 	}{
 		{name: "u upper case", opts: func(o *sign.SHROptions) { o.Host = "API.Contoso.COM" }},
 		{name: "u with explicit default port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":443" }},
@@ -268,20 +268,20 @@ func TestSHRAccepted(t *testing.T) {
 		{name: "q raw form on query-less request", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("") }},
 		{name: "q empty IdentityModel form", opts: func(o *sign.SHROptions) { o.Q = sign.QHash("") }},
 		{name: "q covers the whole query", opts: func(o *sign.SHROptions) { o.RawQuery = "a=1&b=2"; o.Q = sign.QHash("a=1&b=2") },
-			req: func(r *SHRRequest) { r.RawQuery = "a=1&b=2" }, vopts: []SHROption{SHRRequireQuery()}},
+			req: func(r *SHRRequest) { r.RawQuery = "a=1&b=2" }, vopts: []Option{SHRRequireQuery()}},
 		{name: "q raw form covers the whole query", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("a=1&a=2&flag") },
-			req: func(r *SHRRequest) { r.RawQuery = "a=1&a=2&flag" }, vopts: []SHROption{SHRRequireQuery()}},
+			req: func(r *SHRRequest) { r.RawQuery = "a=1&a=2&flag" }, vopts: []Option{SHRRequireQuery()}},
 		{name: "unsigned query accepted by default", req: func(r *SHRRequest) { r.RawQuery = "debug=1" }},
-		{name: "required header absent needs no h", vopts: []SHROption{SHRRequireHeaders("X-Client-Id")}},
+		{name: "required header absent needs no h", vopts: []Option{SHRRequireHeaders("X-Client-Id")}},
 		{name: "h name case differs", opts: func(o *sign.SHROptions) {
 			o.H = sign.HHash(http.Header{"X-Client-Id": {"abc"}}, "X-Client-Id")
 			o.H.Names = []string{"X-CLIENT-ID"}
 			o.H.Hash = jose.HashB64("X-CLIENT-ID: abc")
-		}, req: func(r *SHRRequest) { r.Header.Set("X-Client-Id", "abc") }, vopts: []SHROption{SHRRequireHeaders("x-client-id")}},
+		}, req: func(r *SHRRequest) { r.Header.Set("X-Client-Id", "abc") }, vopts: []Option{SHRRequireHeaders("x-client-id")}},
 		{name: "b on GET with empty body", opts: func(o *sign.SHROptions) { o.Body = []byte{} }},
 		{name: "nonce accepted", opts: func(o *sign.SHROptions) { o.Nonce = "server-nonce-1" },
 			req: func(r *SHRRequest) { r.Nonces = shrNonces{"server-nonce-1"} }},
-		{name: "custom algs", key: e.browser, cnf: func(e *shrEnv) map[string]any { return entraCnf(e.browser) }, vopts: []SHROption{SHRAlgs("RS256")}},
+		{name: "custom algs", key: e.browser, cnf: func(e *shrEnv) map[string]any { return entraCnf(e.browser) }, vopts: []Option{Algs("RS256")}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -483,7 +483,7 @@ func TestSHRIdentityModelWorkedExample(t *testing.T) {
 	calls := 0
 	req := SHRRequest{Method: "POST", Scheme: "https", Host: shrHost + ":8443", Path: shrPath, RawQuery: rawQuery, Header: hdr,
 		Body: func() ([]byte, error) { calls++; return body, nil }}
-	v := e.verifier(t, SHRRequireHeaders("Content-Type", "X-Client-Id"), SHRRequireBodyForMethods("POST", "PUT"))
+	v := e.verifier(t, SHRRequireHeaders("Content-Type", "X-Client-Id"), SHRRequireBody("POST", "PUT"))
 	if _, err := v.Verify(context.Background(), shr, req); err != nil {
 		t.Fatal(err)
 	}
@@ -591,7 +591,7 @@ type shrRejectCase struct {
 	tamper func(t testing.TB, h, p []byte) ([]byte, []byte)
 	build  func(t testing.TB, e *shrEnv, at string) string // replaces the SHR
 	req    func(r *SHRRequest)
-	vopts  []SHROption
+	vopts  []Option
 	code   popguard.ErrorCode // default invalid_token
 	reason popguard.Reason
 }
@@ -672,7 +672,7 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 			return shrB64(`{"alg":"none","typ":"pop"}`) + "." + base64.RawURLEncoding.EncodeToString(p) + ".AAAA"
 		}, reason: popguard.ReasonSHRAlg},
 		{name: "alg HS256 keyed with the thumbprint", build: hsSHR, reason: popguard.ReasonSHRAlg},
-		{name: "alg not allowed", key: e.browser, token: tokenFor(entraCnf(e.browser)), vopts: []SHROption{SHRAlgs("PS256")}, reason: popguard.ReasonSHRAlg},
+		{name: "alg not allowed", key: e.browser, token: tokenFor(entraCnf(e.browser)), vopts: []Option{Algs("PS256")}, reason: popguard.ReasonSHRAlg},
 		{name: "alg does not fit key", tamper: setH("alg", `"ES256"`), reason: popguard.ReasonSHRAlg},
 
 		// Key: header members, kid, cnf.
@@ -720,7 +720,7 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		// ts.
 		{name: "ts stale", opts: func(o *sign.SHROptions) { o.TS = now.Add(-6 * time.Minute) }, reason: popguard.ReasonSHRTimestamp},
 		{name: "ts future", opts: func(o *sign.SHROptions) { o.TS = now.Add(2 * time.Minute) }, reason: popguard.ReasonSHRTimestamp},
-		{name: "ts past custom max age", opts: func(o *sign.SHROptions) { o.TS = now.Add(-90 * time.Second) }, vopts: []SHROption{SHRMaxAge(time.Minute)}, reason: popguard.ReasonSHRTimestamp},
+		{name: "ts past custom max age", opts: func(o *sign.SHROptions) { o.TS = now.Add(-90 * time.Second) }, vopts: []Option{MaxAge(time.Minute)}, reason: popguard.ReasonSHRTimestamp},
 		{name: "ts missing", tamper: setP("ts", ""), reason: popguard.ReasonSHRTimestamp},
 		{name: "ts string", tamper: setP("ts", `"`+shrItoa(now.Unix())+`"`), reason: popguard.ReasonSHRTimestamp},
 		{name: "ts float", tamper: setP("ts", shrItoa(now.Unix())+".5"), reason: popguard.ReasonSHRTimestamp},
@@ -753,7 +753,7 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 
 		// p.
 		{name: "p case", opts: func(o *sign.SHROptions) { o.Path = "/V1/items/42" }, reason: popguard.ReasonSHRPath},
-		{name: "p case with compat", opts: func(o *sign.SHROptions) { o.Path = "/V1/items/42" }, vopts: []SHROption{MSALBrowserCompat()}, reason: popguard.ReasonSHRPath},
+		{name: "p case with compat", opts: func(o *sign.SHROptions) { o.Path = "/V1/items/42" }, vopts: []Option{MSALBrowserCompat()}, reason: popguard.ReasonSHRPath},
 		{name: "p trailing slash", opts: func(o *sign.SHROptions) { o.Path = shrPath + "/" }, reason: popguard.ReasonSHRPath},
 		{name: "p without leading slash", opts: func(o *sign.SHROptions) { o.Path = "v1/items/42" }, reason: popguard.ReasonSHRPath},
 		{name: "p dot segment", opts: func(o *sign.SHROptions) { o.Path = "/v1/items/../items/42" }, reason: popguard.ReasonSHRPath},
@@ -777,11 +777,11 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		}, req: withQuery, reason: popguard.ReasonSHRQuery},
 		{name: "q decoded value", opts: func(o *sign.SHROptions) { o.Q = &sign.QClaim{Names: []string{"x"}, Value: jose.HashB64("x=~")} },
 			req: func(r *SHRRequest) { r.RawQuery = "x=%7E" }, reason: popguard.ReasonSHRQuery},
-		{name: "q uncovered parameter with RequireQuery", opts: qOpt("a", "b"), req: withQuery, vopts: []SHROption{SHRRequireQuery()}, reason: popguard.ReasonSHRQuery},
+		{name: "q uncovered parameter with RequireQuery", opts: qOpt("a", "b"), req: withQuery, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQuery},
 		{name: "q uncovered flag with RequireQuery", opts: func(o *sign.SHROptions) { o.Q = sign.QHash("a=1", "a") },
-			req: func(r *SHRRequest) { r.RawQuery = "a=1&debug" }, vopts: []SHROption{SHRRequireQuery()}, reason: popguard.ReasonSHRQuery},
-		{name: "q missing with RequireQuery", req: withQuery, vopts: []SHROption{SHRRequireQuery()}, reason: popguard.ReasonSHRQuery},
-		{name: "q empty hash with RequireQuery", opts: func(o *sign.SHROptions) { o.Q = sign.QHash("") }, req: withQuery, vopts: []SHROption{SHRRequireQuery()}, reason: popguard.ReasonSHRQuery},
+			req: func(r *SHRRequest) { r.RawQuery = "a=1&debug" }, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQuery},
+		{name: "q missing with RequireQuery", req: withQuery, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQuery},
+		{name: "q empty hash with RequireQuery", opts: func(o *sign.SHROptions) { o.Q = sign.QHash("") }, req: withQuery, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQuery},
 		{name: "q raw form mismatch", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("a=1") }, req: func(r *SHRRequest) { r.RawQuery = "a=2" }, reason: popguard.ReasonSHRQuery},
 		{name: "q raw form on extra query", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("") }, req: withQuery, reason: popguard.ReasonSHRQuery},
 		{name: "q wrong type", tamper: setP("q", `"a=1"`), reason: popguard.ReasonSHRQuery},
@@ -802,8 +802,8 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "h draft CRLF hash", opts: func(o *sign.SHROptions) {
 			o.H = &sign.HClaim{Names: []string{"content-type", "x-client-id"}, Hash: jose.HashB64("content-type: application/json\r\nx-client-id: abc123")}
 		}, req: workedHeader, reason: popguard.ReasonSHRHeaders},
-		{name: "h does not cover a required header", opts: hOpt("content-type"), req: workedHeader, vopts: []SHROption{SHRRequireHeaders("X-Client-Id")}, reason: popguard.ReasonSHRHeaders},
-		{name: "h missing with a required header", req: workedHeader, vopts: []SHROption{SHRRequireHeaders("content-type")}, reason: popguard.ReasonSHRHeaders},
+		{name: "h does not cover a required header", opts: hOpt("content-type"), req: workedHeader, vopts: []Option{SHRRequireHeaders("X-Client-Id")}, reason: popguard.ReasonSHRHeaders},
+		{name: "h missing with a required header", req: workedHeader, vopts: []Option{SHRRequireHeaders("content-type")}, reason: popguard.ReasonSHRHeaders},
 		{name: "h wrong type", tamper: setP("h", `{}`), reason: popguard.ReasonSHRHeaders},
 
 		// b.
@@ -815,8 +815,8 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "b present, body nil", opts: func(o *sign.SHROptions) { o.Body = []byte("x") }, reason: popguard.ReasonSHRBody},
 		{name: "b required for POST, missing", opts: func(o *sign.SHROptions) { o.Method = "POST" },
 			req:   func(r *SHRRequest) { r.Method = "POST"; r.Body = func() ([]byte, error) { return nil, nil } },
-			vopts: []SHROption{SHRRequireBodyForMethods("POST")}, reason: popguard.ReasonSHRBody},
-		{name: "b required, missing", vopts: []SHROption{SHRRequireBody()}, reason: popguard.ReasonSHRBody},
+			vopts: []Option{SHRRequireBody("POST")}, reason: popguard.ReasonSHRBody},
+		{name: "b required, missing", vopts: []Option{SHRRequireBody()}, reason: popguard.ReasonSHRBody},
 		{name: "b wrong type", tamper: setP("b", `1`), reason: popguard.ReasonSHRBody},
 		{name: "body unreadable", opts: func(o *sign.SHROptions) { o.Body = []byte("x") },
 			req: func(r *SHRRequest) {
@@ -947,21 +947,24 @@ func TestSHRReplayKey(t *testing.T) {
 
 func TestSHRVerifierOptions(t *testing.T) {
 	e := shrEnvOnce()
-	bad := map[string][]SHROption{
-		"alg none":          {SHRAlgs("none")},
-		"alg HS256":         {SHRAlgs("HS256")},
-		"no algs":           {SHRAlgs()},
-		"max age 0":         {SHRMaxAge(0)},
-		"negative skew":     {SHRFutureSkew(-time.Second)},
+	bad := map[string][]Option{
+		"alg none":          {Algs("none")},
+		"alg HS256":         {Algs("HS256")},
+		"no algs":           {Algs()},
+		"max age 0":         {MaxAge(0)},
+		"negative skew":     {FutureSkew(-time.Second)},
 		"authorization":     {SHRRequireHeaders("Authorization")},
 		"bad header name":   {SHRRequireHeaders("x y")},
 		"no headers":        {SHRRequireHeaders()},
-		"no methods":        {SHRRequireBodyForMethods()},
-		"empty method":      {SHRRequireBodyForMethods("")},
-		"nil clock":         {SHRClock(nil)},
-		"small max size":    {MaxSHRSize(10)},
-		"small RSA":         {SHRRSAKeySize(1024, 4096)},
-		"inverted RSA size": {SHRRSAKeySize(4096, 2048)},
+		"empty method":      {SHRRequireBody("")},
+		"nil clock":         {Clock(nil)},
+		"small max size":    {MaxSize(10)},
+		"small RSA":         {RSAKeySize(1024, 4096)},
+		"inverted RSA size": {RSAKeySize(4096, 2048)},
+	}
+	// Options of other verifiers do not apply to an SHRVerifier.
+	for _, o := range []Option{Leeway(time.Second), Audience("a"), CacheSize(1), ProofKeyCache(1), WaitForKeys(false), Timeout(time.Second), {}} {
+		bad["not for an SHRVerifier: "+o.name] = []Option{o}
 	}
 	for name, opts := range bad {
 		if _, err := NewSHRVerifier(e.tokens, opts...); err == nil {
@@ -971,21 +974,21 @@ func TestSHRVerifierOptions(t *testing.T) {
 	if _, err := NewSHRVerifier(nil); err == nil {
 		t.Error("nil TokenVerifier accepted")
 	}
-	v := e.verifier(t, SHRMaxAge(time.Minute), SHRFutureSkew(5*time.Second), SHRAlgs("ES256", "PS256"))
+	v := e.verifier(t, MaxAge(time.Minute), FutureSkew(5*time.Second), Algs("ES256", "PS256"))
 	if v.Window() != 65*time.Second || !slices.Equal(v.Algs(), []string{"ES256", "PS256"}) {
 		t.Fatalf("window %v, algs %v", v.Window(), v.Algs())
 	}
-	// SHRClock drives ts.
+	// Clock drives ts.
 	at := e.token(t, entraCnf(e.net))
 	o := shrBaseOpts()
 	o.TS = time.Now().Add(-time.Hour)
 	shr := mustSHR(t, e.net, at, o)
 	clock := func() time.Time { return o.TS.Add(10 * time.Second) }
-	if _, err := e.verifier(t, SHRClock(clock)).Verify(context.Background(), shr, shrBaseReq()); err != nil {
+	if _, err := e.verifier(t, Clock(clock)).Verify(context.Background(), shr, shrBaseReq()); err != nil {
 		t.Fatalf("with clock: %v", err)
 	}
-	// SHRRSAKeySize: a 2048-bit key below a 3072 floor.
-	_, err := e.verifier(t, SHRRSAKeySize(3072, 8192)).Verify(context.Background(), mustSHR(t, e.net, at, shrBaseOpts()), shrBaseReq())
+	// RSAKeySize: a 2048-bit key below a 3072 floor.
+	_, err := e.verifier(t, RSAKeySize(3072, 8192)).Verify(context.Background(), mustSHR(t, e.net, at, shrBaseOpts()), shrBaseReq())
 	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRKey)
 }
 

@@ -188,8 +188,8 @@ func newTFFixture(tb testing.TB) *tfFixture {
 		tb.Fatal(err)
 	}
 	clock := func() time.Time { return tfT0 }
-	mk := func(name string, opts ...validate.JWTOption) {
-		v, err := validate.NewJWTVerifier(tfIssuer, ks, append([]validate.JWTOption{validate.Audience(tfAud), validate.TokenClock(clock)}, opts...)...)
+	mk := func(name string, opts ...validate.Option) {
+		v, err := validate.NewJWTVerifier(tfIssuer, ks, append([]validate.Option{validate.Audience(tfAud), validate.Clock(clock)}, opts...)...)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -434,7 +434,7 @@ func (f *tfFixture) checkKeySet(t *testing.T, doc []byte) {
 			}
 		}
 	}
-	v, err := validate.NewJWTVerifier(tfIssuer, ks, validate.Audience(tfAud), validate.TokenClock(func() time.Time { return tfT0 }))
+	v, err := validate.NewJWTVerifier(tfIssuer, ks, validate.Audience(tfAud), validate.Clock(func() time.Time { return tfT0 }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,15 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
 )
-
-// Clock returns the current time. Tests and replays of recorded traffic set
-// their own.
-type Clock func() time.Time
 
 // algSet builds an allow-list of asymmetric signature algorithms for the
 // option called name. "none", HMAC and unknown names are refused.

@@ -763,7 +763,7 @@ func (in *inspector) checkProofBinding(jkt string) {
 }
 
 func (in *inspector) proofVerdict(s, htm, htu string) {
-	pv, err := validate.NewProofVerifier(validate.ProofClock(func() time.Time { return in.now }))
+	pv, err := validate.NewProofVerifier(validate.Clock(func() time.Time { return in.now }))
 	if err != nil {
 		panic(err)
 	}
@@ -1094,7 +1094,7 @@ func (in *inspector) jwtVerifier(iss string) (*validate.JWTVerifier, error) {
 	if in.keys != nil {
 		keys = in.keys
 	}
-	opts := []validate.JWTOption{validate.TokenClock(func() time.Time { return in.now })}
+	opts := []validate.Option{validate.Clock(func() time.Time { return in.now })}
 	if in.aud != "" {
 		opts = append(opts, validate.Audience(in.aud))
 	} else {

@@ -451,7 +451,7 @@ func (in *inspector) shrVerdict(s string, self *shrSelf) {
 	} else {
 		note = "; the at's signature and claims not checked by it (no -jwks)"
 	}
-	opts := []validate.SHROption{validate.SHRClock(func() time.Time { return in.now })}
+	opts := []validate.Option{validate.Clock(func() time.Time { return in.now })}
 	if in.browserCompat {
 		opts = append(opts, validate.MSALBrowserCompat())
 	}

@@ -79,7 +79,7 @@ func run() error {
 		}
 		keys = sks
 	}
-	topts := []validate.JWTOption{validate.Audience(*audience)}
+	topts := []validate.Option{validate.Audience(*audience)}
 	if *acceptJWT {
 		topts = append(topts, validate.AcceptJWTType())
 		log.Info("accepting access tokens with typ JWT (Microsoft Entra ID compatibility)")
