@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/uripath"
+	"github.com/popguard/popguard/internal/uri"
 )
 
 // publicBase is a configured external origin plus optional path prefix.
@@ -89,7 +89,7 @@ func validHost(h string) bool {
 // validPrefix checks an X-Forwarded-Prefix value: an absolute path of
 // RFC 3986 pchars without dot-segments.
 func validPrefix(p string) bool {
-	if p == "" || p[0] != '/' || len(p) > 256 || uripath.HasDotSegment(p) {
+	if p == "" || p[0] != '/' || len(p) > 256 || uri.HasDotSegment(p) {
 		return false
 	}
 	for i := 0; i < len(p); i++ {
@@ -135,7 +135,7 @@ func requestPath(r *http.Request) string {
 // would not be the one the handler serves. It applies to every scheme, so a
 // route behaves the same whatever credentials arrive.
 func checkPath(r *http.Request) error {
-	if uripath.HasDotSegment(requestPath(r)) || uripath.HasDotSegment(r.URL.Path) {
+	if uri.HasDotSegment(requestPath(r)) || uri.HasDotSegment(r.URL.Path) {
 		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonDotSegment, "The request path must not contain dot-segments", nil)
 	}
 	return nil
