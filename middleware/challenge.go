@@ -31,6 +31,11 @@ func (rej *Rejection) Error() string { return rej.Err.Error() }
 // Rejection like the error it carries.
 func (rej *Rejection) Unwrap() error { return rej.Err }
 
+// exposeHeaders is the Access-Control-Expose-Headers value of every answer
+// that may carry a challenge or a nonce, so that a browser client can read
+// them across origins.
+const exposeHeaders = "WWW-Authenticate, DPoP-Nonce, Authentication-Info"
+
 // ErrorHandler writes a rejection. Use it to render errors in your own
 // format; keep rej.Header and rej.Status.
 type ErrorHandler func(w http.ResponseWriter, r *http.Request, rej *Rejection)
@@ -186,6 +191,6 @@ func (g *Guard) reject(p *policy, used popguard.Scheme, err error) *Rejection {
 	if rej.Status == http.StatusServiceUnavailable || rej.Status == http.StatusTooManyRequests {
 		h.Set("Retry-After", strconv.Itoa(g.retryAfter))
 	}
-	h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce, Authentication-Info")
+	h.Set("Access-Control-Expose-Headers", exposeHeaders)
 	return rej
 }

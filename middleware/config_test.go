@@ -63,6 +63,20 @@ func TestNewErrors(t *testing.T) {
 		{"public URL and trusted proxies", []middleware.Option{tokens, middleware.WithPublicURL(publicURL), middleware.WithTrustedProxies(middleware.XForwarded, "10.0.0.0/8")}, "no effect with WithPublicURL"},
 		{"public hosts empty", []middleware.Option{tokens, middleware.WithPublicHosts()}, "at least one host"},
 		{"public host with a path", []middleware.Option{tokens, middleware.WithPublicHosts("api.test/v1")}, `public host "api.test/v1"`},
+		// The host grammar is internal/uri's: these used to be accepted here
+		// and then refused (or not) request by request.
+		{"public host with a trailing dot", []middleware.Option{tokens, middleware.WithPublicHosts("api.test.")}, `public host "api.test."`},
+		{"public host with an empty label", []middleware.Option{tokens, middleware.WithPublicHosts("api..test")}, `public host "api..test"`},
+		{"public host short IPv4", []middleware.Option{tokens, middleware.WithPublicHosts("127.1")}, `public host "127.1"`},
+		{"public host IPv4 in brackets", []middleware.Option{tokens, middleware.WithPublicHosts("[127.0.0.1]")}, `public host "[127.0.0.1]"`},
+		{"public host IPv6 zone", []middleware.Option{tokens, middleware.WithPublicHosts("[fe80::1%eth0]")}, `public host "[fe80::1%eth0]"`},
+		{"public host port with a leading zero", []middleware.Option{tokens, middleware.WithPublicHosts("api.test:0443")}, `public host "api.test:0443"`},
+		{"public host port 0", []middleware.Option{tokens, middleware.WithPublicHosts("api.test:0")}, `public host "api.test:0"`},
+		{"public host port 99999", []middleware.Option{tokens, middleware.WithPublicHosts("api.test:99999")}, `public host "api.test:99999"`},
+		{"public URL host with a trailing dot", []middleware.Option{tokens, middleware.WithPublicURL("https://api.test./v1")}, "host is not valid"},
+		{"public URL host short IPv4", []middleware.Option{tokens, middleware.WithPublicURL("https://127.1/v1")}, "host is not valid"},
+		{"public URL host with an IPv6 zone", []middleware.Option{tokens, middleware.WithPublicURL("https://[fe80::1%25eth0]/v1")}, "host is not valid"},
+		{"public URL port with a leading zero", []middleware.Option{tokens, middleware.WithPublicURL("https://api.test:0443/v1")}, "host is not valid"},
 		{"realm with a quote", []middleware.Option{tokens, middleware.WithRealm(`my "api"`)}, "realm must be"},
 		{"realm with a backslash", []middleware.Option{tokens, middleware.WithRealm(`a\b`)}, "realm must be"},
 		{"realm with CRLF", []middleware.Option{tokens, middleware.WithRealm("a\r\nb")}, "realm must be"},
@@ -112,7 +126,7 @@ func TestNewAccepts(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, err := middleware.New(middleware.WithTokens(testVerifier(t)),
-		middleware.WithPublicHosts("API.test:8080", "api.example"),
+		middleware.WithPublicHosts("API.test:8080", "api.example", "[::1]:8443", "127.0.0.1", "api.example.org:"),
 		middleware.WithTrustedProxies(middleware.XForwarded, "10.0.0.0/8", "192.0.2.1", "2001:db8::/32", "::1"),
 		middleware.WithRealm("payments API"), middleware.WithAuthorizationLimit(1024), middleware.WithPoPBodyLimit(64),
 		middleware.WithReplay(store), middleware.WithNonces(src), middleware.WithQueryTokens())

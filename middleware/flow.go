@@ -207,10 +207,7 @@ func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result
 	}
 	var hdr http.Header
 	if probe != nil && !probe.fresh {
-		hdr = http.Header{}
-		hdr.Set("DPoP-Nonce", p.nonces.Issue())
-		hdr.Set("Cache-Control", "no-store")
-		hdr.Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce, Authentication-Info")
+		hdr = nonceHeader("DPoP-Nonce", p.nonces.Issue())
 	}
 	return resultOf(popguard.DPoP, tok, proof.Thumbprint), hdr, proof.ReplayKey(), nil
 }
@@ -273,12 +270,19 @@ func (g *Guard) pop(p *policy, r *http.Request, shr string) (*popguard.Result, h
 	}
 	var hdr http.Header
 	if probe != nil && !probe.fresh {
-		hdr = http.Header{}
-		hdr.Set("Authentication-Info", `nextnonce="`+p.nonces.Issue()+`"`)
-		hdr.Set("Cache-Control", "no-store")
-		hdr.Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce, Authentication-Info")
+		hdr = nonceHeader("Authentication-Info", `nextnonce="`+p.nonces.Issue()+`"`)
 	}
 	return resultOf(popguard.PoP, v.Token, v.Thumbprint), hdr, v.ReplayKey(), nil
+}
+
+// nonceHeader is the header of an accepted request that hands the client
+// a fresh nonce in field name: not cached, and readable across origins.
+func nonceHeader(name, value string) http.Header {
+	hdr := http.Header{}
+	hdr.Set(name, value)
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Access-Control-Expose-Headers", exposeHeaders)
+	return hdr
 }
 
 // bodyOf returns a reader of the request body for the SHR b claim: read at

@@ -194,11 +194,14 @@ func WithTrustedProxies(headers ProxyHeaders, cidrs ...string) Option {
 }
 
 // WithPublicHosts lists the hosts (host or host:port; a default port may be
-// left out) that clients may address when the origin is not fixed by
-// WithPublicURL: the scheme comes from the TLS connection or a trusted
-// proxy, the host from the request or a trusted proxy, and a request for any
-// other host is refused with 400 (reason request_host_not_allowed) before a
-// proof is looked at. Use it for a server reached under several names.
+// left out, and an empty port is the default port) that clients may address
+// when the origin is not fixed by WithPublicURL: the scheme comes from the
+// TLS connection or a trusted proxy, the host from the request or a trusted
+// proxy, and a request for any other host is refused with 400 (reason
+// request_host_not_allowed) before a proof is looked at. A host that is not
+// a host at all (a trailing dot, "127.1", a port with a leading zero) is
+// refused here and, in a request, with 400 (reason request_bad_target). Use
+// it for a server reached under several names.
 func WithPublicHosts(hosts ...string) Option {
 	return func(g *Guard) error {
 		if len(hosts) == 0 {

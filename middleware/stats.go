@@ -1,14 +1,11 @@
 package middleware
 
+// The counters of MigrationStats. Its HTTP view, Handler, is in
+// stats_handler.go.
+
 import (
-	"cmp"
-	"encoding/json"
-	"fmt"
-	"io"
-	"mime"
-	"net/http"
+	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,14 +81,12 @@ func outcomeSlot(o Outcome) int {
 // The zero value is ready to use. A MigrationStats is safe for concurrent
 // use.
 type MigrationStats struct {
-	mu     sync.Mutex // serializes additions to routes
-	routes atomic.Pointer[map[string]*routeCounters]
+	routes cowMap[string, routeCounters]
 }
 
 type routeCounters struct {
 	counts  [len(outcomeSlots)][len(schemeSlots)]atomic.Uint64
-	mu      sync.Mutex // serializes additions to reasons
-	reasons atomic.Pointer[map[popguard.Reason]*atomic.Uint64]
+	reasons cowMap[popguard.Reason, atomic.Uint64]
 }
 
 // NewMigrationStats returns empty statistics.
@@ -105,81 +100,11 @@ func (s *MigrationStats) Observe(e Event) {
 	if o < 0 {
 		return
 	}
-	rc := s.route(e.Route)
+	rc := s.routes.get(e.Route, maxStatsRoutes, overflowName)
 	rc.counts[o][schemeSlot(e.Scheme)].Add(1)
 	if e.Outcome == Rejected && e.Reason != "" {
-		rc.reason(e.Reason).Add(1)
+		rc.reasons.get(e.Reason, maxStatsReasons, overflowName).Add(1)
 	}
-}
-
-// route returns the counters of route name, creating them on first use.
-func (s *MigrationStats) route(name string) *routeCounters {
-	if m := s.routes.Load(); m != nil {
-		if rc, ok := (*m)[name]; ok {
-			return rc
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.routes.Load()
-	var n int
-	if old != nil {
-		if rc, ok := (*old)[name]; ok {
-			return rc
-		}
-		n = len(*old)
-		if n >= maxStatsRoutes {
-			if rc, ok := (*old)[overflowName]; ok {
-				return rc
-			}
-			name = overflowName
-		}
-	}
-	next := make(map[string]*routeCounters, n+1)
-	if old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	rc := &routeCounters{}
-	next[name] = rc
-	s.routes.Store(&next)
-	return rc
-}
-
-// reason returns the counter of reason r, creating it on first use.
-func (rc *routeCounters) reason(r popguard.Reason) *atomic.Uint64 {
-	if m := rc.reasons.Load(); m != nil {
-		if c, ok := (*m)[r]; ok {
-			return c
-		}
-	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	old := rc.reasons.Load()
-	var n int
-	if old != nil {
-		if c, ok := (*old)[r]; ok {
-			return c
-		}
-		n = len(*old)
-		if n >= maxStatsReasons {
-			if c, ok := (*old)[overflowName]; ok {
-				return c
-			}
-			r = overflowName
-		}
-	}
-	next := make(map[popguard.Reason]*atomic.Uint64, n+1)
-	if old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	c := new(atomic.Uint64)
-	next[r] = c
-	rc.reasons.Store(&next)
-	return c
 }
 
 // RouteStats are the counts of one route. The maps are never nil and hold
@@ -206,12 +131,9 @@ type RouteStats struct {
 // sorted by route. Counters keep running while it reads them, so the
 // snapshot is not atomic across counters, but each count is exact.
 func (s *MigrationStats) Snapshot() []RouteStats {
-	m := s.routes.Load()
-	if m == nil {
-		return []RouteStats{}
-	}
-	out := make([]RouteStats, 0, len(*m))
-	for name, rc := range *m {
+	m := s.routes.load()
+	out := make([]RouteStats, 0, len(m))
+	for name, rc := range m {
 		rs := RouteStats{Route: name, Accepted: map[string]uint64{}, Rejected: map[string]uint64{},
 			Reported: map[string]uint64{}, Reasons: map[string]uint64{}}
 		for o, dst := range [...]map[string]uint64{rs.Accepted, rs.Reported, rs.Rejected} {
@@ -221,134 +143,15 @@ func (s *MigrationStats) Snapshot() []RouteStats {
 				}
 			}
 		}
-		if rm := rc.reasons.Load(); rm != nil {
-			for r, c := range *rm {
-				if n := c.Load(); n > 0 {
-					rs.Reasons[string(r)] = n
-				}
+		for r, c := range rc.reasons.load() {
+			if n := c.Load(); n > 0 {
+				rs.Reasons[string(r)] = n
 			}
 		}
 		out = append(out, rs)
 	}
 	slices.SortFunc(out, func(a, b RouteStats) int { return strings.Compare(a.Route, b.Route) })
 	return out
-}
-
-// Handler serves the snapshot: JSON ({"routes": [RouteStats...]}) by
-// default, a plain-text table when the request prefers text/plain (Accept:
-// text/plain, or ?format=text). Only GET and HEAD are allowed. The
-// counts reveal route names and traffic: serve it on an internal listener
-// or behind authentication.
-func (s *MigrationStats) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		snap := s.Snapshot()
-		h := w.Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Add("Vary", "Accept")
-		if wantsText(r) {
-			h.Set("Content-Type", "text/plain; charset=utf-8")
-			_ = writeTable(w, snap)
-			return
-		}
-		h.Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(struct {
-			Routes []RouteStats `json:"routes"`
-		}{snap})
-	})
-}
-
-// wantsText reports whether the request asks for text/plain over JSON:
-// ?format=text, or an Accept header that ranks text/plain above
-// application/json (wildcards do not count).
-func wantsText(r *http.Request) bool {
-	switch r.URL.Query().Get("format") {
-	case "text":
-		return true
-	case "json":
-		return false
-	}
-	var qText, qJSON float64 = -1, -1
-	for _, part := range strings.Split(strings.Join(r.Header.Values("Accept"), ","), ",") {
-		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
-		q := 1.0
-		if v, ok := params["q"]; ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				continue
-			}
-			q = f
-		}
-		switch mt {
-		case "text/plain":
-			qText = max(qText, q)
-		case "application/json":
-			qJSON = max(qJSON, q)
-		}
-	}
-	return qText > 0 && qText > qJSON
-}
-
-// writeTable writes snap as the plain-text table Handler serves: one line
-// per route and outcome with the count per scheme, then the rejection
-// reasons of each route, most frequent first.
-func writeTable(w io.Writer, snap []RouteStats) error {
-	var b strings.Builder
-	rw := len("ROUTE")
-	for _, rs := range snap {
-		rw = max(rw, len(rs.Route))
-	}
-	fmt.Fprintf(&b, "%-*s  %-8s", rw, "ROUTE", "OUTCOME")
-	for _, name := range schemeSlots[:4] {
-		fmt.Fprintf(&b, "  %8s", name)
-	}
-	b.WriteString("\n")
-	for _, rs := range snap {
-		for o, counts := range [...]map[string]uint64{rs.Accepted, rs.Reported, rs.Rejected} {
-			fmt.Fprintf(&b, "%-*s  %-8s", rw, rs.Route, outcomeSlots[o])
-			for _, name := range schemeSlots[:4] {
-				fmt.Fprintf(&b, "  %8d", counts[name])
-			}
-			if n := counts[schemeSlots[4]]; n > 0 {
-				fmt.Fprintf(&b, "  unknown=%d", n)
-			}
-			b.WriteString("\n")
-		}
-	}
-	type row struct {
-		route, reason string
-		n             uint64
-	}
-	var rows []row
-	rsw := len("REJECTION REASON")
-	for _, rs := range snap {
-		start := len(rows)
-		for reason, n := range rs.Reasons {
-			rows = append(rows, row{rs.Route, reason, n})
-			rsw = max(rsw, len(reason))
-		}
-		slices.SortFunc(rows[start:], func(a, b row) int {
-			return cmp.Or(cmp.Compare(b.n, a.n), strings.Compare(a.reason, b.reason))
-		})
-	}
-	if len(rows) > 0 {
-		fmt.Fprintf(&b, "\n%-*s  %-*s  %8s\n", rw, "ROUTE", rsw, "REJECTION REASON", "COUNT")
-		for _, r := range rows {
-			fmt.Fprintf(&b, "%-*s  %-*s  %8d\n", rw, r.route, rsw, r.reason, r.n)
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // Tee returns a Metrics hook that passes every Event to each of ms in
@@ -382,4 +185,49 @@ func (t tee) Observe(e Event) {
 	for _, m := range t {
 		m.Observe(e)
 	}
+}
+
+// cowMap is a map that readers load without a lock and that a writer copies
+// to add a key. Values are created on first use and never replaced, so a
+// caller may keep the pointer. The zero value is an empty map.
+type cowMap[K comparable, V any] struct {
+	mu sync.Mutex // serializes additions
+	m  atomic.Pointer[map[K]*V]
+}
+
+// get returns the value of k, creating it on first use. Once the map holds
+// limit keys, a new key is counted under overflow instead.
+func (c *cowMap[K, V]) get(k K, limit int, overflow K) *V {
+	if m := c.m.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.load()
+	if v, ok := old[k]; ok {
+		return v
+	}
+	if len(old) >= limit {
+		if v, ok := old[overflow]; ok {
+			return v
+		}
+		k = overflow
+	}
+	next := make(map[K]*V, len(old)+1)
+	maps.Copy(next, old)
+	v := new(V)
+	next[k] = v
+	c.m.Store(&next)
+	return v
+}
+
+// load returns the current map, nil before the first addition. Callers
+// must not modify it.
+func (c *cowMap[K, V]) load() map[K]*V {
+	if m := c.m.Load(); m != nil {
+		return *m
+	}
+	return nil
 }

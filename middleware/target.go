@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/uripath"
+	"github.com/popguard/popguard/internal/uri"
 )
 
 // publicBase is a configured external origin plus optional path prefix.
@@ -39,66 +39,26 @@ func parsePublicURL(raw string) (*publicBase, error) {
 	return &publicBase{origin: u.Scheme + "://" + strings.ToLower(u.Host), prefix: prefix, host: strings.ToLower(u.Host), scheme: u.Scheme}, nil
 }
 
-// validHost checks host[:port] against a strict grammar before it is used to
-// build a URI: reg-name of letters, digits, '-' and '.', or an IP literal,
-// then an optional numeric port. This closes Host-header tricks such as
-// "api.example.com/other?" being laundered into a different path.
+// validHost checks host[:port] against the grammar of internal/uri before
+// it is used to build a URI or compared with the allow-list: a registered
+// name, IPv4 address or IPv6 literal, then an optional port 1..65535. This
+// closes Host-header tricks such as "api.example.com/other?" being laundered
+// into a different path, and keeps the host the middleware accepts the one
+// the DPoP and SHR checks accept.
 func validHost(h string) bool {
-	if h == "" || len(h) > 261 {
-		return false
-	}
-	host, port := h, ""
-	if h[0] == '[' {
-		end := strings.IndexByte(h, ']')
-		if end < 0 {
-			return false
-		}
-		if _, err := netip.ParseAddr(h[1:end]); err != nil {
-			return false
-		}
-		host, port = "", h[end+1:]
-		if port != "" {
-			if port[0] != ':' {
-				return false
-			}
-			port = port[1:]
-		}
-	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
-		host, port = h[:i], h[i+1:]
-	}
-	for i := 0; i < len(host); i++ {
-		c := host[i]
-		if !(('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || c == '-' || c == '.') {
-			return false
-		}
-	}
-	if host == "" && h[0] != '[' {
-		return false
-	}
-	if len(port) > 5 {
-		return false
-	}
-	for i := 0; i < len(port); i++ {
-		if port[i] < '0' || port[i] > '9' {
-			return false
-		}
-	}
-	return true
+	_, err := uri.ParseAuthority(h)
+	return err == nil
 }
 
 // validPrefix checks an X-Forwarded-Prefix value: an absolute path of
-// RFC 3986 pchars without dot-segments.
+// RFC 3986 pchars with well-formed percent-encodings and no dot-segment, the
+// rule of a request path.
 func validPrefix(p string) bool {
-	if p == "" || p[0] != '/' || len(p) > 256 || uripath.HasDotSegment(p) {
+	if len(p) > 256 {
 		return false
 	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if !(('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || strings.IndexByte("-._~!$&'()*+,;=:@/%", c) >= 0) {
-			return false
-		}
-	}
-	return true
+	_, err := uri.CheckPath(p)
+	return err == nil
 }
 
 // Target describes the URI the client addressed, as the proof checks see it.
@@ -135,7 +95,7 @@ func requestPath(r *http.Request) string {
 // would not be the one the handler serves. It applies to every scheme, so a
 // route behaves the same whatever credentials arrive.
 func checkPath(r *http.Request) error {
-	if uripath.HasDotSegment(requestPath(r)) || uripath.HasDotSegment(r.URL.Path) {
+	if uri.HasDotSegment(requestPath(r)) || uri.HasDotSegment(r.URL.Path) {
 		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonDotSegment, "The request path must not contain dot-segments", nil)
 	}
 	return nil
@@ -189,25 +149,15 @@ func (g *Guard) targetOf(r *http.Request) (target, error) {
 
 // publicHost reports whether host (valid, host[:port]) is on the allow-list
 // of WithPublicHosts, ASCII case-insensitively and with the scheme's default
-// port optional on either side.
+// port optional on either side (an empty port is the default port).
 func (g *Guard) publicHost(scheme, host string) bool {
-	want := withoutDefaultPort(scheme, strings.ToLower(host))
+	want := uri.WithoutDefaultPort(scheme, strings.ToLower(host))
 	for _, h := range g.hosts {
-		if withoutDefaultPort(scheme, h) == want {
+		if uri.WithoutDefaultPort(scheme, h) == want {
 			return true
 		}
 	}
 	return false
-}
-
-func withoutDefaultPort(scheme, host string) string {
-	switch {
-	case scheme == "https" && strings.HasSuffix(host, ":443"):
-		return host[:len(host)-len(":443")]
-	case scheme == "http" && strings.HasSuffix(host, ":80"):
-		return host[:len(host)-len(":80")]
-	}
-	return host
 }
 
 func (g *Guard) trustedPeer(r *http.Request) bool {

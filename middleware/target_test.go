@@ -5,9 +5,11 @@ package middleware_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
 )
 
@@ -205,4 +207,114 @@ func TestTargetRawHost(t *testing.T) {
 	if resp.status != http.StatusBadRequest || h.calls.Load() != 0 {
 		t.Errorf("status %d, handler calls %d; want 400 and none", resp.status, h.calls.Load())
 	}
+}
+
+// TestTargetHostGrammar: the Host (and forwarded host) grammar is
+// internal/uri's, the one CanonicalTarget and the SHR u check apply. Before
+// it was one rule, the middleware's own check let through hosts the other
+// two refuse: those are now a bad target, before the allow-list is looked
+// at, instead of request_host_not_allowed (or, when listed, an accepted PoP
+// request and a DPoP request refused later with another description).
+func TestTargetHostGrammar(t *testing.T) {
+	h := newHarness(t, middleware.WithPublicHosts("api.local:8080", "api.test", "[::1]:8080", "127.0.0.1"))
+	bad := func(name, host string) targetCase {
+		return badTarget(targetCase{name: name, reqURL: "https://api.test/x", host: host, htu: "https://api.test/x"}, descBadHost)
+	}
+	runTargetCases(t, h, []targetCase{
+		// What real clients send (Go's server accepts all of these).
+		{name: "IPv6 literal with port", reqURL: "http://[::1]:8080/x", htu: "http://[::1]:8080/x", ok: true},
+		{name: "IPv4 address", reqURL: "http://127.0.0.1/x", htu: "http://127.0.0.1/x", ok: true},
+		{name: "IPv4 address with the default port", reqURL: "http://127.0.0.1:80/x", htu: "http://127.0.0.1/x", ok: true},
+		{name: "upper case with the default port", reqURL: "https://api.test/x", host: "API.TEST:443", htu: "https://api.test/x", ok: true},
+		// An empty port is the default port, as in CanonicalTarget (the
+		// allow-list used to compare "api.test:" with "api.test" as text).
+		{name: "empty port", reqURL: "https://api.test/x", host: "api.test:", htu: "https://api.test/x", ok: true},
+		{name: "empty port after an IPv6 literal", reqURL: "https://api.test/x", host: "[::1]:", htu: "https://[::1]/x",
+			reason: popguard.ReasonHostNotAllowed, desc: descHostNotAllowed, code: popguard.CodeInvalidRequest, status: 400},
+		bad("trailing dot", "api.test."),
+		bad("trailing dot before a port", "api.local.:8080"),
+		bad("leading dot", ".api.test"),
+		bad("empty label", "api..test"),
+		bad("label of 64 bytes", strings.Repeat("a", 64)+".test"),
+		bad("short IPv4 form", "127.1"),
+		bad("IPv4 with a leading zero", "010.0.0.1"),
+		bad("IPv4 part over 255", "1.2.3.256"),
+		bad("numeric last label", "api.123"),
+		bad("IPv4 in brackets", "[127.0.0.1]"),
+		bad("IPv6 zone", "[fe80::1%25eth0]"),
+		bad("IPv6 zone with port", "[fe80::1%eth0]:8080"),
+		bad("port with a leading zero", "api.test:0443"),
+		bad("listed port with a leading zero", "api.local:08080"),
+		bad("port 0", "api.test:0"),
+		bad("port 65536", "api.test:65536"),
+		bad("port 99999", "api.test:99999"),
+		bad("underscore", "api_test"),
+	})
+}
+
+// TestTargetHostGrammarInsecure: with the host taken from the request
+// unchecked (development), the host must still be one; a DPoP request for
+// such a host used to be refused only by CanonicalTarget, a PoP request was
+// accepted.
+func TestTargetHostGrammarInsecure(t *testing.T) {
+	h := newHarness(t, middleware.WithInsecureHostFromRequest(), middleware.WithPoP())
+	runTargetCases(t, h, []targetCase{
+		{name: "host from the request", reqURL: "http://api.example:8443/x", htu: "http://api.example:8443/x", ok: true},
+		badTarget(targetCase{name: "trailing dot", reqURL: "http://api.example./x", htu: "http://api.example/x"}, descBadHost),
+		badTarget(targetCase{name: "short IPv4 form", reqURL: "http://api.example/x", host: "127.1", htu: "http://127.0.0.1/x"}, descBadHost),
+	})
+	k := sign.MustKey("ES256")
+	tok := h.token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Cnf: map[string]any{"kid": k.Thumbprint()}})
+	for _, tc := range []struct {
+		host string
+		ok   bool
+	}{
+		{"api.example:8443", true},
+		{"[::1]:8080", true},
+		{"127.0.0.1", true},
+		{"api.example.", false},
+		{"api..example", false},
+		{"127.1", false},
+		{"[127.0.0.1]", false},
+		{"[fe80::1%25eth0]", false},
+		{"api.example:08443", false},
+		{"api.example:99999", false},
+	} {
+		t.Run("PoP Host "+tc.host, func(t *testing.T) {
+			shr, err := k.SHR(tok, sign.SHROptions{Method: "GET", Host: tc.host, Path: "/x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := request("GET", "http://api.example/x", "Authorization", "PoP "+shr)
+			req.Host = tc.host
+			resp := h.do(h.route(popguard.Accepting(popguard.PoP)), req)
+			if tc.ok {
+				if resp.status != http.StatusOK || h.calls.Load() != 1 {
+					t.Fatalf("status %d, handler calls %d; want 200 and one (body %s)", resp.status, h.calls.Load(), resp.body)
+				}
+				return
+			}
+			advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonBadTarget)
+		})
+	}
+}
+
+// TestTargetForwardedPrefixGrammar: X-Forwarded-Prefix follows the path
+// rule of internal/uri, so a malformed percent-encoding is refused with the
+// forwarding headers (it used to pass, and then a DPoP target was refused as
+// a whole while a PoP p could match it).
+func TestTargetForwardedPrefixGrammar(t *testing.T) {
+	h := newHarness(t, middleware.WithTrustedProxies(middleware.XForwarded, "10.0.0.0/8"), middleware.WithPublicHosts("backend:8080"))
+	const proxy = "10.1.2.3:555"
+	badPrefix := func(name, prefix string) targetCase {
+		return badTarget(targetCase{name: name, reqURL: "http://backend:8080/x", remote: proxy,
+			htu: "http://backend:8080" + prefix + "/x", hdr: []string{"X-Forwarded-Prefix", prefix}}, descBadForwarded)
+	}
+	runTargetCases(t, h, []targetCase{
+		{name: "prefix with a percent-encoding", reqURL: "http://backend:8080/x", remote: proxy, ok: true,
+			htu: "http://backend:8080/s%7Ev/x", hdr: []string{"X-Forwarded-Prefix", "/s%7ev"}},
+		badPrefix("prefix %zz", "/svc%zz"),
+		badPrefix("prefix ending in %", "/svc%"),
+		badPrefix("prefix %2", "/svc%2"),
+	})
 }

@@ -10,9 +10,10 @@ package validate
 //	want, err := validate.CanonicalTarget("https://" + r.Host + r.URL.RequestURI())
 //	ok := htu == want
 //
-// The parser is deliberately strict and self-contained (net/url is lenient
+// The parser is deliberately strict and does not use net/url (it is lenient
 // in ways that matter here: it accepts some backslashes, decodes the path,
-// and so on). Normal form:
+// and so on). Its host, port and path rules are internal/uri's, the ones the
+// middleware applies to Host and forwarding headers. Normal form:
 //
 //	scheme "://" host [":" port] path
 //
@@ -54,11 +55,10 @@ package validate
 
 import (
 	"errors"
-	"net/netip"
 	"strings"
 
 	"github.com/popguard/popguard/internal/ascii"
-	"github.com/popguard/popguard/internal/uripath"
+	"github.com/popguard/popguard/internal/uri"
 )
 
 // ErrHTU is matched (errors.Is) by every error CanonicalHTU and
@@ -66,10 +66,8 @@ import (
 var ErrHTU = errors.New("htu: invalid URI")
 
 const (
-	maxURILen   = 8192 // bytes, whole URI (target: without query and fragment)
-	maxHostLen  = 253  // bytes, registered name or IPv6 literal
-	maxLabelLen = 63   // bytes, one label of a registered name
-	scratchLen  = 512  // output size built without a second allocation
+	maxURILen  = 8192 // bytes, whole URI (target: without query and fragment)
+	scratchLen = 512  // output size built without a second allocation
 )
 
 // Subjects of the error messages.
@@ -96,7 +94,7 @@ func (e *htuError) Unwrap() []error {
 
 // reasonDotSegment is the htuError reason of a path with a dot-segment;
 // errDotSegment lets callers give that case its own rejection reason.
-const reasonDotSegment = "path has a dot-segment"
+const reasonDotSegment = string(uri.ErrDotSegment)
 
 var errDotSegment = errors.New("dot-segment")
 
@@ -141,20 +139,21 @@ func canonicalize(s, subject string) (string, error) {
 	}
 
 	// Scheme.
-	var https, rewrite bool
-	var rest int
+	var scheme string
+	var rewrite bool
 	switch {
 	case strings.HasPrefix(s, "https://"):
-		https, rest = true, len("https://")
+		scheme = "https"
 	case strings.HasPrefix(s, "http://"):
-		rest = len("http://")
+		scheme = "http"
 	case ascii.HasPrefixFold(s, "https://"):
-		https, rest, rewrite = true, len("https://"), true
+		scheme, rewrite = "https", true
 	case ascii.HasPrefixFold(s, "http://"):
-		rest, rewrite = len("http://"), true
+		scheme, rewrite = "http", true
 	default:
 		return "", schemeError(s, subject)
 	}
+	rest := len(scheme) + len("://")
 
 	// Authority: up to the first '/'. There is no '?' or '#' in s.
 	end := len(s)
@@ -169,50 +168,16 @@ func canonicalize(s, subject string) (string, error) {
 		return "", htuErr(subject, "has userinfo")
 	}
 
-	// Host and port.
-	var host, port string
-	hasPort := false
-	if auth[0] == '[' {
-		j := strings.IndexByte(auth, ']')
-		if j < 0 {
-			return "", htuErr(subject, "has an unterminated IPv6 literal")
-		}
-		host = auth[:j+1]
-		if after := auth[j+1:]; after != "" {
-			if after[0] != ':' {
-				return "", htuErr(subject, "has bytes after the IPv6 literal")
-			}
-			port, hasPort = after[1:], true
-		}
-		lower, reason := checkIPv6(host[1 : len(host)-1])
-		if reason != "" {
-			return "", htuErr(subject, reason)
-		}
-		rewrite = rewrite || !lower
-	} else {
-		host = auth
-		if j := strings.IndexByte(auth, ':'); j >= 0 {
-			host, port, hasPort = auth[:j], auth[j+1:], true
-		}
-		lower, reason := checkRegName(host)
-		if reason != "" {
-			return "", htuErr(subject, reason)
-		}
-		rewrite = rewrite || !lower
+	// Host and port (internal/uri holds the grammar).
+	a, err := uri.ParseAuthority(auth)
+	if err != nil {
+		return "", htuErr(subject, err.Error())
 	}
-	if hasPort {
-		if port == "" {
-			rewrite = true // "host:" means the default port
-		} else {
-			def, reason := checkPort(port, https)
-			if reason != "" {
-				return "", htuErr(subject, reason)
-			}
-			if def {
-				rewrite = true
-				port = ""
-			}
-		}
+	host, port := a.Host, a.Port
+	rewrite = rewrite || !a.Lower
+	if a.HasPort && (port == "" || port == uri.DefaultPort(scheme)) {
+		rewrite = true // "host:" and the default port are dropped
+		port = ""
 	}
 
 	// Path.
@@ -220,11 +185,11 @@ func canonicalize(s, subject string) (string, error) {
 	if path == "" {
 		rewrite = true
 	} else {
-		clean, reason := checkPath(path)
-		if reason != "" {
-			return "", htuErr(subject, reason)
+		normal, err := uri.CheckPath(path)
+		if err != nil {
+			return "", htuErr(subject, err.Error())
 		}
-		rewrite = rewrite || !clean
+		rewrite = rewrite || !normal
 	}
 
 	if !rewrite {
@@ -241,17 +206,17 @@ func canonicalize(s, subject string) (string, error) {
 	} else {
 		buf = make([]byte, 0, len(s)+1)
 	}
-	if https {
-		buf = append(buf, "https://"...)
-	} else {
-		buf = append(buf, "http://"...)
-	}
+	buf = append(buf, scheme...)
+	buf = append(buf, "://"...)
 	buf = appendLower(buf, host)
 	if port != "" {
 		buf = append(buf, ':')
 		buf = append(buf, port...)
 	}
-	buf = appendPath(buf, path)
+	if path == "" {
+		buf = append(buf, '/')
+	}
+	buf = uri.AppendUpperPercentHex(buf, path)
 	return string(buf), nil
 }
 
@@ -276,179 +241,6 @@ func schemeError(s, subject string) error {
 	return htuErr(subject, "scheme is not http or https")
 }
 
-// checkRegName validates a registered name or IPv4 literal. It reports
-// whether host is already in lower case, or a reason to refuse it.
-func checkRegName(host string) (lower bool, reason string) {
-	if host == "" {
-		return false, "has an empty host"
-	}
-	if len(host) > maxHostLen {
-		return false, "host is too long"
-	}
-	lower = true
-	labelStart := 0
-	for i := 0; i < len(host); i++ {
-		c := host[i]
-		switch {
-		case 'a' <= c && c <= 'z', isDigit(c), c == '-':
-		case 'A' <= c && c <= 'Z':
-			lower = false
-		case c == '.':
-			if i == labelStart {
-				return false, "host has an empty label"
-			}
-			if i-labelStart > maxLabelLen {
-				return false, "host label is too long"
-			}
-			labelStart = i + 1
-		case c == '%':
-			return false, "host is percent-encoded"
-		case c >= 0x80:
-			return false, "host has a non-ASCII byte"
-		default:
-			return false, "host has an invalid byte"
-		}
-	}
-	if labelStart == len(host) {
-		return false, "host has a trailing dot"
-	}
-	if len(host)-labelStart > maxLabelLen {
-		return false, "host label is too long"
-	}
-	if allDigits(host[labelStart:]) && !isPlainIPv4(host) {
-		return false, "host is not a valid IPv4 address"
-	}
-	return lower, ""
-}
-
-// isPlainIPv4 reports whether s is a dotted-quad IPv4 address with decimal
-// parts 0..255 without leading zeros.
-func isPlainIPv4(s string) bool {
-	for part := 0; part < 4; part++ {
-		n := 0
-		for n < len(s) && n < 4 && isDigit(s[n]) {
-			n++
-		}
-		if n == 0 || n > 3 || (n > 1 && s[0] == '0') {
-			return false
-		}
-		v := 0
-		for _, c := range []byte(s[:n]) {
-			v = v*10 + int(c-'0')
-		}
-		if v > 255 {
-			return false
-		}
-		s = s[n:]
-		if part < 3 {
-			if s == "" || s[0] != '.' {
-				return false
-			}
-			s = s[1:]
-		}
-	}
-	return s == ""
-}
-
-// checkIPv6 validates the inside of an IPv6 literal. It reports whether it
-// is already in lower case, or a reason to refuse it.
-func checkIPv6(lit string) (lower bool, reason string) {
-	if lit == "" {
-		return false, "has an empty host"
-	}
-	if len(lit)+2 > maxHostLen {
-		return false, "host is too long"
-	}
-	lower = true
-	for i := 0; i < len(lit); i++ {
-		c := lit[i]
-		switch {
-		case isDigit(c), 'a' <= c && c <= 'f', c == ':', c == '.':
-		case 'A' <= c && c <= 'F':
-			lower = false
-		default:
-			return false, "host has an invalid byte in the IPv6 literal"
-		}
-	}
-	// Only hex digits, ':' and '.' are left, so no zone and no IPvFuture.
-	addr, err := netip.ParseAddr(lit)
-	if err != nil || !addr.Is6() {
-		return false, "host is not a valid IPv6 address"
-	}
-	return lower, ""
-}
-
-// checkPort validates a non-empty port. It reports whether it is the default
-// port of the scheme, or a reason to refuse it.
-func checkPort(port string, https bool) (isDefault bool, reason string) {
-	if !allDigits(port) {
-		return false, "port is not a valid port"
-	}
-	if len(port) > 1 && port[0] == '0' {
-		return false, "port has a leading zero"
-	}
-	if len(port) > 5 {
-		return false, "port is out of range"
-	}
-	v := 0
-	for i := 0; i < len(port); i++ {
-		v = v*10 + int(port[i]-'0')
-	}
-	if v < 1 || v > 65535 {
-		return false, "port is out of range"
-	}
-	if https {
-		return v == 443, ""
-	}
-	return v == 80, ""
-}
-
-// checkPath validates a non-empty path (it starts with '/'). It reports
-// whether the path is already in normal form (no lower-case hex digit in a
-// percent-encoding), or a reason to refuse it.
-func checkPath(path string) (clean bool, reason string) {
-	clean = true
-	for i := 1; i < len(path); i++ {
-		c := path[i]
-		switch pathClass[c] {
-		case classSlash, classOK:
-		case classPercent:
-			if i+2 >= len(path) || !ascii.IsHex(path[i+1]) || !ascii.IsHex(path[i+2]) {
-				return false, "path has an invalid percent-encoding"
-			}
-			clean = clean && !isLowerHex(path[i+1]) && !isLowerHex(path[i+2])
-			i += 2
-		default:
-			if c >= 0x80 {
-				return false, "path has a non-ASCII byte"
-			}
-			return false, "path has an invalid byte"
-		}
-	}
-	if uripath.HasDotSegment(path) {
-		return false, reasonDotSegment
-	}
-	return clean, ""
-}
-
-// appendPath appends path (validated by checkPath) with the hex digits of
-// its percent-encodings upper-cased.
-func appendPath(buf []byte, path string) []byte {
-	for i := 0; i < len(path); i++ {
-		c := path[i]
-		if c == '%' {
-			buf = append(buf, '%', upperHex(path[i+1]), upperHex(path[i+2]))
-			i += 2
-			continue
-		}
-		buf = append(buf, c)
-	}
-	if len(path) == 0 {
-		buf = append(buf, '/') // empty path
-	}
-	return buf
-}
-
 // appendLower appends s with ASCII letters in lower case.
 func appendLower(buf []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
@@ -461,50 +253,6 @@ func appendLower(buf []byte, s string) []byte {
 	return buf
 }
 
-// Byte classes of a path.
-const (
-	classInvalid = iota
-	classOK      // unreserved, sub-delims, ':' and '@'
-	classSlash   // '/'
-	classPercent // '%'
-)
-
-var pathClass = func() (t [256]uint8) {
-	for c := 0; c < 256; c++ {
-		if isUnreserved(byte(c)) {
-			t[c] = classOK
-		}
-	}
-	for _, c := range []byte("!$&'()*+,;=:@") {
-		t[c] = classOK
-	}
-	t['/'] = classSlash
-	t['%'] = classPercent
-	return t
-}()
-
 func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
-			return false
-		}
-	}
-	return s != ""
-}
-
-func isLowerHex(c byte) bool { return 'a' <= c && c <= 'f' }
-
-func upperHex(c byte) byte {
-	if 'a' <= c && c <= 'f' {
-		return c - ('a' - 'A')
-	}
-	return c
-}
-
-func isUnreserved(c byte) bool {
-	return isAlpha(c) || isDigit(c) || c == '-' || c == '.' || c == '_' || c == '~'
-}

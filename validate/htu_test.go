@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/popguard/popguard/internal/uripath"
+	"github.com/popguard/popguard/internal/uri"
 )
 
 const (
@@ -449,7 +449,7 @@ func checkHTUInvariants(t *testing.T, in, out string) {
 	if path != wantPath {
 		t.Fatalf("path of %q is %q, reference gives %q", in, path, wantPath)
 	}
-	if uripath.HasDotSegment(path) {
+	if uri.HasDotSegment(path) {
 		t.Fatalf("path of %q is %q: it has a dot-segment", in, path)
 	}
 

@@ -19,7 +19,7 @@ import (
 
 	"github.com/popguard/popguard/internal/ascii"
 	"github.com/popguard/popguard/internal/shrwire"
-	"github.com/popguard/popguard/internal/uripath"
+	"github.com/popguard/popguard/internal/uri"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
@@ -255,7 +255,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	if err := shrwire.MatchHost(c.u, req.Scheme, req.Host); err != nil {
 		return nil, withMismatch(err, "u", c.u, req.Scheme+"://"+req.Host)
 	}
-	if uripath.HasDotSegment(req.Path) {
+	if uri.HasDotSegment(req.Path) {
 		return nil, fail(popguard.CodeInvalidRequest, popguard.ReasonDotSegment, "The request path must not contain dot-segments", nil)
 	}
 	if !shrwire.MatchPath(c.p, req.Path, req.RawQuery, v.browserCompat) {

@@ -245,6 +245,9 @@ func TestSHRAccepted(t *testing.T) {
 		{name: "http default port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":80" }, req: func(r *SHRRequest) { r.Scheme = "http" }},
 		{name: "non-default port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":8443" }, req: func(r *SHRRequest) { r.Host = shrHost + ":8443" }},
 		{name: "ipv6 literal", opts: func(o *sign.SHROptions) { o.Host = "[2001:db8::1]:8443" }, req: func(r *SHRRequest) { r.Host = "[2001:DB8::1]:8443" }},
+		{name: "ipv6 loopback", opts: func(o *sign.SHROptions) { o.Host = "[::1]:8080" }, req: func(r *SHRRequest) { r.Host = "[::1]:8080" }},
+		{name: "ipv4 address", opts: func(o *sign.SHROptions) { o.Host = "127.0.0.1" }, req: func(r *SHRRequest) { r.Host = "127.0.0.1" }},
+		{name: "request host with an empty port", req: func(r *SHRRequest) { r.Host = shrHost + ":" }},
 		{name: "percent hex case", opts: func(o *sign.SHROptions) { o.Path = "/v1/a%2fb" }, req: func(r *SHRRequest) { r.Path = "/v1/a%2Fb" }},
 		{name: "root path", opts: func(o *sign.SHROptions) { o.Path = "/" }, req: func(r *SHRRequest) { r.Path = "" }},
 		{name: "ts at future skew", opts: func(o *sign.SHROptions) { o.TS = now.Add(25 * time.Second) }},
@@ -625,6 +628,12 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		return func(o *sign.SHROptions) { o.RawQuery = query; o.Q = sign.QHash(query, names...) }
 	}
 	withQuery := func(r *SHRRequest) { r.RawQuery = query }
+	// badHost: a request host outside the host grammar, repeated by u.
+	badHost := func(name, host string) shrRejectCase {
+		return shrRejectCase{name: "request host " + name + ", u the same",
+			opts: func(o *sign.SHROptions) { o.Host = host }, req: func(r *SHRRequest) { r.Host = host },
+			code: popguard.CodeInvalidRequest, reason: popguard.ReasonBadTarget}
+	}
 	hsSHR := func(t testing.TB, e *shrEnv, at string) string {
 		_, p, err := e.net.SHRParts(at, shrBaseOpts())
 		if err != nil {
@@ -750,6 +759,16 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "u missing", opts: func(o *sign.SHROptions) { o.Host = "" }, reason: popguard.ReasonSHRHost},
 		{name: "request scheme not http(s)", req: func(r *SHRRequest) { r.Scheme = "ftp" }, code: popguard.CodeInvalidRequest, reason: popguard.ReasonBadTarget},
 		{name: "request host empty", req: func(r *SHRRequest) { r.Host = "" }, code: popguard.CodeInvalidRequest, reason: popguard.ReasonBadTarget},
+		// The request host follows internal/uri's grammar, the middleware's
+		// and CanonicalTarget's: these were accepted when u repeated them.
+		badHost("trailing dot", shrHost+"."),
+		badHost("empty label", "api..contoso.com"),
+		badHost("underscore", "api_x.contoso.com"),
+		badHost("percent-encoded", "api%2Econtoso.com"),
+		badHost("short IPv4", "127.1"),
+		badHost("not an IPv6 address", "[evil]"),
+		badHost("IPv4 in brackets", "[127.0.0.1]"),
+		badHost("IPv6 zone", "[fe80::1%25eth0]"),
 
 		// p.
 		{name: "p case", opts: func(o *sign.SHROptions) { o.Path = "/V1/items/42" }, reason: popguard.ReasonSHRPath},

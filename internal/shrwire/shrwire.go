@@ -13,15 +13,8 @@ import (
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/ascii"
 	"github.com/popguard/popguard/internal/jose"
+	"github.com/popguard/popguard/internal/uri"
 )
-
-func fail(code popguard.ErrorCode, reason popguard.Reason, desc string, cause error) error {
-	return popguard.NewError(code, reason, desc, cause)
-}
-
-func shrErr(reason popguard.Reason, desc string, cause error) error {
-	return popguard.NewError(popguard.CodeInvalidToken, reason, desc, cause)
-}
 
 // MaxListNames caps the names a q or h claim may list: real clients
 // cover a handful, and the list is checked before the signature.
@@ -114,87 +107,38 @@ func ReadList(raw []byte) (*List, bool) {
 	return l, true
 }
 
-// MatchHost checks u against the request authority.
+// MatchHost checks u against the request authority host (host[:port])
+// under scheme: the hosts are equal ASCII case-insensitively, and so are the
+// ports once a missing or empty request port is read as the scheme's
+// default. u may leave the default port out but not leave its port empty.
+// The host and port grammar is internal/uri's; a request host outside it is
+// a bad target.
 func MatchHost(u, scheme, host string) error {
-	var defPort int
-	switch {
-	case ascii.EqualFold(scheme, "https"):
-		defPort = 443
-	case ascii.EqualFold(scheme, "http"):
-		defPort = 80
-	default:
-		return fail(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request scheme is not http or https", nil)
+	def := uri.DefaultPort(scheme)
+	if def == "" {
+		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request scheme is not http or https", nil)
 	}
-	rHost, rPort, rHasPort, ok := splitAuthority(host)
-	effPort := defPort
-	if ok && rHasPort && rPort != "" {
-		effPort, ok = parsePort(rPort)
+	r, err := uri.ParseAuthority(host)
+	if err != nil {
+		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request host is not valid", nil)
 	}
-	if !ok {
-		return fail(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request host is not valid", nil)
+	rPort := r.Port
+	if rPort == "" {
+		rPort = def
 	}
-	uHost, uPort, uHasPort, ok := splitAuthority(u)
-	if !ok || !ascii.EqualFold(uHost, rHost) {
-		return shrErr(popguard.ReasonSHRHost, "The PoP signed request u does not match the request host", nil)
+	// r.Host is valid, so a u host equal to it is too.
+	uHost, uPort, uHasPort, err := uri.SplitHostPort(u)
+	if err != nil || !ascii.EqualFold(uHost, r.Host) {
+		return popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonSHRHost, "The PoP signed request u does not match the request host", nil)
 	}
 	if uHasPort {
-		p, ok := parsePort(uPort)
-		if !ok || p != effPort {
-			return shrErr(popguard.ReasonSHRHost, "The PoP signed request u does not match the request port", nil)
+		if uri.CheckPort(uPort) != nil || uPort != rPort {
+			return popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonSHRHost, "The PoP signed request u does not match the request port", nil)
 		}
-	} else if effPort != defPort {
-		return shrErr(popguard.ReasonSHRHost, "The PoP signed request u lacks the request's port", nil)
+	} else if rPort != def {
+		return popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonSHRHost, "The PoP signed request u lacks the request's port", nil)
 	}
 	return nil
-}
-
-// splitAuthority splits host[:port]; an IPv6 literal is in brackets.
-// hasPort is true when a ':' follows the host, even with an empty port.
-func splitAuthority(s string) (host, port string, hasPort, ok bool) {
-	if s == "" || strings.ContainsFunc(s, func(r rune) bool {
-		return r <= ' ' || r >= 0x7f || strings.ContainsRune(`/?#@\"<>{}|^`+"`", r)
-	}) {
-		return "", "", false, false
-	}
-	rest := ""
-	if s[0] == '[' {
-		i := strings.IndexByte(s, ']')
-		if i < 0 {
-			return "", "", false, false
-		}
-		host, rest = s[:i+1], s[i+1:]
-	} else {
-		i := strings.IndexByte(s, ':')
-		if i < 0 {
-			return s, "", false, true
-		}
-		host, rest = s[:i], s[i:]
-	}
-	if host == "" || host == "[]" {
-		return "", "", false, false
-	}
-	if rest == "" {
-		return host, "", false, true
-	}
-	if rest[0] != ':' || strings.IndexByte(rest[1:], ':') >= 0 {
-		return "", "", false, false
-	}
-	return host, rest[1:], true, true
-}
-
-// parsePort parses a port: 1..65535, decimal, no leading zero.
-func parsePort(s string) (int, bool) {
-	if s == "" || len(s) > 5 || (len(s) > 1 && s[0] == '0') {
-		return 0, false
-	}
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-		n = n*10 + int(s[i]-'0')
-	}
-	return n, n >= 1 && n <= 65535
 }
 
 // MatchPath compares p with the request path: exact after upper-casing
@@ -204,47 +148,16 @@ func MatchPath(p, path, rawQuery string, compat bool) bool {
 	if path == "" {
 		path = "/"
 	}
-	np := UpperPercentHex(p)
-	if np == UpperPercentHex(path) {
+	np := uri.UpperPercentHex(p)
+	if np == uri.UpperPercentHex(path) {
 		return true
 	}
 	if !compat || strings.ContainsFunc(p, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
 		return false
 	}
-	lp := UpperPercentHex(ascii.Lower(path))
+	lp := uri.UpperPercentHex(ascii.Lower(path))
 	if np == lp {
 		return true
 	}
 	return rawQuery == "" && !strings.HasSuffix(lp, "/") && len(np) == len(lp)+1 && np[len(lp)] == '/' && np[:len(lp)] == lp
-}
-
-// UpperPercentHex upper-cases the hex digits of well-formed percent-encoded
-// triplets; nothing else changes.
-func UpperPercentHex(s string) string {
-	i := 0
-	for ; i+2 < len(s); i++ {
-		if s[i] == '%' && ascii.IsHex(s[i+1]) && ascii.IsHex(s[i+2]) && (isLowerHex(s[i+1]) || isLowerHex(s[i+2])) {
-			break
-		}
-	}
-	if i+2 >= len(s) {
-		return s
-	}
-	b := []byte(s)
-	for ; i+2 < len(b); i++ {
-		if b[i] == '%' && ascii.IsHex(b[i+1]) && ascii.IsHex(b[i+2]) {
-			b[i+1], b[i+2] = upperHex(b[i+1]), upperHex(b[i+2])
-			i += 2
-		}
-	}
-	return string(b)
-}
-
-func isLowerHex(c byte) bool { return 'a' <= c && c <= 'f' }
-
-func upperHex(c byte) byte {
-	if isLowerHex(c) {
-		return c - ('a' - 'A')
-	}
-	return c
 }
