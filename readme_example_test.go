@@ -1,0 +1,174 @@
+package popguard_test
+
+// The Go snippets of README.md, compiled. TestREADMESnippetsCompile checks
+// that README.md shows exactly these bodies. Examples without an Output
+// comment compile but do not run: these would listen and fetch keys.
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/nonce"
+	"github.com/popguard/popguard/replay"
+	"github.com/popguard/popguard/replay/redisstore"
+	"github.com/popguard/popguard/validate"
+)
+
+func Example_quickStart() {
+	ctx := context.Background()
+	keys, err := validate.NewRemoteKeySet(ctx, "https://login.example.com/.well-known/jwks.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer keys.Close()
+	tokens, err := validate.NewJWTVerifier("https://login.example.com", keys,
+		validate.Audience("https://api.example.com"))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	guard, err := middleware.New(
+		middleware.WithTokens(tokens),
+		middleware.WithPublicURL("https://api.example.com"), // the URL clients sign (htu)
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle("/transfers/", guard.Require(popguard.DPoPOnly)(http.HandlerFunc(transfers))) // money moves: proof required
+	mux.Handle("/accounts/", guard.Require(popguard.Mixed)(http.HandlerFunc(accounts)))      // migrating: Bearer still accepted
+	mux.Handle("/reports/", guard.Require(popguard.ReportOnly(popguard.DPoPOnly))(http.HandlerFunc(accounts)))
+	log.Fatal(http.ListenAndServe("127.0.0.1:8080", mux))
+}
+
+func transfers(w http.ResponseWriter, r *http.Request) {
+	caller := popguard.FromContext(r.Context()) // Scheme, Subject, ClientID, Scopes, KeyThumbprint, Claims
+	fmt.Fprintf(w, "transfer by %s, signed with key %s\n", caller.Subject, caller.KeyThumbprint)
+}
+
+func accounts(w http.ResponseWriter, r *http.Request) {
+	fmt.Fprintf(w, "accounts of %s\n", popguard.FromContext(r.Context()).Subject)
+}
+
+// myTokens stands for the token verifier of the quick start.
+func myTokens() validate.TokenVerifier {
+	keys, err := validate.NewRemoteKeySet(context.Background(), "https://login.example.com/.well-known/jwks.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	tokens, err := validate.NewJWTVerifier("https://login.example.com", keys, validate.Audience("https://api.example.com"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return tokens
+}
+
+func Example_microsoftPoP() {
+	keys, err := validate.NewRemoteKeySet(context.Background(), "https://login.microsoftonline.com/TENANT/discovery/v2.0/keys")
+	if err != nil {
+		log.Fatal(err)
+	}
+	tokens, err := validate.NewJWTVerifier("https://login.microsoftonline.com/TENANT/v2.0", keys,
+		validate.Audience("api://my-api"), validate.AcceptJWTType()) // Entra ID tokens are typ JWT
+	if err != nil {
+		log.Fatal(err)
+	}
+	guard, err := middleware.New(middleware.WithTokens(tokens),
+		middleware.WithPublicURL("https://api.example.com"),
+		middleware.WithPoP(validate.SHRRequireBody("POST", "PUT", "PATCH")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+}
+
+func Example_origin() {
+	tokens := myTokens()
+	// Best: the external origin (and path prefix) clients sign, fixed.
+	byURL, err := middleware.New(middleware.WithTokens(tokens),
+		middleware.WithPublicURL("https://api.example.com/v1"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	// A server reached under several names, behind a proxy or not: the hosts
+	// clients may address, and the proxies whose X-Forwarded-* headers count.
+	byHosts, err := middleware.New(middleware.WithTokens(tokens),
+		middleware.WithPublicHosts("api.example.com", "api.example.org:8443"),
+		middleware.WithTrustedProxies(middleware.XForwarded, "10.0.0.0/8"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Development only: the request's own Host, unchecked.
+	dev, err := middleware.New(middleware.WithTokens(tokens), middleware.WithInsecureHostFromRequest())
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, _, _ = byURL, byHosts, dev
+}
+
+func Example_redisFleet() {
+	client, err := redisstore.ParseURL("redis://10.0.0.5:6379/0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	guard, err := middleware.New(middleware.WithTokens(myTokens()), middleware.WithPublicURL("https://api.example.com"),
+		middleware.WithReplay(redisstore.New(client))) // one SET NX PX round trip per proof
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+}
+
+func Example_replayQuota() {
+	store, err := replay.NewMemory(replay.Capacity(500_000), replay.OwnerQuota(5_000))
+	if err != nil {
+		log.Fatal(err)
+	}
+	guard, err := middleware.New(middleware.WithTokens(myTokens()), middleware.WithPublicURL("https://api.example.com"),
+		middleware.WithReplay(store))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+}
+
+func Example_fleetNonces() {
+	secret, oldSecret := []byte(os.Getenv("NONCE_SECRET")), []byte(os.Getenv("OLD_NONCE_SECRET"))
+	client, err := redisstore.ParseURL(os.Getenv("REDIS_URL")) // redis://, rediss:// or unix://
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	nonces, err := nonce.New(secret, nonce.Scope("https://api.example.com"), // same secret on every instance
+		nonce.Previous(oldSecret)) // accepted while rotating
+	if err != nil {
+		log.Fatal(err)
+	}
+	guard, err := middleware.New(middleware.WithTokens(myTokens()), middleware.WithPublicURL("https://api.example.com"),
+		middleware.WithReplay(redisstore.New(client, redisstore.Prefix("popguard:replay:payments:"))),
+		middleware.WithNonces(nonces))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+}
+
+func Example_migrationStats() {
+	stats := middleware.NewMigrationStats()
+	guard, err := middleware.New(middleware.WithTokens(myTokens()), middleware.WithPublicURL("https://api.example.com"),
+		middleware.WithMetrics(stats))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+	admin := http.NewServeMux() // on a private listener
+	admin.Handle("/debug/popguard", stats.Handler())
+}
