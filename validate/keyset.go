@@ -70,6 +70,9 @@ func snapshotOf(set jwk.Set) (*keySnapshot, error) {
 		if _, err := jose.FromCrypto(pub); err != nil {
 			continue // symmetric or unsupported: never used to verify
 		}
+		if jose.IssuerKeys.Check(pub) != nil {
+			continue // RSA outside 2048..8192 bits or a bad exponent: never used
+		}
 		pk := PublicKey{Key: pub}
 		pk.KeyID, _ = k.KeyID()
 		if a, ok := k.Algorithm(); ok {
@@ -107,6 +110,9 @@ func StaticKeys(keys ...PublicKey) (*StaticKeySet, error) {
 	s := &keySnapshot{byKID: map[string][]PublicKey{}}
 	for _, k := range keys {
 		if _, err := jose.FromCrypto(k.Key); err != nil {
+			return nil, fmt.Errorf("validate: key %q: %w", k.KeyID, err)
+		}
+		if err := jose.IssuerKeys.Check(k.Key); err != nil {
 			return nil, fmt.Errorf("validate: key %q: %w", k.KeyID, err)
 		}
 		s.all = append(s.all, k)

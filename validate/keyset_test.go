@@ -5,10 +5,13 @@ import (
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -696,5 +699,39 @@ func TestKeySetRemoteUnknownKidAfterStop(t *testing.T) {
 					"without deadline the request (and every later forced refresh) hangs forever")
 			}
 		})
+	}
+}
+
+// Issuer keys get the RSA bounds proof keys get: a JWKS key over 8192 bits
+// or with an exponent above 65537 is never used to verify (jwx itself
+// refuses keys under 2048 bits or with an even exponent when it parses the
+// set; StaticKeys, which takes crypto keys, refuses all of them).
+func TestKeySetIssuerRSABounds(t *testing.T) {
+	good := sign.MustKey("RS256")
+	rsaJWK := func(kid string, pub *rsa.PublicKey) map[string]any {
+		return map[string]any{"kty": "RSA", "kid": kid, "n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
+			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes())}
+	}
+	goodPub := good.Signer.Public().(*rsa.PublicKey)
+	bigE, evenE := *goodPub, *goodPub
+	bigE.E, evenE.E = 1<<31-1, 65536
+	huge := &rsa.PublicKey{N: new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 8200), big.NewInt(1)), E: 65537}
+	ks, err := validate.NewStaticKeySet(ksJWKS(t, rsaJWK("bige", &bigE), rsaJWK("huge", huge), rsaJWK("good", goodPub)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kid := range []string{"bige", "evene", "huge"} {
+		if ks.Has(kid) {
+			t.Errorf("key %q is in the set", kid)
+		}
+		if _, err := validate.StaticKeys(validate.PublicKey{KeyID: kid, Key: map[string]*rsa.PublicKey{"bige": &bigE, "evene": &evenE, "huge": huge}[kid]}); err == nil {
+			t.Errorf("StaticKeys accepted key %q", kid)
+		}
+	}
+	if !ks.Has("good") {
+		t.Error("the 2048-bit key is not in the set")
+	}
+	if _, err := validate.NewStaticKeySet(ksJWKS(t, rsaJWK("huge", huge))); err == nil {
+		t.Error("a set of one 8200-bit key was accepted")
 	}
 }

@@ -173,6 +173,29 @@ func VerifyHMAC(h crypto.Hash, secret []byte, signingInput string, sig []byte) e
 	return nil
 }
 
+// IssuerKeys is the policy for keys an issuer publishes in its JWKS: RSA
+// moduli of 2048 to 8192 bits (some issuers use 4096; none needs more), with
+// the exponent bounds of every RSA key.
+var IssuerKeys = KeyPolicy{MinRSABits: 2048, MaxRSABits: 8192}
+
+// Check applies the policy to a standard library public key: for RSA, the
+// modulus size and an odd exponent in [3, 65537] (as ParseJWK does for
+// JWKs); other key types pass.
+func (p KeyPolicy) Check(k crypto.PublicKey) error {
+	rk, ok := k.(*rsa.PublicKey)
+	if !ok {
+		return nil
+	}
+	lo, hi := p.bounds()
+	if bits := rk.N.BitLen(); bits < lo || bits > hi {
+		return ErrJWKRSASize
+	}
+	if rk.E < 3 || rk.E%2 == 0 || rk.E > 65537 {
+		return ErrJWKInvalid
+	}
+	return nil
+}
+
 // FromCrypto wraps a standard library public key for Verify.
 func FromCrypto(k crypto.PublicKey) (*PublicKey, error) {
 	switch k := k.(type) {
