@@ -18,11 +18,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
+	"github.com/popguard/popguard/internal/trace"
 )
 
 // DefaultSHRAlgs is the default SHR algorithm allow-list: PS256 (MSAL.NET
@@ -102,6 +104,7 @@ type SHRVerifier struct {
 	browserCompat  bool
 	keyPolicy      jose.KeyPolicy
 	now            Clock
+	traced
 }
 
 // SHROption configures an SHRVerifier.
@@ -365,127 +368,287 @@ func shrErr(reason popguard.Reason, desc string, cause error) error {
 //
 // b: base64url(SHA-256(body)) exactly.
 func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*SHR, error) {
+	tr := v.tr
 	if shr == "" {
-		return nil, shrErr(popguard.ReasonSHRMalformed, "The PoP signed request is missing", nil)
+		return nil, tr.Fail("structure", "empty", shrErr(popguard.ReasonSHRMalformed, "The PoP signed request is missing", nil))
 	}
 	j, err := jose.ParseCompact(shr, v.maxSize)
 	if err != nil {
-		return nil, shrErr(popguard.ReasonSHRMalformed, "The PoP signed request is not a well-formed JWS", err)
+		err = shrErr(popguard.ReasonSHRMalformed, "The PoP signed request is not a well-formed JWS", err)
+		if tr != nil {
+			tr.Fail("structure", fmt.Sprintf("%d bytes (at most %d)", len(shr), v.maxSize), err)
+		}
+		return nil, err
+	}
+	if tr != nil {
+		tr.Pass("structure", fmt.Sprintf("compact JWS, %d bytes", len(shr)))
 	}
 	strictTyp, ok := shrTyp(j)
 	if !ok {
-		return nil, shrErr(popguard.ReasonSHRType, "The PoP signed request typ is not pop", nil)
+		err := shrErr(popguard.ReasonSHRType, "The PoP signed request typ is not pop", nil)
+		if tr != nil {
+			tr.Fail("typ", typValue(j), err)
+		}
+		return nil, err
+	}
+	if tr != nil {
+		tr.Pass("typ", typValue(j))
 	}
 	alg, ok := v.algSet[j.Alg]
 	if !ok {
-		return nil, shrErr(popguard.ReasonSHRAlg, "The PoP signed request alg is not allowed", nil)
-	}
-	for _, h := range forbiddenSHRHeaders {
-		if j.HeaderHas(h) {
-			return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request key must come from the access token", nil)
+		err := shrErr(popguard.ReasonSHRAlg, "The PoP signed request alg is not allowed", nil)
+		if tr != nil {
+			tr.Fail("alg", fmt.Sprintf("%q (allowed: %s)", j.Alg, quoteList(v.algs)), err)
 		}
-	}
-	var c shrClaims
-	if err := c.read(j.Payload); err != nil {
 		return nil, err
 	}
-	if !strictTyp && (c.hasHTM || c.hasHTU) {
-		return nil, shrErr(popguard.ReasonSHRType, "The PoP signed request is not shaped like a signed HTTP request", nil)
+	tr.Pass("alg", j.Alg)
+	for _, h := range forbiddenSHRHeaders {
+		if j.HeaderHas(h) {
+			err := shrErr(popguard.ReasonSHRKey, "The PoP signed request key must come from the access token", nil)
+			if tr != nil {
+				tr.Fail("header", "a "+h+" header", err)
+			}
+			return nil, err
+		}
+	}
+	tr.Pass("header", "no jwk, jku, x5u, x5c, x5t or x5t#S256 header")
+	var c shrClaims
+	if err := c.read(j.Payload); err != nil {
+		if tr != nil {
+			tr.Fail("claims", c.failedValue(), err)
+		}
+		return nil, err
+	}
+	if tr != nil {
+		tr.Pass("claims", c.present())
+	}
+	if !strictTyp {
+		if c.hasHTM || c.hasHTU {
+			return nil, tr.Fail("shape", "htm or htu claims", shrErr(popguard.ReasonSHRType, "The PoP signed request is not shaped like a signed HTTP request", nil))
+		}
+		tr.Pass("shape", "an at claim and no htm or htu")
 	}
 
 	// The request binding: cheap, and needs neither token nor key.
 	now := v.now()
 	ts := time.Unix(c.ts, 0)
-	if ts.Before(now.Add(-v.maxAge)) {
-		return nil, shrErr(popguard.ReasonSHRTimestamp, "The PoP signed request is too old", nil)
-	}
-	if ts.After(now.Add(v.futureSkew)) {
-		return nil, shrErr(popguard.ReasonSHRTimestamp, "The PoP signed request ts is in the future", nil)
-	}
-	if c.m != req.Method {
-		return nil, shrErr(popguard.ReasonSHRMethod, "The PoP signed request m does not match the request method", nil)
-	}
-	if err := shrwire.MatchHost(c.u, req.Scheme, req.Host); err != nil {
+	if ts.Before(now.Add(-v.maxAge)) || ts.After(now.Add(v.futureSkew)) {
+		desc := "The PoP signed request is too old"
+		if ts.After(now) {
+			desc = "The PoP signed request ts is in the future"
+		}
+		err := shrErr(popguard.ReasonSHRTimestamp, desc, nil)
+		if tr != nil {
+			tr.Fail("ts", windowValue(ts, now, v.maxAge, v.futureSkew), err)
+		}
 		return nil, err
 	}
-	if uripath.HasDotSegment(req.Path) {
-		return nil, fail(popguard.CodeInvalidRequest, popguard.ReasonDotSegment, "The request path must not contain dot-segments", nil)
+	if tr != nil {
+		tr.Pass("ts", windowValue(ts, now, v.maxAge, v.futureSkew))
 	}
-	if !shrwire.MatchPath(c.p, req.Path, req.RawQuery, v.browserCompat) {
-		return nil, shrErr(popguard.ReasonSHRPath, "The PoP signed request p does not match the request path", nil)
+	switch {
+	case v.lacks(trace.Method):
+		tr.Skip("m", c.m)
+	case c.m != req.Method:
+		err := shrErr(popguard.ReasonSHRMethod, "The PoP signed request m does not match the request method", nil)
+		if tr != nil {
+			tr.Fail("m", fmt.Sprintf("m %q, request method %q", c.m, req.Method), err)
+		}
+		return nil, err
+	default:
+		tr.Pass("m", c.m)
+	}
+	if v.lacks(trace.Target) {
+		tr.Skip("u", c.u)
+		tr.Skip("target", "")
+		tr.Skip("p", c.p)
+	} else {
+		if err := shrwire.MatchHost(c.u, req.Scheme, req.Host); err != nil {
+			if tr != nil {
+				tr.Fail("u", fmt.Sprintf("u %q, request %s://%s", c.u, req.Scheme, req.Host), err)
+			}
+			return nil, err
+		}
+		tr.Pass("u", c.u)
+		if uripath.HasDotSegment(req.Path) {
+			err := fail(popguard.CodeInvalidRequest, popguard.ReasonDotSegment, "The request path must not contain dot-segments", nil)
+			if tr != nil {
+				tr.Fail("target", strconv.Quote(req.Path), err)
+			}
+			return nil, err
+		}
+		tr.Pass("target", req.Path)
+		if !shrwire.MatchPath(c.p, req.Path, req.RawQuery, v.browserCompat) {
+			err := shrErr(popguard.ReasonSHRPath, "The PoP signed request p does not match the request path", nil)
+			if tr != nil {
+				tr.Fail("p", fmt.Sprintf("p %q, request path %q", c.p, req.Path), err)
+			}
+			return nil, err
+		}
+		tr.Pass("p", c.p)
 	}
 	checkBody := c.hasB || v.requireBody || slices.Contains(v.bodyMethods, req.Method)
 	if checkBody && !c.hasB {
-		return nil, shrErr(popguard.ReasonSHRBody, "The PoP signed request has no b claim", nil)
+		return nil, tr.Fail("b", "absent", shrErr(popguard.ReasonSHRBody, "The PoP signed request has no b claim", nil))
 	}
 
 	// The access token, before any signature work (draft-03 §7.4).
 	tok, err := v.tokens.VerifyToken(ctx, c.at)
+	if err == nil && tok == nil {
+		err = errors.New("validate: TokenVerifier returned no token")
+	}
 	if err != nil {
-		return nil, popguard.AsError(err)
+		return nil, tr.Fail("at", "", popguard.AsError(err))
 	}
-	if tok == nil {
-		return nil, popguard.AsError(errors.New("validate: TokenVerifier returned no token"))
-	}
+	tr.Pass("at", "valid (token verifier)")
 	key, err := v.popKey(tok, &c)
 	if err != nil {
+		if tr != nil {
+			tr.Fail("binding", cnfValue(tok.Cnf), err)
+		}
 		return nil, err
 	}
-	if !alg.Fits(key) {
-		return nil, shrErr(popguard.ReasonSHRAlg, "The PoP signed request alg does not match its key", nil)
+	if tr != nil {
+		tr.Pass("binding", cnfValue(tok.Cnf)+"; PoP key: "+keyValue(key))
 	}
+	if !alg.Fits(key) {
+		err := shrErr(popguard.ReasonSHRAlg, "The PoP signed request alg does not match its key", nil)
+		if tr != nil {
+			tr.Fail("alg-key", j.Alg+" with a "+keyValue(key), err)
+		}
+		return nil, err
+	}
+	tr.Pass("alg-key", j.Alg)
 	if j.HasKid {
-		if tp, ok := shrwire.KidThumbprint(j.Kid); ok && tp != key.Thumbprint {
-			return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request kid does not name its key", nil)
+		tp, ok := shrwire.KidThumbprint(j.Kid)
+		switch {
+		case !ok:
+			tr.Skip("kid", "not a thumbprint: ignored")
+		case tp != key.Thumbprint:
+			err := shrErr(popguard.ReasonSHRKey, "The PoP signed request kid does not name its key", nil)
+			if tr != nil {
+				tr.Fail("kid", "names thumbprint "+strconv.Quote(tp)+", PoP key thumbprint "+key.Thumbprint, err)
+			}
+			return nil, err
+		default:
+			tr.Pass("kid", tp)
 		}
 	}
 	if err := jose.Verify(alg, key, j.SigningInput, j.Signature); err != nil {
-		return nil, shrErr(popguard.ReasonSHRSignature, "The PoP signed request signature is invalid", err)
+		return nil, tr.Fail("signature", j.Alg, shrErr(popguard.ReasonSHRSignature, "The PoP signed request signature is invalid", err))
+	}
+	if tr != nil {
+		tr.Pass("signature", j.Alg+" signature verifies with the PoP key")
 	}
 
 	// q and h after the signature: their cost grows with the request's
 	// query and headers, which an unauthenticated caller chooses.
-	if err := v.checkQuery(&c, req.RawQuery); err != nil {
+	if v.lacks(trace.Target) {
+		if tr != nil && c.q != nil {
+			tr.Skip("q", quoteList(c.q.Names))
+		}
+	} else if err := v.checkQuery(&c, req.RawQuery); err != nil {
+		if tr != nil {
+			tr.Fail("q", queryValue(c.q, req.RawQuery), err)
+		}
 		return nil, err
+	} else if tr != nil {
+		v.traceQuery(c.q, req.RawQuery)
 	}
-	if err := v.checkHeaders(&c, req.Header); err != nil {
+	if v.lacks(trace.Headers) {
+		if tr != nil && c.h != nil {
+			tr.Skip("h", quoteList(c.h.Names))
+		}
+	} else if err := v.checkHeaders(&c, req.Header); err != nil {
+		if tr != nil {
+			tr.Fail("h", headersValue(c.h), err)
+		}
 		return nil, err
+	} else if tr != nil && (c.h != nil || len(v.requireHeaders) > 0) {
+		tr.Pass("h", headersValue(c.h))
 	}
 
-	if checkBody {
+	switch {
+	case !checkBody:
+		tr.Skip("b", "absent, and not required")
+	case v.lacks(trace.Body):
+		tr.Skip("b", c.b)
+	default:
 		var body []byte
 		if req.Body != nil {
 			if body, err = req.Body(); err != nil {
 				var pe *popguard.Error
-				if errors.As(err, &pe) {
-					return nil, pe
+				if !errors.As(err, &pe) {
+					pe = popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonSHRBody, "The request body could not be read", err)
 				}
-				return nil, fail(popguard.CodeInvalidRequest, popguard.ReasonSHRBody, "The request body could not be read", err)
+				return nil, tr.Fail("b", "", pe)
 			}
 		}
 		sum := sha256.Sum256(body)
-		if c.b != base64.RawURLEncoding.EncodeToString(sum[:]) {
-			return nil, shrErr(popguard.ReasonSHRBody, "The PoP signed request b does not match the request body", nil)
+		if want := base64.RawURLEncoding.EncodeToString(sum[:]); c.b != want {
+			err := shrErr(popguard.ReasonSHRBody, "The PoP signed request b does not match the request body", nil)
+			if tr != nil {
+				tr.Fail("b", "b "+strconv.Quote(c.b)+", SHA-256 of the body "+want, err)
+			}
+			return nil, err
 		}
+		tr.Pass("b", c.b)
 	}
 
 	if req.Nonces != nil {
 		if !c.hasNonce || c.nonce == "" {
-			return nil, shrErr(popguard.ReasonNonceMissing, "Resource server requires nonce in PoP signed request", nil)
+			return nil, tr.Fail("nonce", "absent", shrErr(popguard.ReasonNonceMissing, "Resource server requires nonce in PoP signed request", nil))
 		}
 		if err := req.Nonces.CheckNonce(c.nonce); err != nil {
-			return nil, shrErr(popguard.ReasonNonceInvalid, "The PoP signed request nonce is invalid or expired", err)
+			return nil, tr.Fail("nonce", c.nonce, shrErr(popguard.ReasonNonceInvalid, "The PoP signed request nonce is invalid or expired", err))
 		}
+		tr.Pass("nonce", c.nonce)
+	} else if tr != nil {
+		tr.Skip("nonce", nonceValue(c.hasNonce, c.nonce)+"; no nonce source")
 	}
 
 	dot := strings.IndexByte(j.SigningInput, '.')
-	return &SHR{
+	s := &SHR{
 		Token:       tok,
 		Thumbprint:  key.Thumbprint,
 		Nonce:       c.nonce,
 		Timestamp:   ts,
 		payloadHash: jose.HashB64(j.SigningInput[dot+1:]),
-	}, nil
+	}
+	tr.Skip("replay", "checked by the caller's replay store")
+	return s, nil
+}
+
+// traceQuery reports a q check that passed, or that had nothing to check.
+func (v *SHRVerifier) traceQuery(q *shrwire.List, rawQuery string) {
+	switch {
+	case q != nil:
+		v.tr.Pass("q", queryValue(q, rawQuery))
+	case strings.ContainsFunc(rawQuery, func(r rune) bool { return r != '&' }):
+		v.tr.Skip("q", "absent: the query "+strconv.Quote(rawQuery)+" is not signed")
+	}
+}
+
+// queryValue shows a q claim against the request query (for tracing).
+func queryValue(q *shrwire.List, rawQuery string) string {
+	switch {
+	case q == nil:
+		return "absent, request query " + strconv.Quote(rawQuery)
+	case len(q.Names) == 0 && q.Value == shrEmptyHash:
+		return "covers nothing (the hash of the empty string), request query " + strconv.Quote(rawQuery)
+	case len(q.Names) == 0:
+		return "raw form " + strconv.Quote(q.Value) + ", request query " + strconv.Quote(rawQuery)
+	}
+	return "hash over " + quoteList(q.Names) + ", request query " + strconv.Quote(rawQuery)
+}
+
+// headersValue shows an h claim (for tracing).
+func headersValue(h *shrwire.List) string {
+	if h == nil {
+		return "absent"
+	}
+	return "hash over " + quoteList(h.Names)
 }
 
 // shrTyp classifies the typ header: strict is true for "pop"; ok is false
@@ -560,6 +723,30 @@ type shrClaims struct {
 	cnfJWK                []byte
 	hasB, hasNonce        bool
 	hasHTM, hasHTU        bool
+	// failed names the claim read refused (for tracing).
+	failed string
+}
+
+// present lists the claims read (for tracing).
+func (c *shrClaims) present() string {
+	s := "at, ts, m, u, p"
+	for _, o := range []struct {
+		name string
+		has  bool
+	}{{"q", c.q != nil}, {"h", c.h != nil}, {"b", c.hasB}, {"nonce", c.hasNonce}, {"cnf.jwk", c.cnfJWK != nil}} {
+		if o.has {
+			s += ", " + o.name
+		}
+	}
+	return s
+}
+
+// failedValue names the claim read refused (for tracing).
+func (c *shrClaims) failedValue() string {
+	if c.failed == "" {
+		return ""
+	}
+	return "claim " + strconv.Quote(c.failed)
 }
 
 func (c *shrClaims) read(members []jose.Member) error {
@@ -613,6 +800,7 @@ func (c *shrClaims) read(members []jose.Member) error {
 			c.hasHTU = true
 		}
 		if !ok {
+			c.failed = m.Name
 			return shrErr(reason, "The PoP signed request claim "+m.Name+" has the wrong type", nil)
 		}
 	}

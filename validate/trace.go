@@ -1,0 +1,96 @@
+package validate
+
+// Tracing for popctl inspect (internal/trace): a traced copy of a verifier
+// reports each check, with the value it looked at and its outcome, so the
+// inspector shows the verifier's own verdicts. Nothing here is exported:
+// internal/trace.With reaches the hooks registered below.
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/popguard/popguard/internal/jose"
+	"github.com/popguard/popguard/internal/trace"
+)
+
+// traced is embedded in each verifier. Untraced, tr is nil and every
+// report is one nil check that allocates nothing.
+type traced struct {
+	tr      trace.Tracer
+	missing trace.Inputs
+}
+
+// lacks reports whether the caller declared input missing: the checks that
+// need it are reported as skipped and treated as passed.
+func (t *traced) lacks(input trace.Inputs) bool { return t.missing&input != 0 }
+
+func init() {
+	trace.Register(func(v *ProofVerifier, o trace.Options) *ProofVerifier {
+		c := *v
+		c.traced = traced{tr: o.Tracer, missing: o.Missing}
+		return &c
+	})
+	trace.Register(func(v *SHRVerifier, o trace.Options) *SHRVerifier {
+		c := *v
+		c.traced = traced{tr: o.Tracer, missing: o.Missing}
+		return &c
+	})
+	trace.Register(func(v *JWTVerifier, o trace.Options) *JWTVerifier {
+		c := *v
+		c.traced = traced{tr: o.Tracer, missing: o.Missing}
+		return &c
+	})
+}
+
+// The helpers below format trace values; they run only when tracing.
+
+// typValue is the typ header as a check saw it.
+func typValue(j *jose.JWS) string {
+	if !j.HasTyp {
+		return "missing"
+	}
+	return strconv.Quote(j.Typ)
+}
+
+// timeValue places t relative to now: "2024-01-02T03:04:05Z, 12s ago".
+func timeValue(t, now time.Time) string {
+	d := now.Sub(t).Round(time.Second)
+	rel := "now"
+	switch {
+	case d > 0:
+		rel = d.String() + " ago"
+	case d < 0:
+		rel = "in " + (-d).String()
+	}
+	return t.UTC().Format(time.RFC3339) + ", " + rel
+}
+
+// windowValue is timeValue with the accepted window.
+func windowValue(t, now time.Time, maxAge, skew time.Duration) string {
+	return fmt.Sprintf("%s (accepted from %s before now to %s after)", timeValue(t, now), maxAge, skew)
+}
+
+// keyValue describes an imported public key.
+func keyValue(k *jose.PublicKey) string {
+	kind := k.Kty
+	if k.Crv != "" {
+		kind += " " + k.Crv
+	}
+	if s, ok := k.Key.(interface{ Size() int }); ok && k.Kty == "RSA" {
+		kind += fmt.Sprintf(" %d-bit", s.Size()*8)
+	}
+	return kind + " public key, thumbprint " + k.Thumbprint
+}
+
+// quoteList writes names as ["a", "b"].
+func quoteList(names []string) string {
+	b := []byte{'['}
+	for i, n := range names {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendQuote(b, n)
+	}
+	return string(append(b, ']'))
+}
