@@ -168,7 +168,7 @@ func TestInspectProofWithoutRequest(t *testing.T) {
 func TestInspectBrokenProofs(t *testing.T) {
 	key, _ := newProof(t, "ES256", 1700000000)
 	k, _ := loadKey(key)
-	priv, _ := privateJWK(k.Key, k.KID)
+	priv, _ := k.PrivateJWK(k.KID)
 	sign := func(header, claims map[string]any) string {
 		s, err := k.JWS(header, claims)
 		if err != nil {
