@@ -272,7 +272,7 @@ func (v *ProofVerifier) Verify(proof string, req ProofRequest) (*Proof, error) {
 // skipReplay reports the one check of RFC 9449 §4.3 that Verify leaves to
 // the caller.
 func (v *ProofVerifier) skipReplay(p *Proof) {
-	v.tr.Skip("replay", "jti "+strconv.Quote(p.JTI)+": checked by the caller's replay store")
+	v.tr.Skip("replay", "jti "+strconv.Quote(p.JTI))
 }
 
 // VerifyRequest checks a DPoP-protected request (RFC 9449 §7): the proof
@@ -492,7 +492,7 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 	// Check 8: htm, exact (methods are case-sensitive, RFC 9110 §9.1).
 	switch {
 	case v.lacks(trace.Method):
-		tr.Skip("htm", c.htm)
+		v.unknown("htm", c.htm, "request method")
 	case c.htm != req.Method:
 		err := proofErr(popguard.ReasonProofHTM, "The DPoP proof htm does not match the request method", nil)
 		if tr != nil {
@@ -513,8 +513,8 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 		return checkedProof{}, err
 	}
 	if v.lacks(trace.Target) {
-		tr.Skip("target", "")
-		tr.Skip("htu", htu)
+		v.unknown("target", "", "request URI")
+		v.unknown("htu", htu, "request URI")
 	} else {
 		target, err := CanonicalTarget(req.Target)
 		if err != nil {
@@ -585,7 +585,7 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 		}
 		tr.Pass("nonce", c.nonce)
 	} else if tr != nil {
-		tr.Skip("nonce", nonceValue(c.hasNonce, c.nonce)+"; no nonce source")
+		tr.Skip("nonce", nonceValue(c.hasNonce, c.nonce))
 	}
 	return checkedProof{j: j, alg: alg, c: c, htu: htu, iat: iat}, nil
 }

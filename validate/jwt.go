@@ -285,8 +285,8 @@ func (v *JWTVerifier) verifySignature(ctx context.Context, j *jose.JWS) error {
 	tr.Pass("alg", j.Alg)
 	if v.lacks(trace.IssuerKeys) {
 		if tr != nil {
-			tr.Skip("keyset", "kid "+strconv.Quote(j.Kid)+"; no issuer keys")
-			tr.Skip("signature", j.Alg)
+			v.unknown("keyset", "kid "+strconv.Quote(j.Kid), "issuer keys")
+			v.unknown("signature", j.Alg, "issuer keys")
 		}
 		return nil
 	}
@@ -353,7 +353,7 @@ func (v *JWTVerifier) checkClaims(c *tokenClaims) error {
 	}
 	switch {
 	case v.lacks(trace.Issuer):
-		tr.Skip("iss", c.iss)
+		v.unknown("iss", c.iss, "trusted issuer")
 	case c.iss != v.issuer:
 		err := tokenErr(popguard.ReasonTokenIssuer, "The access token issuer is not trusted", nil)
 		if tr != nil {

@@ -449,7 +449,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	}
 	switch {
 	case v.lacks(trace.Method):
-		tr.Skip("m", c.m)
+		v.unknown("m", c.m, "request method")
 	case c.m != req.Method:
 		err := shrErr(popguard.ReasonSHRMethod, "The PoP signed request m does not match the request method", nil)
 		if tr != nil {
@@ -460,9 +460,9 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 		tr.Pass("m", c.m)
 	}
 	if v.lacks(trace.Target) {
-		tr.Skip("u", c.u)
-		tr.Skip("target", "")
-		tr.Skip("p", c.p)
+		v.unknown("u", c.u, "request URI")
+		v.unknown("target", "", "request URI")
+		v.unknown("p", c.p, "request URI")
 	} else {
 		if err := shrwire.MatchHost(c.u, req.Scheme, req.Host); err != nil {
 			if tr != nil {
@@ -546,7 +546,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	// query and headers, which an unauthenticated caller chooses.
 	if v.lacks(trace.Target) {
 		if tr != nil && c.q != nil {
-			tr.Skip("q", quoteList(c.q.Names))
+			v.unknown("q", "covers "+quoteList(c.q.Names), "request URI")
 		}
 	} else if err := v.checkQuery(&c, req.RawQuery); err != nil {
 		if tr != nil {
@@ -558,7 +558,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	}
 	if v.lacks(trace.Headers) {
 		if tr != nil && c.h != nil {
-			tr.Skip("h", quoteList(c.h.Names))
+			v.unknown("h", "covers "+quoteList(c.h.Names), "request headers")
 		}
 	} else if err := v.checkHeaders(&c, req.Header); err != nil {
 		if tr != nil {
@@ -573,7 +573,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	case !checkBody:
 		tr.Skip("b", "absent, and not required")
 	case v.lacks(trace.Body):
-		tr.Skip("b", c.b)
+		v.unknown("b", c.b, "request body")
 	default:
 		var body []byte
 		if req.Body != nil {
@@ -605,7 +605,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 		}
 		tr.Pass("nonce", c.nonce)
 	} else if tr != nil {
-		tr.Skip("nonce", nonceValue(c.hasNonce, c.nonce)+"; no nonce source")
+		tr.Skip("nonce", nonceValue(c.hasNonce, c.nonce))
 	}
 
 	dot := strings.IndexByte(j.SigningInput, '.')
@@ -616,7 +616,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 		Timestamp:   ts,
 		payloadHash: jose.HashB64(j.SigningInput[dot+1:]),
 	}
-	tr.Skip("replay", "checked by the caller's replay store")
+	tr.Skip("replay", "")
 	return s, nil
 }
 

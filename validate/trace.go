@@ -14,7 +14,8 @@ import (
 	"github.com/popguard/popguard/internal/trace"
 )
 
-// traced is embedded in each verifier. Untraced, tr is nil and every
+// traced is embedded in each verifier. Checks a verifier never makes
+// (replay, and the nonce without a nonce source) are reported as skipped. Untraced, tr is nil and every
 // report is one nil check that allocates nothing.
 type traced struct {
 	tr      trace.Tracer
@@ -24,6 +25,18 @@ type traced struct {
 // lacks reports whether the caller declared input missing: the checks that
 // need it are reported as skipped and treated as passed.
 func (t *traced) lacks(input trace.Inputs) bool { return t.missing&input != 0 }
+
+// unknown reports a check not made because the caller lacks an input
+// (what it is, e.g. "request method").
+func (t *traced) unknown(check, value, what string) {
+	if t.tr == nil {
+		return
+	}
+	if value != "" {
+		value += " "
+	}
+	t.tr.Skip(check, value+"(no "+what+" given)")
+}
 
 func init() {
 	trace.Register(func(v *ProofVerifier, o trace.Options) *ProofVerifier {
