@@ -213,7 +213,7 @@ func TestEndToEndDPoP(t *testing.T) {
 		t.Errorf("other key: %d %v", code, hdr)
 	}
 	out, _, code := popctl(t, "", "inspect", "-method", "GET", "-url", url, "-token", at, bad)
-	if code != exitFail || !strings.Contains(out, "✘ cnf.jkt") {
+	if code != exitFail || !strings.Contains(out, "✘ binding") || !strings.Contains(out, "[token_key_binding]") {
 		t.Errorf("inspect of the other key's proof: exit %d\n%s", code, out)
 	}
 

@@ -152,15 +152,24 @@ func rawPath(raw string) string {
 	return raw[i:]
 }
 
-// parseRequestURL parses an absolute http(s) request URL.
+// parseRequestURL parses an absolute http(s) request URL that a server
+// accepts as a request target (validate.CanonicalTarget).
 func parseRequestURL(raw string) (*url.URL, error) {
 	if _, err := validate.CanonicalTarget(raw); err != nil {
 		return nil, fmt.Errorf("-url %q: %v", raw, err)
 	}
+	return parseURL(raw)
+}
+
+// parseURL parses an absolute http(s) URL, without judging its path.
+func parseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("-url %q: %v", raw, err)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("-url %q: not an absolute http or https URL", raw)
+	}
 	return u, nil
 }
