@@ -433,21 +433,14 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 			reason = popguard.ReasonProofCrit
 		}
 		err = proofErr(reason, "The DPoP proof is not a well-formed JWT", err)
-		if tr != nil {
-			tr.Fail("structure", fmt.Sprintf("%d bytes (at most %d)", len(proof), v.maxSize), err)
-		}
-		return checkedProof{}, err
 	}
-	if tr != nil {
-		tr.Pass("structure", fmt.Sprintf("compact JWS, %d bytes", len(proof)))
+	if err := v.structure(len(proof), v.maxSize, err); err != nil {
+		return checkedProof{}, err
 	}
 	// §4.3 check 4: typ. Exact: not "JWT", "at+jwt", nor the media type form.
 	if j.Typ != "dpop+jwt" {
 		err := proofErr(popguard.ReasonProofType, "The DPoP proof typ is not dpop+jwt", nil)
-		if tr != nil {
-			tr.Fail("typ", typValue(j), err)
-		}
-		return checkedProof{}, err
+		return checkedProof{}, v.report("typ", err, func() string { return typValue(j) })
 	}
 	tr.Pass("typ", "dpop+jwt")
 	// Check 5: an allowed asymmetric algorithm.
@@ -490,17 +483,10 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 	}
 	tr.Pass("jti", c.jti)
 	// Check 8: htm, exact (methods are case-sensitive, RFC 9110 §9.1).
-	switch {
-	case v.lacks(trace.Method):
-		v.unknown("htm", c.htm, "request method")
-	case c.htm != req.Method:
-		err := proofErr(popguard.ReasonProofHTM, "The DPoP proof htm does not match the request method", nil)
-		if tr != nil {
-			tr.Fail("htm", fmt.Sprintf("htm %q, request method %q", c.htm, req.Method), err)
-		}
+	if err := v.match("htm", trace.Method, "request method", c.htm, req.Method, func() error {
+		return proofErr(popguard.ReasonProofHTM, "The DPoP proof htm does not match the request method", nil)
+	}); err != nil {
 		return checkedProof{}, err
-	default:
-		tr.Pass("htm", c.htm)
 	}
 	// Check 9: htu, after the RFC 3986 normalizations that do not change
 	// routing (see CanonicalHTU); a path with a dot-segment is refused.
@@ -537,19 +523,10 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 	// Check 11: iat within [now-maxAge, now+futureSkew].
 	now := v.now()
 	iat := floatTime(c.iat)
-	if iat.Before(now.Add(-v.maxAge)) || iat.After(now.Add(v.futureSkew)) {
-		desc := "The DPoP proof is too old"
-		if iat.After(now) {
-			desc = "The DPoP proof iat is in the future"
-		}
-		err := proofErr(popguard.ReasonProofIAT, desc, nil)
-		if tr != nil {
-			tr.Fail("iat", windowValue(iat, now, v.maxAge, v.futureSkew), err)
-		}
+	if err := v.window("iat", iat, now, v.maxAge, v.futureSkew, func(desc string) error {
+		return proofErr(popguard.ReasonProofIAT, desc, nil)
+	}, "The DPoP proof is too old", "The DPoP proof iat is in the future"); err != nil {
 		return checkedProof{}, err
-	}
-	if tr != nil {
-		tr.Pass("iat", windowValue(iat, now, v.maxAge, v.futureSkew))
 	}
 	// Check 12: ath, required at a resource server (§7).
 	if req.AccessToken != "" {

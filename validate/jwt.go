@@ -199,13 +199,9 @@ func (v *JWTVerifier) VerifyToken(ctx context.Context, token string) (*Token, er
 	j, err := jose.ParseCompact(token, v.maxSize)
 	if err != nil {
 		err = tokenErr(popguard.ReasonTokenMalformed, "The access token is not a well-formed JWT", err)
-		if tr != nil {
-			tr.Fail("structure", fmt.Sprintf("%d bytes (at most %d)", len(token), v.maxSize), err)
-		}
-		return nil, err
 	}
-	if tr != nil {
-		tr.Pass("structure", fmt.Sprintf("compact JWS, %d bytes", len(token)))
+	if err := v.structure(len(token), v.maxSize, err); err != nil {
+		return nil, err
 	}
 	// RFC 9068 §4 step 1: typ. This also stops DPoP proofs, SHRs and ID
 	// tokens from being used as access tokens.
@@ -213,14 +209,10 @@ func (v *JWTVerifier) VerifyToken(ctx context.Context, token string) (*Token, er
 	case j.Typ == "at+jwt" || j.Typ == "application/at+jwt":
 	case v.acceptJWT && (!j.HasTyp || j.Typ == "JWT"):
 	default:
-		err := tokenErr(popguard.ReasonTokenType, "The access token typ is not at+jwt", nil)
-		if tr != nil {
-			tr.Fail("typ", typValue(j), err)
-		}
-		return nil, err
+		err = tokenErr(popguard.ReasonTokenType, "The access token typ is not at+jwt", nil)
 	}
-	if tr != nil {
-		tr.Pass("typ", typValue(j))
+	if err := v.report("typ", err, func() string { return typValue(j) }); err != nil {
+		return nil, err
 	}
 	if j.JWK != nil || j.HeaderHas("jku") || j.HeaderHas("x5u") {
 		// RFC 9068 §4: use only the keys of the authorization server.
@@ -351,17 +343,10 @@ func (v *JWTVerifier) checkClaims(c *tokenClaims) error {
 	if tr != nil {
 		tr.Pass("claims", strings.Join(v.required, ", "))
 	}
-	switch {
-	case v.lacks(trace.Issuer):
-		v.unknown("iss", c.iss, "trusted issuer")
-	case c.iss != v.issuer:
-		err := tokenErr(popguard.ReasonTokenIssuer, "The access token issuer is not trusted", nil)
-		if tr != nil {
-			tr.Fail("iss", fmt.Sprintf("%q, trusted issuer %q", c.iss, v.issuer), err)
-		}
+	if err := v.match("iss", trace.Issuer, "trusted issuer", c.iss, v.issuer, func() error {
+		return tokenErr(popguard.ReasonTokenIssuer, "The access token issuer is not trusted", nil)
+	}); err != nil {
 		return err
-	default:
-		tr.Pass("iss", c.iss)
 	}
 	if !v.anyAud {
 		ok := false

@@ -375,24 +375,16 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	j, err := jose.ParseCompact(shr, v.maxSize)
 	if err != nil {
 		err = shrErr(popguard.ReasonSHRMalformed, "The PoP signed request is not a well-formed JWS", err)
-		if tr != nil {
-			tr.Fail("structure", fmt.Sprintf("%d bytes (at most %d)", len(shr), v.maxSize), err)
-		}
-		return nil, err
 	}
-	if tr != nil {
-		tr.Pass("structure", fmt.Sprintf("compact JWS, %d bytes", len(shr)))
+	if err := v.structure(len(shr), v.maxSize, err); err != nil {
+		return nil, err
 	}
 	strictTyp, ok := shrTyp(j)
 	if !ok {
-		err := shrErr(popguard.ReasonSHRType, "The PoP signed request typ is not pop", nil)
-		if tr != nil {
-			tr.Fail("typ", typValue(j), err)
-		}
-		return nil, err
+		err = shrErr(popguard.ReasonSHRType, "The PoP signed request typ is not pop", nil)
 	}
-	if tr != nil {
-		tr.Pass("typ", typValue(j))
+	if err := v.report("typ", err, func() string { return typValue(j) }); err != nil {
+		return nil, err
 	}
 	alg, ok := v.algSet[j.Alg]
 	if !ok {
@@ -433,31 +425,15 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	// The request binding: cheap, and needs neither token nor key.
 	now := v.now()
 	ts := time.Unix(c.ts, 0)
-	if ts.Before(now.Add(-v.maxAge)) || ts.After(now.Add(v.futureSkew)) {
-		desc := "The PoP signed request is too old"
-		if ts.After(now) {
-			desc = "The PoP signed request ts is in the future"
-		}
-		err := shrErr(popguard.ReasonSHRTimestamp, desc, nil)
-		if tr != nil {
-			tr.Fail("ts", windowValue(ts, now, v.maxAge, v.futureSkew), err)
-		}
+	if err := v.window("ts", ts, now, v.maxAge, v.futureSkew, func(desc string) error {
+		return shrErr(popguard.ReasonSHRTimestamp, desc, nil)
+	}, "The PoP signed request is too old", "The PoP signed request ts is in the future"); err != nil {
 		return nil, err
 	}
-	if tr != nil {
-		tr.Pass("ts", windowValue(ts, now, v.maxAge, v.futureSkew))
-	}
-	switch {
-	case v.lacks(trace.Method):
-		v.unknown("m", c.m, "request method")
-	case c.m != req.Method:
-		err := shrErr(popguard.ReasonSHRMethod, "The PoP signed request m does not match the request method", nil)
-		if tr != nil {
-			tr.Fail("m", fmt.Sprintf("m %q, request method %q", c.m, req.Method), err)
-		}
+	if err := v.match("m", trace.Method, "request method", c.m, req.Method, func() error {
+		return shrErr(popguard.ReasonSHRMethod, "The PoP signed request m does not match the request method", nil)
+	}); err != nil {
 		return nil, err
-	default:
-		tr.Pass("m", c.m)
 	}
 	if v.lacks(trace.Target) {
 		v.unknown("u", c.u, "request URI")

@@ -56,6 +56,70 @@ func init() {
 	})
 }
 
+// report reports check as failed with err, or passed when err is nil,
+// with the value made by value (called only when tracing), and returns err.
+func (t *traced) report(check string, err error, value func() string) error {
+	switch {
+	case t.tr == nil:
+	case err != nil:
+		t.tr.Fail(check, value(), err)
+	default:
+		t.tr.Pass(check, value())
+	}
+	return err
+}
+
+// structure reports the parse of an n-byte JWS (limit max) that failed
+// with err (nil: it parsed), and returns err.
+func (t *traced) structure(n, max int, err error) error {
+	return t.report("structure", err, func() string {
+		if err != nil {
+			return fmt.Sprintf("%d bytes (at most %d)", n, max)
+		}
+		return fmt.Sprintf("compact JWS, %d bytes", n)
+	})
+}
+
+// match checks got (a claim) against want (from the request or the
+// configuration, what it is): reported as skipped when the caller lacks
+// input, else a mismatch is the error fail makes.
+func (t *traced) match(check string, input trace.Inputs, what, got, want string, fail func() error) error {
+	switch {
+	case t.lacks(input):
+		t.unknown(check, got, what)
+	case got != want:
+		err := fail()
+		if t.tr != nil {
+			t.tr.Fail(check, fmt.Sprintf("%q, %s %q", got, what, want), err)
+		}
+		return err
+	default:
+		t.tr.Pass(check, got)
+	}
+	return nil
+}
+
+// window checks that at (a proof's iat, an SHR's ts) lies within
+// [now-maxAge, now+skew]; fail makes the error from the description old
+// or future.
+func (t *traced) window(check string, at, now time.Time, maxAge, skew time.Duration, fail func(desc string) error, old, future string) error {
+	if at.Before(now.Add(-maxAge)) || at.After(now.Add(skew)) {
+		desc := old
+		if at.After(now) {
+			desc = future
+		}
+		err := fail(desc)
+		if t.tr != nil {
+			t.tr.Fail(check, windowValue(at, now, maxAge, skew), err)
+		}
+		return err
+	}
+	if t.tr != nil {
+		t.tr.Pass(check, windowValue(at, now, maxAge, skew))
+	}
+	return nil
+}
+
 // The helpers below format trace values; they run only when tracing.
 
 // typValue is the typ header as a check saw it.

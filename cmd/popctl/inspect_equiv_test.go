@@ -68,17 +68,17 @@ type eqCase struct {
 }
 
 type eqEnv struct {
-	dir, jwks      string
-	keys           *validate.StaticKeySet
-	iss            *sign.Issuer
-	client, other  *sign.Key
-	good           string // a token bound to client by cnf.jkt
-	popToken       string // a token bound to client by cnf.kid (Entra)
-	goodProofToken string
+	t             *testing.T
+	dir, jwks     string
+	keys          *validate.StaticKeySet
+	iss           *sign.Issuer
+	client, other *sign.Key
+	good          string // a token bound to client by cnf.jkt
+	popToken      string // a token bound to client by cnf.kid (Entra)
 }
 
 func newEqEnv(t *testing.T) *eqEnv {
-	e := &eqEnv{dir: t.TempDir(), client: sign.MustKey("ES256"), other: sign.MustKey("ES256")}
+	e := &eqEnv{t: t, dir: t.TempDir(), client: sign.MustKey("ES256"), other: sign.MustKey("ES256")}
 	e.iss = &sign.Issuer{URL: eqIssuer, KID: "issuer-1", Key: sign.MustKey("ES256")}
 	e.jwks = filepath.Join(e.dir, "jwks.json")
 	if err := os.WriteFile(e.jwks, e.iss.JWKS(), 0o600); err != nil {
@@ -109,7 +109,7 @@ func (e *eqEnv) token(t *testing.T, edit func(claims map[string]any), header ...
 			h[n] = v
 		}
 	}
-	return mustJWS(t, e.iss.Key, h, claims)
+	return e.sign(e.iss.Key, h, claims)
 }
 
 // proof signs a proof for GET eqHTU at eqNow carrying ath of token, after
@@ -121,7 +121,7 @@ func (e *eqEnv) proof(t *testing.T, token string, edit func(header, claims map[s
 	if edit != nil {
 		edit(h, c)
 	}
-	return mustJWS(t, e.client, h, c)
+	return e.sign(e.client, h, c)
 }
 
 // shr signs an MSAL.NET SHR for GET eqURL at eqNow carrying at, after o
@@ -152,13 +152,17 @@ func (e *eqEnv) shr(t *testing.T, at string, o func(*sign.SHROptions), edit func
 	return s
 }
 
-func mustJWS(t *testing.T, k *sign.Key, header, claims map[string]any) string {
-	t.Helper()
+// sign signs a JWS with k; the cases are built before their subtests run.
+func (e *eqEnv) sign(k *sign.Key, header, claims map[string]any) string {
 	s, err := k.JWS(header, claims)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.must(err)
 	return s
+}
+
+func (e *eqEnv) must(err error) {
+	if err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 func eqCases(t *testing.T, e *eqEnv) []eqCase {

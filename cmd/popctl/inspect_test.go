@@ -121,7 +121,7 @@ func TestProofInspect(t *testing.T) {
 		reason string
 		detail string
 	}{
-		{"wrong method", []string{"-method", "POST", "-url", "https://api.test/things/1", "-at", at(1)}, "htm", "proof_htm", `htm "GET", request method "POST"`},
+		{"wrong method", []string{"-method", "POST", "-url", "https://api.test/things/1", "-at", at(1)}, "htm", "proof_htm", `"GET", request method "POST"`},
 		{"method case", []string{"-method", "get", "-url", "https://api.test/things/1", "-at", at(1)}, "htm", "proof_htm", `request method "get"`},
 		{"wrong url", []string{"-method", "GET", "-url", "https://api.test/things/2", "-at", at(1)}, "htu", "proof_htu", "canonical htu https://api.test/things/1, canonical request URI https://api.test/things/2"},
 		{"dot-segment", []string{"-method", "GET", "-url", "https://api.test/things/%2e%2e/1", "-at", at(1)}, "target", "request_dot_segment", "The request path must not contain dot-segments"},
