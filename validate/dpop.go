@@ -5,14 +5,17 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
+	"github.com/popguard/popguard/internal/trace"
 )
 
 // DefaultProofAlgs returns a copy of the default DPoP proof algorithm
@@ -48,6 +51,7 @@ type ProofVerifier struct {
 	now        func() time.Time
 	keyCache   int
 	keys       *lru.Cache[[sha256.Size]byte, *jose.PublicKey]
+	traced
 }
 
 // NewProofVerifier returns a DPoP proof verifier.
@@ -155,7 +159,17 @@ func (v *ProofVerifier) Verify(proof string, req ProofRequest) (*Proof, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.finish(&c)
+	p, err := v.finish(&c)
+	if err == nil && v.tr != nil {
+		v.skipReplay(p)
+	}
+	return p, err
+}
+
+// skipReplay reports the one check of RFC 9449 §4.3 that Verify leaves to
+// the caller.
+func (v *ProofVerifier) skipReplay(p *Proof) {
+	v.tr.Skip("replay", "jti "+strconv.Quote(p.JTI))
 }
 
 // VerifyRequest checks a DPoP-protected request (RFC 9449 §7): the proof
@@ -173,8 +187,9 @@ func (v *ProofVerifier) Verify(proof string, req ProofRequest) (*Proof, error) {
 // caller chooses; and only then a token verifier that makes a network call
 // (introspection), so that call is spent on proofs with a valid signature.
 func (v *ProofVerifier) VerifyRequest(ctx context.Context, tokens TokenVerifier, proof string, req ProofRequest) (*Proof, *Token, error) {
+	tr := v.tr
 	if req.AccessToken == "" {
-		return nil, nil, tokenErr(popguard.ReasonTokenMalformed, "The access token is missing", nil)
+		return nil, nil, tr.Fail("token", "missing", tokenErr(popguard.ReasonTokenMalformed, "The access token is missing", nil))
 	}
 	c, err := v.check(proof, req)
 	if err != nil {
@@ -182,11 +197,15 @@ func (v *ProofVerifier) VerifyRequest(ctx context.Context, tokens TokenVerifier,
 	}
 	tv := stagedToken{tokens: tokens, token: req.AccessToken}
 	tok, err := tv.cached()
+	cached := tok != nil
 	if tok == nil && err == nil && tv.local() {
 		tok, err = tv.verify(ctx)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, tr.Fail("token", "", err)
+	}
+	if tok != nil && tr != nil {
+		tr.Pass("token", tokenSource(cached))
 	}
 	p, err := v.finish(&c)
 	if err != nil {
@@ -194,13 +213,41 @@ func (v *ProofVerifier) VerifyRequest(ctx context.Context, tokens TokenVerifier,
 	}
 	if tok == nil {
 		if tok, err = tv.verify(ctx); err != nil {
-			return nil, nil, err
+			return nil, nil, tr.Fail("token", "", err)
 		}
+		tr.Pass("token", tokenSource(false))
 	}
 	if err := CheckDPoPBinding(tok, p); err != nil {
+		if tr != nil {
+			tr.Fail("binding", bindingValue(tok, p), err)
+		}
 		return nil, nil, err
 	}
+	if tr != nil {
+		tr.Pass("binding", bindingValue(tok, p))
+		v.skipReplay(p)
+	}
 	return p, tok, nil
+}
+
+// tokenSource says where VerifyRequest found the token valid (for tracing).
+func tokenSource(cached bool) string {
+	if cached {
+		return "valid (token cache)"
+	}
+	return "valid (token verifier)"
+}
+
+// bindingValue shows the token's cnf against the proof key (for tracing).
+func bindingValue(tok *Token, p *Proof) string {
+	cnf := "no cnf"
+	switch {
+	case tok.Cnf.JKT != "":
+		cnf = "cnf.jkt " + tok.Cnf.JKT
+	case tok.Cnf.Bound():
+		cnf = "a cnf without jkt"
+	}
+	return cnf + ", proof key thumbprint " + p.Thumbprint
 }
 
 // stagedToken verifies one access token with a TokenVerifier, looking a
@@ -269,8 +316,9 @@ type checkedProof struct {
 // caller's choice of algorithm and key: syntax, typ, alg, claims, htm, htu,
 // iat, ath and nonce.
 func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, error) {
+	tr := v.tr
 	if proof == "" {
-		return checkedProof{}, proofErr(popguard.ReasonProofMissing, "The DPoP proof is missing", nil)
+		return checkedProof{}, tr.Fail("structure", "empty", proofErr(popguard.ReasonProofMissing, "The DPoP proof is missing", nil))
 	}
 	j, err := jose.ParseCompact(proof, v.maxSize)
 	if err != nil {
@@ -281,100 +329,175 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 		case errors.Is(err, jose.ErrCrit):
 			reason = popguard.ReasonProofCrit
 		}
-		return checkedProof{}, proofErr(reason, desc, err)
+		err = proofErr(reason, desc, err)
+	}
+	if err := v.structure(len(proof), v.maxSize, err); err != nil {
+		return checkedProof{}, err
 	}
 	// §4.3 check 4: typ. Exact: not "JWT", "at+jwt", nor the media type form.
 	if j.Typ != "dpop+jwt" {
-		return checkedProof{}, proofErr(popguard.ReasonProofType, "The DPoP proof typ is not dpop+jwt", nil)
+		err := proofErr(popguard.ReasonProofType, "The DPoP proof typ is not dpop+jwt", nil)
+		return checkedProof{}, v.report("typ", err, func() string { return typValue(j) })
 	}
+	tr.Pass("typ", "dpop+jwt")
 	// Check 5: an allowed asymmetric algorithm.
 	alg, ok := v.algSet[j.Alg]
 	if !ok {
-		return checkedProof{}, proofErr(popguard.ReasonProofAlg, "The DPoP proof alg is not allowed", nil)
+		err := proofErr(popguard.ReasonProofAlg, "The DPoP proof alg is not allowed", nil)
+		if tr != nil {
+			tr.Fail("alg", fmt.Sprintf("%q (allowed: %s)", j.Alg, quoteList(v.algs)), err)
+		}
+		return checkedProof{}, err
 	}
+	tr.Pass("alg", j.Alg)
 	if j.JWK == nil {
-		return checkedProof{}, proofErr(popguard.ReasonProofKey, "The DPoP proof has no jwk header", nil)
+		return checkedProof{}, tr.Fail("jwk", "no jwk header", proofErr(popguard.ReasonProofKey, "The DPoP proof has no jwk header", nil))
 	}
 	for _, h := range forbiddenProofHeaders {
 		if j.HeaderHas(h) {
-			return checkedProof{}, proofErr(popguard.ReasonProofKey, "The DPoP proof key must come from the jwk header only", nil)
+			err := proofErr(popguard.ReasonProofKey, "The DPoP proof key must come from the jwk header only", nil)
+			if tr != nil {
+				tr.Fail("jwk", "a "+h+" header", err)
+			}
+			return checkedProof{}, err
 		}
 	}
+	tr.Pass("jwk", "a jwk header and no jku, x5u, x5c, x5t or x5t#S256")
 	// Check 3: required claims, with their types.
 	var c proofClaims
 	if err := c.read(j.Payload); err != nil {
-		return checkedProof{}, err
+		return checkedProof{}, tr.Fail("claims", "", err)
+	}
+	if tr != nil {
+		tr.Pass("claims", c.present())
 	}
 	if len(c.jti) > v.maxJTI {
-		return checkedProof{}, proofErr(popguard.ReasonProofJTI, "The DPoP proof jti is too long", nil)
+		err := proofErr(popguard.ReasonProofJTI, "The DPoP proof jti is too long", nil)
+		if tr != nil {
+			tr.Fail("jti", fmt.Sprintf("%d bytes (at most %d)", len(c.jti), v.maxJTI), err)
+		}
+		return checkedProof{}, err
 	}
+	tr.Pass("jti", c.jti)
 	// Check 8: htm, exact (methods are case-sensitive, RFC 9110 §9.1).
-	if c.htm != req.Method {
-		return checkedProof{}, proofErr(popguard.ReasonProofHTM, "The DPoP proof htm does not match the request method", nil)
+	if err := v.match("htm", trace.Method, "request method", c.htm, req.Method, func() error {
+		return proofErr(popguard.ReasonProofHTM, "The DPoP proof htm does not match the request method", nil)
+	}); err != nil {
+		return checkedProof{}, err
 	}
 	// Check 9: htu, after the RFC 3986 normalizations that do not change
 	// routing (see CanonicalHTU); a path with a dot-segment is refused.
 	htu, err := CanonicalHTU(c.htu)
 	if err != nil {
-		return checkedProof{}, proofErr(popguard.ReasonProofHTU, "The DPoP proof htu is not a valid http(s) URI without query and fragment", err)
+		err = proofErr(popguard.ReasonProofHTU, "The DPoP proof htu is not a valid http(s) URI without query and fragment", err)
+		if tr != nil {
+			tr.Fail("htu", strconv.Quote(c.htu), err)
+		}
+		return checkedProof{}, err
 	}
-	target, err := CanonicalTarget(req.Target)
-	if err != nil {
-		return checkedProof{}, targetErr(err)
-	}
-	if htu != target {
-		return checkedProof{}, withMismatch(proofErr(popguard.ReasonProofHTU, "The DPoP proof htu does not match the request URI", nil), "htu", htu, target)
+	if v.lacks(trace.Target) {
+		v.unknown("target", "", "request URI")
+		v.unknown("htu", htu, "request URI")
+	} else {
+		target, err := CanonicalTarget(req.Target)
+		if err != nil {
+			err = targetErr(err)
+			if tr != nil {
+				tr.Fail("target", strconv.Quote(req.Target), err)
+			}
+			return checkedProof{}, err
+		}
+		tr.Pass("target", target)
+		if htu != target {
+			err := withMismatch(proofErr(popguard.ReasonProofHTU, "The DPoP proof htu does not match the request URI", nil), "htu", htu, target)
+			if tr != nil {
+				tr.Fail("htu", "canonical htu "+htu+", canonical request URI "+target, err)
+			}
+			return checkedProof{}, err
+		}
+		tr.Pass("htu", htu)
 	}
 	// Check 11: iat within [now-maxAge, now+futureSkew].
 	now := v.now()
 	iat := floatTime(c.iat)
-	if iat.Before(now.Add(-v.maxAge)) {
-		return checkedProof{}, proofErr(popguard.ReasonProofIAT, "The DPoP proof is too old", nil)
-	}
-	if iat.After(now.Add(v.futureSkew)) {
-		return checkedProof{}, proofErr(popguard.ReasonProofIAT, "The DPoP proof iat is in the future", nil)
+	if err := v.window("iat", iat, now, v.maxAge, v.futureSkew, func(desc string) error {
+		return proofErr(popguard.ReasonProofIAT, desc, nil)
+	}, "The DPoP proof is too old", "The DPoP proof iat is in the future"); err != nil {
+		return checkedProof{}, err
 	}
 	// Check 12: ath, required at a resource server (§7).
 	if req.AccessToken != "" {
 		if !c.hasAth {
-			return checkedProof{}, proofErr(popguard.ReasonProofATH, "The DPoP proof has no ath claim", nil)
+			return checkedProof{}, tr.Fail("ath", "absent", proofErr(popguard.ReasonProofATH, "The DPoP proof has no ath claim", nil))
 		}
-		if c.ath != jose.HashB64(req.AccessToken) {
-			return checkedProof{}, proofErr(popguard.ReasonProofATH, "The DPoP proof ath does not match the access token", nil)
+		if want := jose.HashB64(req.AccessToken); c.ath != want {
+			err := proofErr(popguard.ReasonProofATH, "The DPoP proof ath does not match the access token", nil)
+			if tr != nil {
+				tr.Fail("ath", "ath "+strconv.Quote(c.ath)+", SHA-256 of the token "+want, err)
+			}
+			return checkedProof{}, err
 		}
+		if tr != nil {
+			tr.Pass("ath", c.ath+" = SHA-256 of the token")
+		}
+	} else if tr != nil {
+		tr.Skip("ath", "no access token to compare with")
 	}
 	// Check 10: the server's nonce.
 	if c.hasNonce && !c.nonceOK && req.Nonces == nil {
-		return checkedProof{}, proofErr(popguard.ReasonProofClaims, "The DPoP proof claim nonce has the wrong type", nil)
+		return checkedProof{}, tr.Fail("nonce", "not a string", proofErr(popguard.ReasonProofClaims, "The DPoP proof claim nonce has the wrong type", nil))
 	}
 	if req.Nonces != nil {
 		if !c.hasNonce {
-			return checkedProof{}, fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceMissing, "Resource server requires nonce in DPoP proof", nil)
+			return checkedProof{}, tr.Fail("nonce", "absent", fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceMissing, "Resource server requires nonce in DPoP proof", nil))
 		}
 		if !c.nonceOK {
-			return checkedProof{}, fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid, "The DPoP proof nonce is invalid or expired", nil)
+			return checkedProof{}, tr.Fail("nonce", "not a string", fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid, "The DPoP proof nonce is invalid or expired", nil))
 		}
 		if err := req.Nonces.CheckNonce(c.nonce); err != nil {
-			return checkedProof{}, fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid, "The DPoP proof nonce is invalid or expired", err)
+			return checkedProof{}, tr.Fail("nonce", c.nonce, fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid, "The DPoP proof nonce is invalid or expired", err))
 		}
+		tr.Pass("nonce", c.nonce)
+	} else if tr != nil {
+		tr.Skip("nonce", nonceValue(c.hasNonce, c.nonce))
 	}
 	return checkedProof{j: j, alg: alg, c: c, htu: htu, iat: iat}, nil
 }
 
+// nonceValue shows a nonce claim (for tracing).
+func nonceValue(has bool, nonce string) string {
+	if !has {
+		return "absent"
+	}
+	return strconv.Quote(nonce)
+}
+
 // finish runs the checks left by check: the proof key and the signature.
 func (v *ProofVerifier) finish(cp *checkedProof) (*Proof, error) {
+	tr := v.tr
 	// Checks 7 and 5: a public key (private members checked on the raw
 	// JSON), consistent with alg.
 	key, err := v.importKey(cp.j.JWK)
 	if err != nil {
-		return nil, proofErr(popguard.ReasonProofKey, "The DPoP proof jwk is not an acceptable public key", err)
+		return nil, tr.Fail("key", "", proofErr(popguard.ReasonProofKey, "The DPoP proof jwk is not an acceptable public key", err))
+	}
+	if tr != nil {
+		tr.Pass("key", keyValue(key))
 	}
 	if !cp.alg.Fits(key) {
-		return nil, proofErr(popguard.ReasonProofAlg, "The DPoP proof alg does not match its jwk", nil)
+		err := proofErr(popguard.ReasonProofAlg, "The DPoP proof alg does not match its jwk", nil)
+		if tr != nil {
+			tr.Fail("alg-key", cp.j.Alg+" with a "+keyValue(key), err)
+		}
+		return nil, err
 	}
+	tr.Pass("alg-key", cp.j.Alg)
 	// Check 6: the signature, last: the most expensive step.
 	if err := jose.Verify(cp.alg, key, cp.j.SigningInput, cp.j.Signature); err != nil {
-		return nil, proofErr(popguard.ReasonProofSignature, "The DPoP proof signature is invalid", err)
+		return nil, tr.Fail("signature", cp.j.Alg, proofErr(popguard.ReasonProofSignature, "The DPoP proof signature is invalid", err))
+	}
+	if tr != nil {
+		tr.Pass("signature", cp.j.Alg+" signature verifies with the jwk")
 	}
 	return &Proof{
 		JTI:        cp.c.jti,
@@ -444,6 +567,18 @@ func (c *proofClaims) read(members []jose.Member) error {
 		return proofErr(popguard.ReasonProofIAT, "The DPoP proof has no iat", nil)
 	}
 	return nil
+}
+
+// present lists the claims read (for tracing).
+func (c *proofClaims) present() string {
+	s := "jti, htm, htu, iat"
+	if c.hasAth {
+		s += ", ath"
+	}
+	if c.hasNonce {
+		s += ", nonce"
+	}
+	return s
 }
 
 // floatTime converts a NumericDate (seconds, possibly fractional).

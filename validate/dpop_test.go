@@ -28,6 +28,7 @@ import (
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
 	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/internal/trace"
 )
 
 // RFC 9449 example values (conformance.md §6).
@@ -604,6 +605,11 @@ func dpopRun(t *testing.T, cases []dpopCase) {
 				if tc.cause != nil && !errors.Is(err, tc.cause) {
 					t.Fatalf("error %v does not wrap %v", err, tc.cause)
 				}
+				// A traced copy (popctl inspect) reports this very rejection.
+				traceAgrees(t, func(tr trace.Tracer) error {
+					_, err := trace.With(v, trace.Options{Tracer: tr}).Verify(proof, req)
+					return err
+				})
 			}
 		})
 	}

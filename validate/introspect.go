@@ -123,8 +123,6 @@ func NewIntrospector(endpoint string, opts ...Option) (*Introspector, error) {
 		return nil, errors.New("validate: the introspection endpoint requires client authentication (RFC 7662 §2.1): use ClientSecretBasic, ClientSecretPost or BearerAuth")
 	case i.authSet > 1:
 		return nil, errors.New("validate: more than one client authentication method")
-	case i.requireIs && i.issuer == "":
-		return nil, errors.New("validate: RequireIssuer needs ExpectIssuer")
 	}
 	return i, nil
 }

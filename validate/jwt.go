@@ -4,11 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
+	"github.com/popguard/popguard/internal/trace"
 )
 
 // DefaultTokenAlgs returns a copy of the default allow-list for access-token
@@ -39,6 +44,7 @@ type JWTVerifier struct {
 	leeway    time.Duration
 	maxSize   int
 	now       func() time.Time
+	traced
 }
 
 var rfc9068Claims = []string{"iss", "exp", "aud", "sub", "client_id", "iat", "jti"}
@@ -76,9 +82,13 @@ func (v *JWTVerifier) Issuer() string { return v.issuer }
 
 // VerifyToken implements TokenVerifier.
 func (v *JWTVerifier) VerifyToken(ctx context.Context, token string) (*Token, error) {
+	tr := v.tr
 	j, err := jose.ParseCompact(token, v.maxSize)
 	if err != nil {
-		return nil, tokenErr(popguard.ReasonTokenMalformed, "The access token is not a well-formed JWT", err)
+		err = tokenErr(popguard.ReasonTokenMalformed, "The access token is not a well-formed JWT", err)
+	}
+	if err := v.structure(len(token), v.maxSize, err); err != nil {
+		return nil, err
 	}
 	// RFC 9068 §4 step 1: typ. This also stops DPoP proofs, SHRs and ID
 	// tokens from being used as access tokens.
@@ -86,54 +96,94 @@ func (v *JWTVerifier) VerifyToken(ctx context.Context, token string) (*Token, er
 	case j.Typ == "at+jwt" || j.Typ == "application/at+jwt":
 	case v.acceptJWT && (!j.HasTyp || j.Typ == "JWT"):
 	default:
-		return nil, tokenErr(popguard.ReasonTokenType, "The access token typ is not at+jwt", nil)
+		err = tokenErr(popguard.ReasonTokenType, "The access token typ is not at+jwt", nil)
+	}
+	if err := v.report("typ", err, func() string { return typValue(j) }); err != nil {
+		return nil, err
 	}
 	if j.JWK != nil || j.HeaderHas("jku") || j.HeaderHas("x5u") {
 		// RFC 9068 §4: use only the keys of the authorization server.
-		return nil, tokenErr(popguard.ReasonTokenKey, "The access token names its own key", nil)
+		return nil, tr.Fail("header", "a jwk, jku or x5u header", tokenErr(popguard.ReasonTokenKey, "The access token names its own key", nil))
 	}
+	tr.Pass("header", "no jwk, jku or x5u header")
 	var c tokenClaims
 	if err := c.read(j.Payload); err != nil {
+		if tr != nil {
+			check := "claims"
+			if c.failed == "cnf" {
+				check = "cnf"
+			}
+			tr.Fail(check, "claim "+strconv.Quote(c.failed), err)
+		}
 		return nil, err
 	}
 	// Claims before the signature: they are cheap and may save a key fetch.
 	if err := v.checkClaims(&c); err != nil {
 		return nil, err
 	}
+	if tr != nil {
+		tr.Pass("cnf", cnfValue(c.cnf))
+	}
 	if err := v.verifySignature(ctx, j); err != nil {
 		return nil, err
 	}
 	tok, err := c.token()
 	if err != nil {
-		return nil, err
+		return nil, tr.Fail("decode", "", err)
 	}
 	tok.SigningKeyID = j.Kid
 	return tok, nil
 }
 
 func (v *JWTVerifier) verifySignature(ctx context.Context, j *jose.JWS) error {
+	tr := v.tr
 	if h, ok := jose.HMACHash(j.Alg); ok {
 		if v.hmac == nil || !slices.Contains(v.hmacAlgs, j.Alg) {
-			return tokenErr(popguard.ReasonTokenAlg, "The access token alg is not allowed", nil)
+			err := tokenErr(popguard.ReasonTokenAlg, "The access token alg is not allowed", nil)
+			if tr != nil {
+				tr.Fail("alg", fmt.Sprintf("%q (HMAC algorithms allowed: %s)", j.Alg, quoteList(v.hmacAlgs)), err)
+			}
+			return err
 		}
+		tr.Pass("alg", j.Alg)
 		if err := jose.VerifyHMAC(h, v.hmac, j.SigningInput, j.Signature); err != nil {
-			return tokenErr(popguard.ReasonTokenSignature, "The access token signature is invalid", err)
+			return tr.Fail("signature", j.Alg, tokenErr(popguard.ReasonTokenSignature, "The access token signature is invalid", err))
 		}
+		tr.Pass("signature", j.Alg)
 		return nil
 	}
 	alg, ok := v.algs[j.Alg]
 	if !ok {
-		return tokenErr(popguard.ReasonTokenAlg, "The access token alg is not allowed", nil)
+		err := tokenErr(popguard.ReasonTokenAlg, "The access token alg is not allowed", nil)
+		if tr != nil {
+			allowed := slices.Sorted(maps.Keys(v.algs))
+			tr.Fail("alg", fmt.Sprintf("%q (allowed: %s)", j.Alg, quoteList(allowed)), err)
+		}
+		return err
+	}
+	tr.Pass("alg", j.Alg)
+	if v.lacks(trace.IssuerKeys) {
+		if tr != nil {
+			v.unknown("keyset", "kid "+strconv.Quote(j.Kid), "issuer keys")
+			v.unknown("signature", j.Alg, "issuer keys")
+		}
+		return nil
 	}
 	keys, err := v.keys.Keys(ctx, j.Kid)
 	if err != nil {
 		var pe *popguard.Error
-		if errors.As(err, &pe) {
-			return pe
+		if !errors.As(err, &pe) {
+			pe = popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet, "The issuer keys are not available", err)
 		}
-		return popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet, "The issuer keys are not available", err)
+		if tr != nil {
+			tr.Fail("keyset", "kid "+strconv.Quote(j.Kid), pe)
+		}
+		return pe
 	}
-	tried := false
+	if tr != nil {
+		tr.Pass("keyset", fmt.Sprintf("kid %q: %d key(s)", j.Kid, len(keys)))
+	}
+	tried := 0
 	for _, k := range keys {
 		if k.Algorithm != "" && k.Algorithm != j.Alg && !(isEdDSA(k.Algorithm) && isEdDSA(j.Alg)) {
 			continue
@@ -142,27 +192,48 @@ func (v *JWTVerifier) verifySignature(ctx context.Context, j *jose.JWS) error {
 		if err != nil || !alg.Fits(pk) {
 			continue
 		}
-		tried = true
+		tried++
 		if jose.Verify(alg, pk, j.SigningInput, j.Signature) == nil {
+			if tr != nil {
+				tr.Pass("signature", fmt.Sprintf("%s signature verifies with issuer key %q", j.Alg, k.KeyID))
+			}
 			return nil
 		}
 	}
-	if !tried {
-		return tokenErr(popguard.ReasonTokenKey, "No issuer key matches the access token", ErrUnknownKey)
+	if tried == 0 {
+		err := tokenErr(popguard.ReasonTokenKey, "No issuer key matches the access token", ErrUnknownKey)
+		if tr != nil {
+			tr.Fail("signature", fmt.Sprintf("no issuer key fits kid %q and alg %s", j.Kid, j.Alg), err)
+		}
+		return err
 	}
-	return tokenErr(popguard.ReasonTokenSignature, "The access token signature is invalid", nil)
+	err = tokenErr(popguard.ReasonTokenSignature, "The access token signature is invalid", nil)
+	if tr != nil {
+		tr.Fail("signature", fmt.Sprintf("%s: does not verify with the %d issuer key(s) that fit", j.Alg, tried), err)
+	}
+	return err
 }
 
 func isEdDSA(a string) bool { return a == "EdDSA" || a == "Ed25519" }
 
 func (v *JWTVerifier) checkClaims(c *tokenClaims) error {
+	tr := v.tr
 	for _, name := range v.required {
 		if !c.present[name] {
-			return tokenErr(popguard.ReasonTokenClaims, "The access token lacks a required claim", nil)
+			err := tokenErr(popguard.ReasonTokenClaims, "The access token lacks a required claim", nil)
+			if tr != nil {
+				tr.Fail("claims", "no "+name+" (required: "+strings.Join(v.required, ", ")+")", err)
+			}
+			return err
 		}
 	}
-	if c.iss != v.issuer {
+	if tr != nil {
+		tr.Pass("claims", strings.Join(v.required, ", "))
+	}
+	if err := v.match("iss", trace.Issuer, "trusted issuer", c.iss, v.issuer, func() error {
 		return tokenErr(popguard.ReasonTokenIssuer, "The access token issuer is not trusted", nil)
+	}); err != nil {
+		return err
 	}
 	if !v.anyAud {
 		ok := false
@@ -173,20 +244,73 @@ func (v *JWTVerifier) checkClaims(c *tokenClaims) error {
 			}
 		}
 		if !ok {
-			return tokenErr(popguard.ReasonTokenAudience, "The access token is not meant for this resource", nil)
+			err := tokenErr(popguard.ReasonTokenAudience, "The access token is not meant for this resource", nil)
+			if tr != nil {
+				tr.Fail("aud", quoteList(c.aud)+", this resource: "+quoteList(v.audiences), err)
+			}
+			return err
 		}
+		if tr != nil {
+			tr.Pass("aud", quoteList(c.aud))
+		}
+	} else if tr != nil {
+		tr.Skip("aud", quoteList(c.aud)+"; any audience accepted")
 	}
 	now := v.now()
 	if c.present["exp"] && !now.Before(floatTime(c.exp).Add(v.leeway)) {
-		return tokenErr(popguard.ReasonTokenExpired, "The access token expired", nil)
+		return v.failTime("exp", c.exp, now, tokenErr(popguard.ReasonTokenExpired, "The access token expired", nil))
 	}
+	v.passTime("exp", c.present["exp"], c.exp, now)
 	if c.present["nbf"] && now.Add(v.leeway).Before(floatTime(c.nbf)) {
-		return tokenErr(popguard.ReasonTokenNotYetValid, "The access token is not valid yet", nil)
+		return v.failTime("nbf", c.nbf, now, tokenErr(popguard.ReasonTokenNotYetValid, "The access token is not valid yet", nil))
 	}
+	v.passTime("nbf", c.present["nbf"], c.nbf, now)
 	if c.present["iat"] && now.Add(v.leeway).Before(floatTime(c.iat)) {
-		return tokenErr(popguard.ReasonTokenIssuedAt, "The access token was issued in the future", nil)
+		return v.failTime("iat", c.iat, now, tokenErr(popguard.ReasonTokenIssuedAt, "The access token was issued in the future", nil))
 	}
+	v.passTime("iat", c.present["iat"], c.iat, now)
 	return nil
+}
+
+// failTime reports a failed time claim check and returns err.
+func (v *JWTVerifier) failTime(check string, t float64, now time.Time, err error) error {
+	if v.tr != nil {
+		v.tr.Fail(check, timeValue(floatTime(t), now)+" (leeway "+v.leeway.String()+")", err)
+	}
+	return err
+}
+
+// passTime reports a time claim check that passed, or was skipped for an
+// absent claim.
+func (v *JWTVerifier) passTime(check string, present bool, t float64, now time.Time) {
+	switch {
+	case v.tr == nil:
+	case present:
+		v.tr.Pass(check, timeValue(floatTime(t), now))
+	default:
+		v.tr.Skip(check, "absent")
+	}
+}
+
+// cnfValue describes a token's binding (for tracing).
+func cnfValue(c Confirmation) string {
+	switch {
+	case c.JKT != "":
+		return "DPoP-bound: jkt " + c.JKT
+	case c.KID != "" && c.JWK != nil:
+		return "PoP-bound: jwk, kid " + c.KID
+	case c.KID != "":
+		return "PoP-bound: kid " + c.KID + " (thumbprint of the SHR's cnf.jwk)"
+	case c.JWK != nil:
+		return "PoP-bound: jwk"
+	case c.JKU != "":
+		return "bound by jku " + c.JKU + " (never dereferenced)"
+	case c.JWE != nil:
+		return "bound to an encrypted symmetric key (jwe)"
+	case c.X5tS256 != "":
+		return "mTLS-bound: x5t#S256 " + c.X5tS256
+	}
+	return "absent: an unbound (Bearer) token"
 }
 
 // tokenClaims holds the registered claims of an access token.
@@ -198,6 +322,8 @@ type tokenClaims struct {
 	exp, nbf, iat      float64
 	cnf                Confirmation
 	present            map[string]bool
+	// failed names the claim read refused (for tracing).
+	failed string
 }
 
 func (c *tokenClaims) read(members []jose.Member) error {
@@ -246,10 +372,12 @@ func (c *tokenClaims) read(members []jose.Member) error {
 		case "cnf":
 			var err error
 			if c.cnf, err = parseCnf(m.Value); err != nil {
+				c.failed = m.Name
 				return err
 			}
 		}
 		if !ok {
+			c.failed = m.Name
 			return tokenErr(popguard.ReasonTokenClaims, "The access token claim "+m.Name+" has the wrong type", nil)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
 	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/internal/trace"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -180,6 +181,11 @@ func jtVerify(t *testing.T, v *validate.JWTVerifier, token string) (*validate.To
 	if err == nil && tok == nil {
 		t.Fatal("VerifyToken returned neither a token nor an error")
 	}
+	// A traced copy (popctl inspect) reports this very verdict.
+	validate.TraceAgrees(t, func(tr trace.Tracer) error {
+		_, err := trace.With(v, trace.Options{Tracer: tr}).VerifyToken(ctx, token)
+		return err
+	})
 	if err != nil && tok != nil {
 		t.Fatalf("VerifyToken returned a token with error %v", err)
 	}

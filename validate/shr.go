@@ -11,9 +11,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
+	"github.com/popguard/popguard/internal/trace"
 )
 
 // DefaultSHRAlgs returns a copy of the default SHR algorithm allow-list:
@@ -103,6 +106,7 @@ type SHRVerifier struct {
 	browserCompat  bool
 	keyPolicy      jose.KeyPolicy
 	now            func() time.Time
+	traced
 }
 
 // NewSHRVerifier returns a verifier of signed HTTP requests whose access
@@ -212,127 +216,264 @@ func shrErr(reason popguard.Reason, desc string, cause error) error {
 //
 // b: base64url(SHA-256(body)) exactly.
 func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*SHR, error) {
+	tr := v.tr
 	if shr == "" {
-		return nil, shrErr(popguard.ReasonSHRMalformed, "The PoP signed request is missing", nil)
+		return nil, tr.Fail("structure", "empty", shrErr(popguard.ReasonSHRMalformed, "The PoP signed request is missing", nil))
 	}
 	j, err := jose.ParseCompact(shr, v.maxSize)
 	if err != nil {
-		return nil, shrErr(popguard.ReasonSHRMalformed, "The PoP signed request is not a well-formed JWS", err)
+		err = shrErr(popguard.ReasonSHRMalformed, "The PoP signed request is not a well-formed JWS", err)
+	}
+	if err := v.structure(len(shr), v.maxSize, err); err != nil {
+		return nil, err
 	}
 	strictTyp, ok := shrTyp(j)
 	if !ok {
-		return nil, shrErr(popguard.ReasonSHRType, "The PoP signed request typ is not pop", nil)
+		err = shrErr(popguard.ReasonSHRType, "The PoP signed request typ is not pop", nil)
+	}
+	if err := v.report("typ", err, func() string { return typValue(j) }); err != nil {
+		return nil, err
 	}
 	alg, ok := v.algSet[j.Alg]
 	if !ok {
-		return nil, shrErr(popguard.ReasonSHRAlg, "The PoP signed request alg is not allowed", nil)
-	}
-	for _, h := range forbiddenSHRHeaders {
-		if j.HeaderHas(h) {
-			return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request key must come from the access token", nil)
+		err := shrErr(popguard.ReasonSHRAlg, "The PoP signed request alg is not allowed", nil)
+		if tr != nil {
+			tr.Fail("alg", fmt.Sprintf("%q (allowed: %s)", j.Alg, quoteList(v.algs)), err)
 		}
-	}
-	var c shrClaims
-	if err := c.read(j.Payload); err != nil {
 		return nil, err
 	}
-	if !strictTyp && (c.hasHTM || c.hasHTU) {
-		return nil, shrErr(popguard.ReasonSHRType, "The PoP signed request is not shaped like a signed HTTP request", nil)
+	tr.Pass("alg", j.Alg)
+	for _, h := range forbiddenSHRHeaders {
+		if j.HeaderHas(h) {
+			err := shrErr(popguard.ReasonSHRKey, "The PoP signed request key must come from the access token", nil)
+			if tr != nil {
+				tr.Fail("header", "a "+h+" header", err)
+			}
+			return nil, err
+		}
+	}
+	tr.Pass("header", "no jwk, jku, x5u, x5c, x5t or x5t#S256 header")
+	var c shrClaims
+	if err := c.read(j.Payload); err != nil {
+		if tr != nil {
+			tr.Fail("claims", c.failedValue(), err)
+		}
+		return nil, err
+	}
+	if tr != nil {
+		tr.Pass("claims", c.present())
+	}
+	if !strictTyp {
+		if c.hasHTM || c.hasHTU {
+			return nil, tr.Fail("shape", "htm or htu claims", shrErr(popguard.ReasonSHRType, "The PoP signed request is not shaped like a signed HTTP request", nil))
+		}
+		tr.Pass("shape", "an at claim and no htm or htu")
 	}
 
 	// The request binding: cheap, and needs neither token nor key.
 	now := v.now()
 	ts := time.Unix(c.ts, 0)
-	if ts.Before(now.Add(-v.maxAge)) {
-		return nil, shrErr(popguard.ReasonSHRTimestamp, "The PoP signed request is too old", nil)
+	if err := v.window("ts", ts, now, v.maxAge, v.futureSkew, func(desc string) error {
+		return shrErr(popguard.ReasonSHRTimestamp, desc, nil)
+	}, "The PoP signed request is too old", "The PoP signed request ts is in the future"); err != nil {
+		return nil, err
 	}
-	if ts.After(now.Add(v.futureSkew)) {
-		return nil, shrErr(popguard.ReasonSHRTimestamp, "The PoP signed request ts is in the future", nil)
+	if err := v.match("m", trace.Method, "request method", c.m, req.Method, func() error {
+		return shrErr(popguard.ReasonSHRMethod, "The PoP signed request m does not match the request method", nil)
+	}); err != nil {
+		return nil, err
 	}
-	if c.m != req.Method {
-		return nil, shrErr(popguard.ReasonSHRMethod, "The PoP signed request m does not match the request method", nil)
-	}
-	if err := shrwire.MatchHost(c.u, req.Scheme, req.Host); err != nil {
-		return nil, withMismatch(err, "u", c.u, req.Scheme+"://"+req.Host)
-	}
-	if uri.HasDotSegment(req.Path) {
-		return nil, fail(popguard.CodeInvalidRequest, popguard.ReasonDotSegment, "The request path must not contain dot-segments", nil)
-	}
-	if !shrwire.MatchPath(c.p, req.Path, req.RawQuery, v.browserCompat) {
-		return nil, withMismatch(shrErr(popguard.ReasonSHRPath, "The PoP signed request p does not match the request path", nil), "p", c.p, req.Path)
+	if v.lacks(trace.Target) {
+		v.unknown("u", c.u, "request URI")
+		v.unknown("target", "", "request URI")
+		v.unknown("p", c.p, "request URI")
+	} else {
+		if err := shrwire.MatchHost(c.u, req.Scheme, req.Host); err != nil {
+			err = withMismatch(err, "u", c.u, req.Scheme+"://"+req.Host)
+			if tr != nil {
+				tr.Fail("u", fmt.Sprintf("u %q, request %s://%s", c.u, req.Scheme, req.Host), err)
+			}
+			return nil, err
+		}
+		tr.Pass("u", c.u)
+		if uri.HasDotSegment(req.Path) {
+			err := fail(popguard.CodeInvalidRequest, popguard.ReasonDotSegment, "The request path must not contain dot-segments", nil)
+			if tr != nil {
+				tr.Fail("target", strconv.Quote(req.Path), err)
+			}
+			return nil, err
+		}
+		tr.Pass("target", req.Path)
+		if !shrwire.MatchPath(c.p, req.Path, req.RawQuery, v.browserCompat) {
+			err := withMismatch(shrErr(popguard.ReasonSHRPath, "The PoP signed request p does not match the request path", nil), "p", c.p, req.Path)
+			if tr != nil {
+				tr.Fail("p", fmt.Sprintf("p %q, request path %q", c.p, req.Path), err)
+			}
+			return nil, err
+		}
+		tr.Pass("p", c.p)
 	}
 	checkBody := c.hasB || v.requireBody || slices.Contains(v.bodyMethods, req.Method)
 	if checkBody && !c.hasB {
-		return nil, shrErr(popguard.ReasonSHRBody, "The PoP signed request has no b claim", nil)
+		return nil, tr.Fail("b", "absent", shrErr(popguard.ReasonSHRBody, "The PoP signed request has no b claim", nil))
 	}
 
 	// The access token, before any signature work (draft-03 §7.4).
 	tok, err := v.tokens.VerifyToken(ctx, c.at)
+	if err == nil && tok == nil {
+		err = errors.New("validate: TokenVerifier returned no token")
+	}
 	if err != nil {
-		return nil, popguard.AsError(err)
+		return nil, tr.Fail("at", "", popguard.AsError(err))
 	}
-	if tok == nil {
-		return nil, popguard.AsError(errors.New("validate: TokenVerifier returned no token"))
-	}
+	tr.Pass("at", "valid (token verifier)")
 	key, err := v.popKey(tok, &c)
 	if err != nil {
+		if tr != nil {
+			tr.Fail("binding", cnfValue(tok.Cnf), err)
+		}
 		return nil, err
 	}
-	if !alg.Fits(key) {
-		return nil, shrErr(popguard.ReasonSHRAlg, "The PoP signed request alg does not match its key", nil)
+	if tr != nil {
+		tr.Pass("binding", cnfValue(tok.Cnf)+"; PoP key: "+keyValue(key))
 	}
+	if !alg.Fits(key) {
+		err := shrErr(popguard.ReasonSHRAlg, "The PoP signed request alg does not match its key", nil)
+		if tr != nil {
+			tr.Fail("alg-key", j.Alg+" with a "+keyValue(key), err)
+		}
+		return nil, err
+	}
+	tr.Pass("alg-key", j.Alg)
 	if j.HasKid {
-		if tp, ok := shrwire.KidThumbprint(j.Kid); ok && tp != key.Thumbprint {
-			return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request kid does not name its key", nil)
+		tp, ok := shrwire.KidThumbprint(j.Kid)
+		switch {
+		case !ok:
+			tr.Skip("kid", "not a thumbprint: ignored")
+		case tp != key.Thumbprint:
+			err := shrErr(popguard.ReasonSHRKey, "The PoP signed request kid does not name its key", nil)
+			if tr != nil {
+				tr.Fail("kid", "names thumbprint "+strconv.Quote(tp)+", PoP key thumbprint "+key.Thumbprint, err)
+			}
+			return nil, err
+		default:
+			tr.Pass("kid", tp)
 		}
 	}
 	if err := jose.Verify(alg, key, j.SigningInput, j.Signature); err != nil {
-		return nil, shrErr(popguard.ReasonSHRSignature, "The PoP signed request signature is invalid", err)
+		return nil, tr.Fail("signature", j.Alg, shrErr(popguard.ReasonSHRSignature, "The PoP signed request signature is invalid", err))
+	}
+	if tr != nil {
+		tr.Pass("signature", j.Alg+" signature verifies with the PoP key")
 	}
 
 	// q and h after the signature: their cost grows with the request's
 	// query and headers, which an unauthenticated caller chooses.
-	if err := v.checkQuery(&c, req.RawQuery); err != nil {
+	if v.lacks(trace.Target) {
+		if tr != nil && c.q != nil {
+			v.unknown("q", "covers "+quoteList(c.q.Names), "request URI")
+		}
+	} else if err := v.checkQuery(&c, req.RawQuery); err != nil {
+		if tr != nil {
+			tr.Fail("q", queryValue(c.q, req.RawQuery), err)
+		}
 		return nil, err
+	} else if tr != nil {
+		v.traceQuery(c.q, req.RawQuery)
 	}
-	if err := v.checkHeaders(&c, req.Header); err != nil {
+	if v.lacks(trace.Headers) {
+		if tr != nil && c.h != nil {
+			v.unknown("h", "covers "+quoteList(c.h.Names), "request headers")
+		}
+	} else if err := v.checkHeaders(&c, req.Header); err != nil {
+		if tr != nil {
+			tr.Fail("h", headersValue(c.h), err)
+		}
 		return nil, err
+	} else if tr != nil && (c.h != nil || len(v.requireHeaders) > 0) {
+		tr.Pass("h", headersValue(c.h))
 	}
 
-	if checkBody {
+	switch {
+	case !checkBody:
+		tr.Skip("b", "absent, and not required")
+	case v.lacks(trace.Body):
+		v.unknown("b", c.b, "request body")
+	default:
 		var body []byte
 		if req.Body != nil {
 			if body, err = req.Body(); err != nil {
 				var pe *popguard.Error
-				if errors.As(err, &pe) {
-					return nil, pe
+				if !errors.As(err, &pe) {
+					pe = popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonSHRBody, "The request body could not be read", err)
 				}
-				return nil, fail(popguard.CodeInvalidRequest, popguard.ReasonSHRBody, "The request body could not be read", err)
+				return nil, tr.Fail("b", "", pe)
 			}
 		}
 		sum := sha256.Sum256(body)
-		if c.b != base64.RawURLEncoding.EncodeToString(sum[:]) {
-			return nil, shrErr(popguard.ReasonSHRBody, "The PoP signed request b does not match the request body", nil)
+		if want := base64.RawURLEncoding.EncodeToString(sum[:]); c.b != want {
+			err := shrErr(popguard.ReasonSHRBody, "The PoP signed request b does not match the request body", nil)
+			if tr != nil {
+				tr.Fail("b", "b "+strconv.Quote(c.b)+", SHA-256 of the body "+want, err)
+			}
+			return nil, err
 		}
+		tr.Pass("b", c.b)
 	}
 
 	if req.Nonces != nil {
 		if !c.hasNonce || c.nonce == "" {
-			return nil, shrErr(popguard.ReasonNonceMissing, "Resource server requires nonce in PoP signed request", nil)
+			return nil, tr.Fail("nonce", "absent", shrErr(popguard.ReasonNonceMissing, "Resource server requires nonce in PoP signed request", nil))
 		}
 		if err := req.Nonces.CheckNonce(c.nonce); err != nil {
-			return nil, shrErr(popguard.ReasonNonceInvalid, "The PoP signed request nonce is invalid or expired", err)
+			return nil, tr.Fail("nonce", c.nonce, shrErr(popguard.ReasonNonceInvalid, "The PoP signed request nonce is invalid or expired", err))
 		}
+		tr.Pass("nonce", c.nonce)
+	} else if tr != nil {
+		tr.Skip("nonce", nonceValue(c.hasNonce, c.nonce))
 	}
 
 	dot := strings.IndexByte(j.SigningInput, '.')
-	return &SHR{
+	s := &SHR{
 		Token:       tok,
 		Thumbprint:  key.Thumbprint,
 		Nonce:       c.nonce,
 		Timestamp:   ts,
 		payloadHash: jose.HashB64(j.SigningInput[dot+1:]),
-	}, nil
+	}
+	tr.Skip("replay", "")
+	return s, nil
+}
+
+// traceQuery reports a q check that passed, or that had nothing to check.
+func (v *SHRVerifier) traceQuery(q *shrwire.List, rawQuery string) {
+	switch {
+	case q != nil:
+		v.tr.Pass("q", queryValue(q, rawQuery))
+	case strings.ContainsFunc(rawQuery, func(r rune) bool { return r != '&' }):
+		v.tr.Skip("q", "absent: the query "+strconv.Quote(rawQuery)+" is not signed")
+	}
+}
+
+// queryValue shows a q claim against the request query (for tracing).
+func queryValue(q *shrwire.List, rawQuery string) string {
+	switch {
+	case q == nil:
+		return "absent, request query " + strconv.Quote(rawQuery)
+	case len(q.Names) == 0 && q.Value == shrEmptyHash:
+		return "covers nothing (the hash of the empty string), request query " + strconv.Quote(rawQuery)
+	case len(q.Names) == 0:
+		return "raw form " + strconv.Quote(q.Value) + ", request query " + strconv.Quote(rawQuery)
+	}
+	return "hash over " + quoteList(q.Names) + ", request query " + strconv.Quote(rawQuery)
+}
+
+// headersValue shows an h claim (for tracing).
+func headersValue(h *shrwire.List) string {
+	if h == nil {
+		return "absent"
+	}
+	return "hash over " + quoteList(h.Names)
 }
 
 // shrTyp classifies the typ header: strict is true for "pop"; ok is false
@@ -407,6 +548,30 @@ type shrClaims struct {
 	cnfJWK                []byte
 	hasB, hasNonce        bool
 	hasHTM, hasHTU        bool
+	// failed names the claim read refused (for tracing).
+	failed string
+}
+
+// present lists the claims read (for tracing).
+func (c *shrClaims) present() string {
+	s := "at, ts, m, u, p"
+	for _, o := range []struct {
+		name string
+		has  bool
+	}{{"q", c.q != nil}, {"h", c.h != nil}, {"b", c.hasB}, {"nonce", c.hasNonce}, {"cnf.jwk", c.cnfJWK != nil}} {
+		if o.has {
+			s += ", " + o.name
+		}
+	}
+	return s
+}
+
+// failedValue names the claim read refused (for tracing).
+func (c *shrClaims) failedValue() string {
+	if c.failed == "" {
+		return ""
+	}
+	return "claim " + strconv.Quote(c.failed)
 }
 
 func (c *shrClaims) read(members []jose.Member) error {
@@ -460,6 +625,7 @@ func (c *shrClaims) read(members []jose.Member) error {
 			c.hasHTU = true
 		}
 		if !ok {
+			c.failed = m.Name
 			return shrErr(reason, "The PoP signed request claim "+m.Name+" has the wrong type", nil)
 		}
 	}

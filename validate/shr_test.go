@@ -22,6 +22,7 @@ import (
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
 	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/internal/trace"
 )
 
 const (
@@ -893,10 +894,16 @@ func TestSHRRejected(t *testing.T) {
 			if tc.req != nil {
 				tc.req(&req)
 			}
-			got, err := e.verifier(t, tc.vopts...).Verify(context.Background(), shr, req)
+			v := e.verifier(t, tc.vopts...)
+			got, err := v.Verify(context.Background(), shr, req)
 			if err == nil {
 				t.Fatalf("accepted: %+v", got)
 			}
+			// A traced copy (popctl inspect) reports this very rejection.
+			traceAgrees(t, func(tr trace.Tracer) error {
+				_, err := trace.With(v, trace.Options{Tracer: tr}).Verify(context.Background(), shr, req)
+				return err
+			})
 			code := tc.code
 			if code == "" {
 				code = popguard.CodeInvalidToken

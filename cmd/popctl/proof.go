@@ -1,11 +1,11 @@
 package main
 
-// proof and shr: the client side, as curl arguments when asked.
+// proof: the client side of DPoP, as curl arguments when asked; and the
+// request URL and time helpers proof, shr and inspect share.
 
 import (
 	"fmt"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -136,108 +136,6 @@ func shellWord(s string) string {
 	return shellQuote(s)
 }
 
-const shrHelp = `
-Usage: popctl shr -key key.json -token AT -url URL [-method GET] [-format msal-net|msal-browser]
-                  [-nonce N] [-ts UNIX] [-body FILE] [--curl]
-
-Prints a Microsoft PoP signed HTTP request (SHR) as MSAL writes it, for
-Authorization: PoP <shr>. The access token must be bound to the key: Entra ID
-binds it with cnf.kid = the key's RFC 7638 thumbprint (popctl token -kid-cnf).
-
-  u = host[:port] of -url, as written (a non-default port must be there)
-  p = the escaped path of -url
-  m = -method, ts = now (or -ts), at = -token, cnf.jwk = the public key,
-  nonce = -nonce, else random (32 hex digits; a UUID for msal-browser)
-  b = SHA-256 of the -body file, when given
-
-Formats:
-  msal-net      MSAL.NET: header kid = thumbprint; no q.
-  msal-browser  msal-browser: header kid = base64url({"kid":thumbprint}); u and p
-                lower-cased, '/' appended to a path without query; q = [[], raw
-                query lower-cased]. Servers need validate.MSALBrowserCompat().
-
-With --curl, prints curl arguments instead, shell-quoted:
-  [-X METHOD] -H 'Authorization: PoP <shr>' [--data-binary @FILE] 'URL'
-
-Examples:
-  popctl shr -key client.json -token "$AT" -url 'https://api.example.com/x?y=1'
-  popctl shr -key client.json -token "$AT" -method POST -url https://api.example.com/x -body req.json --curl
-  popctl shr -format msal-browser -key client.json -token "$AT" -url http://127.0.0.1:8080/pop/hi
-`
-
-func runSHR(e *env, args []string) int {
-	fs := newFlags("shr", shrHelp)
-	keyPath := fs.String("key", "", "private JWK the token is bound to (required)")
-	token := fs.String("token", "", "access token, the at claim (required)")
-	method := fs.String("method", "GET", "HTTP method (m), exactly as sent")
-	rawURL := fs.String("url", "", "request URL: u, p (and q for msal-browser) (required)")
-	format := fs.String("format", "msal-net", "msal-net or msal-browser")
-	nonce := fs.String("nonce", "", "nonce claim (a server nonce; default random)")
-	ts := fs.String("ts", "", "signing time, unix seconds or RFC 3339 (default now)")
-	bodyPath := fs.String("body", "", "request body file: sets b")
-	curl := fs.Bool("curl", false, "print curl arguments instead of the bare SHR")
-	pos, code, done := parseFlags(e, fs, args)
-	if done {
-		return code
-	}
-	if len(pos) > 0 {
-		return e.errorf(exitUsage, "shr", "unexpected argument %q", pos[0])
-	}
-	if *keyPath == "" || *token == "" || *rawURL == "" {
-		return e.errorf(exitUsage, "shr", "-key, -token and -url are required")
-	}
-	if *method == "" {
-		return e.errorf(exitUsage, "shr", "-method must not be empty")
-	}
-	var o sign.SHROptions
-	switch *format {
-	case "msal-net", "msalnet", "net":
-		o.Format = sign.MSALNet
-	case "msal-browser", "browser":
-		o.Format = sign.MSALBrowser
-	default:
-		return e.errorf(exitUsage, "shr", "-format must be msal-net or msal-browser, not %q", *format)
-	}
-	u, err := parseRequestURL(*rawURL)
-	if err != nil {
-		return e.errorf(exitUsage, "shr", "%v", err)
-	}
-	o.Method, o.Host, o.Path, o.RawQuery, o.Nonce = *method, u.Host, rawPath(*rawURL), u.RawQuery, *nonce
-	if *ts != "" {
-		if o.TS, err = parseTime(*ts); err != nil {
-			return e.errorf(exitUsage, "shr", "-ts: %v", err)
-		}
-	}
-	if *bodyPath != "" {
-		if o.Body, err = os.ReadFile(*bodyPath); err != nil {
-			return e.errorf(exitUsage, "shr", "-body: %v", err)
-		}
-	}
-	k, err := loadKey(*keyPath)
-	if err != nil {
-		return e.errorf(exitUsage, "shr", "%v", err)
-	}
-	shr, err := k.SHR(*token, o)
-	if err != nil {
-		return e.errorf(exitUsage, "shr", "%v", err)
-	}
-	if !*curl {
-		fmt.Fprintln(e.stdout, shr)
-		return exitOK
-	}
-	var parts []string
-	if *method != "GET" {
-		parts = append(parts, "-X", shellWord(*method))
-	}
-	parts = append(parts, "-H", shellQuote("Authorization: PoP "+shr))
-	if *bodyPath != "" {
-		parts = append(parts, "--data-binary", shellQuote("@"+*bodyPath))
-	}
-	parts = append(parts, shellQuote(*rawURL))
-	fmt.Fprintln(e.stdout, strings.Join(parts, " "))
-	return exitOK
-}
-
 // rawPath returns the path of an absolute URL exactly as written (as it
 // goes on the wire), "/" when empty.
 func rawPath(raw string) string {
@@ -254,15 +152,24 @@ func rawPath(raw string) string {
 	return raw[i:]
 }
 
-// parseRequestURL parses an absolute http(s) request URL.
+// parseRequestURL parses an absolute http(s) request URL that a server
+// accepts as a request target (validate.CanonicalTarget).
 func parseRequestURL(raw string) (*url.URL, error) {
 	if _, err := validate.CanonicalTarget(raw); err != nil {
 		return nil, fmt.Errorf("-url %q: %v", raw, err)
 	}
+	return parseURL(raw)
+}
+
+// parseURL parses an absolute http(s) URL, without judging its path.
+func parseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("-url %q: %v", raw, err)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("-url %q: not an absolute http or https URL", raw)
+	}
 	return u, nil
 }

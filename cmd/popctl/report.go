@@ -17,7 +17,7 @@ var kindTitles = map[string]string{
 	kindProof:   "DPoP proof (RFC 9449)",
 	kindSHR:     "PoP signed HTTP request (MSAL SHR)",
 	kindToken:   "access token",
-	kindUnknown: "not a JWS",
+	kindUnknown: "not a JWS (checked as an access token)",
 }
 
 // colors returns ANSI codes when w is a terminal and NO_COLOR is unset.
@@ -57,7 +57,7 @@ func printReport(w io.Writer, r *report) {
 	for _, c := range r.Checks {
 		width = max(width, utf8.RuneCountInString(c.Name))
 	}
-	failed := []string{}
+	var failed, offline []string
 	skipped := 0
 	for _, c := range r.Checks {
 		mark, color := "✔", green
@@ -68,6 +68,9 @@ func printReport(w io.Writer, r *report) {
 		case c.Skipped:
 			mark, color = "–", dim
 			skipped++
+			if c.Offline {
+				offline = append(offline, c.Name)
+			}
 		}
 		detail := c.Detail
 		if c.Reason != "" {
@@ -81,6 +84,11 @@ func printReport(w io.Writer, r *report) {
 	case len(failed) > 0:
 		fmt.Fprintf(w, "%sFAIL%s: %d failed (%s), %d passed, %d not checked\n", red, reset,
 			len(failed), strings.Join(failed, ", "), passed, skipped)
+	case len(offline) > 0:
+		// Never a bare OK: a server may still refuse it for what only it
+		// can check.
+		fmt.Fprintf(w, "%sOK offline%s: %d passed, %d not checked; not checked offline: %s (a server may still refuse it for these)\n",
+			green, reset, passed, skipped, strings.Join(offline, ", "))
 	default:
 		fmt.Fprintf(w, "%sOK%s: %d passed, %d not checked\n", green, reset, passed, skipped)
 	}

@@ -1,8 +1,6 @@
 // Package shrwire holds the wire-level rules of Microsoft's signed HTTP
 // request (SHR) claims: reading ts and the q/h lists, matching u and p
-// against the request, and reading the header kid. The validator and
-// popctl's inspector share them, so a diagnosis never disagrees with the
-// verdict.
+// against the request, and reading the header kid, for package validate.
 package shrwire
 
 import (
