@@ -11,8 +11,8 @@ import (
 
 // Defaults of NewTokenCache.
 const (
-	DefaultTokenCacheSize   = 10_000
-	DefaultTokenCacheMaxAge = 5 * time.Minute
+	defaultTokenCacheSize   = 10_000
+	defaultTokenCacheMaxAge = 5 * time.Minute
 )
 
 // TokenCache remembers verified access tokens so a repeated token costs a
@@ -42,8 +42,8 @@ func NewTokenCache(inner TokenVerifier, opts ...Option) (*TokenCache, error) {
 	if inner == nil {
 		return nil, errors.New("validate: NewTokenCache(nil)")
 	}
-	c := &TokenCache{inner: inner, maxAge: DefaultTokenCacheMaxAge, now: time.Now}
-	if err := CacheSize(DefaultTokenCacheSize).cache(c); err != nil {
+	c := &TokenCache{inner: inner, maxAge: defaultTokenCacheMaxAge, now: time.Now}
+	if err := CacheSize(defaultTokenCacheSize).cache(c); err != nil {
 		return nil, err
 	}
 	if err := applyCache(opts, c); err != nil {

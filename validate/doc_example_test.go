@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
+	"time"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/sign"
@@ -161,7 +162,7 @@ func ExampleNewTokenCache() {
 		log.Fatal(err)
 	}
 	inner := &countingVerifier{inner: jwt}
-	cache, err := validate.NewTokenCache(inner, validate.CacheSize(50_000), validate.MaxAge(validate.DefaultTokenCacheMaxAge))
+	cache, err := validate.NewTokenCache(inner, validate.CacheSize(50_000), validate.MaxAge(5*time.Minute))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -32,10 +32,10 @@ func DefaultProofAlgs() []string { return []string{"ES256", "PS256", "RS256", "E
 
 // Defaults of NewProofVerifier.
 const (
-	DefaultProofMaxAge     = 60 * time.Second
-	DefaultProofFutureSkew = 10 * time.Second
-	DefaultMaxJTILength    = 256
-	DefaultMaxProofSize    = 8192
+	defaultProofMaxAge     = 60 * time.Second
+	defaultProofFutureSkew = 10 * time.Second
+	defaultMaxJTILength    = 256
+	defaultMaxProofSize    = 8192
 )
 
 // ProofVerifier checks DPoP proofs (RFC 9449 §4.3). It is safe for
@@ -57,10 +57,10 @@ type ProofVerifier struct {
 // NewProofVerifier returns a DPoP proof verifier.
 func NewProofVerifier(opts ...Option) (*ProofVerifier, error) {
 	v := &ProofVerifier{
-		maxAge:     DefaultProofMaxAge,
-		futureSkew: DefaultProofFutureSkew,
-		maxJTI:     DefaultMaxJTILength,
-		maxSize:    DefaultMaxProofSize,
+		maxAge:     defaultProofMaxAge,
+		futureSkew: defaultProofFutureSkew,
+		maxJTI:     defaultMaxJTILength,
+		maxSize:    defaultMaxProofSize,
 		now:        time.Now,
 		keyCache:   4096,
 	}

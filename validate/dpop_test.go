@@ -143,10 +143,10 @@ func TestRFC9449Figure13Rejected(t *testing.T) {
 		reason popguard.Reason
 	}{
 		{name: "too_old_61s", now: iat.Add(61 * time.Second), reason: popguard.ReasonProofIAT},
-		{name: "too_old_by_1ns", now: iat.Add(DefaultProofMaxAge + time.Nanosecond), reason: popguard.ReasonProofIAT},
+		{name: "too_old_by_1ns", now: iat.Add(defaultProofMaxAge + time.Nanosecond), reason: popguard.ReasonProofIAT},
 		{name: "too_old_an_hour", now: iat.Add(time.Hour), reason: popguard.ReasonProofIAT},
 		{name: "future_11s", now: iat.Add(-11 * time.Second), reason: popguard.ReasonProofIAT},
-		{name: "future_by_1ns", now: iat.Add(-DefaultProofFutureSkew - time.Nanosecond), reason: popguard.ReasonProofIAT},
+		{name: "future_by_1ns", now: iat.Add(-defaultProofFutureSkew - time.Nanosecond), reason: popguard.ReasonProofIAT},
 		{name: "future_a_day", now: iat.Add(-24 * time.Hour), reason: popguard.ReasonProofIAT},
 		{name: "method_POST", edit: func(r *ProofRequest) { r.Method = "POST" }, reason: popguard.ReasonProofHTM},
 		{name: "method_lowercase_get", edit: func(r *ProofRequest) { r.Method = "get" }, reason: popguard.ReasonProofHTM},
@@ -183,7 +183,7 @@ func TestRFC9449Figure13Rejected(t *testing.T) {
 func TestRFC9449Figure13WindowEdges(t *testing.T) {
 	proof := dpopVector(t, dpopFig13)
 	iat := time.Unix(dpopFig13IAT, 0)
-	for _, now := range []time.Time{iat.Add(DefaultProofMaxAge), iat.Add(-DefaultProofFutureSkew), iat.Add(DefaultProofMaxAge - time.Nanosecond)} {
+	for _, now := range []time.Time{iat.Add(defaultProofMaxAge), iat.Add(-defaultProofFutureSkew), iat.Add(defaultProofMaxAge - time.Nanosecond)} {
 		if _, err := dpopVerifierAt(t, now).Verify(proof, dpopRFCRequest()); err != nil {
 			t.Errorf("now = iat%+v: %v", now.Sub(iat), err)
 		}
@@ -969,12 +969,12 @@ func TestProofRejectsStructure(t *testing.T) {
 
 		// sizes
 		{name: "proof_over_8192_bytes", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["pad"] = strings.Repeat("a", 8192) })},
-		{name: "proof_one_byte_over_max", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, proof: func(t testing.TB) string { return dpopProofOfLength(t, DefaultMaxProofSize+1) }},
+		{name: "proof_one_byte_over_max", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, proof: func(t testing.TB) string { return dpopProofOfLength(t, defaultMaxProofSize+1) }},
 		{name: "proof_over_configured_max", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, opts: []Option{MaxSize(600)}, proof: func(t testing.TB) string { return dpopProofOfLength(t, 601) }},
 		{name: "huge_jwk_1MB", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["pad"] = strings.Repeat("A", 1<<20) })},
 		{name: "jti_8KB_default_limits", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", 8<<10) })},
 		{name: "jti_8KB_large_proof_allowed", reason: popguard.ReasonProofJTI, opts: []Option{MaxSize(64 << 10)}, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", 8<<10) })},
-		{name: "jti_one_over_max", reason: popguard.ReasonProofJTI, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", DefaultMaxJTILength+1) })},
+		{name: "jti_one_over_max", reason: popguard.ReasonProofJTI, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", defaultMaxJTILength+1) })},
 		{name: "jti_over_configured_max", reason: popguard.ReasonProofJTI, opts: []Option{MaxJTILength(16)}, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", 17) })},
 		{name: "nested_payload_100_levels", reason: malformed, cause: jose.ErrPayloadNotJSON, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["x"] = dpopNest(100) })},
 		{name: "nested_payload_17_levels", reason: malformed, cause: jose.ErrPayloadNotJSON, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["x"] = dpopNest(16) })},
@@ -1061,10 +1061,10 @@ func TestProofRejectsClaims(t *testing.T) {
 		{name: "iat_zero", reason: popguard.ReasonProofIAT, proof: es(set("iat", 0))},
 		{name: "iat_far_future", reason: popguard.ReasonProofIAT, proof: es(set("iat", dpopNow.Add(365*24*time.Hour).Unix()))},
 		{name: "iat_far_past", reason: popguard.ReasonProofIAT, proof: es(set("iat", dpopNow.Add(-365*24*time.Hour).Unix()))},
-		{name: "iat_future_beyond_skew", reason: popguard.ReasonProofIAT, proof: es(set("iat", dpopNow.Add(DefaultProofFutureSkew+time.Second).Unix()))},
-		{name: "iat_past_beyond_max_age", reason: popguard.ReasonProofIAT, proof: es(set("iat", dpopNow.Add(-DefaultProofMaxAge-time.Second).Unix()))},
-		{name: "iat_fraction_past_max_age", reason: popguard.ReasonProofIAT, proof: es(set("iat", float64(dpopNow.Add(-DefaultProofMaxAge).Unix())-0.25))},
-		{name: "iat_fraction_past_skew", reason: popguard.ReasonProofIAT, proof: es(set("iat", float64(dpopNow.Add(DefaultProofFutureSkew).Unix())+0.25))},
+		{name: "iat_future_beyond_skew", reason: popguard.ReasonProofIAT, proof: es(set("iat", dpopNow.Add(defaultProofFutureSkew+time.Second).Unix()))},
+		{name: "iat_past_beyond_max_age", reason: popguard.ReasonProofIAT, proof: es(set("iat", dpopNow.Add(-defaultProofMaxAge-time.Second).Unix()))},
+		{name: "iat_fraction_past_max_age", reason: popguard.ReasonProofIAT, proof: es(set("iat", float64(dpopNow.Add(-defaultProofMaxAge).Unix())-0.25))},
+		{name: "iat_fraction_past_skew", reason: popguard.ReasonProofIAT, proof: es(set("iat", float64(dpopNow.Add(defaultProofFutureSkew).Unix())+0.25))},
 		{name: "iat_future_with_zero_skew", reason: popguard.ReasonProofIAT, opts: []Option{FutureSkew(0)}, proof: es(set("iat", dpopNow.Unix()+1))},
 		{name: "iat_past_with_short_max_age", reason: popguard.ReasonProofIAT, opts: []Option{MaxAge(5 * time.Second)}, proof: es(set("iat", dpopNow.Unix()-6))},
 		{name: "iat_milliseconds", reason: claims, proof: es(set("iat", dpopNow.UnixMilli()))},
@@ -1388,9 +1388,9 @@ func TestProofAccepted(t *testing.T) {
 	}{
 		{name: "fractional_iat", proof: es(set("iat", float64(dpopNow.Unix())+0.5)), wantIAT: dpopNow.Add(500 * time.Millisecond)},
 		{name: "fractional_iat_exponent", proof: es(set("iat", json.RawMessage("1.7000000005e9"))), wantIAT: dpopNow.Add(500 * time.Millisecond)},
-		{name: "iat_exactly_max_age_old", proof: es(set("iat", dpopNow.Add(-DefaultProofMaxAge).Unix())), wantIAT: dpopNow.Add(-DefaultProofMaxAge)},
-		{name: "iat_exactly_future_skew", proof: es(set("iat", dpopNow.Add(DefaultProofFutureSkew).Unix())), wantIAT: dpopNow.Add(DefaultProofFutureSkew)},
-		{name: "iat_fraction_inside_max_age", proof: es(set("iat", float64(dpopNow.Add(-DefaultProofMaxAge).Unix())+0.25))},
+		{name: "iat_exactly_max_age_old", proof: es(set("iat", dpopNow.Add(-defaultProofMaxAge).Unix())), wantIAT: dpopNow.Add(-defaultProofMaxAge)},
+		{name: "iat_exactly_future_skew", proof: es(set("iat", dpopNow.Add(defaultProofFutureSkew).Unix())), wantIAT: dpopNow.Add(defaultProofFutureSkew)},
+		{name: "iat_fraction_inside_max_age", proof: es(set("iat", float64(dpopNow.Add(-defaultProofMaxAge).Unix())+0.25))},
 		{name: "iat_exactly_configured_edges_past", opts: []Option{MaxAge(5 * time.Second)}, proof: es(set("iat", dpopNow.Unix()-5))},
 		{name: "iat_exactly_configured_edges_future", opts: []Option{FutureSkew(0)}, proof: es(set("iat", dpopNow.Unix()))},
 		{name: "htu_scheme_and_host_case", proof: es(set("htu", "HTTPS://Resource.Example.ORG/protectedresource"))},
@@ -1409,7 +1409,7 @@ func TestProofAccepted(t *testing.T) {
 			p.claims["x-ext"] = json.RawMessage("1e999")
 		})},
 		{name: "escaped_names_and_values", proof: dpopRaw(`{"\u0074yp":"dpop\u002bjwt","alg":"ES\u0032\u0035\u0036","jwk":JWK}`, `{CLAIMS,"x":"\u00e9\ud83d\ude00"}`)},
-		{name: "jti_at_max_length", proof: es(set("jti", strings.Repeat("j", DefaultMaxJTILength)))},
+		{name: "jti_at_max_length", proof: es(set("jti", strings.Repeat("j", defaultMaxJTILength)))},
 		{name: "jti_unicode", proof: es(set("jti", "☃-jti"))},
 		{name: "nested_16_levels", proof: es(set("x", dpopNest(15)))},
 		{name: "payload_64_members", proof: es(func(p *dpopParts) {
@@ -1417,7 +1417,7 @@ func TestProofAccepted(t *testing.T) {
 				p.claims[fmt.Sprintf("x%d", i)] = i
 			}
 		})},
-		{name: "proof_exactly_8192_bytes", proof: func(t testing.TB) string { return dpopProofOfLength(t, DefaultMaxProofSize) }},
+		{name: "proof_exactly_8192_bytes", proof: func(t testing.TB) string { return dpopProofOfLength(t, defaultMaxProofSize) }},
 		{name: "ES256_high_s_malleated", proof: dpopResign(func(_ testing.TB, sig []byte, _ string, _ *ecdsa.PrivateKey) []byte {
 			return dpopMalleate(sig, elliptic.P256())
 		})},
@@ -1523,7 +1523,7 @@ func TestProofVerifierOptions(t *testing.T) {
 	if got := strings.Join(v.Algs(), " "); got != strings.Join(DefaultProofAlgs(), " ") {
 		t.Errorf("Algs() = %s", got)
 	}
-	if v.Window() != DefaultProofMaxAge+DefaultProofFutureSkew {
+	if v.Window() != defaultProofMaxAge+defaultProofFutureSkew {
 		t.Errorf("Window() = %v", v.Window())
 	}
 	v.Algs()[0] = "none" // a copy

@@ -19,13 +19,13 @@ import (
 
 // Defaults of NewIntrospector.
 const (
-	DefaultIntrospectTimeout = 3 * time.Second
-	DefaultMaxResponseSize   = 64 << 10
+	defaultIntrospectTimeout = 3 * time.Second
+	defaultMaxResponseSize   = 64 << 10
 	// defaultIntrospectClientTimeout bounds the default HTTP client, on top
 	// of the per-call Timeout.
 	defaultIntrospectClientTimeout = 5 * time.Second
 	// maxIntrospectTokenSize caps the token sent to the endpoint.
-	maxIntrospectTokenSize = DefaultMaxTokenSize
+	maxIntrospectTokenSize = defaultMaxTokenSize
 )
 
 // ErrIntrospectAuth is the cause (see errors.Is) of the error returned when
@@ -111,8 +111,8 @@ func NewIntrospector(endpoint string, opts ...Option) (*Introspector, error) {
 	i := &Introspector{
 		endpoint: endpoint,
 		client:   &http.Client{Timeout: defaultIntrospectClientTimeout, CheckRedirect: noRedirect},
-		timeout:  DefaultIntrospectTimeout,
-		maxSize:  DefaultMaxResponseSize,
+		timeout:  defaultIntrospectTimeout,
+		maxSize:  defaultMaxResponseSize,
 		now:      time.Now,
 	}
 	if err := applyIntrospect(opts, i); err != nil {
@@ -302,7 +302,7 @@ func (i *Introspector) check(c *tokenClaims) error {
 	if c.present["exp"] && !now.Before(floatTime(c.exp)) {
 		return tokenErr(popguard.ReasonTokenExpired, "The access token expired", nil)
 	}
-	if c.present["nbf"] && now.Add(DefaultLeeway).Before(floatTime(c.nbf)) {
+	if c.present["nbf"] && now.Add(defaultLeeway).Before(floatTime(c.nbf)) {
 		return tokenErr(popguard.ReasonTokenNotYetValid, "The access token is not valid yet", nil)
 	}
 	return nil

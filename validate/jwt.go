@@ -24,8 +24,8 @@ func DefaultTokenAlgs() []string {
 
 // Defaults of NewJWTVerifier.
 const (
-	DefaultLeeway       = 30 * time.Second
-	DefaultMaxTokenSize = 16384
+	defaultLeeway       = 30 * time.Second
+	defaultMaxTokenSize = 16384
 )
 
 // JWTVerifier validates JWT access tokens per RFC 9068 §4: typ, signature
@@ -58,7 +58,7 @@ func NewJWTVerifier(issuer string, keys KeySet, opts ...Option) (*JWTVerifier, e
 	if keys == nil {
 		return nil, errors.New("validate: a key set is required")
 	}
-	v := &JWTVerifier{issuer: issuer, keys: keys, leeway: DefaultLeeway, maxSize: DefaultMaxTokenSize, now: time.Now}
+	v := &JWTVerifier{issuer: issuer, keys: keys, leeway: defaultLeeway, maxSize: defaultMaxTokenSize, now: time.Now}
 	if err := Algs(DefaultTokenAlgs()...).jwt(v); err != nil {
 		return nil, err
 	}

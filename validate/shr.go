@@ -35,14 +35,14 @@ func DefaultSHRAlgs() []string { return []string{"RS256", "PS256", "ES256"} }
 
 // Defaults of NewSHRVerifier.
 const (
-	// DefaultSHRMaxAge is how old ts may be: Microsoft.IdentityModel's
+	// defaultSHRMaxAge is how old ts may be: Microsoft.IdentityModel's
 	// SignedHttpRequestLifetime.
-	DefaultSHRMaxAge = 5 * time.Minute
-	// DefaultSHRFutureSkew is how far ts may be in the future. IdentityModel
+	defaultSHRMaxAge = 5 * time.Minute
+	// defaultSHRFutureSkew is how far ts may be in the future. IdentityModel
 	// has no such bound; an SHR dated ahead would live longer than MaxAge.
-	DefaultSHRFutureSkew = 30 * time.Second
-	// DefaultMaxSHRSize caps an SHR, access token included.
-	DefaultMaxSHRSize = 16384
+	defaultSHRFutureSkew = 30 * time.Second
+	// defaultMaxSHRSize caps an SHR, access token included.
+	defaultMaxSHRSize = 16384
 )
 
 // SHRVerifier checks signed HTTP requests. It is safe for concurrent use.
@@ -117,9 +117,9 @@ func NewSHRVerifier(tokens TokenVerifier, opts ...Option) (*SHRVerifier, error) 
 	}
 	v := &SHRVerifier{
 		tokens:     tokens,
-		maxAge:     DefaultSHRMaxAge,
-		futureSkew: DefaultSHRFutureSkew,
-		maxSize:    DefaultMaxSHRSize,
+		maxAge:     defaultSHRMaxAge,
+		futureSkew: defaultSHRFutureSkew,
+		maxSize:    defaultMaxSHRSize,
 		now:        time.Now,
 	}
 	if err := Algs(DefaultSHRAlgs()...).shr(v); err != nil {

@@ -194,11 +194,11 @@ func eqCases(t *testing.T, e *eqEnv) []eqCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	longJTI := strings.Repeat("j", validate.DefaultMaxJTILength+1)
+	longJTI := strings.Repeat("j", 256+1 /* the default MaxJTILength */)
 	return []eqCase{
 		// DPoP proofs, as VerifyRequest runs them with a JWT access token.
 		{name: "proof not a JWS", reason: popguard.ReasonProofMalformed, kind: "proof", input: "not.a.jws", token: good},
-		proof("proof too large", popguard.ReasonProofTooLarge, func(h, c map[string]any) { c["pad"] = strings.Repeat("p", validate.DefaultMaxProofSize) }),
+		proof("proof too large", popguard.ReasonProofTooLarge, func(h, c map[string]any) { c["pad"] = strings.Repeat("p", 8192 /* the default MaxSize of a proof */) }),
 		proof("proof crit", popguard.ReasonProofCrit, func(h, c map[string]any) { h["crit"] = []string{"x-ext"}; h["x-ext"] = 1 }),
 		proof("proof typ JWT", popguard.ReasonProofType, func(h, c map[string]any) { h["typ"] = "JWT" }),
 		proof("proof alg HS256", popguard.ReasonProofAlg, func(h, c map[string]any) { h["alg"] = "HS256" }),
