@@ -403,14 +403,14 @@ func TestAdversarialProofStructure(t *testing.T) {
 		{"jwk point not on the curve", map[string]any{"kty": "EC", "crv": "P-256", "x": h.key.PublicJWK(nil)["x"], "y": h.key.PublicJWK(nil)["x"]}, "ES256"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			proofReject(t, signed(t, h.key, map[string]any{"alg": c.alg, "jwk": c.jwk}, nil), popguard.ReasonProofKey)
+			proofReject(t, signed(t, h.key, map[string]any{"alg": c.alg, "jwk": c.jwk}, nil), popguard.ReasonProofJWK)
 		})
 	}
 	priv := h.key.Signer.(*ecdsa.PrivateKey)
 	for _, member := range []string{"d", "p", "q", "dp", "dq", "qi", "oth"} {
 		t.Run("jwk with private member "+member, func(t *testing.T) {
 			jwk := h.key.PublicJWK(map[string]any{member: advB64.EncodeToString(priv.D.Bytes())})
-			proofReject(t, signed(t, h.key, map[string]any{"jwk": jwk}, nil), popguard.ReasonProofKey)
+			proofReject(t, signed(t, h.key, map[string]any{"jwk": jwk}, nil), popguard.ReasonProofJWK)
 		})
 	}
 	t.Run("ES256 alg with a P-384 key", func(t *testing.T) {
@@ -461,7 +461,7 @@ func TestAdversarialProofStructure(t *testing.T) {
 			name = "typ " + string(advJSON(t, typ))
 		}
 		t.Run(name, func(t *testing.T) {
-			want := popguard.ReasonProofType
+			want := popguard.ReasonProofTyp
 			if _, isNum := typ.(int); isNum {
 				want = popguard.ReasonProofMalformed // a non-string typ is a malformed header
 			}
@@ -502,14 +502,14 @@ func TestAdversarialProofStructure(t *testing.T) {
 	})
 	for _, member := range []string{"jku", "x5u"} {
 		t.Run(member+" pointing elsewhere", func(t *testing.T) {
-			proofReject(t, signed(t, h.key, map[string]any{member: "https://evil.test/keys"}, nil), popguard.ReasonProofKey)
+			proofReject(t, signed(t, h.key, map[string]any{member: "https://evil.test/keys"}, nil), popguard.ReasonProofJWK)
 		})
 	}
 	t.Run("x5c with a certificate chain", func(t *testing.T) {
-		proofReject(t, signed(t, h.key, map[string]any{"x5c": []string{"MIIB"}}, nil), popguard.ReasonProofKey)
+		proofReject(t, signed(t, h.key, map[string]any{"x5c": []string{"MIIB"}}, nil), popguard.ReasonProofJWK)
 	})
 	t.Run("x5t#S256 header", func(t *testing.T) {
-		proofReject(t, signed(t, h.key, map[string]any{"x5t#S256": h.key.Thumbprint()}, nil), popguard.ReasonProofKey)
+		proofReject(t, signed(t, h.key, map[string]any{"x5t#S256": h.key.Thumbprint()}, nil), popguard.ReasonProofJWK)
 	})
 	t.Run("kid pointing elsewhere is ignored: the key is the jwk", func(t *testing.T) {
 		advAccept(t, h, send(t, signed(t, h.key, map[string]any{"kid": "https://evil.test/keys#1"}, nil)), bob.Subject, popguard.DPoP)
@@ -517,7 +517,7 @@ func TestAdversarialProofStructure(t *testing.T) {
 	t.Run("kid pointing elsewhere does not rescue a foreign jwk", func(t *testing.T) {
 		thief := sign.MustKey("ES256")
 		p := signed(t, thief, map[string]any{"kid": h.key.Thumbprint()}, nil)
-		advReject(t, h, send(t, p), 401, popguard.CodeInvalidToken, popguard.ReasonKeyBinding)
+		advReject(t, h, send(t, p), 401, popguard.CodeInvalidToken, popguard.ReasonTokenKeyBinding)
 	})
 	jwkJSON := string(advJSON(t, h.key.PublicJWK(nil)))
 	rawClaims := func() map[string]any {
@@ -632,19 +632,19 @@ func TestAdversarialFraming(t *testing.T) {
 	}
 	t.Run("DPoP scheme plus ?access_token=", func(t *testing.T) {
 		resp := h.advHTTP(t, srv, "GET", "/r?access_token="+tok, "Authorization", "DPoP "+tok, "DPoP", proof())
-		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonMultipleMethods)
+		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestMultipleMethods)
 	})
 	t.Run("DPoP scheme plus ?access%5Ftoken=", func(t *testing.T) {
 		resp := h.advHTTP(t, srv, "GET", "/r?access%5Ftoken="+tok, "Authorization", "DPoP "+tok, "DPoP", proof())
-		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonMultipleMethods)
+		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestMultipleMethods)
 	})
 	t.Run("Authorization lines in three casings", func(t *testing.T) {
 		resp := raw(t, "AUTHORIZATION: DPoP "+tok, "authorization: DPoP "+tok, "AuThOrIzAtIoN: DPoP "+tok, "DPoP: "+proof())
-		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonMultipleAuthHeaders)
+		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestMultipleAuthorization)
 	})
 	t.Run("empty second Authorization line", func(t *testing.T) {
 		resp := raw(t, "Authorization: DPoP "+tok, "Authorization:", "DPoP: "+proof())
-		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonMultipleAuthHeaders)
+		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestMultipleAuthorization)
 	})
 	t.Run("folded Authorization (obs-fold) is one credential", func(t *testing.T) {
 		// RFC 9112 §5.2: Go replaces obs-fold with SP; "DPoP <token>" is a
@@ -668,15 +668,15 @@ func TestAdversarialFraming(t *testing.T) {
 	})
 	t.Run("homoglyph scheme DＰoP", func(t *testing.T) {
 		resp := raw(t, "Authorization: DＰoP "+tok, "DPoP: "+proof())
-		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonMalformedAuthHeader)
+		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestMalformedAuthorization)
 	})
 	t.Run("Cyrillic homoglyph Веаrer", func(t *testing.T) {
 		resp := raw(t, "Authorization: Веаrer "+h.unbound())
-		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonMalformedAuthHeader)
+		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestMalformedAuthorization)
 	})
 	t.Run("DPoP token followed by a second token", func(t *testing.T) {
 		resp := raw(t, "Authorization: DPoP "+tok+" "+tok, "DPoP: "+proof())
-		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonMalformedAuthHeader)
+		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestMalformedAuthorization)
 	})
 	t.Run("huge Authorization line refused by the server", func(t *testing.T) {
 		resp := raw(t, "Authorization: Bearer "+strings.Repeat("A", 2<<20))
@@ -718,7 +718,7 @@ func TestAdversarialSHR(t *testing.T) {
 	})
 	t.Run("attacker's cnf.jwk with the victim's token", func(t *testing.T) {
 		thief := sign.MustKey("ES256")
-		reject(t, send(t, "/r", p.shrBy(t, thief, p.token, sign.SHROptions{})), popguard.ReasonKeyBinding)
+		reject(t, send(t, "/r", p.shrBy(t, thief, p.token, sign.SHROptions{})), popguard.ReasonTokenKeyBinding)
 	})
 	t.Run("victim's cnf.jwk copied, signed by the attacker", func(t *testing.T) {
 		thief := &sign.Key{Alg: "ES256", Signer: sign.MustKey("ES256").Signer}
@@ -729,14 +729,14 @@ func TestAdversarialSHR(t *testing.T) {
 		reject(t, send(t, "/r", advRawSigned(t, thief, string(hdr), string(pl))), popguard.ReasonSHRSignature)
 	})
 	t.Run("ts one hour in the future", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{TS: time.Now().Add(time.Hour)})), popguard.ReasonSHRTimestamp)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{TS: time.Now().Add(time.Hour)})), popguard.ReasonSHRTs)
 	})
 	t.Run("ts missing", func(t *testing.T) {
 		reject(t, send(t, "/r", p.shrEdit(t, sign.SHROptions{}, func(pl string) string {
 			i := strings.Index(pl, `"ts":`)
 			j := i + strings.IndexByte(pl[i:], ',')
 			return pl[:i] + pl[j+1:]
-		})), popguard.ReasonSHRTimestamp)
+		})), popguard.ReasonSHRTs)
 	})
 	for _, ts := range []string{`1.5`, `"%d"`, `%d.0`, `%de0`, `-1`, `1e10`, `null`} {
 		t.Run("ts "+ts, func(t *testing.T) {
@@ -747,67 +747,67 @@ func TestAdversarialSHR(t *testing.T) {
 			}
 			reject(t, send(t, "/r", p.shrEdit(t, sign.SHROptions{TS: time.Unix(now, 0)}, func(pl string) string {
 				return strings.Replace(pl, `"ts":`+big.NewInt(now).String(), `"ts":`+v, 1)
-			})), popguard.ReasonSHRTimestamp)
+			})), popguard.ReasonSHRTs)
 		})
 	}
 	t.Run("m lowercase", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Method: "get"})), popguard.ReasonSHRMethod)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Method: "get"})), popguard.ReasonSHRM)
 	})
 	t.Run("m with spaces", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Method: " GET "})), popguard.ReasonSHRMethod)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Method: " GET "})), popguard.ReasonSHRM)
 	})
 	t.Run("p with a trailing slash", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Path: "/r/"})), popguard.ReasonSHRPath)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Path: "/r/"})), popguard.ReasonSHRP)
 	})
 	t.Run("p without its leading slash", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Path: "r"})), popguard.ReasonSHRPath)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Path: "r"})), popguard.ReasonSHRP)
 	})
 	t.Run("u of another host", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Host: "evil.test"})), popguard.ReasonSHRHost)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Host: "evil.test"})), popguard.ReasonSHRU)
 	})
 	t.Run("u with a wrong port", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Host: "api.test:8443"})), popguard.ReasonSHRHost)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Host: "api.test:8443"})), popguard.ReasonSHRU)
 	})
 	t.Run("u with userinfo", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Host: "evil@api.test"})), popguard.ReasonSHRHost)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Host: "evil@api.test"})), popguard.ReasonSHRU)
 	})
 	t.Run("q listing a parameter the request lacks", func(t *testing.T) {
-		reject(t, send(t, "/r?a=1", p.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QHash("a=1&b=2", "a", "b")})), popguard.ReasonSHRQuery)
+		reject(t, send(t, "/r?a=1", p.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QHash("a=1&b=2", "a", "b")})), popguard.ReasonSHRQ)
 	})
 	t.Run("q listing a repeated parameter", func(t *testing.T) {
 		q := &sign.QClaim{Names: []string{"a"}, Value: sign.QHash("a=1", "a").Value}
-		reject(t, send(t, "/r?a=1&a=2", p.shr(t, sign.SHROptions{RawQuery: "a=1&a=2", Format: sign.IdentityModel, Q: q})), popguard.ReasonSHRQuery)
+		reject(t, send(t, "/r?a=1&a=2", p.shr(t, sign.SHROptions{RawQuery: "a=1&a=2", Format: sign.IdentityModel, Q: q})), popguard.ReasonSHRQ)
 	})
 	t.Run("q listing a parameter twice", func(t *testing.T) {
 		q := &sign.QClaim{Names: []string{"a", "a"}, Value: sign.QHash("a=1").Value}
-		reject(t, send(t, "/r?a=1", p.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: q})), popguard.ReasonSHRQuery)
+		reject(t, send(t, "/r?a=1", p.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: q})), popguard.ReasonSHRQ)
 	})
 	t.Run("q covering another value", func(t *testing.T) {
-		reject(t, send(t, "/r?a=2", p.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QHash("a=1")})), popguard.ReasonSHRQuery)
+		reject(t, send(t, "/r?a=2", p.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QHash("a=1")})), popguard.ReasonSHRQ)
 	})
 	t.Run("msal-browser raw q of another query", func(t *testing.T) {
-		reject(t, send(t, "/r?a=2", p.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QRaw("a=1")})), popguard.ReasonSHRQuery)
+		reject(t, send(t, "/r?a=2", p.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QRaw("a=1")})), popguard.ReasonSHRQ)
 	})
 	hdr := http.Header{"X-A": {"1"}}
 	t.Run("h listing a header the request lacks", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: sign.HHash(hdr)})), popguard.ReasonSHRHeaders)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: sign.HHash(hdr)})), popguard.ReasonSHRH)
 	})
 	t.Run("h listing a repeated header", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: sign.HHash(hdr)}), "X-A", "1", "X-A", "2"), popguard.ReasonSHRHeaders)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: sign.HHash(hdr)}), "X-A", "1", "X-A", "2"), popguard.ReasonSHRH)
 	})
 	t.Run("h listing a header twice in different case", func(t *testing.T) {
 		hh := &sign.HClaim{Names: []string{"x-a", "X-A"}, Hash: sign.HHash(hdr).Hash}
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: hh}), "X-A", "1"), popguard.ReasonSHRHeaders)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: hh}), "X-A", "1"), popguard.ReasonSHRH)
 	})
 	t.Run("h listing authorization", func(t *testing.T) {
 		hh := &sign.HClaim{Names: []string{"authorization"}, Hash: "x"}
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: hh})), popguard.ReasonSHRHeaders)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: hh})), popguard.ReasonSHRH)
 	})
 	t.Run("h covering another value", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: sign.HHash(hdr)}), "X-A", "2"), popguard.ReasonSHRHeaders)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: sign.HHash(hdr)}), "X-A", "2"), popguard.ReasonSHRH)
 	})
 	t.Run("b over another body", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, Body: []byte("x")})), popguard.ReasonSHRBody)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, Body: []byte("x")})), popguard.ReasonSHRB)
 	})
 	t.Run("token bound by cnf.jku", func(t *testing.T) {
 		tok := p.token
@@ -821,7 +821,7 @@ func TestAdversarialSHR(t *testing.T) {
 		p.token = p.harness.token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Scope: "read",
 			Cnf: map[string]any{"jwe": "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"}})
 		defer func() { p.token = tok }()
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{})), popguard.ReasonKeyBinding)
+		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{})), popguard.ReasonTokenKeyBinding)
 	})
 	for _, member := range []string{"jwk", "jku", "x5c", "x5u"} {
 		t.Run("SHR with a "+member+" header naming the attacker's key", func(t *testing.T) {
@@ -861,18 +861,18 @@ func TestAdversarialSHR(t *testing.T) {
 	t.Run("u without the port on a non-default port", func(t *testing.T) {
 		q := newAdvPoP(t, "https://api.test:8443", popguard.PoPOnly)
 		resp := q.advHTTP(t, q.srv, "GET", "/r", "Authorization", "PoP "+q.shr(t, sign.SHROptions{}))
-		advReject(t, q.harness, resp, 401, popguard.CodeInvalidToken, popguard.ReasonSHRHost)
+		advReject(t, q.harness, resp, 401, popguard.CodeInvalidToken, popguard.ReasonSHRU)
 		resp = q.advHTTP(t, q.srv, "GET", "/r", "Authorization", "PoP "+q.shr(t, sign.SHROptions{Host: "api.test:8443"}))
 		advAccept(t, q.harness, resp, "carol", popguard.PoP)
 	})
 	t.Run("uncovered query parameter with SHRRequireQuery", func(t *testing.T) {
 		q := newAdvPoP(t, publicURL, popguard.PoPOnly, middleware.WithPoP(validate.SHRRequireQuery(), validate.SHRRequireHeaders("x-a")))
 		shr := q.shr(t, sign.SHROptions{RawQuery: "a=1&b=2", Format: sign.IdentityModel, Q: sign.QHash("a=1&b=2", "a")})
-		advReject(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r?a=1&b=2", "Authorization", "PoP "+shr), 401, popguard.CodeInvalidToken, popguard.ReasonSHRQuery)
+		advReject(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r?a=1&b=2", "Authorization", "PoP "+shr), 401, popguard.CodeInvalidToken, popguard.ReasonSHRQ)
 		shr = q.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QHash("a=1")})
-		advReject(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r?a=1&%61=2", "Authorization", "PoP "+shr), 401, popguard.CodeInvalidToken, popguard.ReasonSHRQuery)
+		advReject(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r?a=1&%61=2", "Authorization", "PoP "+shr), 401, popguard.CodeInvalidToken, popguard.ReasonSHRQ)
 		shr = q.shr(t, sign.SHROptions{Format: sign.IdentityModel})
-		advReject(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r", "Authorization", "PoP "+shr, "X-A", "1"), 401, popguard.CodeInvalidToken, popguard.ReasonSHRHeaders)
+		advReject(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r", "Authorization", "PoP "+shr, "X-A", "1"), 401, popguard.CodeInvalidToken, popguard.ReasonSHRH)
 		shr = q.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QHash("a=1"), H: sign.HHash(hdr)})
 		advAccept(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r?a=1", "Authorization", "PoP "+shr, "X-A", "1"), "carol", popguard.PoP)
 	})
@@ -1001,7 +1001,7 @@ func TestAdversarialKeySubstitution(t *testing.T) {
 				v = "https://evil.test/jwks"
 			}
 			tok := advSigned(t, thief, map[string]any{"alg": "ES256", "typ": "at+jwt", member: v}, advTokenClaims("bob", map[string]any{"jkt": thief.Thumbprint()}))
-			advReject(t, h, dpop(t, tok, thiefProof(tok)), 401, popguard.CodeInvalidToken, popguard.ReasonTokenKey)
+			advReject(t, h, dpop(t, tok, thiefProof(tok)), 401, popguard.CodeInvalidToken, popguard.ReasonTokenUnknownKey)
 		})
 	}
 	t.Run("proof with the victim's jwk signed by the thief", func(t *testing.T) {
@@ -1047,7 +1047,7 @@ func TestAdversarialKeySubstitution(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		advReject(t, h, h.advHTTP(t, srv, "GET", "/r", "Authorization", "PoP "+shr), 401, popguard.CodeInvalidToken, popguard.ReasonKeyBinding)
+		advReject(t, h, h.advHTTP(t, srv, "GET", "/r", "Authorization", "PoP "+shr), 401, popguard.CodeInvalidToken, popguard.ReasonTokenKeyBinding)
 		shr, err = victim.SHR(tok, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/r"})
 		if err != nil {
 			t.Fatal(err)
@@ -1065,18 +1065,18 @@ func TestAdversarialTypeConfusion(t *testing.T) {
 	shr := func() string { return p.shr(t, sign.SHROptions{}) }
 	t.Run("SHR used as the DPoP proof", func(t *testing.T) {
 		resp := h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "DPoP "+tok, "DPoP", shr())
-		advReject(t, h, resp, 401, popguard.CodeInvalidDPoPProof, popguard.ReasonProofType)
+		advReject(t, h, resp, 401, popguard.CodeInvalidDPoPProof, popguard.ReasonProofTyp)
 	})
 	t.Run("SHR by the DPoP key with typ dpop+jwt used as the DPoP proof", func(t *testing.T) {
 		s := p.shrBy(t, h.key, tok, sign.SHROptions{Typ: "dpop+jwt"})
 		resp := h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "DPoP "+tok, "DPoP", s)
-		advReject(t, h, resp, 401, popguard.CodeInvalidDPoPProof, popguard.ReasonProofKey)
+		advReject(t, h, resp, 401, popguard.CodeInvalidDPoPProof, popguard.ReasonProofJWK)
 	})
 	t.Run("SHR used as a Bearer access token", func(t *testing.T) {
 		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "Bearer "+shr()), 401, popguard.CodeInvalidToken, popguard.ReasonTokenType)
 	})
 	t.Run("access token used as the SHR", func(t *testing.T) {
-		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+p.token), 401, popguard.CodeInvalidToken, popguard.ReasonSHRType)
+		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+p.token), 401, popguard.CodeInvalidToken, popguard.ReasonSHRTyp)
 	})
 	t.Run("DPoP proof used as the SHR's at", func(t *testing.T) {
 		at := h.proof("GET", target, "")
@@ -1094,11 +1094,11 @@ func TestAdversarialTypeConfusion(t *testing.T) {
 	})
 	t.Run("typ JWT SHR shaped like a DPoP proof (htm, htu)", func(t *testing.T) {
 		s := p.shr(t, sign.SHROptions{Typ: "JWT", ExtraClaims: map[string]any{"htm": "GET", "htu": target}})
-		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+s), 401, popguard.CodeInvalidToken, popguard.ReasonSHRType)
+		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+s), 401, popguard.CodeInvalidToken, popguard.ReasonSHRTyp)
 	})
 	t.Run("SHR typ at+jwt", func(t *testing.T) {
 		s := p.shr(t, sign.SHROptions{Typ: "at+jwt"})
-		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+s), 401, popguard.CodeInvalidToken, popguard.ReasonSHRType)
+		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+s), 401, popguard.CodeInvalidToken, popguard.ReasonSHRTyp)
 	})
 	t.Run("ID-token-like JWT via DPoP", func(t *testing.T) {
 		id := h.token(sign.TokenOptions{Subject: "bob", ClientID: "dpop-app", Typ: "JWT", Cnf: map[string]any{"jkt": h.key.Thumbprint()}})
@@ -1132,23 +1132,23 @@ func TestAdversarialDowngrades(t *testing.T) {
 		resp := h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "DPoP "+tok, "DPoP", h.proof("GET", target, tok))
 		advReject(t, h, resp, 401, popguard.CodeInvalidToken, reason)
 	}
-	t.Run("DPoP-bound token via PoP", func(t *testing.T) { viaPoP(t, dpopBound, popguard.ReasonKeyBinding) })
-	t.Run("mTLS-bound (x5t#S256) token via Bearer", func(t *testing.T) { bearer(t, mtls, popguard.ReasonBoundAsBearer) })
-	t.Run("mTLS-bound (x5t#S256) token via DPoP", func(t *testing.T) { viaDPoP(t, mtls, popguard.ReasonKeyBinding) })
-	t.Run("mTLS-bound (x5t#S256) token via PoP", func(t *testing.T) { viaPoP(t, mtls, popguard.ReasonKeyBinding) })
-	t.Run("cnf.jwk-bound token via Bearer", func(t *testing.T) { bearer(t, jwkBound, popguard.ReasonBoundAsBearer) })
-	t.Run("cnf.jwk-bound token via DPoP with a proof by that very key", func(t *testing.T) { viaDPoP(t, jwkBound, popguard.ReasonKeyBinding) })
+	t.Run("DPoP-bound token via PoP", func(t *testing.T) { viaPoP(t, dpopBound, popguard.ReasonTokenKeyBinding) })
+	t.Run("mTLS-bound (x5t#S256) token via Bearer", func(t *testing.T) { bearer(t, mtls, popguard.ReasonTokenBoundUsedAsBearer) })
+	t.Run("mTLS-bound (x5t#S256) token via DPoP", func(t *testing.T) { viaDPoP(t, mtls, popguard.ReasonTokenKeyBinding) })
+	t.Run("mTLS-bound (x5t#S256) token via PoP", func(t *testing.T) { viaPoP(t, mtls, popguard.ReasonTokenKeyBinding) })
+	t.Run("cnf.jwk-bound token via Bearer", func(t *testing.T) { bearer(t, jwkBound, popguard.ReasonTokenBoundUsedAsBearer) })
+	t.Run("cnf.jwk-bound token via DPoP with a proof by that very key", func(t *testing.T) { viaDPoP(t, jwkBound, popguard.ReasonTokenKeyBinding) })
 	t.Run("PoP-bound (cnf.kid) token via DPoP with a proof by the PoP key", func(t *testing.T) {
 		resp := h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "DPoP "+p.token, "DPoP", h.proofWith(p.pk, "GET", target, sign.ProofOptions{AccessToken: p.token}))
-		advReject(t, h, resp, 401, popguard.CodeInvalidToken, popguard.ReasonKeyBinding)
+		advReject(t, h, resp, 401, popguard.CodeInvalidToken, popguard.ReasonTokenKeyBinding)
 	})
 	t.Run("unbound token via PoP", func(t *testing.T) { viaPoP(t, h.unbound(), popguard.ReasonTokenNotBound) })
 	t.Run("unbound token via DPoP", func(t *testing.T) { viaDPoP(t, h.unbound(), popguard.ReasonTokenNotBound) })
 	t.Run("PoP-only route refuses Bearer and DPoP", func(t *testing.T) {
 		q := newAdvPoP(t, publicURL, popguard.PoPOnly)
-		advReject(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r", "Authorization", "Bearer "+q.unbound()), 401, popguard.CodeNone, popguard.ReasonSchemeNotAllowed)
+		advReject(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r", "Authorization", "Bearer "+q.unbound()), 401, popguard.CodeNone, popguard.ReasonRequestSchemeNotAllowed)
 		tok := q.bound()
-		advReject(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r", "Authorization", "DPoP "+tok, "DPoP", q.proof("GET", target, tok)), 401, popguard.CodeNone, popguard.ReasonSchemeNotAllowed)
+		advReject(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r", "Authorization", "DPoP "+tok, "DPoP", q.proof("GET", target, tok)), 401, popguard.CodeNone, popguard.ReasonRequestSchemeNotAllowed)
 	})
 }
 
@@ -1170,7 +1170,7 @@ func TestAdversarialHostAndForwarded(t *testing.T) {
 	srvF, srvI := advServer(t, trustedF.route(mixed)), advServer(t, insecure.route(mixed))
 	hostRefused := func(t *testing.T, h *harness, resp response) {
 		t.Helper()
-		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonHostNotAllowed)
+		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestHostNotAllowed)
 	}
 	dpopRaw := func(t *testing.T, h *harness, srv *httptest.Server, reqLine, htu string, lines ...string) response {
 		tok := h.bound()
@@ -1184,7 +1184,7 @@ func TestAdversarialHostAndForwarded(t *testing.T) {
 	}
 	badTarget := func(t *testing.T, h *harness, resp response) {
 		t.Helper()
-		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonBadTarget)
+		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestBadTarget)
 	}
 	get := "GET /r HTTP/1.1"
 
@@ -1206,7 +1206,7 @@ func TestAdversarialHostAndForwarded(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp := untrusted.advRaw(t, srvU, get, "Host: api.test", "X-Forwarded-Host: evil.test", "Authorization: PoP "+shr)
-		advReject(t, untrusted, resp, 401, popguard.CodeInvalidToken, popguard.ReasonSHRHost)
+		advReject(t, untrusted, resp, 401, popguard.CodeInvalidToken, popguard.ReasonSHRU)
 	})
 	t.Run("untrusted peer: Host api.test/admin? refused by the server", func(t *testing.T) {
 		advServerReject(t, untrusted, dpopRaw(t, untrusted, srvU, get, "http://api.test/admin", "Host: api.test/admin?"), 400)
@@ -1339,7 +1339,7 @@ func TestAdversarialPathTricks(t *testing.T) {
 	for _, path := range []string{"/A/b", "/a/B", "//a/b", "/a//b",
 		"/a/b/", "/a%2Fb", "/a%2fb", "/a/b;x", "/a/b%00", "/a/b%20", "/%61/b", "/a/b%2F", "/a\\b"} {
 		t.Run("SHR p /a/b on "+path, func(t *testing.T) {
-			advReject(t, h, popRaw(t, path, shrFor("/a/b")), 401, popguard.CodeInvalidToken, popguard.ReasonSHRPath)
+			advReject(t, h, popRaw(t, path, shrFor("/a/b")), 401, popguard.CodeInvalidToken, popguard.ReasonSHRP)
 		})
 	}
 	t.Run("SHR p /a/b on /a/b", func(t *testing.T) {
@@ -1363,7 +1363,7 @@ func TestAdversarialPathTricks(t *testing.T) {
 				advServerReject(t, h, resp, 400)
 				return
 			}
-			advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonBadTarget)
+			advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestBadTarget)
 		})
 	}
 	// Dot-segments in any spelling are refused on every scheme, before any
@@ -1373,17 +1373,17 @@ func TestAdversarialPathTricks(t *testing.T) {
 	for _, path := range []string{"/a/./b", "/a/../a/b", "/a/%2e/b", "/a/%2E%2E/a/b", "/x/%2e%2e/a/b", "/x/.%2E/a/b",
 		"/x/%2E./a/b", "/a/b/.", "/a/b/..", "/a/b/%2e", "/x%2F..%2Fa/b", "/x%2f%2E%2E%2fa/b"} {
 		t.Run("DPoP htu /a/b on "+path, func(t *testing.T) {
-			advReject(t, h, dpopRaw(t, path, htu), 400, popguard.CodeInvalidRequest, popguard.ReasonDotSegment)
+			advReject(t, h, dpopRaw(t, path, htu), 400, popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment)
 		})
 		t.Run("SHR p "+path+" on "+path+" (exact, as sent)", func(t *testing.T) {
-			advReject(t, h, popRaw(t, path, shrFor(path)), 400, popguard.CodeInvalidRequest, popguard.ReasonDotSegment)
+			advReject(t, h, popRaw(t, path, shrFor(path)), 400, popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment)
 		})
 		t.Run("DPoP htu "+path+" on "+path+" (exact, as sent)", func(t *testing.T) {
-			advReject(t, h, dpopRaw(t, path, publicURL+path), 400, popguard.CodeInvalidRequest, popguard.ReasonDotSegment)
+			advReject(t, h, dpopRaw(t, path, publicURL+path), 400, popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment)
 		})
 		t.Run("Bearer on "+path, func(t *testing.T) {
 			resp := h.advRaw(t, p.srv, "GET "+path+" HTTP/1.1", "Host: api.test", "Authorization: Bearer "+h.unbound())
-			advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonDotSegment)
+			advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment)
 		})
 	}
 }
@@ -1399,7 +1399,7 @@ func TestAdversarialReplayResigned(t *testing.T) {
 	}
 	replayed := func(t *testing.T, resp response, code popguard.ErrorCode) {
 		t.Helper()
-		advReject(t, h, resp, 401, code, popguard.ReasonReplay)
+		advReject(t, h, resp, 401, code, popguard.ReasonReplayDetected)
 	}
 	t.Run("DPoP: same claims, fresh ECDSA signature", func(t *testing.T) {
 		hdr, claims := advProofParts(h.key, target, tok, nil, nil)
@@ -1462,7 +1462,7 @@ func TestRegressionFragmentInRequestTarget(t *testing.T) {
 	h := p.harness
 	badTarget := func(t *testing.T, resp response) {
 		t.Helper()
-		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonBadTarget)
+		advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestBadTarget)
 	}
 	for _, rt := range []string{"/r?a=1#&b=2", "/r?a=1#", "/r?a=1&#b=2"} {
 		t.Run("SHR q covering a=1, request "+rt, func(t *testing.T) {
@@ -1507,7 +1507,7 @@ func TestRegressionSHRQueryEncodedName(t *testing.T) {
 			q := &sign.QClaim{Names: []string{c.name}, Value: sign.QHash(c.pair, c.name).Value}
 			shr := p.shr(t, sign.SHROptions{RawQuery: c.query, Format: sign.IdentityModel, Q: q})
 			resp := h.advRaw(t, srv, "GET /r?"+c.query+" HTTP/1.1", "Host: api.test", "Authorization: PoP "+shr)
-			advReject(t, h, resp, 401, popguard.CodeInvalidToken, popguard.ReasonSHRQuery)
+			advReject(t, h, resp, 401, popguard.CodeInvalidToken, popguard.ReasonSHRQ)
 		})
 	}
 	t.Run("control: distinct decoded names are covered", func(t *testing.T) {
@@ -1543,7 +1543,7 @@ func TestRegressionForwardedQuoted(t *testing.T) {
 		{`host="evil.test\", host=x"`, "http://evil.test/r"},
 	} {
 		t.Run(c.forwarded, func(t *testing.T) {
-			advReject(t, h, send(t, c.forwarded, c.htu), 400, popguard.CodeInvalidRequest, popguard.ReasonBadTarget)
+			advReject(t, h, send(t, c.forwarded, c.htu), 400, popguard.CodeInvalidRequest, popguard.ReasonRequestBadTarget)
 		})
 	}
 	// An unterminated quote: the element is ignored, the Host stays.

@@ -64,7 +64,7 @@ func WriteRejection(w http.ResponseWriter, _ *http.Request, rej *Rejection) {
 // statusOf maps an error to its HTTP status.
 func statusOf(e *popguard.Error) int {
 	switch {
-	case e.Reason == popguard.ReasonHeaderTooLarge:
+	case e.Reason == popguard.ReasonRequestHeaderTooLarge:
 		return http.StatusRequestHeaderFieldsTooLarge
 	case e.Code == popguard.CodeInvalidRequest:
 		return http.StatusBadRequest

@@ -49,7 +49,7 @@ func TestChallengeShapes(t *testing.T) {
 			h.proofWith(other, "GET", target, sign.ProofOptions{AccessToken: tok})))
 		h.expectRejected(t, resp, rejectWant{status: 401, challenges: []string{
 			`DPoP error="invalid_token", error_description="Invalid DPoP key binding", algs="ES256 PS256 RS256 EdDSA"`,
-		}, code: popguard.CodeInvalidToken, reason: popguard.ReasonKeyBinding, scheme: popguard.DPoP})
+		}, code: popguard.CodeInvalidToken, reason: popguard.ReasonTokenKeyBinding, scheme: popguard.DPoP})
 	})
 	t.Run("several Authorization lines: error on every challenge", func(t *testing.T) {
 		tok := h.bound()
@@ -57,7 +57,7 @@ func TestChallengeShapes(t *testing.T) {
 		h.expectRejected(t, resp, rejectWant{status: 400, challenges: []string{
 			`Bearer realm="api", error="invalid_request", error_description="Multiple methods used to include access token"`,
 			`DPoP error="invalid_request", error_description="Multiple methods used to include access token", algs="ES256 PS256 RS256 EdDSA"`,
-		}, code: popguard.CodeInvalidRequest, reason: popguard.ReasonMultipleAuthHeaders})
+		}, code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestMultipleAuthorization})
 	})
 }
 
@@ -270,7 +270,7 @@ func TestErrorHandler(t *testing.T) {
 		t.Fatalf("error handler called %d times", len(got))
 	}
 	rej := got[0]
-	if rej.Status != 401 || rej.Err.Code != popguard.CodeInvalidToken || rej.Err.Reason != popguard.ReasonBoundAsBearer ||
+	if rej.Status != 401 || rej.Err.Code != popguard.CodeInvalidToken || rej.Err.Reason != popguard.ReasonTokenBoundUsedAsBearer ||
 		rej.Err.Description != descBoundAsBearer {
 		t.Errorf("rejection = %d %+v", rej.Status, rej.Err)
 	}

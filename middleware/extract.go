@@ -59,11 +59,11 @@ func (g *Guard) extract(r *http.Request) (*credentials, error) {
 		return g.queryToken(r, false)
 	}
 	if len(lines) > 1 {
-		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonMultipleAuthHeaders,
+		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestMultipleAuthorization,
 			"Multiple methods used to include access token", nil)
 	}
 	if len(lines[0]) > g.maxAuth {
-		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonHeaderTooLarge,
+		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestHeaderTooLarge,
 			"The Authorization header is too large", nil)
 	}
 	if _, err := g.queryToken(r, true); err != nil {
@@ -77,7 +77,7 @@ func (g *Guard) extract(r *http.Request) (*credentials, error) {
 	}
 	for i := 0; i < len(name); i++ {
 		if !isTchar(name[i]) {
-			return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonMalformedAuthHeader,
+			return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestMalformedAuthorization,
 				"The Authorization header is malformed", nil)
 		}
 	}
@@ -86,13 +86,13 @@ func (g *Guard) extract(r *http.Request) (*credentials, error) {
 		return nil, nil // unknown scheme: as if no credentials
 	}
 	if sp < 0 {
-		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonMalformedAuthHeader,
+		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestMalformedAuthorization,
 			"The Authorization header has no token", nil)
 	}
 	// credentials = auth-scheme 1*SP token68: spaces (not tabs) only.
 	token := strings.TrimLeft(v[sp:], " ")
 	if !isToken68(token) {
-		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonMalformedAuthHeader,
+		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestMalformedAuthorization,
 			"The Authorization header must hold exactly one token", nil)
 	}
 	return &credentials{scheme: scheme, token: token}, nil
@@ -111,15 +111,15 @@ func (g *Guard) queryToken(r *http.Request, haveHeader bool) (*credentials, erro
 		return nil, nil
 	}
 	if haveHeader || len(values) > 1 {
-		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonMultipleMethods,
+		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestMultipleMethods,
 			"Multiple methods used to include access token", nil)
 	}
 	if !g.queryTokens {
-		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonQueryToken,
+		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestQueryToken,
 			"Access tokens are not accepted in the URI query", nil)
 	}
 	if !isToken68(values[0]) || len(values[0]) > g.maxAuth {
-		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonMalformedAuthHeader,
+		return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestMalformedAuthorization,
 			"The access_token parameter is malformed", nil)
 	}
 	return &credentials{scheme: popguard.Bearer, token: values[0]}, nil

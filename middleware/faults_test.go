@@ -43,7 +43,7 @@ var fltHungMiddleware atomic.Bool
 // fltUnavailable asserts a fail-closed answer within the replay timeout.
 func fltUnavailable(t *testing.T, h *harness, resp response, took time.Duration) {
 	t.Helper()
-	advReject(t, h, resp, 503, popguard.CodeTemporarilyUnavailable, popguard.ReasonReplayUnavailable)
+	advReject(t, h, resp, 503, popguard.CodeTemporarilyUnavailable, popguard.ReasonReplayStoreUnavailable)
 	if got := resp.header.Get("Retry-After"); got != "1" {
 		t.Errorf("Retry-After = %q, want 1", got)
 	}
@@ -131,7 +131,7 @@ func TestFaultRedisReplayStore(t *testing.T) {
 				resp, _ := serve(t, p)
 				advAccept(t, h, resp, bob.Subject, popguard.DPoP)
 				resp, _ = serve(t, p)
-				advReject(t, h, resp, 401, popguard.CodeInvalidDPoPProof, popguard.ReasonReplay)
+				advReject(t, h, resp, 401, popguard.CodeInvalidDPoPProof, popguard.ReasonReplayDetected)
 			})
 			t.Run("slow: every command held 2s", func(t *testing.T) {
 				proxy.Set(faultkit.Delay, 2*time.Second)
@@ -553,8 +553,8 @@ func TestFaultJWKSUnknownKidStorm(t *testing.T) {
 	}
 	_, events, _ := h.cap.snapshot()
 	for _, e := range events {
-		if e.Reason != popguard.ReasonTokenKey {
-			t.Fatalf("event %+v, want reason %s", e, popguard.ReasonTokenKey)
+		if e.Reason != popguard.ReasonTokenUnknownKey {
+			t.Fatalf("event %+v, want reason %s", e, popguard.ReasonTokenUnknownKey)
 		}
 	}
 	// Known keys were never blocked behind the storm's refresh.
@@ -584,7 +584,7 @@ func TestFaultJWKSEndpoint(t *testing.T) {
 			fetches := j.fetches.Load()
 			// A token under an unknown kid forces a refresh, which fails:
 			// refused, and the keys already held stay.
-			advReject(t, h, bearer(t, fltTokenOf(t, b, "bob")), 401, popguard.CodeInvalidToken, popguard.ReasonTokenKey)
+			advReject(t, h, bearer(t, fltTokenOf(t, b, "bob")), 401, popguard.CodeInvalidToken, popguard.ReasonTokenUnknownKey)
 			if j.fetches.Load() == fetches {
 				t.Error("no refresh attempted for an unknown kid")
 			}
@@ -641,8 +641,8 @@ func TestFaultJWKSEndpoint(t *testing.T) {
 		j.set("ok", fltJWKSDoc(t, c))
 		time.Sleep(fltMinRefresh + 50*time.Millisecond)
 		advAccept(t, h, bearer(t, fltTokenOf(t, c, "carol")), "carol", popguard.Bearer)
-		advReject(t, h, bearer(t, fltTokenOf(t, a, "alice")), 401, popguard.CodeInvalidToken, popguard.ReasonTokenKey)
-		advReject(t, h, bearer(t, cachedA), 401, popguard.CodeInvalidToken, popguard.ReasonTokenKey)
+		advReject(t, h, bearer(t, fltTokenOf(t, a, "alice")), 401, popguard.CodeInvalidToken, popguard.ReasonTokenUnknownKey)
+		advReject(t, h, bearer(t, cachedA), 401, popguard.CodeInvalidToken, popguard.ReasonTokenUnknownKey)
 	})
 	srv.Close()
 	http.DefaultClient.CloseIdleConnections()
@@ -710,7 +710,7 @@ func TestFaultClockEdges(t *testing.T) {
 			if c.ok {
 				advAccept(t, h, resp, "carol", popguard.PoP)
 			} else {
-				advReject(t, h, resp, 401, popguard.CodeInvalidToken, popguard.ReasonSHRTimestamp)
+				advReject(t, h, resp, 401, popguard.CodeInvalidToken, popguard.ReasonSHRTs)
 			}
 		})
 	}
@@ -745,7 +745,7 @@ func TestRegressionReplayWindowBoundary(t *testing.T) {
 	}
 	advAccept(t, h, send(), bob.Subject, popguard.DPoP)
 	advance(pv.Window()) // t0+70s: the last instant the proof is acceptable
-	advReject(t, h, send(), 401, popguard.CodeInvalidDPoPProof, popguard.ReasonReplay)
+	advReject(t, h, send(), 401, popguard.CodeInvalidDPoPProof, popguard.ReasonReplayDetected)
 	advance(time.Second) // t0+71s: too old, whatever the store says
 	advReject(t, h, send(), 401, popguard.CodeInvalidDPoPProof, popguard.ReasonProofIAT)
 }

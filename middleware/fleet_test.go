@@ -71,7 +71,7 @@ func TestFleetReplayAcrossInstances(t *testing.T) {
 	resp := b.do(routeB, request("GET", publicURL+"/r", "Authorization", "DPoP "+tok, "DPoP", proof))
 	b.expectRejected(t, resp, rejectWant{status: 401, scheme: popguard.DPoP,
 		challenges: []string{dpopErr(popguard.CodeInvalidDPoPProof, "The proof has already been used")},
-		code:       popguard.CodeInvalidDPoPProof, reason: popguard.ReasonReplay})
+		code:       popguard.CodeInvalidDPoPProof, reason: popguard.ReasonReplayDetected})
 }
 
 func TestFleetNonceAcrossInstances(t *testing.T) {

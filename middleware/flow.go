@@ -72,7 +72,7 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 		// Counted under the scheme the caller used: that is the migration
 		// view (who still sends Bearer to a DPoP-only route). The
 		// challenges carry no error: the route does not speak that scheme.
-		rej := g.reject(p, 0, popguard.NewError(popguard.CodeNone, popguard.ReasonSchemeNotAllowed, "", nil))
+		rej := g.reject(p, 0, popguard.NewError(popguard.CodeNone, popguard.ReasonRequestSchemeNotAllowed, "", nil))
 		g.logReject(p, r, s, rej)
 		return nil, nil, rej
 	}
@@ -176,7 +176,7 @@ func (g *Guard) bearer(r *http.Request, token string) (*popguard.Result, error) 
 		return nil, err
 	}
 	if t.Cnf.Bound() {
-		return nil, popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonBoundAsBearer,
+		return nil, popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonTokenBoundUsedAsBearer,
 			"The access token is bound to a key and cannot be used as a Bearer token", nil)
 	}
 	return resultOf(popguard.Bearer, t, ""), nil
@@ -233,7 +233,7 @@ func (g *Guard) remember(r *http.Request, s popguard.Scheme, owner, key string, 
 		if s == popguard.PoP {
 			code = popguard.CodeInvalidToken // PoP has no proof error code (RFC 6750 codes)
 		}
-		return popguard.NewError(code, popguard.ReasonReplay, "The proof has already been used", nil)
+		return popguard.NewError(code, popguard.ReasonReplayDetected, "The proof has already been used", nil)
 	case errors.Is(err, replay.ErrQuota):
 		return popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonReplayKeyQuota, "Too many proofs from this key; retry shortly", err)
 	case errors.Is(err, replay.ErrFull):
@@ -241,10 +241,10 @@ func (g *Guard) remember(r *http.Request, s popguard.Scheme, owner, key string, 
 	}
 	if g.failOpen {
 		g.log.LogAttrs(r.Context(), slog.LevelError, "popguard: replay check skipped (fail-open)",
-			slog.String("reason", string(popguard.ReasonReplayUnavailable)), slog.String("cause", err.Error()))
+			slog.String("reason", string(popguard.ReasonReplayStoreUnavailable)), slog.String("cause", err.Error()))
 		return nil
 	}
-	return popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonReplayUnavailable, "The server cannot check proofs right now; retry shortly", err)
+	return popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonReplayStoreUnavailable, "The server cannot check proofs right now; retry shortly", err)
 }
 
 // pop checks a Microsoft PoP signed HTTP request. Server nonces travel as
@@ -296,10 +296,10 @@ func (g *Guard) bodyOf(r *http.Request) func() ([]byte, error) {
 		_ = r.Body.Close()
 		r.Body = io.NopCloser(bytes.NewReader(b))
 		if err != nil {
-			return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonSHRBody, "The request body could not be read", err)
+			return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonSHRB, "The request body could not be read", err)
 		}
 		if int64(len(b)) > g.maxBody {
-			return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonSHRBody, "The request body is too large to verify", nil)
+			return nil, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonSHRB, "The request body is too large to verify", nil)
 		}
 		return b, nil
 	}

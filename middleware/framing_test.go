@@ -43,32 +43,32 @@ func TestFramingRejected(t *testing.T) {
 	}{
 		{"two Authorization lines, Bearer and DPoP",
 			request("GET", target, "Authorization", "Bearer "+unbound, "Authorization", "DPoP "+bound, "DPoP", proof),
-			bad400(descMultiple, popguard.ReasonMultipleAuthHeaders)},
+			bad400(descMultiple, popguard.ReasonRequestMultipleAuthorization)},
 		{"two identical Authorization lines",
 			request("GET", target, "Authorization", "Bearer "+unbound, "Authorization", "Bearer "+unbound),
-			bad400(descMultiple, popguard.ReasonMultipleAuthHeaders)},
+			bad400(descMultiple, popguard.ReasonRequestMultipleAuthorization)},
 		// H-1: the scheme is a token; never Unicode-folded.
 		{"full-width scheme", request("GET", target, "Authorization", "ＤPoP "+bound, "DPoP", proof),
-			bad400(descMalformedAuth, popguard.ReasonMalformedAuthHeader)},
+			bad400(descMalformedAuth, popguard.ReasonRequestMalformedAuthorization)},
 		{"full-width Bearer", request("GET", target, "Authorization", "Ｂｅａｒｅｒ "+unbound),
-			bad400(descMalformedAuth, popguard.ReasonMalformedAuthHeader)},
+			bad400(descMalformedAuth, popguard.ReasonRequestMalformedAuthorization)},
 		// H-2: 1*SP, and HTAB or NBSP is not SP.
 		{"NBSP between scheme and token", request("GET", target, "Authorization", "DPoP\u00a0"+bound, "DPoP", proof),
-			bad400(descMalformedAuth, popguard.ReasonMalformedAuthHeader)},
+			bad400(descMalformedAuth, popguard.ReasonRequestMalformedAuthorization)},
 		{"TAB between scheme and token", request("GET", target, "Authorization", "Bearer\t"+unbound),
-			bad400(descMalformedAuth, popguard.ReasonMalformedAuthHeader)},
+			bad400(descMalformedAuth, popguard.ReasonRequestMalformedAuthorization)},
 		{"DPoP a b", request("GET", target, "Authorization", "DPoP a b", "DPoP", proof),
-			bad400(descOneToken, popguard.ReasonMalformedAuthHeader)},
+			bad400(descOneToken, popguard.ReasonRequestMalformedAuthorization)},
 		{"DPoP a, b", request("GET", target, "Authorization", "DPoP a, b", "DPoP", proof),
-			bad400(descOneToken, popguard.ReasonMalformedAuthHeader)},
+			bad400(descOneToken, popguard.ReasonRequestMalformedAuthorization)},
 		{"DPoP token=abc", request("GET", target, "Authorization", "DPoP token=abc", "DPoP", proof),
-			bad400(descOneToken, popguard.ReasonMalformedAuthHeader)},
+			bad400(descOneToken, popguard.ReasonRequestMalformedAuthorization)},
 		{"Bearer token with a quote", request("GET", target, "Authorization", `Bearer "`+unbound+`"`),
-			bad400(descOneToken, popguard.ReasonMalformedAuthHeader)},
+			bad400(descOneToken, popguard.ReasonRequestMalformedAuthorization)},
 		{"scheme without token", request("GET", target, "Authorization", "Bearer"),
-			bad400(descNoToken, popguard.ReasonMalformedAuthHeader)},
+			bad400(descNoToken, popguard.ReasonRequestMalformedAuthorization)},
 		{"scheme and spaces only", request("GET", target, "Authorization", "DPoP   ", "DPoP", proof),
-			bad400(descNoToken, popguard.ReasonMalformedAuthHeader)},
+			bad400(descNoToken, popguard.ReasonRequestMalformedAuthorization)},
 		// H-6: Proxy-Authorization is never a credential.
 		{"Proxy-Authorization DPoP alone", request("GET", target, "Proxy-Authorization", "DPoP "+bound, "DPoP", proof),
 			noAuth(popguard.ReasonNoCredentials)},
@@ -93,16 +93,16 @@ func TestFramingRejected(t *testing.T) {
 		// H-7: sizes.
 		{"Authorization over 16384 bytes", request("GET", target, "Authorization", "Bearer "+huge),
 			rejectWant{status: 431, challenges: both(popguard.CodeInvalidRequest, descAuthTooLarge), code: popguard.CodeInvalidRequest,
-				reason: popguard.ReasonHeaderTooLarge}},
+				reason: popguard.ReasonRequestHeaderTooLarge}},
 		// The proof's own cap (validate.MaxSize, 8192 bytes) answers 401
 		// invalid_dpop_proof (RFC 9449 §7.1), not 431.
 		{"DPoP over 8192 bytes", request("GET", target, "Authorization", "DPoP "+bound, "DPoP", strings.Repeat("A", 8193)),
 			proofErr(descProofTooLarge, popguard.ReasonProofTooLarge)},
 		// H-4, H-5: one method only; the query is off by default.
 		{"access_token query and header", request("GET", target+"?access_token="+unbound, "Authorization", "Bearer "+unbound),
-			bad400(descMultiple, popguard.ReasonMultipleMethods)},
+			bad400(descMultiple, popguard.ReasonRequestMultipleMethods)},
 		{"access_token query alone, disabled", request("GET", target+"?access_token="+unbound),
-			bad400(descQueryDisabled, popguard.ReasonQueryToken)},
+			bad400(descQueryDisabled, popguard.ReasonRequestQueryToken)},
 		// Token confusion (§7.4).
 		{"DPoP proof used as the access token", func() *http.Request {
 			// The proof's ath covers the fake token, so only the token check can fail.
@@ -111,7 +111,7 @@ func TestFramingRejected(t *testing.T) {
 		}(), rejectWant{status: 401, challenges: []string{dpopErr(popguard.CodeInvalidToken, descTokenTyp), bearerPlain},
 			code: popguard.CodeInvalidToken, reason: popguard.ReasonTokenType, scheme: popguard.DPoP}},
 		{"access token used as the DPoP proof", request("GET", target, "Authorization", "DPoP "+bound, "DPoP", bound),
-			proofErr(descProofTyp, popguard.ReasonProofType)},
+			proofErr(descProofTyp, popguard.ReasonProofTyp)},
 		{"proof whose ath covers another token", request("GET", target, "Authorization", "DPoP "+bound, "DPoP", h.proof("GET", target, h.bound())),
 			proofErr(descProofATH, popguard.ReasonProofATH)},
 	}
@@ -166,27 +166,27 @@ func TestQueryTokens(t *testing.T) {
 	t.Run("not on a DPoP-only route", func(t *testing.T) {
 		resp := h.do(h.route(popguard.DPoPOnly), request("GET", target+"?access_token="+unbound))
 		h.expectRejected(t, resp, rejectWant{status: 401, challenges: []string{dpopPlain}, code: popguard.CodeNone,
-			reason: popguard.ReasonSchemeNotAllowed, scheme: popguard.Bearer})
+			reason: popguard.ReasonRequestSchemeNotAllowed, scheme: popguard.Bearer})
 	})
 	t.Run("bound token in the query", func(t *testing.T) {
 		resp := h.do(h.route(mixed), request("GET", target+"?access_token="+h.bound()))
 		h.expectRejected(t, resp, rejectWant{status: 401, challenges: []string{bearerErr(popguard.CodeInvalidToken, descBoundAsBearer), dpopPlain},
-			code: popguard.CodeInvalidToken, reason: popguard.ReasonBoundAsBearer, scheme: popguard.Bearer})
+			code: popguard.CodeInvalidToken, reason: popguard.ReasonTokenBoundUsedAsBearer, scheme: popguard.Bearer})
 	})
 	t.Run("query and header", func(t *testing.T) {
 		resp := h.do(h.route(mixed), request("GET", target+"?access_token="+unbound, "Authorization", "Bearer "+unbound))
 		h.expectRejected(t, resp, rejectWant{status: 400, challenges: both(popguard.CodeInvalidRequest, descMultiple),
-			code: popguard.CodeInvalidRequest, reason: popguard.ReasonMultipleMethods})
+			code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestMultipleMethods})
 	})
 	t.Run("two access_token parameters", func(t *testing.T) {
 		resp := h.do(h.route(mixed), request("GET", target+"?access_token="+unbound+"&access_token="+unbound))
 		h.expectRejected(t, resp, rejectWant{status: 400, challenges: both(popguard.CodeInvalidRequest, descMultiple),
-			code: popguard.CodeInvalidRequest, reason: popguard.ReasonMultipleMethods})
+			code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestMultipleMethods})
 	})
 	t.Run("malformed access_token", func(t *testing.T) {
 		resp := h.do(h.route(mixed), request("GET", target+"?access_token="+url.QueryEscape(`a"b`)))
 		h.expectRejected(t, resp, rejectWant{status: 400, challenges: both(popguard.CodeInvalidRequest, "The access_token parameter is malformed"),
-			code: popguard.CodeInvalidRequest, reason: popguard.ReasonMalformedAuthHeader})
+			code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestMalformedAuthorization})
 	})
 }
 
@@ -205,7 +205,7 @@ func TestQueryTokenEncodedName(t *testing.T) {
 		// fixed: encoded names are decoded
 	}
 	h.expectRejected(t, resp, rejectWant{status: 400, challenges: both(popguard.CodeInvalidRequest, descMultiple),
-		code: popguard.CodeInvalidRequest, reason: popguard.ReasonMultipleMethods})
+		code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestMultipleMethods})
 }
 
 // TestHeaderLimits: WithAuthorizationLimit moves the Authorization cap; the
@@ -220,7 +220,7 @@ func TestHeaderLimits(t *testing.T) {
 	t.Run("Authorization over the cap", func(t *testing.T) {
 		resp := h.do(h.route(mixed), request("GET", target, "Authorization", "Bearer "+strings.Repeat("A", 1025)))
 		h.expectRejected(t, resp, rejectWant{status: 431, challenges: both(popguard.CodeInvalidRequest, descAuthTooLarge),
-			code: popguard.CodeInvalidRequest, reason: popguard.ReasonHeaderTooLarge})
+			code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestHeaderTooLarge})
 	})
 	t.Run("DPoP over the cap", func(t *testing.T) {
 		resp := h.do(h.route(mixed), request("GET", target, "Authorization", "DPoP "+bound, "DPoP", strings.Repeat("A", 1025)))
@@ -249,7 +249,7 @@ func TestRawFraming(t *testing.T) {
 	t.Run("two Authorization lines", func(t *testing.T) {
 		resp := h.rawDo(t, addr, lines("Authorization: Bearer "+unbound, "authorization: DPoP "+bound, "DPoP: "+proof())...)
 		h.expectRejected(t, resp, rejectWant{status: 400, challenges: both(popguard.CodeInvalidRequest, descMultiple),
-			code: popguard.CodeInvalidRequest, reason: popguard.ReasonMultipleAuthHeaders})
+			code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestMultipleAuthorization})
 	})
 	t.Run("two DPoP lines, differently cased names", func(t *testing.T) {
 		p := proof()
@@ -276,7 +276,7 @@ func TestRawFraming(t *testing.T) {
 	t.Run("huge Authorization", func(t *testing.T) {
 		resp := h.rawDo(t, addr, lines("Authorization: Bearer "+strings.Repeat("A", 17000))...)
 		h.expectRejected(t, resp, rejectWant{status: 431, challenges: both(popguard.CodeInvalidRequest, descAuthTooLarge),
-			code: popguard.CodeInvalidRequest, reason: popguard.ReasonHeaderTooLarge})
+			code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestHeaderTooLarge})
 	})
 	t.Run("huge DPoP", func(t *testing.T) {
 		resp := h.rawDo(t, addr, lines("Authorization: DPoP "+bound, "DPoP: "+strings.Repeat("A", 9000))...)
@@ -286,11 +286,11 @@ func TestRawFraming(t *testing.T) {
 	t.Run("TAB after the scheme", func(t *testing.T) {
 		resp := h.rawDo(t, addr, lines("Authorization: Bearer\t"+unbound)...)
 		h.expectRejected(t, resp, rejectWant{status: 400, challenges: both(popguard.CodeInvalidRequest, descMalformedAuth),
-			code: popguard.CodeInvalidRequest, reason: popguard.ReasonMalformedAuthHeader})
+			code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestMalformedAuthorization})
 	})
 	t.Run("NBSP after the scheme", func(t *testing.T) {
 		resp := h.rawDo(t, addr, lines("Authorization: DPoP\u00a0"+bound, "DPoP: "+proof())...)
 		h.expectRejected(t, resp, rejectWant{status: 400, challenges: both(popguard.CodeInvalidRequest, descMalformedAuth),
-			code: popguard.CodeInvalidRequest, reason: popguard.ReasonMalformedAuthHeader})
+			code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestMalformedAuthorization})
 	})
 }

@@ -116,18 +116,18 @@ var scenarios = []scenario{
 		accept: func(h *harness) popguard.Result { return alice }},
 	{name: "Bearer, cnf.jkt-bound token", uses: popguard.Bearer,
 		build: func(h *harness) *http.Request { return request("GET", target, "Authorization", "Bearer "+h.bound()) },
-		code:  popguard.CodeInvalidToken, desc: descBoundAsBearer, reason: popguard.ReasonBoundAsBearer},
+		code:  popguard.CodeInvalidToken, desc: descBoundAsBearer, reason: popguard.ReasonTokenBoundUsedAsBearer},
 	{name: "Bearer, cnf.jkt token + valid DPoP", uses: popguard.Bearer,
 		build: func(h *harness) *http.Request {
 			tok := h.bound()
 			return request("GET", target, "Authorization", "Bearer "+tok, "DPoP", h.proof("GET", target, tok))
 		},
-		code: popguard.CodeInvalidToken, desc: descBoundAsBearer, reason: popguard.ReasonBoundAsBearer},
+		code: popguard.CodeInvalidToken, desc: descBoundAsBearer, reason: popguard.ReasonTokenBoundUsedAsBearer},
 	{name: "Bearer, cnf.kid-bound token", uses: popguard.Bearer,
 		build: func(h *harness) *http.Request {
 			return request("GET", target, "Authorization", "Bearer "+h.boundWith(map[string]any{"kid": h.key.Thumbprint()}))
 		},
-		code: popguard.CodeInvalidToken, desc: descBoundAsBearer, reason: popguard.ReasonBoundAsBearer},
+		code: popguard.CodeInvalidToken, desc: descBoundAsBearer, reason: popguard.ReasonTokenBoundUsedAsBearer},
 	{name: "DPoP, valid proof", uses: popguard.DPoP,
 		build: func(h *harness) *http.Request {
 			tok := h.bound()
@@ -147,13 +147,13 @@ var scenarios = []scenario{
 			tok := h.boundWith(map[string]any{"kid": h.key.Thumbprint()})
 			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", h.proof("GET", target, tok))
 		},
-		code: popguard.CodeInvalidToken, desc: descNotDPoPKey, reason: popguard.ReasonKeyBinding},
+		code: popguard.CodeInvalidToken, desc: descNotDPoPKey, reason: popguard.ReasonTokenKeyBinding},
 	{name: "DPoP, token bound by cnf.x5t#S256", uses: popguard.DPoP,
 		build: func(h *harness) *http.Request {
 			tok := h.boundWith(map[string]any{"x5t#S256": h.key.Thumbprint()})
 			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", h.proof("GET", target, tok))
 		},
-		code: popguard.CodeInvalidToken, desc: descNotDPoPKey, reason: popguard.ReasonKeyBinding},
+		code: popguard.CodeInvalidToken, desc: descNotDPoPKey, reason: popguard.ReasonTokenKeyBinding},
 	{name: "DPoP, proof by another key", uses: popguard.DPoP,
 		build: func(h *harness) *http.Request {
 			tok := h.bound()
@@ -161,7 +161,7 @@ var scenarios = []scenario{
 			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP",
 				h.proofWith(thief, "GET", target, sign.ProofOptions{AccessToken: tok}))
 		},
-		code: popguard.CodeInvalidToken, desc: descKeyBinding, reason: popguard.ReasonKeyBinding},
+		code: popguard.CodeInvalidToken, desc: descKeyBinding, reason: popguard.ReasonTokenKeyBinding},
 	{name: "DPoP scheme, no DPoP header", uses: popguard.DPoP,
 		build: func(h *harness) *http.Request { return request("GET", target, "Authorization", "DPoP "+h.bound()) },
 		code:  popguard.CodeInvalidDPoPProof, desc: descProofMissing, reason: popguard.ReasonProofMissing},
@@ -175,7 +175,7 @@ var scenarios = []scenario{
 			tok, _ := rogue.Token(sign.TokenOptions{Subject: "mallory", ClientID: "x", Audience: audience, Scope: "read write"})
 			return request("GET", target, "Authorization", "Bearer "+tok)
 		},
-		code: popguard.CodeInvalidToken, desc: "No issuer key matches the access token", reason: popguard.ReasonTokenKey},
+		code: popguard.CodeInvalidToken, desc: "No issuer key matches the access token", reason: popguard.ReasonTokenUnknownKey},
 	{name: "Bearer, expired token", uses: popguard.Bearer,
 		build: func(h *harness) *http.Request { return request("GET", target, "Authorization", "Bearer "+h.expired()) },
 		code:  popguard.CodeInvalidToken, desc: descTokenExpired, reason: popguard.ReasonTokenExpired},
@@ -208,7 +208,7 @@ func TestModeMatrix(t *testing.T) {
 					h.expectRejected(t, resp, rejectWant{status: 401, challenges: m.plain(), code: popguard.CodeNone, reason: sc.reason})
 				case !m.takes(sc.uses):
 					h.expectRejected(t, resp, rejectWant{status: 401, challenges: m.plain(), code: popguard.CodeNone,
-						reason: popguard.ReasonSchemeNotAllowed, scheme: sc.uses})
+						reason: popguard.ReasonRequestSchemeNotAllowed, scheme: sc.uses})
 				case sc.accept != nil:
 					outcome := middleware.Accepted
 					if m.report && sc.uses != popguard.DPoP {
@@ -343,7 +343,7 @@ func TestReportOnlyStillRejectsInvalid(t *testing.T) {
 			return request("GET", target, "Authorization", "Bearer "+h.unbound(), "Authorization", "Bearer "+h.unbound())
 		}, rejectWant{status: 400, challenges: []string{bearerErr(popguard.CodeInvalidRequest, descMultiple),
 			dpopErr(popguard.CodeInvalidRequest, descMultiple)}, code: popguard.CodeInvalidRequest,
-			reason: popguard.ReasonMultipleAuthHeaders}},
+			reason: popguard.ReasonRequestMultipleAuthorization}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -401,7 +401,7 @@ func TestPoPNotSupported(t *testing.T) {
 			for _, scheme := range []string{"PoP", "pop", "POP"} {
 				resp := h.do(h.route(m.mode), request("GET", target, "Authorization", scheme+" "+tok))
 				h.expectRejected(t, resp, rejectWant{status: 401, challenges: m.plain(), code: popguard.CodeNone,
-					reason: popguard.ReasonSchemeNotAllowed, scheme: popguard.PoP})
+					reason: popguard.ReasonRequestSchemeNotAllowed, scheme: popguard.PoP})
 			}
 		})
 	}

@@ -206,7 +206,7 @@ func TestReplay(t *testing.T) {
 	h := newHarness(t, middleware.WithPublicURL(publicURL))
 	tok := h.bound()
 	replayed := rejectWant{status: 401, challenges: []string{dpopErr(popguard.CodeInvalidDPoPProof, descReplay)},
-		code: popguard.CodeInvalidDPoPProof, reason: popguard.ReasonReplay, scheme: popguard.DPoP}
+		code: popguard.CodeInvalidDPoPProof, reason: popguard.ReasonReplayDetected, scheme: popguard.DPoP}
 	t.Run("same proof twice", func(t *testing.T) {
 		route := h.route(popguard.DPoPOnly)
 		proof := h.proof("GET", target, tok)
@@ -275,7 +275,7 @@ func TestReplayStoreUnavailable(t *testing.T) {
 		h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithReplay(failingStore{}))
 		resp := h.do(h.route(popguard.DPoPOnly), h.dpopReq(h.bound(), ""))
 		h.expectRejected(t, resp, rejectWant{status: 503, challenges: []string{dpopPlain},
-			code: popguard.CodeTemporarilyUnavailable, reason: popguard.ReasonReplayUnavailable, retryAfter: "1", scheme: popguard.DPoP})
+			code: popguard.CodeTemporarilyUnavailable, reason: popguard.ReasonReplayStoreUnavailable, retryAfter: "1", scheme: popguard.DPoP})
 		if !strings.Contains(string(resp.body), descStoreDown) {
 			t.Errorf("body %s", resp.body)
 		}
@@ -290,7 +290,7 @@ func TestReplayStoreUnavailable(t *testing.T) {
 		h.expectAccepted(t, resp, withJKT(bob, h.key), middleware.Accepted)
 		logs, _, _ := h.cap.snapshot()
 		if len(logs) != 1 || logs[0].level != slog.LevelError || logs[0].msg != "popguard: replay check skipped (fail-open)" ||
-			logs[0].attrs["reason"] != string(popguard.ReasonReplayUnavailable) || !strings.Contains(logs[0].attrs["cause"], "connection refused") {
+			logs[0].attrs["reason"] != string(popguard.ReasonReplayStoreUnavailable) || !strings.Contains(logs[0].attrs["cause"], "connection refused") {
 			t.Errorf("logs = %+v, want one Error line for the skipped check", logs)
 		}
 	})
@@ -302,7 +302,7 @@ func TestReplayStoreUnavailable(t *testing.T) {
 		h.expectAccepted(t, h.do(h.route(popguard.DPoPOnly), mk()), withJKT(bob, h.key), middleware.Accepted)
 		h.expectRejected(t, h.do(h.route(popguard.DPoPOnly), mk()), rejectWant{status: 401,
 			challenges: []string{dpopErr(popguard.CodeInvalidDPoPProof, descReplay)}, code: popguard.CodeInvalidDPoPProof,
-			reason: popguard.ReasonReplay, scheme: popguard.DPoP})
+			reason: popguard.ReasonReplayDetected, scheme: popguard.DPoP})
 	})
 }
 
@@ -353,7 +353,7 @@ func TestConcurrentReplay(t *testing.T) {
 		t.Errorf("%d events, %d rejections", len(events), len(rejs))
 	}
 	for _, r := range rejs {
-		if r.Err.Reason != popguard.ReasonReplay {
+		if r.Err.Reason != popguard.ReasonReplayDetected {
 			t.Errorf("rejection reason %q", r.Err.Reason)
 		}
 	}

@@ -75,10 +75,10 @@ func TestTargetMismatchLogged(t *testing.T) {
 		}, popguard.CodeInvalidDPoPProof, popguard.ReasonProofHTU},
 		{"SHR u", `"internal:8080"`, `"https://api.test"`, func() response {
 			return h.advHTTP(t, srv, "GET", "/r", "Authorization", "PoP "+shr(sign.SHROptions{Method: "GET", Host: "internal:8080", Path: "/r"}))
-		}, popguard.CodeInvalidToken, popguard.ReasonSHRHost},
+		}, popguard.CodeInvalidToken, popguard.ReasonSHRU},
 		{"SHR p", `"/v1/r"`, `"/r"`, func() response {
 			return h.advHTTP(t, srv, "GET", "/r", "Authorization", "PoP "+shr(sign.SHROptions{Method: "GET", Host: "api.test", Path: "/v1/r"}))
-		}, popguard.CodeInvalidToken, popguard.ReasonSHRPath},
+		}, popguard.CodeInvalidToken, popguard.ReasonSHRP},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp := c.send()

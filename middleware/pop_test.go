@@ -111,22 +111,22 @@ func TestPoPRejected(t *testing.T) {
 		{"no credentials on Mixed", popguard.Mixed, request("GET", "https://api.test/a"),
 			[]string{bearerPlain, dpopPlain, popPlain}, popguard.ReasonNoCredentials},
 		{"Bearer on PoPOnly", popguard.PoPOnly, request("GET", "https://api.test/a", "Authorization", "Bearer "+p.unbound()),
-			[]string{popPlain}, popguard.ReasonSchemeNotAllowed},
+			[]string{popPlain}, popguard.ReasonRequestSchemeNotAllowed},
 		{"PoP-bound token as Bearer on Mixed", popguard.Mixed, request("GET", "https://api.test/a", "Authorization", "Bearer "+p.token),
-			[]string{bearerErr(popguard.CodeInvalidToken, descBoundAsBearer), dpopPlain, popPlain}, popguard.ReasonBoundAsBearer},
+			[]string{bearerErr(popguard.CodeInvalidToken, descBoundAsBearer), dpopPlain, popPlain}, popguard.ReasonTokenBoundUsedAsBearer},
 		{"PoP-bound token with DPoP scheme", popguard.Mixed, request("GET", "https://api.test/a", "Authorization", "DPoP "+p.token,
 			"DPoP", p.proofWith(p.rsa, "GET", "https://api.test/a", sign.ProofOptions{AccessToken: p.token})),
-			[]string{dpopErr(popguard.CodeInvalidToken, descNotDPoPKey), bearerPlain, popPlain}, popguard.ReasonKeyBinding},
+			[]string{dpopErr(popguard.CodeInvalidToken, descNotDPoPKey), bearerPlain, popPlain}, popguard.ReasonTokenKeyBinding},
 		{"wrong method", popguard.PoPOnly, request("POST", "https://api.test/a", "Authorization", "PoP "+good()),
-			[]string{popErr("The PoP signed request m does not match the request method")}, popguard.ReasonSHRMethod},
+			[]string{popErr("The PoP signed request m does not match the request method")}, popguard.ReasonSHRM},
 		{"wrong path case", popguard.PoPOnly, request("GET", "https://api.test/A", "Authorization", "PoP "+good()),
-			[]string{popErr("The PoP signed request p does not match the request path")}, popguard.ReasonSHRPath},
+			[]string{popErr("The PoP signed request p does not match the request path")}, popguard.ReasonSHRP},
 		{"replayed", popguard.PoPOnly, request("GET", "https://api.test/a", "Authorization", "PoP "+replayed),
-			[]string{popErr("The proof has already been used")}, popguard.ReasonReplay},
+			[]string{popErr("The proof has already been used")}, popguard.ReasonReplayDetected},
 		{"DPoP proof as SHR", popguard.PoPOnly, request("GET", "https://api.test/a", "Authorization", "PoP "+p.proof("GET", "https://api.test/a", p.token)),
-			[]string{popErr("The PoP signed request typ is not pop")}, popguard.ReasonSHRType},
+			[]string{popErr("The PoP signed request typ is not pop")}, popguard.ReasonSHRTyp},
 		{"stale ts", popguard.PoPOnly, request("GET", "https://api.test/a", "Authorization", "PoP "+p.shr(sign.SHROptions{Method: "GET", Host: "api.test", Path: "/a", TS: time.Now().Add(-time.Hour)})),
-			nil, popguard.ReasonSHRTimestamp},
+			nil, popguard.ReasonSHRTs},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -219,12 +219,12 @@ func TestPoPBodyHash(t *testing.T) {
 	req = bodyRequest("POST", "https://api.test/transfers", `{"amount":100000}`)
 	req.Header.Set("Authorization", "PoP "+p.shr(sign.SHROptions{Method: "POST", Host: "api.test", Path: "/transfers", Body: []byte(body)}))
 	resp = p.do(p.route(popguard.PoPOnly), req)
-	p.popReject(t, resp, resp.header.Values("WWW-Authenticate"), popguard.ReasonSHRBody)
+	p.popReject(t, resp, resp.header.Values("WWW-Authenticate"), popguard.ReasonSHRB)
 	// Body required on POST but the SHR has no b.
 	req = bodyRequest("POST", "https://api.test/transfers", body)
 	req.Header.Set("Authorization", "PoP "+p.shr(sign.SHROptions{Method: "POST", Host: "api.test", Path: "/transfers"}))
 	resp = p.do(p.route(popguard.PoPOnly), req)
-	p.popReject(t, resp, resp.header.Values("WWW-Authenticate"), popguard.ReasonSHRBody)
+	p.popReject(t, resp, resp.header.Values("WWW-Authenticate"), popguard.ReasonSHRB)
 }
 
 func bodyRequest(method, target, body string) *http.Request {
@@ -254,7 +254,7 @@ func TestPoPBodyTooLarge(t *testing.T) {
 		t.Errorf("WWW-Authenticate = %q, want %q", got, want)
 	}
 	_, events, _ := p.cap.snapshot()
-	if len(events) != 1 || events[0].Reason != popguard.ReasonSHRBody || events[0].Outcome != middleware.Rejected {
+	if len(events) != 1 || events[0].Reason != popguard.ReasonSHRB || events[0].Outcome != middleware.Rejected {
 		t.Errorf("events %+v", events)
 	}
 }

@@ -69,12 +69,12 @@ func TestRouteConfusionDotSegments(t *testing.T) {
 				t.Run(c.method+" "+c.sent+" with a proof for "+c.signed, func(t *testing.T) {
 					tok := h.bound()
 					resp := h.sendRaw(t, srv, proto.http2, c.method, c.sent, "Authorization", "DPoP "+tok, "DPoP", h.proof(c.method, publicURL+c.signed, tok))
-					advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonDotSegment)
+					advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment)
 				})
 				t.Run(c.method+" "+c.sent+" with a proof for itself", func(t *testing.T) {
 					tok := h.bound()
 					resp := h.sendRaw(t, srv, proto.http2, c.method, c.sent, "Authorization", "DPoP "+tok, "DPoP", h.proof(c.method, publicURL+c.sent, tok))
-					advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonDotSegment)
+					advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment)
 				})
 			}
 			// The same paths on a Bearer route and without credentials:
@@ -82,10 +82,10 @@ func TestRouteConfusionDotSegments(t *testing.T) {
 			for _, sent := range []string{"/bearer/%2E%2E/mixed/profile", "/bearer/a/.%2e/b", "/mixed/%2e/profile"} {
 				t.Run("Bearer "+sent, func(t *testing.T) {
 					resp := h.sendRaw(t, srv, proto.http2, "GET", sent, "Authorization", "Bearer "+h.unbound())
-					advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonDotSegment)
+					advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment)
 				})
 				t.Run("no credentials "+sent, func(t *testing.T) {
-					advReject(t, h, h.sendRaw(t, srv, proto.http2, "GET", sent), 400, popguard.CodeInvalidRequest, popguard.ReasonDotSegment)
+					advReject(t, h, h.sendRaw(t, srv, proto.http2, "GET", sent), 400, popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment)
 				})
 			}
 			// Plain dot-segments: ServeMux redirects them before any

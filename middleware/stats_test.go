@@ -149,7 +149,7 @@ func ExampleTee() {
 
 	m := middleware.Tee(stats, exporter)
 	m.Observe(middleware.Event{Route: "transfers", Scheme: popguard.Bearer, Outcome: middleware.Rejected,
-		Reason: popguard.ReasonSchemeNotAllowed})
+		Reason: popguard.ReasonRequestSchemeNotAllowed})
 
 	fmt.Println(stats.Snapshot()[0].Reasons, last.Reason)
 	// Output: map[request_scheme_not_allowed:1] request_scheme_not_allowed
@@ -254,7 +254,7 @@ func TestMigrationStatsConcurrent(t *testing.T) {
 	s := middleware.NewMigrationStats()
 	const workers, perWorker = 8, 2000
 	routes := []string{"r0", "r1", "r2", "r3", "r4"}
-	reasons := []popguard.Reason{popguard.ReasonProofHTU, popguard.ReasonTokenExpired, popguard.ReasonReplay}
+	reasons := []popguard.Reason{popguard.ReasonProofHTU, popguard.ReasonTokenExpired, popguard.ReasonReplayDetected}
 	schemes := []popguard.Scheme{0, popguard.Bearer, popguard.DPoP, popguard.PoP}
 	outcomes := []middleware.Outcome{middleware.Accepted, middleware.Reported, middleware.Rejected}
 	var wg sync.WaitGroup
@@ -350,11 +350,11 @@ func TestMigrationStatsHandler(t *testing.T) {
 	s := middleware.NewMigrationStats()
 	s.Observe(middleware.Event{Route: "transfers", Scheme: popguard.DPoP, Outcome: middleware.Accepted})
 	s.Observe(middleware.Event{Route: "transfers", Scheme: popguard.DPoP, Outcome: middleware.Accepted})
-	s.Observe(middleware.Event{Route: "transfers", Scheme: popguard.Bearer, Outcome: middleware.Rejected, Reason: popguard.ReasonSchemeNotAllowed})
+	s.Observe(middleware.Event{Route: "transfers", Scheme: popguard.Bearer, Outcome: middleware.Rejected, Reason: popguard.ReasonRequestSchemeNotAllowed})
 	s.Observe(middleware.Event{Route: "accounts", Scheme: popguard.Bearer, Outcome: middleware.Reported})
 	s.Observe(middleware.Event{Route: "accounts", Scheme: popguard.DPoP, Outcome: middleware.Rejected, Reason: popguard.ReasonProofIAT})
-	s.Observe(middleware.Event{Route: "accounts", Scheme: popguard.DPoP, Outcome: middleware.Rejected, Reason: popguard.ReasonReplay})
-	s.Observe(middleware.Event{Route: "accounts", Scheme: popguard.DPoP, Outcome: middleware.Rejected, Reason: popguard.ReasonReplay})
+	s.Observe(middleware.Event{Route: "accounts", Scheme: popguard.DPoP, Outcome: middleware.Rejected, Reason: popguard.ReasonReplayDetected})
+	s.Observe(middleware.Event{Route: "accounts", Scheme: popguard.DPoP, Outcome: middleware.Rejected, Reason: popguard.ReasonReplayDetected})
 	h := s.Handler()
 
 	get := func(method, target, accept string) *httptest.ResponseRecorder {
@@ -527,7 +527,7 @@ func BenchmarkMigrationStatsObserve(b *testing.B) {
 	events := []middleware.Event{
 		{Route: "transfers", Scheme: popguard.DPoP, Outcome: middleware.Accepted},
 		{Route: "accounts", Scheme: popguard.Bearer, Outcome: middleware.Reported},
-		{Route: "transfers", Scheme: popguard.Bearer, Outcome: middleware.Rejected, Reason: popguard.ReasonSchemeNotAllowed},
+		{Route: "transfers", Scheme: popguard.Bearer, Outcome: middleware.Rejected, Reason: popguard.ReasonRequestSchemeNotAllowed},
 	}
 	for _, e := range events {
 		s.Observe(e)

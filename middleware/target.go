@@ -96,7 +96,7 @@ func requestPath(r *http.Request) string {
 // route behaves the same whatever credentials arrive.
 func checkPath(r *http.Request) error {
 	if uri.HasDotSegment(requestPath(r)) || uri.HasDotSegment(r.URL.Path) {
-		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonDotSegment, "The request path must not contain dot-segments", nil)
+		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment, "The request path must not contain dot-segments", nil)
 	}
 	return nil
 }
@@ -118,7 +118,7 @@ func (g *Guard) targetOf(r *http.Request) (target, error) {
 	// here while the handler sees it in RawQuery would leave the checked
 	// and the served URIs different, so refuse it.
 	if strings.IndexByte(r.RequestURI, '#') >= 0 || strings.IndexByte(query, '#') >= 0 || strings.IndexByte(path, '#') >= 0 {
-		return target{}, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request target must not have a fragment", nil)
+		return target{}, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestBadTarget, "The request target must not have a fragment", nil)
 	}
 	if path == "" {
 		path = "/"
@@ -139,10 +139,10 @@ func (g *Guard) targetOf(r *http.Request) (target, error) {
 		}
 	}
 	if !validHost(t.host) {
-		return target{}, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request host is not valid", nil)
+		return target{}, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestBadTarget, "The request host is not valid", nil)
 	}
 	if !g.anyHost && !g.publicHost(t.scheme, t.host) {
-		return target{}, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonHostNotAllowed, "The request host is not one this server answers for", nil)
+		return target{}, popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestHostNotAllowed, "The request host is not one this server answers for", nil)
 	}
 	return t, nil
 }
@@ -214,7 +214,7 @@ func last(h http.Header, name string) (string, bool) {
 // never read.
 func applyForwarded(r *http.Request, family ProxyHeaders, t *target) error {
 	bad := func() error {
-		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The forwarding headers are not valid", nil)
+		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestBadTarget, "The forwarding headers are not valid", nil)
 	}
 	if family == Forwarded {
 		fwd, ok := last(r.Header, "Forwarded")

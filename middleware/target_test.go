@@ -70,7 +70,7 @@ func htuMismatch(c targetCase) targetCase {
 }
 
 func badTarget(c targetCase, desc string) targetCase {
-	c.reason, c.desc, c.code, c.status = popguard.ReasonBadTarget, desc, popguard.CodeInvalidRequest, 400
+	c.reason, c.desc, c.code, c.status = popguard.ReasonRequestBadTarget, desc, popguard.CodeInvalidRequest, 400
 	return c
 }
 
@@ -100,7 +100,7 @@ func TestTargetPublicURL(t *testing.T) {
 }
 
 func hostNotAllowed(c targetCase) targetCase {
-	c.reason, c.desc, c.code, c.status = popguard.ReasonHostNotAllowed, descHostNotAllowed, popguard.CodeInvalidRequest, 400
+	c.reason, c.desc, c.code, c.status = popguard.ReasonRequestHostNotAllowed, descHostNotAllowed, popguard.CodeInvalidRequest, 400
 	return c
 }
 
@@ -230,7 +230,7 @@ func TestTargetHostGrammar(t *testing.T) {
 		// allow-list used to compare "api.test:" with "api.test" as text).
 		{name: "empty port", reqURL: "https://api.test/x", host: "api.test:", htu: "https://api.test/x", ok: true},
 		{name: "empty port after an IPv6 literal", reqURL: "https://api.test/x", host: "[::1]:", htu: "https://[::1]/x",
-			reason: popguard.ReasonHostNotAllowed, desc: descHostNotAllowed, code: popguard.CodeInvalidRequest, status: 400},
+			reason: popguard.ReasonRequestHostNotAllowed, desc: descHostNotAllowed, code: popguard.CodeInvalidRequest, status: 400},
 		bad("trailing dot", "api.test."),
 		bad("trailing dot before a port", "api.local.:8080"),
 		bad("leading dot", ".api.test"),
@@ -294,7 +294,7 @@ func TestTargetHostGrammarInsecure(t *testing.T) {
 				}
 				return
 			}
-			advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonBadTarget)
+			advReject(t, h, resp, 400, popguard.CodeInvalidRequest, popguard.ReasonRequestBadTarget)
 		})
 	}
 }

@@ -336,7 +336,7 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 	}
 	// §4.3 check 4: typ. Exact: not "JWT", "at+jwt", nor the media type form.
 	if j.Typ != "dpop+jwt" {
-		err := proofErr(popguard.ReasonProofType, "The DPoP proof typ is not dpop+jwt", nil)
+		err := proofErr(popguard.ReasonProofTyp, "The DPoP proof typ is not dpop+jwt", nil)
 		return checkedProof{}, v.report("typ", err, func() string { return typValue(j) })
 	}
 	tr.Pass("typ", "dpop+jwt")
@@ -351,11 +351,11 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 	}
 	tr.Pass("alg", j.Alg)
 	if j.JWK == nil {
-		return checkedProof{}, tr.Fail("jwk", "no jwk header", proofErr(popguard.ReasonProofKey, "The DPoP proof has no jwk header", nil))
+		return checkedProof{}, tr.Fail("jwk", "no jwk header", proofErr(popguard.ReasonProofJWK, "The DPoP proof has no jwk header", nil))
 	}
 	for _, h := range forbiddenProofHeaders {
 		if j.HeaderHas(h) {
-			err := proofErr(popguard.ReasonProofKey, "The DPoP proof key must come from the jwk header only", nil)
+			err := proofErr(popguard.ReasonProofJWK, "The DPoP proof key must come from the jwk header only", nil)
 			if tr != nil {
 				tr.Fail("jwk", "a "+h+" header", err)
 			}
@@ -479,7 +479,7 @@ func (v *ProofVerifier) finish(cp *checkedProof) (*Proof, error) {
 	// JSON), consistent with alg.
 	key, err := v.importKey(cp.j.JWK)
 	if err != nil {
-		return nil, tr.Fail("key", "", proofErr(popguard.ReasonProofKey, "The DPoP proof jwk is not an acceptable public key", err))
+		return nil, tr.Fail("key", "", proofErr(popguard.ReasonProofJWK, "The DPoP proof jwk is not an acceptable public key", err))
 	}
 	if tr != nil {
 		tr.Pass("key", keyValue(key))
@@ -514,9 +514,9 @@ func (v *ProofVerifier) finish(cp *checkedProof) (*Proof, error) {
 // refused: a client fault (400), with its own reason for a dot-segment.
 func targetErr(err error) error {
 	if errors.Is(err, errDotSegment) {
-		return fail(popguard.CodeInvalidRequest, popguard.ReasonDotSegment, "The request path must not contain dot-segments", err)
+		return fail(popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment, "The request path must not contain dot-segments", err)
 	}
-	return fail(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request target URI is not valid", err)
+	return fail(popguard.CodeInvalidRequest, popguard.ReasonRequestBadTarget, "The request target URI is not valid", err)
 }
 
 type proofClaims struct {

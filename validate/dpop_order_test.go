@@ -176,7 +176,7 @@ func TestVerifyRequestOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, _, err = e.proofs.VerifyRequest(ctx, e.jwt, p, orderReq(tok))
-		wantErr(t, err, popguard.CodeInvalidToken, popguard.ReasonKeyBinding)
+		wantErr(t, err, popguard.CodeInvalidToken, popguard.ReasonTokenKeyBinding)
 	})
 	t.Run("no access token", func(t *testing.T) {
 		_, _, err := e.proofs.VerifyRequest(ctx, e.jwt, e.proof(t, e.key, tok, false), orderReq(""))

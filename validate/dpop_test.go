@@ -681,57 +681,57 @@ func TestProofRejectsStructure(t *testing.T) {
 		{name: "alg_not_in_configured_list", reason: popguard.ReasonProofAlg, opts: []Option{Algs("PS256")}, proof: dpopProof(dpopES256, nil)},
 
 		// RSA key size and exponent
-		{name: "RS256_1024_bit_key", reason: popguard.ReasonProofKey, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA1024Key("RS256"), nil)},
-		{name: "PS256_1024_bit_key", reason: popguard.ReasonProofKey, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA1024Key("PS256"), nil)},
-		{name: "RS256_2048_below_policy_minimum", reason: popguard.ReasonProofKey, cause: jose.ErrJWKRSASize, opts: []Option{RSAKeySize(3072, 4096)}, proof: dpopProof(dpopRSA("RS256"), nil)},
-		{name: "RS256_16384_bit_modulus", reason: popguard.ReasonProofKey, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
+		{name: "RS256_1024_bit_key", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA1024Key("RS256"), nil)},
+		{name: "PS256_1024_bit_key", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA1024Key("PS256"), nil)},
+		{name: "RS256_2048_below_policy_minimum", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKRSASize, opts: []Option{RSAKeySize(3072, 4096)}, proof: dpopProof(dpopRSA("RS256"), nil)},
+		{name: "RS256_16384_bit_modulus", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
 			p.jwk()["n"] = dpopRandB64(16384 / 8)
 		})},
 		{
 			// A modulus that is too long and not even base64url: an
 			// ErrJWKRSASize proves it was refused before decoding.
-			name: "RS256_oversized_modulus_refused_before_decoding", reason: popguard.ReasonProofKey, cause: jose.ErrJWKRSASize,
+			name: "RS256_oversized_modulus_refused_before_decoding", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKRSASize,
 			proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["n"] = strings.Repeat("!", 16384/6) }),
 		},
-		{name: "RS256_modulus_8201_bits", reason: popguard.ReasonProofKey, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
+		{name: "RS256_modulus_8201_bits", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
 			p.jwk()["n"] = dpopB64(append([]byte{0x01}, make([]byte, 1025)...))
 		})},
-		{name: "RS256_modulus_8193_bits", reason: popguard.ReasonProofKey, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
+		{name: "RS256_modulus_8193_bits", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
 			p.jwk()["n"] = dpopB64(append([]byte{0x01}, make([]byte, 1024)...))
 		})},
-		{name: "RS256_huge_e_5_octets", reason: popguard.ReasonProofKey, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
+		{name: "RS256_huge_e_5_octets", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
 			p.jwk()["e"] = dpopB64([]byte{1, 0, 0, 0, 1})
 		})},
-		{name: "RS256_huge_e_1KB", reason: popguard.ReasonProofKey, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
+		{name: "RS256_huge_e_1KB", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
 			p.jwk()["e"] = dpopRandB64(1024)
 		})},
-		{name: "RS256_e_2pow31_plus_1", reason: popguard.ReasonProofKey, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
+		{name: "RS256_e_2pow31_plus_1", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
 			p.jwk()["e"] = dpopB64([]byte{0x80, 0, 0, 1})
 		})},
-		{name: "RS256_e_1", reason: popguard.ReasonProofKey, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["e"] = "AQ" })},
-		{name: "RS256_e_leading_zero", reason: popguard.ReasonProofKey, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["e"] = "AAEAAQ" })},
-		{name: "RS256_n_leading_zero", reason: popguard.ReasonProofKey, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
+		{name: "RS256_e_1", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["e"] = "AQ" })},
+		{name: "RS256_e_leading_zero", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["e"] = "AAEAAQ" })},
+		{name: "RS256_n_leading_zero", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
 			p.jwk()["n"] = dpopB64(append([]byte{0}, dpopRSA2048().N.Bytes()...))
 		})},
 
 		// private and symmetric key material
-		{name: "jwk_EC_with_d", reason: popguard.ReasonProofKey, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["d"] = dpopRandB64(32) })},
-		{name: "jwk_RSA_with_d", reason: popguard.ReasonProofKey, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
+		{name: "jwk_EC_with_d", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["d"] = dpopRandB64(32) })},
+		{name: "jwk_RSA_with_d", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
 			p.jwk()["d"] = dpopB64(dpopRSA2048().D.Bytes())
 		})},
-		{name: "jwk_RSA_with_p", reason: popguard.ReasonProofKey, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["p"] = dpopRandB64(128) })},
-		{name: "jwk_RSA_with_q", reason: popguard.ReasonProofKey, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["q"] = dpopRandB64(128) })},
-		{name: "jwk_RSA_with_dp", reason: popguard.ReasonProofKey, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["dp"] = dpopRandB64(128) })},
-		{name: "jwk_RSA_with_dq", reason: popguard.ReasonProofKey, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["dq"] = dpopRandB64(128) })},
-		{name: "jwk_RSA_with_qi", reason: popguard.ReasonProofKey, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["qi"] = dpopRandB64(128) })},
-		{name: "jwk_RSA_with_oth", reason: popguard.ReasonProofKey, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
+		{name: "jwk_RSA_with_p", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["p"] = dpopRandB64(128) })},
+		{name: "jwk_RSA_with_q", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["q"] = dpopRandB64(128) })},
+		{name: "jwk_RSA_with_dp", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["dp"] = dpopRandB64(128) })},
+		{name: "jwk_RSA_with_dq", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["dq"] = dpopRandB64(128) })},
+		{name: "jwk_RSA_with_qi", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) { p.jwk()["qi"] = dpopRandB64(128) })},
+		{name: "jwk_RSA_with_oth", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
 			p.jwk()["oth"] = []any{map[string]any{"r": dpopRandB64(64), "d": dpopRandB64(64), "t": dpopRandB64(64)}}
 		})},
-		{name: "jwk_EC_with_k", reason: popguard.ReasonProofKey, cause: jose.ErrJWKSymmetric, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["k"] = dpopRandB64(32) })},
-		{name: "jwk_OKP_with_d", reason: popguard.ReasonProofKey, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopEd25519, func(p *dpopParts) { p.jwk()["d"] = dpopRandB64(32) })},
-		{name: "jwk_d_null", reason: popguard.ReasonProofKey, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["d"] = nil })},
+		{name: "jwk_EC_with_k", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKSymmetric, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["k"] = dpopRandB64(32) })},
+		{name: "jwk_OKP_with_d", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopEd25519, func(p *dpopParts) { p.jwk()["d"] = dpopRandB64(32) })},
+		{name: "jwk_d_null", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKPrivate, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["d"] = nil })},
 		{
-			name: "jwk_d_hidden_by_escape", reason: popguard.ReasonProofKey, cause: jose.ErrJWKPrivate,
+			name: "jwk_d_hidden_by_escape", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKPrivate,
 			proof: func(t testing.TB) string {
 				k := dpopES256()
 				jwk := string(dpopMarshal(t, k.PublicJWK(nil)))
@@ -739,22 +739,22 @@ func TestProofRejectsStructure(t *testing.T) {
 				return dpopRaw(`{"typ":"dpop+jwt","alg":"ES256","jwk":`+jwk+`}`, `{CLAIMS}`)(t)
 			},
 		},
-		{name: "jwk_kty_oct_with_k", reason: popguard.ReasonProofKey, cause: jose.ErrJWKSymmetric, proof: dpopProof(dpopES256, func(p *dpopParts) {
+		{name: "jwk_kty_oct_with_k", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKSymmetric, proof: dpopProof(dpopES256, func(p *dpopParts) {
 			p.header["jwk"] = map[string]any{"kty": "oct", "k": dpopRandB64(32)}
 		})},
-		{name: "jwk_kty_oct_without_k", reason: popguard.ReasonProofKey, cause: jose.ErrJWKSymmetric, proof: dpopProof(dpopES256, func(p *dpopParts) {
+		{name: "jwk_kty_oct_without_k", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKSymmetric, proof: dpopProof(dpopES256, func(p *dpopParts) {
 			p.header["jwk"] = map[string]any{"kty": "oct"}
 		})},
 
 		// other jwk problems
-		{name: "jwk_missing", reason: popguard.ReasonProofKey, proof: dpopProof(dpopES256, func(p *dpopParts) { delete(p.header, "jwk") })},
+		{name: "jwk_missing", reason: popguard.ReasonProofJWK, proof: dpopProof(dpopES256, func(p *dpopParts) { delete(p.header, "jwk") })},
 		{name: "jwk_string", reason: malformed, cause: jose.ErrHeaderMember, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["jwk"] = "JWK" })},
 		{name: "jwk_null", reason: malformed, cause: jose.ErrHeaderMember, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["jwk"] = nil })},
-		{name: "jwk_empty_object", reason: popguard.ReasonProofKey, cause: jose.ErrJWKUnsupported, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["jwk"] = map[string]any{} })},
-		{name: "jwk_point_not_on_curve", reason: popguard.ReasonProofKey, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["y"] = p.jwk()["x"] })},
-		{name: "jwk_x_too_short", reason: popguard.ReasonProofKey, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["x"] = dpopRandB64(31) })},
-		{name: "jwk_OKP_Ed448", reason: popguard.ReasonProofKey, cause: jose.ErrJWKUnsupported, proof: dpopProof(dpopEd25519, func(p *dpopParts) { p.jwk()["crv"] = "Ed448" })},
-		{name: "jwk_EC_secp256k1", reason: popguard.ReasonProofKey, cause: jose.ErrJWKUnsupported, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["crv"] = "secp256k1" })},
+		{name: "jwk_empty_object", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKUnsupported, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["jwk"] = map[string]any{} })},
+		{name: "jwk_point_not_on_curve", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["y"] = p.jwk()["x"] })},
+		{name: "jwk_x_too_short", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKInvalid, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["x"] = dpopRandB64(31) })},
+		{name: "jwk_OKP_Ed448", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKUnsupported, proof: dpopProof(dpopEd25519, func(p *dpopParts) { p.jwk()["crv"] = "Ed448" })},
+		{name: "jwk_EC_secp256k1", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKUnsupported, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["crv"] = "secp256k1" })},
 
 		// alg / key mismatch
 		{name: "ES256_with_P384_key", reason: popguard.ReasonProofAlg, proof: dpopProof(dpopP384AsES256, nil)},
@@ -828,14 +828,14 @@ func TestProofRejectsStructure(t *testing.T) {
 		}},
 
 		// typ
-		{name: "typ_missing", reason: popguard.ReasonProofType, proof: dpopProof(dpopES256, func(p *dpopParts) { delete(p.header, "typ") })},
-		{name: "typ_JWT", reason: popguard.ReasonProofType, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = "JWT" })},
-		{name: "typ_at+jwt", reason: popguard.ReasonProofType, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = "at+jwt" })},
-		{name: "typ_pop", reason: popguard.ReasonProofType, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = "pop" })},
-		{name: "typ_application_dpop+jwt", reason: popguard.ReasonProofType, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = "application/dpop+jwt" })},
-		{name: "typ_DPOP+JWT", reason: popguard.ReasonProofType, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = "DPOP+JWT" })},
-		{name: "typ_trailing_space", reason: popguard.ReasonProofType, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = "dpop+jwt " })},
-		{name: "typ_empty", reason: popguard.ReasonProofType, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = "" })},
+		{name: "typ_missing", reason: popguard.ReasonProofTyp, proof: dpopProof(dpopES256, func(p *dpopParts) { delete(p.header, "typ") })},
+		{name: "typ_JWT", reason: popguard.ReasonProofTyp, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = "JWT" })},
+		{name: "typ_at+jwt", reason: popguard.ReasonProofTyp, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = "at+jwt" })},
+		{name: "typ_pop", reason: popguard.ReasonProofTyp, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = "pop" })},
+		{name: "typ_application_dpop+jwt", reason: popguard.ReasonProofTyp, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = "application/dpop+jwt" })},
+		{name: "typ_DPOP+JWT", reason: popguard.ReasonProofTyp, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = "DPOP+JWT" })},
+		{name: "typ_trailing_space", reason: popguard.ReasonProofTyp, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = "dpop+jwt " })},
+		{name: "typ_empty", reason: popguard.ReasonProofTyp, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = "" })},
 		{name: "typ_number", reason: malformed, cause: jose.ErrHeaderMember, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = 1 })},
 		{name: "typ_array", reason: malformed, cause: jose.ErrHeaderMember, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["typ"] = []string{"dpop+jwt"} })},
 
@@ -889,12 +889,12 @@ func TestProofRejectsStructure(t *testing.T) {
 		{name: "proof_missing", reason: popguard.ReasonProofMissing, proof: func(testing.TB) string { return "" }},
 
 		// keys from elsewhere
-		{name: "header_jku", reason: popguard.ReasonProofKey, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["jku"] = "https://attacker.example/jwks" })},
-		{name: "header_x5u", reason: popguard.ReasonProofKey, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["x5u"] = "https://attacker.example/cert.pem" })},
-		{name: "header_x5c", reason: popguard.ReasonProofKey, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["x5c"] = []string{dpopRandB64(300)} })},
-		{name: "header_x5t", reason: popguard.ReasonProofKey, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["x5t"] = dpopRandB64(20) })},
-		{name: "header_x5t#S256", reason: popguard.ReasonProofKey, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["x5t#S256"] = dpopRandB64(32) })},
-		{name: "header_jku_hidden_by_escape", reason: popguard.ReasonProofKey, proof: dpopRaw(`{"typ":"dpop+jwt","alg":"ES256","jwk":JWK,"\u006aku":"https://attacker.example/jwks"}`, `{CLAIMS}`)},
+		{name: "header_jku", reason: popguard.ReasonProofJWK, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["jku"] = "https://attacker.example/jwks" })},
+		{name: "header_x5u", reason: popguard.ReasonProofJWK, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["x5u"] = "https://attacker.example/cert.pem" })},
+		{name: "header_x5c", reason: popguard.ReasonProofJWK, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["x5c"] = []string{dpopRandB64(300)} })},
+		{name: "header_x5t", reason: popguard.ReasonProofJWK, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["x5t"] = dpopRandB64(20) })},
+		{name: "header_x5t#S256", reason: popguard.ReasonProofJWK, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["x5t#S256"] = dpopRandB64(32) })},
+		{name: "header_jku_hidden_by_escape", reason: popguard.ReasonProofJWK, proof: dpopRaw(`{"typ":"dpop+jwt","alg":"ES256","jwk":JWK,"\u006aku":"https://attacker.example/jwks"}`, `{CLAIMS}`)},
 
 		// duplicate members
 		{name: "duplicate_htu", reason: malformed, cause: jose.ErrPayloadNotJSON, proof: dpopRaw(dpopStdHeader, `{CLAIMS,"htu":"https://attacker.example/protectedresource"}`)},
@@ -1097,12 +1097,12 @@ func TestProofRejectsClaims(t *testing.T) {
 		{name: "htu_pct_encoded_unreserved", reason: popguard.ReasonProofHTU, proof: es(set("htu", "https://resource.example.org/%70rotected%72esource"))},
 		{name: "htu_dot_segment", reason: popguard.ReasonProofHTU, proof: es(set("htu", "https://resource.example.org/x/../protectedresource"))},
 		{name: "htu_encoded_dot_segment", reason: popguard.ReasonProofHTU, proof: es(set("htu", "https://resource.example.org/x/%2E%2E/protectedresource"))},
-		{name: "request_target_dot_segment", code: popguard.CodeInvalidRequest, reason: popguard.ReasonDotSegment, req: func(r *ProofRequest) { r.Target = "https://resource.example.org/x/%2e%2e/protectedresource" }, proof: es(nil)},
-		{name: "request_target_dot_segment_between_encoded_slashes", code: popguard.CodeInvalidRequest, reason: popguard.ReasonDotSegment, req: func(r *ProofRequest) { r.Target = "https://resource.example.org/x%2F..%2Fprotectedresource" }, proof: es(nil)},
+		{name: "request_target_dot_segment", code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestDotSegment, req: func(r *ProofRequest) { r.Target = "https://resource.example.org/x/%2e%2e/protectedresource" }, proof: es(nil)},
+		{name: "request_target_dot_segment_between_encoded_slashes", code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestDotSegment, req: func(r *ProofRequest) { r.Target = "https://resource.example.org/x%2F..%2Fprotectedresource" }, proof: es(nil)},
 		{name: "htu_missing", reason: claims, proof: es(del("htu"))},
 		{name: "htu_empty", reason: claims, proof: es(set("htu", ""))},
 		{name: "htu_number", reason: claims, proof: es(set("htu", 443))},
-		{name: "request_target_invalid", code: popguard.CodeInvalidRequest, reason: popguard.ReasonBadTarget, req: func(r *ProofRequest) { r.Target = "/protectedresource" }, proof: es(nil)},
+		{name: "request_target_invalid", code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestBadTarget, req: func(r *ProofRequest) { r.Target = "/protectedresource" }, proof: es(nil)},
 
 		// ath
 		{name: "ath_missing", reason: popguard.ReasonProofATH, proof: es(del("ath"))},
@@ -1185,19 +1185,19 @@ func TestCheckDPoPBinding(t *testing.T) {
 		cnf    Confirmation
 		reason popguard.Reason
 	}{
-		{"proof_jwk_differs_from_cnf_jkt", Confirmation{JKT: dpopES256b().Thumbprint()}, popguard.ReasonKeyBinding},
-		{"cnf_jkt_is_rfc_example_key", Confirmation{JKT: dpopRFCJKT}, popguard.ReasonKeyBinding},
-		{"cnf_jkt_thumbprint_uri", Confirmation{JKT: jose.ThumbprintURI(k.Thumbprint())}, popguard.ReasonKeyBinding},
-		{"cnf_jkt_case_changed", Confirmation{JKT: strings.ToUpper(k.Thumbprint())}, popguard.ReasonKeyBinding},
-		{"cnf_jkt_last_char_changed", Confirmation{JKT: k.Thumbprint()[:42] + string("AB"[dpopBool(k.Thumbprint()[42] == 'A')])}, popguard.ReasonKeyBinding},
-		{"cnf_jkt_prefix", Confirmation{JKT: k.Thumbprint()[:42]}, popguard.ReasonKeyBinding},
-		{"cnf_jkt_with_padding", Confirmation{JKT: k.Thumbprint() + "="}, popguard.ReasonKeyBinding},
+		{"proof_jwk_differs_from_cnf_jkt", Confirmation{JKT: dpopES256b().Thumbprint()}, popguard.ReasonTokenKeyBinding},
+		{"cnf_jkt_is_rfc_example_key", Confirmation{JKT: dpopRFCJKT}, popguard.ReasonTokenKeyBinding},
+		{"cnf_jkt_thumbprint_uri", Confirmation{JKT: jose.ThumbprintURI(k.Thumbprint())}, popguard.ReasonTokenKeyBinding},
+		{"cnf_jkt_case_changed", Confirmation{JKT: strings.ToUpper(k.Thumbprint())}, popguard.ReasonTokenKeyBinding},
+		{"cnf_jkt_last_char_changed", Confirmation{JKT: k.Thumbprint()[:42] + string("AB"[dpopBool(k.Thumbprint()[42] == 'A')])}, popguard.ReasonTokenKeyBinding},
+		{"cnf_jkt_prefix", Confirmation{JKT: k.Thumbprint()[:42]}, popguard.ReasonTokenKeyBinding},
+		{"cnf_jkt_with_padding", Confirmation{JKT: k.Thumbprint() + "="}, popguard.ReasonTokenKeyBinding},
 		{"unbound_token", Confirmation{}, popguard.ReasonTokenNotBound},
-		{"bound_by_cnf_kid", Confirmation{KID: k.Thumbprint()}, popguard.ReasonKeyBinding},
-		{"bound_by_x5t#S256", Confirmation{X5tS256: k.Thumbprint()}, popguard.ReasonKeyBinding},
-		{"bound_by_cnf_jwk", Confirmation{JWK: dpopMarshal(t, k.PublicJWK(nil))}, popguard.ReasonKeyBinding},
-		{"bound_by_cnf_jku", Confirmation{JKU: "https://client.example/jwks"}, popguard.ReasonKeyBinding},
-		{"bound_by_cnf_jwe", Confirmation{JWE: []byte(`"eyJ.x.y.z.w"`)}, popguard.ReasonKeyBinding},
+		{"bound_by_cnf_kid", Confirmation{KID: k.Thumbprint()}, popguard.ReasonTokenKeyBinding},
+		{"bound_by_x5t#S256", Confirmation{X5tS256: k.Thumbprint()}, popguard.ReasonTokenKeyBinding},
+		{"bound_by_cnf_jwk", Confirmation{JWK: dpopMarshal(t, k.PublicJWK(nil))}, popguard.ReasonTokenKeyBinding},
+		{"bound_by_cnf_jku", Confirmation{JKU: "https://client.example/jwks"}, popguard.ReasonTokenKeyBinding},
+		{"bound_by_cnf_jwe", Confirmation{JWE: []byte(`"eyJ.x.y.z.w"`)}, popguard.ReasonTokenKeyBinding},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1482,7 +1482,7 @@ func TestProofKeyCache(t *testing.T) {
 	v := dpopVerifierAt(t, dpopNow)
 	for range 3 {
 		_, err := v.Verify(dpopProof(dpopRSA1024Key("RS256"), nil)(t), dpopRequest())
-		dpopWantErr(t, err, popguard.CodeInvalidDPoPProof, popguard.ReasonProofKey)
+		dpopWantErr(t, err, popguard.CodeInvalidDPoPProof, popguard.ReasonProofJWK)
 	}
 	// Each verifier applies its own key policy to a key another one cached.
 	rsa := dpopRSA("RS256")
@@ -1491,7 +1491,7 @@ func TestProofKeyCache(t *testing.T) {
 	}
 	strict := dpopVerifierAt(t, dpopNow, RSAKeySize(3072, 8192))
 	_, err := strict.Verify(dpopProof(rsa, nil)(t), dpopRequest())
-	dpopWantErr(t, err, popguard.CodeInvalidDPoPProof, popguard.ReasonProofKey)
+	dpopWantErr(t, err, popguard.CodeInvalidDPoPProof, popguard.ReasonProofJWK)
 	if _, err := NewProofVerifier(ProofKeyCache(-1)); err == nil {
 		t.Error("ProofKeyCache(-1) accepted")
 	}

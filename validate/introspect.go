@@ -227,7 +227,7 @@ func (i *Introspector) VerifyToken(ctx context.Context, token string) (*Token, e
 }
 
 func unavailable(cause error) error {
-	return popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet, "The token could not be introspected", cause)
+	return popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable, "The token could not be introspected", cause)
 }
 
 // introspect sends the request and returns the body of a 200 response.

@@ -312,17 +312,17 @@ func TestIntrospectRejects(t *testing.T) {
 		{"exp huge", `{"active":true,"exp":1e300}`, inv, popguard.ReasonTokenClaims},
 		{"sub number", `{"active":true,"sub":42}`, inv, popguard.ReasonTokenClaims},
 		{"scope array", `{"active":true,"scope":["read"]}`, inv, popguard.ReasonTokenClaims},
-		{"duplicate active", `{"active":false,"active":true}`, unav, popguard.ReasonKeySet},
-		{"duplicate sub", `{"active":true,"sub":"a","sub":"b"}`, unav, popguard.ReasonKeySet},
-		{"duplicate in cnf", `{"active":true,"cnf":{"jkt":"` + insJKT + `","jkt":"` + insJKT + `"}}`, unav, popguard.ReasonKeySet},
-		{"array", `[{"active":true}]`, unav, popguard.ReasonKeySet},
-		{"bare true", `true`, unav, popguard.ReasonKeySet},
-		{"string", `"active"`, unav, popguard.ReasonKeySet},
-		{"two objects", `{"active":true}{"active":true}`, unav, popguard.ReasonKeySet},
-		{"garbage", `<html><body>Service Unavailable</body></html>`, unav, popguard.ReasonKeySet},
-		{"truncated", `{"active":true,"sub":"x"`, unav, popguard.ReasonKeySet},
-		{"empty", ``, unav, popguard.ReasonKeySet},
-		{"invalid UTF-8", "{\"active\":true,\"sub\":\"\xff\"}", unav, popguard.ReasonKeySet},
+		{"duplicate active", `{"active":false,"active":true}`, unav, popguard.ReasonTokenKeySetUnavailable},
+		{"duplicate sub", `{"active":true,"sub":"a","sub":"b"}`, unav, popguard.ReasonTokenKeySetUnavailable},
+		{"duplicate in cnf", `{"active":true,"cnf":{"jkt":"` + insJKT + `","jkt":"` + insJKT + `"}}`, unav, popguard.ReasonTokenKeySetUnavailable},
+		{"array", `[{"active":true}]`, unav, popguard.ReasonTokenKeySetUnavailable},
+		{"bare true", `true`, unav, popguard.ReasonTokenKeySetUnavailable},
+		{"string", `"active"`, unav, popguard.ReasonTokenKeySetUnavailable},
+		{"two objects", `{"active":true}{"active":true}`, unav, popguard.ReasonTokenKeySetUnavailable},
+		{"garbage", `<html><body>Service Unavailable</body></html>`, unav, popguard.ReasonTokenKeySetUnavailable},
+		{"truncated", `{"active":true,"sub":"x"`, unav, popguard.ReasonTokenKeySetUnavailable},
+		{"empty", ``, unav, popguard.ReasonTokenKeySetUnavailable},
+		{"invalid UTF-8", "{\"active\":true,\"sub\":\"\xff\"}", unav, popguard.ReasonTokenKeySetUnavailable},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			as := newInsAS(t, false, insJSON(c.body))
@@ -366,7 +366,7 @@ func TestIntrospectHTTPFailures(t *testing.T) {
 			})
 			const token = "secret-opaque-token"
 			_, err := as.introspector(t, insBasic()).VerifyToken(t.Context(), token)
-			pe := insWantErr(t, err, token, popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet)
+			pe := insWantErr(t, err, token, popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable)
 			if !strings.Contains(pe.Err.Error(), c.cause) {
 				t.Errorf("cause = %v, want it to name %q", pe.Err, c.cause)
 			}
@@ -383,13 +383,13 @@ func TestIntrospectOversizedResponse(t *testing.T) {
 	as := newInsAS(t, false, insJSON(big))
 	i := as.introspector(t, insBasic(), validate.MaxSize(1024))
 	_, err := i.VerifyToken(t.Context(), "t")
-	insWantErr(t, err, "", popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet)
+	insWantErr(t, err, "", popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable)
 
 	// The default limit is 64 KiB.
 	huge := `{"active":true,"pad":"` + strings.Repeat("a", 64<<10) + `"}`
 	as = newInsAS(t, false, insJSON(huge))
 	_, err = as.introspector(t, insBasic()).VerifyToken(t.Context(), "t")
-	insWantErr(t, err, "", popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet)
+	insWantErr(t, err, "", popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable)
 
 	// Exactly at the limit is fine.
 	exact := `{"active":true,"pad":"` + strings.Repeat("a", 1024-len(`{"active":true,"pad":""}`)) + `"}`
@@ -411,7 +411,7 @@ func TestIntrospectSlowServer(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	i := as.introspector(t, insBasic(), validate.Timeout(50*time.Millisecond))
 	_, err := i.VerifyToken(t.Context(), "t")
-	insWantErr(t, err, "", popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet)
+	insWantErr(t, err, "", popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want a deadline", err)
 	}
@@ -420,7 +420,7 @@ func TestIntrospectSlowServer(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err = as.introspector(t, insBasic()).VerifyToken(ctx, "t")
-	insWantErr(t, err, "", popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet)
+	insWantErr(t, err, "", popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable)
 }
 
 func TestIntrospectUnreachable(t *testing.T) {
@@ -428,7 +428,7 @@ func TestIntrospectUnreachable(t *testing.T) {
 	i := as.introspector(t, insBasic())
 	as.Close()
 	_, err := i.VerifyToken(t.Context(), "secret-opaque-token")
-	insWantErr(t, err, "secret-opaque-token", popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet)
+	insWantErr(t, err, "secret-opaque-token", popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable)
 }
 
 func TestIntrospectRedirectNotFollowed(t *testing.T) {
@@ -459,7 +459,7 @@ func TestIntrospectRedirectNotFollowed(t *testing.T) {
 				}
 			}
 			_, err := i.VerifyToken(t.Context(), "t")
-			pe := insWantErr(t, err, "", popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet)
+			pe := insWantErr(t, err, "", popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable)
 			if !strings.Contains(pe.Err.Error(), fmt.Sprint(tc.status)) {
 				t.Errorf("cause = %v", pe.Err)
 			}
@@ -668,7 +668,7 @@ func TestIntrospectTokenCache(t *testing.T) {
 		})
 		for range 2 {
 			_, err := c.VerifyToken(t.Context(), "tok")
-			insWantErr(t, err, "", popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet)
+			insWantErr(t, err, "", popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable)
 		}
 		fail.Store(false)
 		if _, err := c.VerifyToken(t.Context(), "tok"); err != nil {

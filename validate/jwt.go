@@ -103,7 +103,7 @@ func (v *JWTVerifier) VerifyToken(ctx context.Context, token string) (*Token, er
 	}
 	if j.JWK != nil || j.HeaderHas("jku") || j.HeaderHas("x5u") {
 		// RFC 9068 §4: use only the keys of the authorization server.
-		return nil, tr.Fail("header", "a jwk, jku or x5u header", tokenErr(popguard.ReasonTokenKey, "The access token names its own key", nil))
+		return nil, tr.Fail("header", "a jwk, jku or x5u header", tokenErr(popguard.ReasonTokenUnknownKey, "The access token names its own key", nil))
 	}
 	tr.Pass("header", "no jwk, jku or x5u header")
 	var c tokenClaims
@@ -173,7 +173,7 @@ func (v *JWTVerifier) verifySignature(ctx context.Context, j *jose.JWS) error {
 	if err != nil {
 		var pe *popguard.Error
 		if !errors.As(err, &pe) {
-			pe = popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet, "The issuer keys are not available", err)
+			pe = popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable, "The issuer keys are not available", err)
 		}
 		if tr != nil {
 			tr.Fail("keyset", "kid "+strconv.Quote(j.Kid), pe)
@@ -201,7 +201,7 @@ func (v *JWTVerifier) verifySignature(ctx context.Context, j *jose.JWS) error {
 		}
 	}
 	if tried == 0 {
-		err := tokenErr(popguard.ReasonTokenKey, "No issuer key matches the access token", ErrUnknownKey)
+		err := tokenErr(popguard.ReasonTokenUnknownKey, "No issuer key matches the access token", ErrUnknownKey)
 		if tr != nil {
 			tr.Fail("signature", fmt.Sprintf("no issuer key fits kid %q and alg %s", j.Kid, j.Alg), err)
 		}

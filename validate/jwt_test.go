@@ -538,7 +538,7 @@ func TestJWTTokenAlg(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				_, err := jtVerify(t, mv, jtSign(t, c.key, map[string]any{"typ": "at+jwt", "kid": c.kid}, claims))
-				jtReject(t, err, popguard.ReasonTokenKey)
+				jtReject(t, err, popguard.ReasonTokenUnknownKey)
 				if !errors.Is(err, validate.ErrUnknownKey) {
 					t.Errorf("error %v does not wrap ErrUnknownKey", err)
 				}
@@ -592,7 +592,7 @@ func TestJWTTokenHeaderKeys(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, k := range []*sign.Key{f.iss.Key, attacker} {
 				_, err := jtVerify(t, v, jtSign(t, k, f.header(hdr), f.claims(nil)))
-				jtReject(t, err, popguard.ReasonTokenKey)
+				jtReject(t, err, popguard.ReasonTokenUnknownKey)
 			}
 		})
 	}
@@ -620,7 +620,7 @@ func TestJWTTokenKeyAndSignature(t *testing.T) {
 				continue // a KID without lower-case letters upper-cases to itself
 			}
 			_, err := jtVerify(t, v, f.sign(t, map[string]any{"kid": kid}, claims))
-			jtReject(t, err, popguard.ReasonTokenKey)
+			jtReject(t, err, popguard.ReasonTokenUnknownKey)
 		}
 	})
 	t.Run("tampered payload", func(t *testing.T) {

@@ -298,13 +298,13 @@ func (k *RemoteKeySet) Keys(ctx context.Context, kid string) ([]PublicKey, error
 	// Unknown kid (or nothing fetched yet): refresh, rate-limited.
 	if !k.refresh(ctx) {
 		if err != nil {
-			return nil, popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet, "The issuer keys are not available", err)
+			return nil, popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable, "The issuer keys are not available", err)
 		}
 		return nil, nil
 	}
 	snap, err = k.current()
 	if err != nil {
-		return nil, popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet, "The issuer keys are not available", err)
+		return nil, popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable, "The issuer keys are not available", err)
 	}
 	return snap.keys(kid), nil
 }

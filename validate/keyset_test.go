@@ -130,9 +130,9 @@ func TestKeySetStaticJWKS(t *testing.T) {
 	})
 	t.Run("alg pinned by the JWK", func(t *testing.T) {
 		_, err := jtVerify(t, v, ksToken(t, jtWithAlg(rsaK, "PS256"), "rsa-rs256"))
-		jtReject(t, err, popguard.ReasonTokenKey)
+		jtReject(t, err, popguard.ReasonTokenUnknownKey)
 		_, err = jtVerify(t, v, ksToken(t, jtWithAlg(ec, "ES384"), "ec"))
-		jtReject(t, err, popguard.ReasonTokenKey)
+		jtReject(t, err, popguard.ReasonTokenUnknownKey)
 	})
 	t.Run("symmetric key never used", func(t *testing.T) {
 		hdr := map[string]any{"typ": "at+jwt", "kid": "hmac"}
@@ -157,11 +157,11 @@ func TestKeySetStaticJWKS(t *testing.T) {
 		}
 		// An asymmetric alg naming the oct key finds no key.
 		_, err := jtVerify(t, v, ksToken(t, ec, "hmac"))
-		jtReject(t, err, popguard.ReasonTokenKey)
+		jtReject(t, err, popguard.ReasonTokenUnknownKey)
 	})
 	t.Run("use enc key never used", func(t *testing.T) {
 		_, err := jtVerify(t, v, ksToken(t, enc, "enc"))
-		jtReject(t, err, popguard.ReasonTokenKey)
+		jtReject(t, err, popguard.ReasonTokenUnknownKey)
 		_, err = jtVerify(t, v, ksToken(t, enc, ""))
 		jtReject(t, err, popguard.ReasonTokenSignature)
 	})
@@ -239,9 +239,9 @@ func TestKeySetStaticKeys(t *testing.T) {
 	jtAccept(t, v, ksToken(t, b, "b"))
 	jtAccept(t, v, ksToken(t, old, ""))
 	_, err = jtVerify(t, v, ksToken(t, b, "a"))
-	jtReject(t, err, popguard.ReasonTokenKey)
+	jtReject(t, err, popguard.ReasonTokenUnknownKey)
 	_, err = jtVerify(t, v, ksToken(t, a, "c"))
-	jtReject(t, err, popguard.ReasonTokenKey)
+	jtReject(t, err, popguard.ReasonTokenUnknownKey)
 	_, err = jtVerify(t, v, ksToken(t, sign.MustKey("ES256"), "a"))
 	jtReject(t, err, popguard.ReasonTokenSignature)
 
@@ -375,7 +375,7 @@ func TestKeySetRemoteVerifies(t *testing.T) {
 		t.Errorf("Has(%s), Has(other) = %v, %v", iss.KID, ks.Has(iss.KID), ks.Has("other"))
 	}
 	_, err = jtVerify(t, v, ksToken(t, iss.Key, "other"))
-	jtReject(t, err, popguard.ReasonTokenKey)
+	jtReject(t, err, popguard.ReasonTokenUnknownKey)
 	_, err = jtVerify(t, v, ksToken(t, sign.MustKey("ES256"), iss.KID))
 	jtReject(t, err, popguard.ReasonTokenSignature)
 	if n := s.hits.Load(); n != 1 {
@@ -403,7 +403,7 @@ func TestKeySetRemoteRotation(t *testing.T) {
 		if err == nil {
 			break
 		}
-		jtReject(t, err, popguard.ReasonTokenKey)
+		jtReject(t, err, popguard.ReasonTokenUnknownKey)
 		if time.Now().After(deadline) {
 			t.Fatalf("the rotated key never verified; %d requests", s.hits.Load())
 		}
@@ -413,7 +413,7 @@ func TestKeySetRemoteRotation(t *testing.T) {
 		t.Errorf("after rotation Has(new), Has(old) = %v, %v", ks.Has(iss2.KID), ks.Has(iss1.KID))
 	}
 	_, err := jtVerify(t, v, tok1)
-	jtReject(t, err, popguard.ReasonTokenKey)
+	jtReject(t, err, popguard.ReasonTokenUnknownKey)
 
 	// Overlap: both keys published, both verify.
 	both := ksJWKS(t,
@@ -442,8 +442,8 @@ func ksStorm(t *testing.T, v *validate.JWTVerifier, k *sign.Key, n int) {
 			defer cancel()
 			_, err := v.VerifyToken(ctx, tok)
 			var pe *popguard.Error
-			if !errors.As(err, &pe) || pe.Code != popguard.CodeInvalidToken || pe.Reason != popguard.ReasonTokenKey {
-				errs <- fmt.Errorf("unknown kid: got %v, want invalid_token (%s)", err, popguard.ReasonTokenKey)
+			if !errors.As(err, &pe) || pe.Code != popguard.CodeInvalidToken || pe.Reason != popguard.ReasonTokenUnknownKey {
+				errs <- fmt.Errorf("unknown kid: got %v, want invalid_token (%s)", err, popguard.ReasonTokenUnknownKey)
 			}
 		}()
 	}
@@ -506,7 +506,7 @@ func TestKeySetRemoteKeepsKeysOnFailure(t *testing.T) {
 			for range 3 {
 				time.Sleep(gap + 10*time.Millisecond)
 				_, err := jtVerify(t, v, ksToken(t, iss.Key, "rotated"))
-				jtReject(t, err, popguard.ReasonTokenKey)
+				jtReject(t, err, popguard.ReasonTokenUnknownKey)
 				jtAccept(t, v, tok)
 			}
 			if mode != "down" && s.hits.Load() < hits+3 {
@@ -520,7 +520,7 @@ func TestKeySetRemoteKeepsKeysOnFailure(t *testing.T) {
 				s.mode.Store(ksOK)
 				time.Sleep(gap + 10*time.Millisecond)
 				_, err := jtVerify(t, v, ksToken(t, iss.Key, "rotated"))
-				jtReject(t, err, popguard.ReasonTokenKey)
+				jtReject(t, err, popguard.ReasonTokenUnknownKey)
 				jtAccept(t, v, tok)
 			}
 		})
@@ -543,7 +543,7 @@ func TestKeySetRemoteUnusableSet(t *testing.T) {
 		return err != nil
 	}, func() string { return "token still accepted after the issuer emptied its key set" })
 	_, err := jtVerify(t, v, tok)
-	jtWant(t, err, popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet)
+	jtWant(t, err, popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable)
 }
 
 func TestKeySetRemoteFirstFetchFails(t *testing.T) {
@@ -574,7 +574,7 @@ func TestKeySetRemoteFirstFetchFails(t *testing.T) {
 		v := ksVerifier(t, ks)
 		tok := ksToken(t, iss.Key, iss.KID)
 		_, err := jtVerify(t, v, tok)
-		jtWant(t, err, popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet)
+		jtWant(t, err, popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable)
 		if !errors.Is(err, popguard.ErrTemporarilyUnavailable) {
 			t.Errorf("errors.Is(%v, ErrTemporarilyUnavailable) = false", err)
 		}
@@ -689,7 +689,7 @@ func TestKeySetRemoteUnknownKidAfterStop(t *testing.T) {
 			}()
 			select {
 			case err := <-done:
-				jtReject(t, err, popguard.ReasonTokenKey)
+				jtReject(t, err, popguard.ReasonTokenUnknownKey)
 			case <-time.After(time.Second):
 				vcancel() // release the blocked call
 				<-done

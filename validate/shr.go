@@ -229,7 +229,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	}
 	strictTyp, ok := shrTyp(j)
 	if !ok {
-		err = shrErr(popguard.ReasonSHRType, "The PoP signed request typ is not pop", nil)
+		err = shrErr(popguard.ReasonSHRTyp, "The PoP signed request typ is not pop", nil)
 	}
 	if err := v.report("typ", err, func() string { return typValue(j) }); err != nil {
 		return nil, err
@@ -265,7 +265,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	}
 	if !strictTyp {
 		if c.hasHTM || c.hasHTU {
-			return nil, tr.Fail("shape", "htm or htu claims", shrErr(popguard.ReasonSHRType, "The PoP signed request is not shaped like a signed HTTP request", nil))
+			return nil, tr.Fail("shape", "htm or htu claims", shrErr(popguard.ReasonSHRTyp, "The PoP signed request is not shaped like a signed HTTP request", nil))
 		}
 		tr.Pass("shape", "an at claim and no htm or htu")
 	}
@@ -274,12 +274,12 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	now := v.now()
 	ts := time.Unix(c.ts, 0)
 	if err := v.window("ts", ts, now, v.maxAge, v.futureSkew, func(desc string) error {
-		return shrErr(popguard.ReasonSHRTimestamp, desc, nil)
+		return shrErr(popguard.ReasonSHRTs, desc, nil)
 	}, "The PoP signed request is too old", "The PoP signed request ts is in the future"); err != nil {
 		return nil, err
 	}
 	if err := v.match("m", trace.Method, "request method", c.m, req.Method, func() error {
-		return shrErr(popguard.ReasonSHRMethod, "The PoP signed request m does not match the request method", nil)
+		return shrErr(popguard.ReasonSHRM, "The PoP signed request m does not match the request method", nil)
 	}); err != nil {
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 		}
 		tr.Pass("u", c.u)
 		if uri.HasDotSegment(req.Path) {
-			err := fail(popguard.CodeInvalidRequest, popguard.ReasonDotSegment, "The request path must not contain dot-segments", nil)
+			err := fail(popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment, "The request path must not contain dot-segments", nil)
 			if tr != nil {
 				tr.Fail("target", strconv.Quote(req.Path), err)
 			}
@@ -305,7 +305,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 		}
 		tr.Pass("target", req.Path)
 		if !shrwire.MatchPath(c.p, req.Path, req.RawQuery, v.browserCompat) {
-			err := withMismatch(shrErr(popguard.ReasonSHRPath, "The PoP signed request p does not match the request path", nil), "p", c.p, req.Path)
+			err := withMismatch(shrErr(popguard.ReasonSHRP, "The PoP signed request p does not match the request path", nil), "p", c.p, req.Path)
 			if tr != nil {
 				tr.Fail("p", fmt.Sprintf("p %q, request path %q", c.p, req.Path), err)
 			}
@@ -315,7 +315,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	}
 	checkBody := c.hasB || v.requireBody || slices.Contains(v.bodyMethods, req.Method)
 	if checkBody && !c.hasB {
-		return nil, tr.Fail("b", "absent", shrErr(popguard.ReasonSHRBody, "The PoP signed request has no b claim", nil))
+		return nil, tr.Fail("b", "absent", shrErr(popguard.ReasonSHRB, "The PoP signed request has no b claim", nil))
 	}
 
 	// The access token, before any signature work (draft-03 §7.4).
@@ -405,14 +405,14 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 			if body, err = req.Body(); err != nil {
 				var pe *popguard.Error
 				if !errors.As(err, &pe) {
-					pe = popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonSHRBody, "The request body could not be read", err)
+					pe = popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonSHRB, "The request body could not be read", err)
 				}
 				return nil, tr.Fail("b", "", pe)
 			}
 		}
 		sum := sha256.Sum256(body)
 		if want := base64.RawURLEncoding.EncodeToString(sum[:]); c.b != want {
-			err := shrErr(popguard.ReasonSHRBody, "The PoP signed request b does not match the request body", nil)
+			err := shrErr(popguard.ReasonSHRB, "The PoP signed request b does not match the request body", nil)
 			if tr != nil {
 				tr.Fail("b", "b "+strconv.Quote(c.b)+", SHA-256 of the body "+want, err)
 			}
@@ -502,11 +502,11 @@ func (v *SHRVerifier) popKey(tok *Token, c *shrClaims) (*jose.PublicKey, error) 
 	case !cnf.Bound():
 		return nil, tokenErr(popguard.ReasonTokenNotBound, "The access token is not bound to a PoP key", nil)
 	case cnf.JKT != "":
-		return nil, tokenErr(popguard.ReasonKeyBinding, "The access token is bound to a DPoP key, not a PoP key", nil)
+		return nil, tokenErr(popguard.ReasonTokenKeyBinding, "The access token is bound to a DPoP key, not a PoP key", nil)
 	case cnf.X5tS256 != "":
-		return nil, tokenErr(popguard.ReasonKeyBinding, "The access token is bound to a client certificate, not a PoP key", nil)
+		return nil, tokenErr(popguard.ReasonTokenKeyBinding, "The access token is bound to a client certificate, not a PoP key", nil)
 	case cnf.JWE != nil:
-		return nil, tokenErr(popguard.ReasonKeyBinding, "The access token is bound to a symmetric key, which is not accepted", nil)
+		return nil, tokenErr(popguard.ReasonTokenKeyBinding, "The access token is bound to a symmetric key, which is not accepted", nil)
 	case cnf.JWK != nil:
 		key, err := jose.ParseJWK(cnf.JWK, v.keyPolicy)
 		if err != nil {
@@ -518,7 +518,7 @@ func (v *SHRVerifier) popKey(tok *Token, c *shrClaims) (*jose.PublicKey, error) 
 				return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request cnf.jwk is not an acceptable public key", err)
 			}
 			if own.Thumbprint != key.Thumbprint {
-				return nil, tokenErr(popguard.ReasonKeyBinding, "Invalid PoP key binding", nil)
+				return nil, tokenErr(popguard.ReasonTokenKeyBinding, "Invalid PoP key binding", nil)
 			}
 		}
 		return key, nil
@@ -533,11 +533,11 @@ func (v *SHRVerifier) popKey(tok *Token, c *shrClaims) (*jose.PublicKey, error) 
 			return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request cnf.jwk is not an acceptable public key", err)
 		}
 		if key.Thumbprint != cnf.KID {
-			return nil, tokenErr(popguard.ReasonKeyBinding, "Invalid PoP key binding", nil)
+			return nil, tokenErr(popguard.ReasonTokenKeyBinding, "Invalid PoP key binding", nil)
 		}
 		return key, nil
 	}
-	return nil, tokenErr(popguard.ReasonKeyBinding, "The access token is not bound to a PoP key", nil)
+	return nil, tokenErr(popguard.ReasonTokenKeyBinding, "The access token is not bound to a PoP key", nil)
 }
 
 // shrClaims are the payload members of an SHR.
@@ -585,25 +585,25 @@ func (c *shrClaims) read(members []jose.Member) error {
 			hasAt, reason = true, popguard.ReasonSHRMalformed
 		case "ts":
 			c.ts, ok = shrwire.Int(m.Value)
-			hasTS, reason = true, popguard.ReasonSHRTimestamp
+			hasTS, reason = true, popguard.ReasonSHRTs
 		case "m":
 			c.m, ok = jose.String(m.Value)
-			hasM, reason = true, popguard.ReasonSHRMethod
+			hasM, reason = true, popguard.ReasonSHRM
 		case "u":
 			c.u, ok = jose.String(m.Value)
-			hasU, reason = true, popguard.ReasonSHRHost
+			hasU, reason = true, popguard.ReasonSHRU
 		case "p":
 			c.p, ok = jose.String(m.Value)
-			hasP, reason = true, popguard.ReasonSHRPath
+			hasP, reason = true, popguard.ReasonSHRP
 		case "q":
 			c.q, ok = shrwire.ReadList(m.Value)
-			reason = popguard.ReasonSHRQuery
+			reason = popguard.ReasonSHRQ
 		case "h":
 			c.h, ok = shrwire.ReadList(m.Value)
-			reason = popguard.ReasonSHRHeaders
+			reason = popguard.ReasonSHRH
 		case "b":
 			c.b, ok = jose.String(m.Value)
-			c.hasB, reason = true, popguard.ReasonSHRBody
+			c.hasB, reason = true, popguard.ReasonSHRB
 		case "nonce":
 			c.nonce, ok = jose.String(m.Value)
 			c.hasNonce, reason = true, popguard.ReasonSHRMalformed
@@ -633,13 +633,13 @@ func (c *shrClaims) read(members []jose.Member) error {
 	case !hasAt || c.at == "":
 		return shrErr(popguard.ReasonSHRMalformed, "The PoP signed request has no at claim", nil)
 	case !hasTS:
-		return shrErr(popguard.ReasonSHRTimestamp, "The PoP signed request has no ts claim", nil)
+		return shrErr(popguard.ReasonSHRTs, "The PoP signed request has no ts claim", nil)
 	case !hasM || c.m == "":
-		return shrErr(popguard.ReasonSHRMethod, "The PoP signed request has no m claim", nil)
+		return shrErr(popguard.ReasonSHRM, "The PoP signed request has no m claim", nil)
 	case !hasU || c.u == "":
-		return shrErr(popguard.ReasonSHRHost, "The PoP signed request has no u claim", nil)
+		return shrErr(popguard.ReasonSHRU, "The PoP signed request has no u claim", nil)
 	case !hasP || c.p == "":
-		return shrErr(popguard.ReasonSHRPath, "The PoP signed request has no p claim", nil)
+		return shrErr(popguard.ReasonSHRP, "The PoP signed request has no p claim", nil)
 	}
 	return nil
 }
@@ -725,7 +725,7 @@ func (v *SHRVerifier) checkQuery(c *shrClaims, rawQuery string) error {
 	q := c.q
 	if q == nil {
 		if v.requireQuery && hasQuery {
-			return shrErr(popguard.ReasonSHRQuery, "The PoP signed request has no q claim", nil)
+			return shrErr(popguard.ReasonSHRQ, "The PoP signed request has no q claim", nil)
 		}
 		return nil
 	}
@@ -738,19 +738,19 @@ func (v *SHRVerifier) checkQuery(c *shrClaims, rawQuery string) error {
 		case q.Value == shrEmptyHash:
 			// IdentityModel's q when it covers nothing.
 			if v.requireQuery && hasQuery {
-				return shrErr(popguard.ReasonSHRQuery, "The PoP signed request q does not cover the query", nil)
+				return shrErr(popguard.ReasonSHRQ, "The PoP signed request q does not cover the query", nil)
 			}
 			return nil
 		}
-		return shrErr(popguard.ReasonSHRQuery, "The PoP signed request q does not match the request query", nil)
+		return shrErr(popguard.ReasonSHRQ, "The PoP signed request q does not match the request query", nil)
 	}
 	qp := parseSHRQuery(rawQuery)
 	buf, why := qp.buffer(q.Names)
 	if why != "" {
-		return shrErr(popguard.ReasonSHRQuery, why, nil)
+		return shrErr(popguard.ReasonSHRQ, why, nil)
 	}
 	if jose.HashB64(buf) != q.Value {
-		return shrErr(popguard.ReasonSHRQuery, "The PoP signed request q does not match the request query", nil)
+		return shrErr(popguard.ReasonSHRQ, "The PoP signed request q does not match the request query", nil)
 	}
 	if v.requireQuery {
 		for piece := range strings.SplitSeq(rawQuery, "&") {
@@ -759,7 +759,7 @@ func (v *SHRVerifier) checkQuery(c *shrClaims, rawQuery string) error {
 			}
 			name, _, _ := strings.Cut(piece, "=")
 			if !slices.Contains(q.Names, name) {
-				return shrErr(popguard.ReasonSHRQuery, "The PoP signed request q does not cover every query parameter", nil)
+				return shrErr(popguard.ReasonSHRQ, "The PoP signed request q does not cover every query parameter", nil)
 			}
 		}
 	}
@@ -788,19 +788,19 @@ func (v *SHRVerifier) checkHeaders(c *shrClaims, h http.Header) error {
 		var b strings.Builder
 		for i, n := range c.h.Names {
 			if ascii.EqualFold(n, "authorization") {
-				return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h must not cover Authorization", nil)
+				return shrErr(popguard.ReasonSHRH, "The PoP signed request h must not cover Authorization", nil)
 			}
 			for _, prev := range c.h.Names[:i] {
 				if ascii.EqualFold(prev, n) {
-					return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h lists a header twice", nil)
+					return shrErr(popguard.ReasonSHRH, "The PoP signed request h lists a header twice", nil)
 				}
 			}
 			vs := idx[ascii.Lower(n)]
 			switch {
 			case len(vs) == 0 || (len(vs) == 1 && vs[0] == ""):
-				return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h covers a header the request does not have", nil)
+				return shrErr(popguard.ReasonSHRH, "The PoP signed request h covers a header the request does not have", nil)
 			case len(vs) > 1:
-				return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h covers a repeated header", nil)
+				return shrErr(popguard.ReasonSHRH, "The PoP signed request h covers a repeated header", nil)
 			}
 			if i > 0 {
 				b.WriteByte('\n')
@@ -810,7 +810,7 @@ func (v *SHRVerifier) checkHeaders(c *shrClaims, h http.Header) error {
 			b.WriteString(vs[0])
 		}
 		if jose.HashB64(b.String()) != c.h.Value {
-			return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h does not match the request headers", nil)
+			return shrErr(popguard.ReasonSHRH, "The PoP signed request h does not match the request headers", nil)
 		}
 	}
 	for _, req := range v.requireHeaders {
@@ -827,7 +827,7 @@ func (v *SHRVerifier) checkHeaders(c *shrClaims, h http.Header) error {
 			}
 		}
 		if !covered {
-			return shrErr(popguard.ReasonSHRHeaders, "The PoP signed request h does not cover a required header", nil)
+			return shrErr(popguard.ReasonSHRH, "The PoP signed request h does not cover a required header", nil)
 		}
 	}
 	return nil

@@ -361,7 +361,7 @@ func TestSHRMSALBrowser(t *testing.T) {
 	mixedReq := SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/Api/Items", RawQuery: "Filter=Active"}
 	// A mixed-case URL needs the compatibility option.
 	_, err = e.verifier(t).Verify(ctx, mixed, mixedReq)
-	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRPath)
+	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRP)
 	compat := e.verifier(t, MSALBrowserCompat())
 	if _, err := compat.Verify(ctx, mixed, mixedReq); err != nil {
 		t.Fatalf("compat, mixed case with query: %v", err)
@@ -374,7 +374,7 @@ func TestSHRMSALBrowser(t *testing.T) {
 		t.Fatalf("compat, trailing slash: %v", err)
 	}
 	_, err = e.verifier(t).Verify(ctx, noQuery, noQueryReq)
-	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRPath)
+	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRP)
 
 	// Lower-case percent hex from the browser matches upper-case on the wire.
 	pct := mustSHR(t, k, at, sign.SHROptions{Method: "GET", Host: shrHost, Path: "/A%2FB", RawQuery: "x=1", Format: sign.MSALBrowser})
@@ -402,27 +402,27 @@ func TestSHRMSALBrowser(t *testing.T) {
 		{name: "upper-case p is compared exactly",
 			o:      sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: sign.MSALBrowser},
 			tamper: func(p []byte) []byte { return shrSet(t, p, "p", `"/API/items"`) },
-			req:    SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/Items", RawQuery: "x=1"}, reason: popguard.ReasonSHRPath},
+			req:    SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/Items", RawQuery: "x=1"}, reason: popguard.ReasonSHRP},
 		{name: "trailing slash only without a query",
 			o:      sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: sign.MSALBrowser},
 			tamper: func(p []byte) []byte { return shrSet(t, p, "p", `"/api/items/"`) },
-			req:    SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=1"}, reason: popguard.ReasonSHRPath},
+			req:    SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=1"}, reason: popguard.ReasonSHRP},
 		{name: "only one trailing slash",
 			o:   sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items//", Format: sign.MSALBrowser},
-			req: SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items"}, reason: popguard.ReasonSHRPath},
+			req: SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items"}, reason: popguard.ReasonSHRP},
 		{name: "other path",
 			o:   sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/other", Format: sign.MSALBrowser},
-			req: SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/Items"}, reason: popguard.ReasonSHRPath},
+			req: SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/Items"}, reason: popguard.ReasonSHRP},
 		{name: "upper-case percent hex is not msal-browser's",
 			o:      sign.SHROptions{Method: "GET", Host: shrHost, Path: "/a%2fb", RawQuery: "x=1", Format: sign.MSALBrowser},
 			tamper: func(p []byte) []byte { return shrSet(t, p, "p", `"/a%2Fb"`) },
-			req:    SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/A%2fB", RawQuery: "x=1"}, reason: popguard.ReasonSHRPath},
+			req:    SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/A%2fB", RawQuery: "x=1"}, reason: popguard.ReasonSHRP},
 		{name: "raw q mismatch",
 			o:   sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: sign.MSALBrowser},
-			req: SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=2"}, reason: popguard.ReasonSHRQuery},
+			req: SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=2"}, reason: popguard.ReasonSHRQ},
 		{name: "raw q with an extra parameter",
 			o:   sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: sign.MSALBrowser},
-			req: SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=1&admin=true"}, reason: popguard.ReasonSHRQuery},
+			req: SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=1&admin=true"}, reason: popguard.ReasonSHRQ},
 	}
 	for _, tc := range narrow {
 		t.Run(tc.name, func(t *testing.T) {
@@ -445,7 +445,7 @@ func TestSHRMSALBrowser(t *testing.T) {
 	// A mixed-case query differs from the lower-cased q without the option.
 	_, err = e.verifier(t).Verify(ctx, mustSHR(t, k, at, sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "X=1", Format: sign.MSALBrowser}),
 		SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "X=1"})
-	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRQuery)
+	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRQ)
 }
 
 // TestSHRIdentityModelWorkedExample is anchors.md §2.6.
@@ -496,10 +496,10 @@ func TestSHRIdentityModelWorkedExample(t *testing.T) {
 	}
 	// tag (repeated) and empty= (empty value) cannot be covered.
 	_, err = e.verifier(t, SHRRequireQuery()).Verify(context.Background(), shr, req)
-	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRQuery)
+	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRQ)
 	// Accept is present but not required: fine. Requiring it is not.
 	_, err = e.verifier(t, SHRRequireHeaders("accept")).Verify(context.Background(), shr, req)
-	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRHeaders)
+	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRH)
 }
 
 type shrVectors struct {
@@ -571,7 +571,7 @@ func TestSHRCanonicalizationVectors(t *testing.T) {
 		if len(h.Names) == 2 && h.Names[1] == "etag" {
 			// The draft's printed value was computed with CRLF.
 			err := v.checkHeaders(&shrClaims{h: &shrwire.List{Names: h.Names, Value: vec.HDraftCRLF}}, hdr)
-			wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRHeaders)
+			wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRH)
 		}
 	}
 	for _, b := range vec.B {
@@ -633,7 +633,7 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 	badHost := func(name, host string) shrRejectCase {
 		return shrRejectCase{name: "request host " + name + ", u the same",
 			opts: func(o *sign.SHROptions) { o.Host = host }, req: func(r *SHRRequest) { r.Host = host },
-			code: popguard.CodeInvalidRequest, reason: popguard.ReasonBadTarget}
+			code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestBadTarget}
 	}
 	hsSHR := func(t testing.TB, e *shrEnv, at string) string {
 		_, p, err := e.net.SHRParts(at, shrBaseOpts())
@@ -659,21 +659,21 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "nonce number", tamper: setP("nonce", "12"), reason: popguard.ReasonSHRMalformed},
 
 		// typ.
-		{name: "typ dpop+jwt", opts: func(o *sign.SHROptions) { o.Typ = "dpop+jwt" }, reason: popguard.ReasonSHRType},
-		{name: "typ at+jwt", opts: func(o *sign.SHROptions) { o.Typ = "at+jwt" }, reason: popguard.ReasonSHRType},
-		{name: "typ popx", opts: func(o *sign.SHROptions) { o.Typ = "popx" }, reason: popguard.ReasonSHRType},
-		{name: "typ JWT with htm", opts: func(o *sign.SHROptions) { o.Typ = "JWT"; o.ExtraClaims = map[string]any{"htm": "GET"} }, reason: popguard.ReasonSHRType},
+		{name: "typ dpop+jwt", opts: func(o *sign.SHROptions) { o.Typ = "dpop+jwt" }, reason: popguard.ReasonSHRTyp},
+		{name: "typ at+jwt", opts: func(o *sign.SHROptions) { o.Typ = "at+jwt" }, reason: popguard.ReasonSHRTyp},
+		{name: "typ popx", opts: func(o *sign.SHROptions) { o.Typ = "popx" }, reason: popguard.ReasonSHRTyp},
+		{name: "typ JWT with htm", opts: func(o *sign.SHROptions) { o.Typ = "JWT"; o.ExtraClaims = map[string]any{"htm": "GET"} }, reason: popguard.ReasonSHRTyp},
 		{name: "typ absent with htu", opts: func(o *sign.SHROptions) {
 			o.Typ = "-"
 			o.ExtraClaims = map[string]any{"htu": "https://" + shrHost + shrPath}
-		}, reason: popguard.ReasonSHRType},
+		}, reason: popguard.ReasonSHRTyp},
 		{name: "DPoP proof as SHR", build: func(t testing.TB, e *shrEnv, at string) string {
 			p, err := e.ec.Proof("GET", "https://"+shrHost+shrPath, sign.ProofOptions{AccessToken: at})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return p
-		}, reason: popguard.ReasonSHRType},
+		}, reason: popguard.ReasonSHRTyp},
 		{name: "access token as SHR", build: func(t testing.TB, e *shrEnv, at string) string { return at }, reason: popguard.ReasonSHRMalformed},
 
 		// alg.
@@ -694,7 +694,7 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "x5c header", tamper: setH("x5c", `["MIIB"]`), reason: popguard.ReasonSHRKey},
 		{name: "kid names another key", tamper: setH("kid", `"`+e.other.Thumbprint()+`"`), reason: popguard.ReasonSHRKey},
 		{name: "msal-browser kid names another key", tamper: setH("kid", `"`+sign.ReqCnf(e.other.Thumbprint())+`"`), reason: popguard.ReasonSHRKey},
-		{name: "SHR cnf.jwk not the token's cnf.kid", key: e.other, reason: popguard.ReasonKeyBinding},
+		{name: "SHR cnf.jwk not the token's cnf.kid", key: e.other, reason: popguard.ReasonTokenKeyBinding},
 		{name: "signed by another key than cnf.jwk", key: e.other, tamper: func(t testing.TB, h, p []byte) ([]byte, []byte) {
 			j, _ := json.Marshal(map[string]any{"jwk": e.net.PublicJWK(nil)})
 			return shrSet(t, h, "kid", ""), shrSet(t, p, "cnf", string(j))
@@ -706,7 +706,7 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "RSA-1024", key: e.weak, token: tokenFor(entraCnf(e.weak)), reason: popguard.ReasonSHRKey},
 
 		// The access token.
-		{name: "at of another key", token: tokenFor(entraCnf(e.other)), reason: popguard.ReasonKeyBinding},
+		{name: "at of another key", token: tokenFor(entraCnf(e.other)), reason: popguard.ReasonTokenKeyBinding},
 		{name: "at signed by another issuer", token: func(t testing.TB, e *shrEnv) string {
 			rogue := &sign.Issuer{URL: shrIssuer, KID: e.iss.KID, Key: sign.MustKey("ES256")}
 			at, err := rogue.Token(sign.TokenOptions{Subject: "alice", ClientID: "client-1", Audience: shrAud, Typ: "JWT", Cnf: entraCnf(e.net)})
@@ -718,48 +718,48 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "at expired", token: tokenFor(entraCnf(e.net), func(o *sign.TokenOptions) { o.IssuedAt = now.Add(-2 * time.Hour) }), reason: popguard.ReasonTokenExpired},
 		{name: "at for another audience", token: tokenFor(entraCnf(e.net), func(o *sign.TokenOptions) { o.Audience = "api://other" }), reason: popguard.ReasonTokenAudience},
 		{name: "at without cnf", token: tokenFor(nil), reason: popguard.ReasonTokenNotBound},
-		{name: "at DPoP-bound (cnf.jkt)", token: tokenFor(map[string]any{"jkt": e.net.Thumbprint()}), reason: popguard.ReasonKeyBinding},
-		{name: "at mTLS-bound", token: tokenFor(map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}), reason: popguard.ReasonKeyBinding},
-		{name: "at bound by jwe", token: tokenFor(map[string]any{"jwe": "eyJ..."}), reason: popguard.ReasonKeyBinding},
+		{name: "at DPoP-bound (cnf.jkt)", token: tokenFor(map[string]any{"jkt": e.net.Thumbprint()}), reason: popguard.ReasonTokenKeyBinding},
+		{name: "at mTLS-bound", token: tokenFor(map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}), reason: popguard.ReasonTokenKeyBinding},
+		{name: "at bound by jwe", token: tokenFor(map[string]any{"jwe": "eyJ..."}), reason: popguard.ReasonTokenKeyBinding},
 		{name: "at bound by jku", token: tokenFor(map[string]any{"jku": "https://client.example/jwks", "kid": e.net.Thumbprint()}), reason: popguard.ReasonSHRKey},
 		{name: "at cnf.jwk private", token: tokenFor(map[string]any{"jwk": e.net.PublicJWK(map[string]any{"d": "AAAA"})}), reason: popguard.ReasonTokenCnf},
-		{name: "at cnf.jwk differs from SHR cnf.jwk", token: tokenFor(map[string]any{"jwk": e.other.PublicJWK(nil)}), reason: popguard.ReasonKeyBinding},
+		{name: "at cnf.jwk differs from SHR cnf.jwk", token: tokenFor(map[string]any{"jwk": e.other.PublicJWK(nil)}), reason: popguard.ReasonTokenKeyBinding},
 		{name: "token checked before the signature", token: tokenFor(entraCnf(e.net), func(o *sign.TokenOptions) { o.IssuedAt = now.Add(-2 * time.Hour) }),
 			key: e.other, tamper: setH("kid", ""), reason: popguard.ReasonTokenExpired},
 
 		// ts.
-		{name: "ts stale", opts: func(o *sign.SHROptions) { o.TS = now.Add(-6 * time.Minute) }, reason: popguard.ReasonSHRTimestamp},
-		{name: "ts future", opts: func(o *sign.SHROptions) { o.TS = now.Add(2 * time.Minute) }, reason: popguard.ReasonSHRTimestamp},
-		{name: "ts past custom max age", opts: func(o *sign.SHROptions) { o.TS = now.Add(-90 * time.Second) }, vopts: []Option{MaxAge(time.Minute)}, reason: popguard.ReasonSHRTimestamp},
-		{name: "ts missing", tamper: setP("ts", ""), reason: popguard.ReasonSHRTimestamp},
-		{name: "ts string", tamper: setP("ts", `"`+shrItoa(now.Unix())+`"`), reason: popguard.ReasonSHRTimestamp},
-		{name: "ts float", tamper: setP("ts", shrItoa(now.Unix())+".5"), reason: popguard.ReasonSHRTimestamp},
-		{name: "ts integral float", tamper: setP("ts", shrItoa(now.Unix())+".0"), reason: popguard.ReasonSHRTimestamp},
-		{name: "ts exponent", tamper: setP("ts", "1.7e9"), reason: popguard.ReasonSHRTimestamp},
-		{name: "ts negative", tamper: setP("ts", "-1"), reason: popguard.ReasonSHRTimestamp},
-		{name: "ts huge", tamper: setP("ts", "100000000000000000000"), reason: popguard.ReasonSHRTimestamp},
+		{name: "ts stale", opts: func(o *sign.SHROptions) { o.TS = now.Add(-6 * time.Minute) }, reason: popguard.ReasonSHRTs},
+		{name: "ts future", opts: func(o *sign.SHROptions) { o.TS = now.Add(2 * time.Minute) }, reason: popguard.ReasonSHRTs},
+		{name: "ts past custom max age", opts: func(o *sign.SHROptions) { o.TS = now.Add(-90 * time.Second) }, vopts: []Option{MaxAge(time.Minute)}, reason: popguard.ReasonSHRTs},
+		{name: "ts missing", tamper: setP("ts", ""), reason: popguard.ReasonSHRTs},
+		{name: "ts string", tamper: setP("ts", `"`+shrItoa(now.Unix())+`"`), reason: popguard.ReasonSHRTs},
+		{name: "ts float", tamper: setP("ts", shrItoa(now.Unix())+".5"), reason: popguard.ReasonSHRTs},
+		{name: "ts integral float", tamper: setP("ts", shrItoa(now.Unix())+".0"), reason: popguard.ReasonSHRTs},
+		{name: "ts exponent", tamper: setP("ts", "1.7e9"), reason: popguard.ReasonSHRTs},
+		{name: "ts negative", tamper: setP("ts", "-1"), reason: popguard.ReasonSHRTs},
+		{name: "ts huge", tamper: setP("ts", "100000000000000000000"), reason: popguard.ReasonSHRTs},
 
 		// m.
-		{name: "m lower case", opts: func(o *sign.SHROptions) { o.Method = "get" }, reason: popguard.ReasonSHRMethod},
-		{name: "m other method", opts: func(o *sign.SHROptions) { o.Method = "POST" }, reason: popguard.ReasonSHRMethod},
-		{name: "m missing", opts: func(o *sign.SHROptions) { o.Method = "" }, reason: popguard.ReasonSHRMethod},
-		{name: "m padded", opts: func(o *sign.SHROptions) { o.Method = " GET" }, reason: popguard.ReasonSHRMethod},
+		{name: "m lower case", opts: func(o *sign.SHROptions) { o.Method = "get" }, reason: popguard.ReasonSHRM},
+		{name: "m other method", opts: func(o *sign.SHROptions) { o.Method = "POST" }, reason: popguard.ReasonSHRM},
+		{name: "m missing", opts: func(o *sign.SHROptions) { o.Method = "" }, reason: popguard.ReasonSHRM},
+		{name: "m padded", opts: func(o *sign.SHROptions) { o.Method = " GET" }, reason: popguard.ReasonSHRM},
 
 		// u.
-		{name: "u other host", opts: func(o *sign.SHROptions) { o.Host = "evil.contoso.com" }, reason: popguard.ReasonSHRHost},
-		{name: "u suffix host", opts: func(o *sign.SHROptions) { o.Host = "contoso.com" }, reason: popguard.ReasonSHRHost},
-		{name: "u missing port on non-default port", req: func(r *SHRRequest) { r.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRHost},
-		{name: "u wrong port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":8444" }, req: func(r *SHRRequest) { r.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRHost},
-		{name: "u port on default request", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRHost},
-		{name: "u https port on http", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":443" }, req: func(r *SHRRequest) { r.Scheme = "http" }, reason: popguard.ReasonSHRHost},
-		{name: "u leading zero port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":0443" }, reason: popguard.ReasonSHRHost},
-		{name: "u empty port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":" }, reason: popguard.ReasonSHRHost},
-		{name: "u with scheme", opts: func(o *sign.SHROptions) { o.Host = "https://" + shrHost }, reason: popguard.ReasonSHRHost},
-		{name: "u with userinfo", opts: func(o *sign.SHROptions) { o.Host = "user@" + shrHost }, reason: popguard.ReasonSHRHost},
-		{name: "u with trailing dot", opts: func(o *sign.SHROptions) { o.Host = shrHost + "." }, reason: popguard.ReasonSHRHost},
-		{name: "u missing", opts: func(o *sign.SHROptions) { o.Host = "" }, reason: popguard.ReasonSHRHost},
-		{name: "request scheme not http(s)", req: func(r *SHRRequest) { r.Scheme = "ftp" }, code: popguard.CodeInvalidRequest, reason: popguard.ReasonBadTarget},
-		{name: "request host empty", req: func(r *SHRRequest) { r.Host = "" }, code: popguard.CodeInvalidRequest, reason: popguard.ReasonBadTarget},
+		{name: "u other host", opts: func(o *sign.SHROptions) { o.Host = "evil.contoso.com" }, reason: popguard.ReasonSHRU},
+		{name: "u suffix host", opts: func(o *sign.SHROptions) { o.Host = "contoso.com" }, reason: popguard.ReasonSHRU},
+		{name: "u missing port on non-default port", req: func(r *SHRRequest) { r.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRU},
+		{name: "u wrong port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":8444" }, req: func(r *SHRRequest) { r.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRU},
+		{name: "u port on default request", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRU},
+		{name: "u https port on http", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":443" }, req: func(r *SHRRequest) { r.Scheme = "http" }, reason: popguard.ReasonSHRU},
+		{name: "u leading zero port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":0443" }, reason: popguard.ReasonSHRU},
+		{name: "u empty port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":" }, reason: popguard.ReasonSHRU},
+		{name: "u with scheme", opts: func(o *sign.SHROptions) { o.Host = "https://" + shrHost }, reason: popguard.ReasonSHRU},
+		{name: "u with userinfo", opts: func(o *sign.SHROptions) { o.Host = "user@" + shrHost }, reason: popguard.ReasonSHRU},
+		{name: "u with trailing dot", opts: func(o *sign.SHROptions) { o.Host = shrHost + "." }, reason: popguard.ReasonSHRU},
+		{name: "u missing", opts: func(o *sign.SHROptions) { o.Host = "" }, reason: popguard.ReasonSHRU},
+		{name: "request scheme not http(s)", req: func(r *SHRRequest) { r.Scheme = "ftp" }, code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestBadTarget},
+		{name: "request host empty", req: func(r *SHRRequest) { r.Host = "" }, code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestBadTarget},
 		// The request host follows internal/uri's grammar, the middleware's
 		// and CanonicalTarget's: these were accepted when u repeated them.
 		badHost("trailing dot", shrHost+"."),
@@ -772,77 +772,77 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		badHost("IPv6 zone", "[fe80::1%25eth0]"),
 
 		// p.
-		{name: "p case", opts: func(o *sign.SHROptions) { o.Path = "/V1/items/42" }, reason: popguard.ReasonSHRPath},
-		{name: "p case with compat", opts: func(o *sign.SHROptions) { o.Path = "/V1/items/42" }, vopts: []Option{MSALBrowserCompat()}, reason: popguard.ReasonSHRPath},
-		{name: "p trailing slash", opts: func(o *sign.SHROptions) { o.Path = shrPath + "/" }, reason: popguard.ReasonSHRPath},
-		{name: "p without leading slash", opts: func(o *sign.SHROptions) { o.Path = "v1/items/42" }, reason: popguard.ReasonSHRPath},
-		{name: "p dot segment", opts: func(o *sign.SHROptions) { o.Path = "/v1/items/../items/42" }, reason: popguard.ReasonSHRPath},
-		{name: "p %2F for /", opts: func(o *sign.SHROptions) { o.Path = "/v1/items%2F42" }, reason: popguard.ReasonSHRPath},
-		{name: "p / for %2F", req: func(r *SHRRequest) { r.Path = "/v1/items%2F42" }, reason: popguard.ReasonSHRPath},
-		{name: "p encoded unreserved", opts: func(o *sign.SHROptions) { o.Path = "/v1/%69tems/42" }, reason: popguard.ReasonSHRPath},
-		{name: "p with query", opts: func(o *sign.SHROptions) { o.Path = shrPath + "?a=1" }, req: func(r *SHRRequest) { r.RawQuery = "a=1" }, reason: popguard.ReasonSHRPath},
-		{name: "p missing", opts: func(o *sign.SHROptions) { o.Path = "" }, reason: popguard.ReasonSHRPath},
+		{name: "p case", opts: func(o *sign.SHROptions) { o.Path = "/V1/items/42" }, reason: popguard.ReasonSHRP},
+		{name: "p case with compat", opts: func(o *sign.SHROptions) { o.Path = "/V1/items/42" }, vopts: []Option{MSALBrowserCompat()}, reason: popguard.ReasonSHRP},
+		{name: "p trailing slash", opts: func(o *sign.SHROptions) { o.Path = shrPath + "/" }, reason: popguard.ReasonSHRP},
+		{name: "p without leading slash", opts: func(o *sign.SHROptions) { o.Path = "v1/items/42" }, reason: popguard.ReasonSHRP},
+		{name: "p dot segment", opts: func(o *sign.SHROptions) { o.Path = "/v1/items/../items/42" }, reason: popguard.ReasonSHRP},
+		{name: "p %2F for /", opts: func(o *sign.SHROptions) { o.Path = "/v1/items%2F42" }, reason: popguard.ReasonSHRP},
+		{name: "p / for %2F", req: func(r *SHRRequest) { r.Path = "/v1/items%2F42" }, reason: popguard.ReasonSHRP},
+		{name: "p encoded unreserved", opts: func(o *sign.SHROptions) { o.Path = "/v1/%69tems/42" }, reason: popguard.ReasonSHRP},
+		{name: "p with query", opts: func(o *sign.SHROptions) { o.Path = shrPath + "?a=1" }, req: func(r *SHRRequest) { r.RawQuery = "a=1" }, reason: popguard.ReasonSHRP},
+		{name: "p missing", opts: func(o *sign.SHROptions) { o.Path = "" }, reason: popguard.ReasonSHRP},
 
 		// q.
-		{name: "q lists an absent parameter", opts: qOpt("a", "missing"), req: withQuery, reason: popguard.ReasonSHRQuery},
-		{name: "q lists a repeated parameter", opts: qOpt("a", "tag"), req: withQuery, reason: popguard.ReasonSHRQuery},
+		{name: "q lists an absent parameter", opts: qOpt("a", "missing"), req: withQuery, reason: popguard.ReasonSHRQ},
+		{name: "q lists a repeated parameter", opts: qOpt("a", "tag"), req: withQuery, reason: popguard.ReasonSHRQ},
 		{name: "q lists a parameter twice", opts: func(o *sign.SHROptions) {
 			o.RawQuery = query
 			o.Q = &sign.QClaim{Names: []string{"a", "a"}, Value: jose.HashB64("a=1&a=1")}
-		}, req: withQuery, reason: popguard.ReasonSHRQuery},
-		{name: "q value changed", opts: qOpt("a", "b"), req: func(r *SHRRequest) { r.RawQuery = "a=1&b=3&tag=x&tag=y" }, reason: popguard.ReasonSHRQuery},
+		}, req: withQuery, reason: popguard.ReasonSHRQ},
+		{name: "q value changed", opts: qOpt("a", "b"), req: func(r *SHRRequest) { r.RawQuery = "a=1&b=3&tag=x&tag=y" }, reason: popguard.ReasonSHRQ},
 		{name: "q order changed", opts: func(o *sign.SHROptions) {
 			o.RawQuery = query
 			o.Q = &sign.QClaim{Names: []string{"b", "a"}, Value: sign.QHash(query, "a", "b").Value}
-		}, req: withQuery, reason: popguard.ReasonSHRQuery},
+		}, req: withQuery, reason: popguard.ReasonSHRQ},
 		{name: "q decoded value", opts: func(o *sign.SHROptions) { o.Q = &sign.QClaim{Names: []string{"x"}, Value: jose.HashB64("x=~")} },
-			req: func(r *SHRRequest) { r.RawQuery = "x=%7E" }, reason: popguard.ReasonSHRQuery},
-		{name: "q uncovered parameter with RequireQuery", opts: qOpt("a", "b"), req: withQuery, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQuery},
+			req: func(r *SHRRequest) { r.RawQuery = "x=%7E" }, reason: popguard.ReasonSHRQ},
+		{name: "q uncovered parameter with RequireQuery", opts: qOpt("a", "b"), req: withQuery, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
 		{name: "q uncovered flag with RequireQuery", opts: func(o *sign.SHROptions) { o.Q = sign.QHash("a=1", "a") },
-			req: func(r *SHRRequest) { r.RawQuery = "a=1&debug" }, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQuery},
-		{name: "q missing with RequireQuery", req: withQuery, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQuery},
-		{name: "q empty hash with RequireQuery", opts: func(o *sign.SHROptions) { o.Q = sign.QHash("") }, req: withQuery, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQuery},
-		{name: "q raw form mismatch", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("a=1") }, req: func(r *SHRRequest) { r.RawQuery = "a=2" }, reason: popguard.ReasonSHRQuery},
-		{name: "q raw form on extra query", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("") }, req: withQuery, reason: popguard.ReasonSHRQuery},
-		{name: "q wrong type", tamper: setP("q", `"a=1"`), reason: popguard.ReasonSHRQuery},
-		{name: "q three elements", tamper: setP("q", `[[],"",""]`), reason: popguard.ReasonSHRQuery},
-		{name: "q empty name", tamper: setP("q", `[[""],"x"]`), reason: popguard.ReasonSHRQuery},
-		{name: "q null name", tamper: setP("q", `[[null],"x"]`), reason: popguard.ReasonSHRQuery},
+			req: func(r *SHRRequest) { r.RawQuery = "a=1&debug" }, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
+		{name: "q missing with RequireQuery", req: withQuery, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
+		{name: "q empty hash with RequireQuery", opts: func(o *sign.SHROptions) { o.Q = sign.QHash("") }, req: withQuery, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
+		{name: "q raw form mismatch", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("a=1") }, req: func(r *SHRRequest) { r.RawQuery = "a=2" }, reason: popguard.ReasonSHRQ},
+		{name: "q raw form on extra query", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("") }, req: withQuery, reason: popguard.ReasonSHRQ},
+		{name: "q wrong type", tamper: setP("q", `"a=1"`), reason: popguard.ReasonSHRQ},
+		{name: "q three elements", tamper: setP("q", `[[],"",""]`), reason: popguard.ReasonSHRQ},
+		{name: "q empty name", tamper: setP("q", `[[""],"x"]`), reason: popguard.ReasonSHRQ},
+		{name: "q null name", tamper: setP("q", `[[null],"x"]`), reason: popguard.ReasonSHRQ},
 
 		// h.
-		{name: "h lists authorization", opts: hOpt("authorization"), req: func(r *SHRRequest) { r.Header.Set("Authorization", "PoP x") }, reason: popguard.ReasonSHRHeaders},
-		{name: "h lists Authorization", opts: hOpt("content-type", "Authorization"), req: func(r *SHRRequest) { workedHeader(r); r.Header.Set("Authorization", "PoP x") }, reason: popguard.ReasonSHRHeaders},
-		{name: "h lists an absent header", opts: hOpt("content-type", "x-client-id"), req: func(r *SHRRequest) { r.Header.Set("Content-Type", "application/json") }, reason: popguard.ReasonSHRHeaders},
-		{name: "h lists a repeated header", opts: hOpt("content-type", "x-client-id"), req: func(r *SHRRequest) { workedHeader(r); r.Header.Add("X-Client-Id", "abc123") }, reason: popguard.ReasonSHRHeaders},
-		{name: "h lists a header under two spellings", opts: hOpt("x-client-id"), req: func(r *SHRRequest) { workedHeader(r); r.Header["x-client-id"] = []string{"abc123"} }, reason: popguard.ReasonSHRHeaders},
+		{name: "h lists authorization", opts: hOpt("authorization"), req: func(r *SHRRequest) { r.Header.Set("Authorization", "PoP x") }, reason: popguard.ReasonSHRH},
+		{name: "h lists Authorization", opts: hOpt("content-type", "Authorization"), req: func(r *SHRRequest) { workedHeader(r); r.Header.Set("Authorization", "PoP x") }, reason: popguard.ReasonSHRH},
+		{name: "h lists an absent header", opts: hOpt("content-type", "x-client-id"), req: func(r *SHRRequest) { r.Header.Set("Content-Type", "application/json") }, reason: popguard.ReasonSHRH},
+		{name: "h lists a repeated header", opts: hOpt("content-type", "x-client-id"), req: func(r *SHRRequest) { workedHeader(r); r.Header.Add("X-Client-Id", "abc123") }, reason: popguard.ReasonSHRH},
+		{name: "h lists a header under two spellings", opts: hOpt("x-client-id"), req: func(r *SHRRequest) { workedHeader(r); r.Header["x-client-id"] = []string{"abc123"} }, reason: popguard.ReasonSHRH},
 		{name: "h lists a header twice", opts: func(o *sign.SHROptions) {
 			o.H = &sign.HClaim{Names: []string{"x-client-id", "X-Client-Id"}, Hash: jose.HashB64("x-client-id: abc123\nX-Client-Id: abc123")}
-		}, req: workedHeader, reason: popguard.ReasonSHRHeaders},
-		{name: "h value changed", opts: hOpt("content-type", "x-client-id"), req: func(r *SHRRequest) { workedHeader(r); r.Header.Set("X-Client-Id", "eve") }, reason: popguard.ReasonSHRHeaders},
+		}, req: workedHeader, reason: popguard.ReasonSHRH},
+		{name: "h value changed", opts: hOpt("content-type", "x-client-id"), req: func(r *SHRRequest) { workedHeader(r); r.Header.Set("X-Client-Id", "eve") }, reason: popguard.ReasonSHRH},
 		{name: "h draft CRLF hash", opts: func(o *sign.SHROptions) {
 			o.H = &sign.HClaim{Names: []string{"content-type", "x-client-id"}, Hash: jose.HashB64("content-type: application/json\r\nx-client-id: abc123")}
-		}, req: workedHeader, reason: popguard.ReasonSHRHeaders},
-		{name: "h does not cover a required header", opts: hOpt("content-type"), req: workedHeader, vopts: []Option{SHRRequireHeaders("X-Client-Id")}, reason: popguard.ReasonSHRHeaders},
-		{name: "h missing with a required header", req: workedHeader, vopts: []Option{SHRRequireHeaders("content-type")}, reason: popguard.ReasonSHRHeaders},
-		{name: "h wrong type", tamper: setP("h", `{}`), reason: popguard.ReasonSHRHeaders},
+		}, req: workedHeader, reason: popguard.ReasonSHRH},
+		{name: "h does not cover a required header", opts: hOpt("content-type"), req: workedHeader, vopts: []Option{SHRRequireHeaders("X-Client-Id")}, reason: popguard.ReasonSHRH},
+		{name: "h missing with a required header", req: workedHeader, vopts: []Option{SHRRequireHeaders("content-type")}, reason: popguard.ReasonSHRH},
+		{name: "h wrong type", tamper: setP("h", `{}`), reason: popguard.ReasonSHRH},
 
 		// b.
 		{name: "b mismatch", opts: func(o *sign.SHROptions) { o.Method = "POST"; o.Body = []byte(`{"amount":1}`) },
 			req: func(r *SHRRequest) {
 				r.Method = "POST"
 				r.Body = func() ([]byte, error) { return []byte(`{"amount":1000}`), nil }
-			}, reason: popguard.ReasonSHRBody},
-		{name: "b present, body nil", opts: func(o *sign.SHROptions) { o.Body = []byte("x") }, reason: popguard.ReasonSHRBody},
+			}, reason: popguard.ReasonSHRB},
+		{name: "b present, body nil", opts: func(o *sign.SHROptions) { o.Body = []byte("x") }, reason: popguard.ReasonSHRB},
 		{name: "b required for POST, missing", opts: func(o *sign.SHROptions) { o.Method = "POST" },
 			req:   func(r *SHRRequest) { r.Method = "POST"; r.Body = func() ([]byte, error) { return nil, nil } },
-			vopts: []Option{SHRRequireBody("POST")}, reason: popguard.ReasonSHRBody},
-		{name: "b required, missing", vopts: []Option{SHRRequireBody()}, reason: popguard.ReasonSHRBody},
-		{name: "b wrong type", tamper: setP("b", `1`), reason: popguard.ReasonSHRBody},
+			vopts: []Option{SHRRequireBody("POST")}, reason: popguard.ReasonSHRB},
+		{name: "b required, missing", vopts: []Option{SHRRequireBody()}, reason: popguard.ReasonSHRB},
+		{name: "b wrong type", tamper: setP("b", `1`), reason: popguard.ReasonSHRB},
 		{name: "body unreadable", opts: func(o *sign.SHROptions) { o.Body = []byte("x") },
 			req: func(r *SHRRequest) {
 				r.Body = func() ([]byte, error) { return nil, errors.New("read: connection reset") }
 			},
-			code: popguard.CodeInvalidRequest, reason: popguard.ReasonSHRBody},
+			code: popguard.CodeInvalidRequest, reason: popguard.ReasonSHRB},
 
 		// nonce.
 		{name: "nonce missing", opts: func(o *sign.SHROptions) { o.NoNonce = true }, req: func(r *SHRRequest) { r.Nonces = shrNonces{"n-1"} },
@@ -1037,8 +1037,8 @@ func TestSHRTokenVerifierErrors(t *testing.T) {
 		"plain error": {func(context.Context, string) (*Token, error) { return nil, errors.New("boom") }, popguard.CodeInvalidToken, popguard.ReasonInternal},
 		"nil token":   {func(context.Context, string) (*Token, error) { return nil, nil }, popguard.CodeInvalidToken, popguard.ReasonInternal},
 		"unavailable": {func(context.Context, string) (*Token, error) {
-			return nil, popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet, "down", nil)
-		}, popguard.CodeTemporarilyUnavailable, popguard.ReasonKeySet},
+			return nil, popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable, "down", nil)
+		}, popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable},
 	} {
 		v, err := NewSHRVerifier(tc.f)
 		if err != nil {
@@ -1162,7 +1162,7 @@ func TestSHRQueryCheckedAfterTokenAndSignature(t *testing.T) {
 		reason popguard.Reason
 	}{
 		{"junk token", "junk", e.net, popguard.ReasonTokenMalformed},
-		{"valid token, other key's signature", e.token(t, entraCnf(e.net)), e.other, popguard.ReasonKeyBinding},
+		{"valid token, other key's signature", e.token(t, entraCnf(e.net)), e.other, popguard.ReasonTokenKeyBinding},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := shrBaseOpts()
@@ -1181,7 +1181,7 @@ func TestSHRQueryCheckedAfterTokenAndSignature(t *testing.T) {
 		req := shrBaseReq()
 		req.RawQuery = q
 		_, err := v.Verify(context.Background(), mustSHR(t, e.net, e.token(t, entraCnf(e.net)), o), req)
-		wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRQuery)
+		wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRQ)
 	})
 }
 

@@ -120,12 +120,12 @@ func parseCnf(raw []byte) (Confirmation, error) {
 func CheckDPoPBinding(tok *Token, proof *Proof) error {
 	if tok.Cnf.JKT == "" {
 		if tok.Cnf.Bound() {
-			return tokenErr(popguard.ReasonKeyBinding, "The access token is not bound to a DPoP key", nil)
+			return tokenErr(popguard.ReasonTokenKeyBinding, "The access token is not bound to a DPoP key", nil)
 		}
 		return tokenErr(popguard.ReasonTokenNotBound, "The access token is not DPoP-bound", nil)
 	}
 	if tok.Cnf.JKT != proof.Thumbprint {
-		return tokenErr(popguard.ReasonKeyBinding, "Invalid DPoP key binding", nil)
+		return tokenErr(popguard.ReasonTokenKeyBinding, "Invalid DPoP key binding", nil)
 	}
 	return nil
 }

@@ -115,7 +115,7 @@ func TestTraceVerifyRequest(t *testing.T) {
 		_, _, err := trace.With(pv, trace.Options{Tracer: tr}).VerifyRequest(context.Background(), e.tokens, proof, req)
 		return err
 	})
-	if last := events[len(events)-1]; last.Check != "binding" || popguard.ReasonOf(last.Err) != popguard.ReasonKeyBinding {
+	if last := events[len(events)-1]; last.Check != "binding" || popguard.ReasonOf(last.Err) != popguard.ReasonTokenKeyBinding {
 		t.Fatalf("events %+v", events)
 	}
 }

@@ -32,17 +32,17 @@ import (
 // shr_*, token_*, nonce_*, replay_*, request_bad_target,
 // request_dot_segment) that inspect cannot reproduce, and why.
 var notCheckableOffline = map[popguard.Reason]string{
-	popguard.ReasonNonceMissing:      "whether a nonce is required is the server's configuration (ProofRequest/SHRRequest.Nonces); inspect has no nonce source and shows nonce as not checked offline",
-	popguard.ReasonNonceInvalid:      "whether a nonce is fresh is known only to the server's nonce source (state); inspect shows nonce as not checked offline",
-	popguard.ReasonReplay:            "a replay is known only to the server's replay store (state); inspect shows replay as not checked offline",
-	popguard.ReasonReplayStoreFull:   "the fullness of the server's replay store is its state; not a property of the input",
-	popguard.ReasonReplayUnavailable: "the availability of the server's replay store (Redis...) is its state; not a property of the input",
-	popguard.ReasonReplayKeyQuota:    "a per-key quota counts the live entries of the server's replay store (state)",
-	popguard.ReasonKeySet:            "a server refuses tokens while it cannot fetch the issuer's keys (remote key set); inspect reads -jwks from a file and shows keyset-fetch as not checked offline",
-	popguard.ReasonTokenInactive:     "an opaque token's activity is known only to introspection at its issuer (validate.Introspector); inspect checks JWTs",
-	popguard.ReasonProofMissing:      "an absent proof is no input: inspect needs one (exit 2 on empty input); the middleware answers a request without a DPoP header",
-	popguard.ReasonProofMultiple:     "several DPoP headers are refused by the middleware before any verifier; inspect takes one proof",
-	popguard.ReasonBoundAsBearer:     "the middleware refuses a bound token sent with the Bearer scheme, before any verifier; inspect is not given a scheme",
+	popguard.ReasonNonceMissing:           "whether a nonce is required is the server's configuration (ProofRequest/SHRRequest.Nonces); inspect has no nonce source and shows nonce as not checked offline",
+	popguard.ReasonNonceInvalid:           "whether a nonce is fresh is known only to the server's nonce source (state); inspect shows nonce as not checked offline",
+	popguard.ReasonReplayDetected:         "a replay is known only to the server's replay store (state); inspect shows replay as not checked offline",
+	popguard.ReasonReplayStoreFull:        "the fullness of the server's replay store is its state; not a property of the input",
+	popguard.ReasonReplayStoreUnavailable: "the availability of the server's replay store (Redis...) is its state; not a property of the input",
+	popguard.ReasonReplayKeyQuota:         "a per-key quota counts the live entries of the server's replay store (state)",
+	popguard.ReasonTokenKeySetUnavailable: "a server refuses tokens while it cannot fetch the issuer's keys (remote key set); inspect reads -jwks from a file and shows keyset-fetch as not checked offline",
+	popguard.ReasonTokenInactive:          "an opaque token's activity is known only to introspection at its issuer (validate.Introspector); inspect checks JWTs",
+	popguard.ReasonProofMissing:           "an absent proof is no input: inspect needs one (exit 2 on empty input); the middleware answers a request without a DPoP header",
+	popguard.ReasonProofMultiple:          "several DPoP headers are refused by the middleware before any verifier; inspect takes one proof",
+	popguard.ReasonTokenBoundUsedAsBearer: "the middleware refuses a bound token sent with the Bearer scheme, before any verifier; inspect is not given a scheme",
 }
 
 const (
@@ -200,12 +200,12 @@ func eqCases(t *testing.T, e *eqEnv) []eqCase {
 		{name: "proof not a JWS", reason: popguard.ReasonProofMalformed, kind: "proof", input: "not.a.jws", token: good},
 		proof("proof too large", popguard.ReasonProofTooLarge, func(h, c map[string]any) { c["pad"] = strings.Repeat("p", 8192 /* the default MaxSize of a proof */) }),
 		proof("proof crit", popguard.ReasonProofCrit, func(h, c map[string]any) { h["crit"] = []string{"x-ext"}; h["x-ext"] = 1 }),
-		proof("proof typ JWT", popguard.ReasonProofType, func(h, c map[string]any) { h["typ"] = "JWT" }),
+		proof("proof typ JWT", popguard.ReasonProofTyp, func(h, c map[string]any) { h["typ"] = "JWT" }),
 		proof("proof alg HS256", popguard.ReasonProofAlg, func(h, c map[string]any) { h["alg"] = "HS256" }),
 		proof("proof alg PS256 with an EC key", popguard.ReasonProofAlg, func(h, c map[string]any) { h["alg"] = "PS256" }),
-		proof("proof without jwk", popguard.ReasonProofKey, func(h, c map[string]any) { delete(h, "jwk") }),
-		proof("proof with jku", popguard.ReasonProofKey, func(h, c map[string]any) { h["jku"] = "https://evil.test/jwks" }),
-		proof("proof private jwk", popguard.ReasonProofKey, func(h, c map[string]any) {
+		proof("proof without jwk", popguard.ReasonProofJWK, func(h, c map[string]any) { delete(h, "jwk") }),
+		proof("proof with jku", popguard.ReasonProofJWK, func(h, c map[string]any) { h["jku"] = "https://evil.test/jwks" }),
+		proof("proof private jwk", popguard.ReasonProofJWK, func(h, c map[string]any) {
 			priv, _ := e.client.PrivateJWK("k")
 			h["jwk"] = priv
 		}),
@@ -224,13 +224,13 @@ func eqCases(t *testing.T, e *eqEnv) []eqCase {
 		proof("proof ath of another token", popguard.ReasonProofATH, func(h, c map[string]any) { c["ath"] = sign.ATH("another") }),
 		{name: "proof ath, opaque token", reason: popguard.ReasonProofATH, kind: "proof", input: e.proof(t, "opaque-1", nil), token: "opaque-2"},
 		{name: "proof signature", reason: popguard.ReasonProofSignature, kind: "proof", input: tamperSignature(e.proof(t, good, nil)), token: good},
-		withReq(proof("request URI with userinfo", popguard.ReasonBadTarget, nil), "", "https://user@api.test/things/1", ""),
-		withReq(proof("request URI with a dot-segment", popguard.ReasonDotSegment, nil), "", "https://api.test/things/%2e%2e/1", ""),
+		withReq(proof("request URI with userinfo", popguard.ReasonRequestBadTarget, nil), "", "https://user@api.test/things/1", ""),
+		withReq(proof("request URI with a dot-segment", popguard.ReasonRequestDotSegment, nil), "", "https://api.test/things/%2e%2e/1", ""),
 		func() eqCase {
 			tk := e.token(t, func(c map[string]any) { c["cnf"] = map[string]any{"jkt": e.other.Thumbprint()} })
-			return eqCase{name: "proof key is not the token's", reason: popguard.ReasonKeyBinding, kind: "proof", input: e.proof(t, tk, nil), token: tk}
+			return eqCase{name: "proof key is not the token's", reason: popguard.ReasonTokenKeyBinding, kind: "proof", input: e.proof(t, tk, nil), token: tk}
 		}(),
-		{name: "proof with a PoP-bound token", reason: popguard.ReasonKeyBinding, kind: "proof", input: e.proof(t, at, nil), token: at},
+		{name: "proof with a PoP-bound token", reason: popguard.ReasonTokenKeyBinding, kind: "proof", input: e.proof(t, at, nil), token: at},
 		func() eqCase {
 			tk := e.token(t, nil)
 			return eqCase{name: "proof with an unbound token", reason: popguard.ReasonTokenNotBound, kind: "proof", input: e.proof(t, tk, nil), token: tk}
@@ -246,31 +246,31 @@ func eqCases(t *testing.T, e *eqEnv) []eqCase {
 		// Signed HTTP requests, their at verified by the JWTVerifier.
 		{name: "SHR not a JWS", reason: popguard.ReasonSHRMalformed, kind: "shr", input: "not.a.jws", header: "X-Test: 1", body: "body"},
 		shr("SHR without at", popguard.ReasonSHRMalformed, at, nil, func(h, p map[string]any) { delete(p, "at") }),
-		shr("SHR typ dpop+jwt", popguard.ReasonSHRType, at, nil, func(h, p map[string]any) { h["typ"] = "dpop+jwt" }),
-		shr("SHR typ JWT shaped like a proof", popguard.ReasonSHRType, at, nil, func(h, p map[string]any) { h["typ"] = "JWT"; p["htm"] = "GET" }),
+		shr("SHR typ dpop+jwt", popguard.ReasonSHRTyp, at, nil, func(h, p map[string]any) { h["typ"] = "dpop+jwt" }),
+		shr("SHR typ JWT shaped like a proof", popguard.ReasonSHRTyp, at, nil, func(h, p map[string]any) { h["typ"] = "JWT"; p["htm"] = "GET" }),
 		shr("SHR alg HS256", popguard.ReasonSHRAlg, at, nil, func(h, p map[string]any) { h["alg"] = "HS256" }),
 		shr("SHR alg RS256 with an EC key", popguard.ReasonSHRAlg, at, nil, func(h, p map[string]any) { h["alg"] = "RS256" }),
 		shr("SHR with a jwk header", popguard.ReasonSHRKey, at, nil, func(h, p map[string]any) { h["jwk"] = e.client.PublicJWK(nil) }),
 		shr("SHR kid of another key", popguard.ReasonSHRKey, at, nil, func(h, p map[string]any) { h["kid"] = e.other.Thumbprint() }),
 		shr("SHR without cnf.jwk for cnf.kid", popguard.ReasonSHRKey, at, nil, func(h, p map[string]any) { delete(p, "cnf") }),
 		{name: "SHR signature", reason: popguard.ReasonSHRSignature, kind: "shr", input: tamperSignature(e.shr(t, at, nil, nil)), header: "X-Test: 1", body: "body"},
-		shr("SHR too old", popguard.ReasonSHRTimestamp, at, func(o *sign.SHROptions) { o.TS = eqNow.Add(-6 * time.Minute) }, nil),
-		shr("SHR from the future", popguard.ReasonSHRTimestamp, at, func(o *sign.SHROptions) { o.TS = eqNow.Add(time.Minute) }, nil),
-		shr("SHR ts a string", popguard.ReasonSHRTimestamp, at, nil, func(h, p map[string]any) { p["ts"] = "now" }),
-		withReq(shr("SHR m vs POST", popguard.ReasonSHRMethod, at, nil, nil), "POST", "", ""),
-		withReq(shr("SHR u vs another host", popguard.ReasonSHRHost, at, nil, nil), "", "https://other.test/things/1?x=1", ""),
-		withReq(shr("SHR u without the port", popguard.ReasonSHRHost, at, nil, nil), "", "https://api.test:8443/things/1?x=1", ""),
-		withReq(shr("SHR p vs another path", popguard.ReasonSHRPath, at, nil, nil), "", "https://api.test/things/2?x=1", ""),
-		shr("SHR q of another query", popguard.ReasonSHRQuery, at, func(o *sign.SHROptions) { o.Q = sign.QHash("x=2", "x") }, nil),
-		shr("SHR h of another header", popguard.ReasonSHRHeaders, at, func(o *sign.SHROptions) {
+		shr("SHR too old", popguard.ReasonSHRTs, at, func(o *sign.SHROptions) { o.TS = eqNow.Add(-6 * time.Minute) }, nil),
+		shr("SHR from the future", popguard.ReasonSHRTs, at, func(o *sign.SHROptions) { o.TS = eqNow.Add(time.Minute) }, nil),
+		shr("SHR ts a string", popguard.ReasonSHRTs, at, nil, func(h, p map[string]any) { p["ts"] = "now" }),
+		withReq(shr("SHR m vs POST", popguard.ReasonSHRM, at, nil, nil), "POST", "", ""),
+		withReq(shr("SHR u vs another host", popguard.ReasonSHRU, at, nil, nil), "", "https://other.test/things/1?x=1", ""),
+		withReq(shr("SHR u without the port", popguard.ReasonSHRU, at, nil, nil), "", "https://api.test:8443/things/1?x=1", ""),
+		withReq(shr("SHR p vs another path", popguard.ReasonSHRP, at, nil, nil), "", "https://api.test/things/2?x=1", ""),
+		shr("SHR q of another query", popguard.ReasonSHRQ, at, func(o *sign.SHROptions) { o.Q = sign.QHash("x=2", "x") }, nil),
+		shr("SHR h of another header", popguard.ReasonSHRH, at, func(o *sign.SHROptions) {
 			o.H = sign.HHash(http.Header{"X-Test": {"2"}}, "X-Test")
 		}, nil),
-		shr("SHR b of another body", popguard.ReasonSHRBody, at, func(o *sign.SHROptions) { o.Body = []byte("other") }, nil),
-		withReq(shr("SHR request path with a dot-segment", popguard.ReasonDotSegment, at, func(o *sign.SHROptions) { o.Path = "/things/%2e%2e/1" }, nil), "", "https://api.test/things/%2e%2e/1?x=1", ""),
-		withReq(shr("SHR request port 0", popguard.ReasonBadTarget, at, nil, nil), "", "https://api.test:0/things/1?x=1", ""),
+		shr("SHR b of another body", popguard.ReasonSHRB, at, func(o *sign.SHROptions) { o.Body = []byte("other") }, nil),
+		withReq(shr("SHR request path with a dot-segment", popguard.ReasonRequestDotSegment, at, func(o *sign.SHROptions) { o.Path = "/things/%2e%2e/1" }, nil), "", "https://api.test/things/%2e%2e/1?x=1", ""),
+		withReq(shr("SHR request port 0", popguard.ReasonRequestBadTarget, at, nil, nil), "", "https://api.test:0/things/1?x=1", ""),
 		shr("SHR with an unbound at", popguard.ReasonTokenNotBound, e.token(t, nil), nil, nil),
-		shr("SHR with a DPoP-bound at", popguard.ReasonKeyBinding, good, nil, nil),
-		shr("SHR at bound to another key", popguard.ReasonKeyBinding, e.token(t, func(c map[string]any) {
+		shr("SHR with a DPoP-bound at", popguard.ReasonTokenKeyBinding, good, nil, nil),
+		shr("SHR at bound to another key", popguard.ReasonTokenKeyBinding, e.token(t, func(c map[string]any) {
 			c["cnf"] = map[string]any{"kid": e.other.Thumbprint()}
 		}), nil, nil),
 		shr("SHR at cnf.jwk not a key", popguard.ReasonTokenCnf, e.token(t, func(c map[string]any) {
@@ -286,8 +286,8 @@ func eqCases(t *testing.T, e *eqEnv) []eqCase {
 		tok("token typ JWT", popguard.ReasonTokenType, nil, map[string]any{"typ": "JWT"}),
 		tok("token alg HS256", popguard.ReasonTokenAlg, nil, map[string]any{"alg": "HS256"}),
 		tok("token alg none", popguard.ReasonTokenAlg, nil, map[string]any{"alg": "none"}),
-		tok("token with a jwk header", popguard.ReasonTokenKey, nil, map[string]any{"jwk": e.client.PublicJWK(nil)}),
-		tok("token kid unknown", popguard.ReasonTokenKey, nil, map[string]any{"kid": "nope"}),
+		tok("token with a jwk header", popguard.ReasonTokenUnknownKey, nil, map[string]any{"jwk": e.client.PublicJWK(nil)}),
+		tok("token kid unknown", popguard.ReasonTokenUnknownKey, nil, map[string]any{"kid": "nope"}),
 		{name: "token signed by another key", reason: popguard.ReasonTokenSignature, kind: "token", input: forged},
 		tok("token from another issuer", popguard.ReasonTokenIssuer, func(c map[string]any) { c["iss"] = "https://evil.test" }),
 		tok("token for another audience", popguard.ReasonTokenAudience, func(c map[string]any) { c["aud"] = "https://other.test" }),
@@ -433,7 +433,7 @@ func TestInspectAgreesWithServer(t *testing.T) {
 		for _, p := range []string{"proof_", "shr_", "token_", "nonce_", "replay_"} {
 			inDomain = inDomain || strings.HasPrefix(string(reason), p)
 		}
-		inDomain = inDomain || reason == popguard.ReasonBadTarget || reason == popguard.ReasonDotSegment
+		inDomain = inDomain || reason == popguard.ReasonRequestBadTarget || reason == popguard.ReasonRequestDotSegment
 		why, listed := notCheckableOffline[reason]
 		switch {
 		case covered[reason] && listed:

@@ -15,7 +15,7 @@ import (
 // returns the decoded at for display.
 func (in *inspector) inspectSHR(s string, d decoded) *part {
 	err := in.verifySHR(s, in.browserCompat)
-	if pe := popguard.AsError(err); pe != nil && !in.browserCompat && (pe.Reason == popguard.ReasonSHRPath || pe.Reason == popguard.ReasonSHRQuery) {
+	if pe := popguard.AsError(err); pe != nil && !in.browserCompat && (pe.Reason == popguard.ReasonSHRP || pe.Reason == popguard.ReasonSHRQ) {
 		in.browserHint(s, pe)
 	}
 	var offline []string
@@ -35,7 +35,7 @@ func (in *inspector) inspectSHR(s string, d decoded) *part {
 // q failed: when it gets past that check, msal-browser's lower-cased form
 // is the likely cause, and the failed check says so.
 func (in *inspector) browserHint(s string, pe *popguard.Error) {
-	failed := in.find(map[popguard.Reason]string{popguard.ReasonSHRPath: "p", popguard.ReasonSHRQuery: "q"}[pe.Reason])
+	failed := in.find(map[popguard.Reason]string{popguard.ReasonSHRP: "p", popguard.ReasonSHRQ: "q"}[pe.Reason])
 	compat := *in
 	compat.checks = nil
 	cerr := compat.verifySHR(s, true)

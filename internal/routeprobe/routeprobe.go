@@ -124,7 +124,7 @@ func CheckDotSegments(t *testing.T, srv *httptest.Server, p *Probe, tok string, 
 			for _, signed := range []string{c.Resolved, c.Sent} {
 				res := Send(t, srv, h2, "GET", c.Sent, dpop(signed))
 				reasons, handled := p.Reset()
-				if res.StatusCode != http.StatusBadRequest || handled != 0 || len(reasons) != 1 || reasons[0] != popguard.ReasonDotSegment {
+				if res.StatusCode != http.StatusBadRequest || handled != 0 || len(reasons) != 1 || reasons[0] != popguard.ReasonRequestDotSegment {
 					t.Errorf("HTTP/%d GET %s with a proof for %s: status %d, handler ran %d times, reasons %v; want 400 request_dot_segment and no run",
 						res.ProtoMajor, c.Sent, signed, res.StatusCode, handled, reasons)
 				}

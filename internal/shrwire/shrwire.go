@@ -114,11 +114,11 @@ func ReadList(raw []byte) (*List, bool) {
 func MatchHost(u, scheme, host string) error {
 	def := uri.DefaultPort(scheme)
 	if def == "" {
-		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request scheme is not http or https", nil)
+		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestBadTarget, "The request scheme is not http or https", nil)
 	}
 	r, err := uri.ParseAuthority(host)
 	if err != nil {
-		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonBadTarget, "The request host is not valid", nil)
+		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestBadTarget, "The request host is not valid", nil)
 	}
 	rPort := r.Port
 	if rPort == "" {
@@ -127,14 +127,14 @@ func MatchHost(u, scheme, host string) error {
 	// r.Host is valid, so a u host equal to it is too.
 	uHost, uPort, uHasPort, err := uri.SplitHostPort(u)
 	if err != nil || !ascii.EqualFold(uHost, r.Host) {
-		return popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonSHRHost, "The PoP signed request u does not match the request host", nil)
+		return popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonSHRU, "The PoP signed request u does not match the request host", nil)
 	}
 	if uHasPort {
 		if uri.CheckPort(uPort) != nil || uPort != rPort {
-			return popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonSHRHost, "The PoP signed request u does not match the request port", nil)
+			return popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonSHRU, "The PoP signed request u does not match the request port", nil)
 		}
 	} else if rPort != def {
-		return popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonSHRHost, "The PoP signed request u lacks the request's port", nil)
+		return popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonSHRU, "The PoP signed request u lacks the request's port", nil)
 	}
 	return nil
 }
