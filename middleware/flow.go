@@ -41,19 +41,6 @@ type Metrics interface {
 	Observe(Event)
 }
 
-// nonceProbe adapts a NonceSource to validate.NonceChecker and remembers
-// whether the nonce was fresh.
-type nonceProbe struct {
-	src   NonceSource
-	fresh bool
-}
-
-func (p *nonceProbe) CheckNonce(n string) error {
-	fresh, err := p.src.Check(n)
-	p.fresh = fresh
-	return err
-}
-
 // authenticate runs the whole check for one request. On success it returns
 // the result and the headers to add to the response.
 func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http.Header, *Rejection) {
@@ -196,18 +183,16 @@ func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result
 		return nil, nil, "", err
 	}
 	req := validate.ProofRequest{Method: r.Method, Target: t.uri(), AccessToken: token}
-	var probe *nonceProbe
 	if p.nonces != nil {
-		probe = &nonceProbe{src: p.nonces}
-		req.Nonces = probe
+		req.Nonces = p.nonces
 	}
 	proof, tok, err := g.proofs.VerifyRequest(r.Context(), g.tokens, raw, req)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	var hdr http.Header
-	if probe != nil && !probe.fresh {
-		hdr = nonceHeader("DPoP-Nonce", p.nonces.Issue())
+	if proof.NextNonce != "" {
+		hdr = nonceHeader("DPoP-Nonce", proof.NextNonce)
 	}
 	return resultOf(popguard.DPoP, tok, proof.Thumbprint), hdr, proof.ReplayKey(), nil
 }
@@ -259,18 +244,16 @@ func (g *Guard) pop(p *policy, r *http.Request, shr string) (*popguard.Result, h
 		Method: r.Method, Scheme: t.scheme, Host: t.host, Path: t.path, RawQuery: t.query,
 		Header: r.Header, Body: g.bodyOf(r),
 	}
-	var probe *nonceProbe
 	if p.nonces != nil {
-		probe = &nonceProbe{src: p.nonces}
-		req.Nonces = probe
+		req.Nonces = p.nonces
 	}
 	v, err := g.shr.Verify(r.Context(), shr, req)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	var hdr http.Header
-	if probe != nil && !probe.fresh {
-		hdr = nonceHeader("Authentication-Info", `nextnonce="`+p.nonces.Issue()+`"`)
+	if v.NextNonce != "" {
+		hdr = nonceHeader("Authentication-Info", `nextnonce="`+v.NextNonce+`"`)
 	}
 	return resultOf(popguard.PoP, v.Token, v.Thumbprint), hdr, v.ReplayKey(), nil
 }

@@ -26,15 +26,6 @@ import (
 	"github.com/popguard/popguard/validate"
 )
 
-// NonceSource issues and checks server nonces. nonce.Source implements it.
-type NonceSource interface {
-	// Issue returns the nonce to hand out now.
-	Issue() string
-	// Check validates a nonce; fresh is false when it is valid but a newer
-	// one should be sent (rotation).
-	Check(nonce string) (fresh bool, err error)
-}
-
 // Guard holds the configuration shared by all routes. Build one with New and
 // wrap each route with Require. A Guard is safe for concurrent use.
 type Guard struct {
@@ -52,7 +43,7 @@ type Guard struct {
 	replay      replay.Store
 	ownReplay   bool
 	failOpen    bool
-	nonces      NonceSource
+	nonces      validate.Nonces
 	realm       string
 	algs        string
 	onError     ErrorHandler
@@ -256,7 +247,7 @@ func WithReplayFailOpen() Option {
 
 // WithNonces sets the server nonce source used by routes with
 // RequireNonce. nonce.New builds one.
-func WithNonces(n NonceSource) Option {
+func WithNonces(n validate.Nonces) Option {
 	return func(g *Guard) error {
 		if isNil(n) {
 			return errors.New("middleware: WithNonces(nil)")
@@ -463,7 +454,7 @@ type policy struct {
 	name      string
 	scopes    []string
 	needNonce bool
-	nonces    NonceSource // set when needNonce
+	nonces    validate.Nonces // set when needNonce
 	onError   ErrorHandler
 }
 

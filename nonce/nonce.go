@@ -57,7 +57,7 @@ var enc = base64.RawURLEncoding.Strict()
 // new one.
 var ErrRejected = errors.New("nonce: rejected")
 
-// Errors returned by [Source.Check] and [Source.CheckNonce]. Each also
+// Errors returned by [Source.Check]. Each also
 // matches [ErrRejected].
 var (
 	// ErrMissing reports an empty nonce.
@@ -284,12 +284,6 @@ func (s *Source) Check(nonce string) (fresh bool, err error) {
 		return false, ErrExpired
 	}
 	return age == 0 && matched == 0, nil
-}
-
-// CheckNonce is [Source.Check] without the freshness result.
-func (s *Source) CheckNonce(nonce string) error {
-	_, err := s.Check(nonce)
-	return err
 }
 
 // macKey computes MACs under one secret, reusing keyed HMAC states.

@@ -48,9 +48,6 @@ func wantValid(t *testing.T, s *Source, n string, wantFresh bool) {
 	if err != nil || fresh != wantFresh {
 		t.Fatalf("Check(%q) = %v, %v; want %v, nil", n, fresh, err, wantFresh)
 	}
-	if err := s.CheckNonce(n); err != nil {
-		t.Fatalf("CheckNonce(%q) = %v", n, err)
-	}
 }
 
 func wantErr(t *testing.T, s *Source, n string, want error) {
@@ -58,9 +55,6 @@ func wantErr(t *testing.T, s *Source, n string, want error) {
 	fresh, err := s.Check(n)
 	if !errors.Is(err, want) || !errors.Is(err, ErrRejected) || fresh {
 		t.Fatalf("Check(%q) = %v, %v; want false, %v", n, fresh, err, want)
-	}
-	if err := s.CheckNonce(n); !errors.Is(err, want) {
-		t.Fatalf("CheckNonce(%q) = %v; want %v", n, err, want)
 	}
 }
 

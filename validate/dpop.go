@@ -95,10 +95,15 @@ func (v *ProofVerifier) Algs() []string { return slices.Clone(v.algs) }
 // skew. Replay stores must remember a proof at least this long.
 func (v *ProofVerifier) Window() time.Duration { return v.maxAge + v.futureSkew }
 
-// NonceChecker decides whether a proof's nonce is one this server issued
-// and still accepts (RFC 9449 §8, §9). nonce.Source implements it.
-type NonceChecker interface {
-	CheckNonce(nonce string) error
+// Nonces issues and checks server nonces: RFC 9449 §8 and §9 for DPoP, the
+// nonce claim of Microsoft PoP signed requests. nonce.Source implements it.
+type Nonces interface {
+	// Issue returns the nonce to hand out now.
+	Issue() string
+	// Check reports whether nonce is one this server issued and still
+	// accepts; fresh is false when it is accepted but a newer one should be
+	// handed out (rotation).
+	Check(nonce string) (fresh bool, err error)
 }
 
 // ProofRequest is what a proof is checked against.
@@ -113,7 +118,7 @@ type ProofRequest struct {
 	// proof must carry ath = base64url(SHA-256(AccessToken)).
 	AccessToken string
 	// Nonces, when set, requires the proof to carry a nonce it accepts.
-	Nonces NonceChecker
+	Nonces Nonces
 }
 
 // Proof is a DPoP proof that passed every check.
@@ -126,6 +131,9 @@ type Proof struct {
 	Alg      string
 	// Thumbprint is the RFC 7638 SHA-256 thumbprint of the proof key.
 	Thumbprint string
+	// NextNonce is the nonce to hand the client (DPoP-Nonce) when the one
+	// it used is accepted but no longer current; empty otherwise.
+	NextNonce string
 }
 
 // ReplayKey returns the identity under which a replay store remembers the
@@ -305,11 +313,12 @@ func (s *stagedToken) verify(ctx context.Context) (*Token, error) {
 // checkedProof is a proof that passed every check but its key and
 // signature.
 type checkedProof struct {
-	j   *jose.JWS
-	alg *jose.Alg
-	c   proofClaims
-	htu string
-	iat time.Time
+	j      *jose.JWS
+	alg    *jose.Alg
+	c      proofClaims
+	htu    string
+	iat    time.Time
+	rotate Nonces // set when the nonce is accepted but not current
 }
 
 // check runs the checks of Verify whose cost does not depend on the
@@ -444,6 +453,7 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 		tr.Skip("ath", "no access token to compare with")
 	}
 	// Check 10: the server's nonce.
+	var rotate Nonces
 	if c.hasNonce && !c.nonceOK && req.Nonces == nil {
 		return checkedProof{}, tr.Fail("nonce", "not a string", proofErr(popguard.ReasonProofClaims, "The DPoP proof claim nonce has the wrong type", nil))
 	}
@@ -454,14 +464,18 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 		if !c.nonceOK {
 			return checkedProof{}, tr.Fail("nonce", "not a string", fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid, "The DPoP proof nonce is invalid or expired", nil))
 		}
-		if err := req.Nonces.CheckNonce(c.nonce); err != nil {
+		fresh, err := req.Nonces.Check(c.nonce)
+		if err != nil {
 			return checkedProof{}, tr.Fail("nonce", c.nonce, fail(popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid, "The DPoP proof nonce is invalid or expired", err))
+		}
+		if !fresh {
+			rotate = req.Nonces
 		}
 		tr.Pass("nonce", c.nonce)
 	} else if tr != nil {
 		tr.Skip("nonce", nonceValue(c.hasNonce, c.nonce))
 	}
-	return checkedProof{j: j, alg: alg, c: c, htu: htu, iat: iat}, nil
+	return checkedProof{j: j, alg: alg, c: c, htu: htu, iat: iat, rotate: rotate}, nil
 }
 
 // nonceValue shows a nonce claim (for tracing).
@@ -499,7 +513,7 @@ func (v *ProofVerifier) finish(cp *checkedProof) (*Proof, error) {
 	if tr != nil {
 		tr.Pass("signature", cp.j.Alg+" signature verifies with the jwk")
 	}
-	return &Proof{
+	p := &Proof{
 		JTI:        cp.c.jti,
 		Method:     cp.c.htm,
 		HTU:        cp.htu,
@@ -507,7 +521,11 @@ func (v *ProofVerifier) finish(cp *checkedProof) (*Proof, error) {
 		Nonce:      cp.c.nonce,
 		Alg:        cp.j.Alg,
 		Thumbprint: key.Thumbprint,
-	}, nil
+	}
+	if cp.rotate != nil {
+		p.NextNonce = cp.rotate.Issue()
+	}
+	return p, nil
 }
 
 // targetErr is the rejection of a request target that CanonicalTarget

@@ -285,3 +285,44 @@ func BenchmarkUnauthenticatedDPoP(b *testing.B) {
 		}
 	}
 }
+
+// rotatingNonces accepts "old" (stale: hand out "new") and "new" (current).
+type rotatingNonces struct{}
+
+func (rotatingNonces) Issue() string { return "new" }
+func (rotatingNonces) Check(n string) (bool, error) {
+	switch n {
+	case "new":
+		return true, nil
+	case "old":
+		return false, nil
+	}
+	return false, errors.New("unknown nonce")
+}
+
+// A stale but accepted nonce yields the next one on the result; a current
+// one yields none; an unknown one is use_dpop_nonce.
+func TestProofNextNonce(t *testing.T) {
+	e := newOrderEnv(t)
+	tok := e.bound(t)
+	for _, c := range []struct{ nonce, next string }{{"old", "new"}, {"new", ""}} {
+		p, err := e.key.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: tok, Nonce: c.nonce})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := orderReq(tok)
+		req.Nonces = rotatingNonces{}
+		got, _, err := e.proofs.VerifyRequest(context.Background(), e.jwt, p, req)
+		if err != nil || got.NextNonce != c.next {
+			t.Errorf("nonce %q: NextNonce %q, %v; want %q", c.nonce, got.NextNonce, err, c.next)
+		}
+	}
+	p, err := e.key.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: tok, Nonce: "forged"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := orderReq(tok)
+	req.Nonces = rotatingNonces{}
+	_, _, err = e.proofs.VerifyRequest(context.Background(), e.jwt, p, req)
+	wantErr(t, err, popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid)
+}

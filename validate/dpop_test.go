@@ -1124,16 +1124,18 @@ func TestProofRejectsClaims(t *testing.T) {
 	dpopRun(t, cases)
 }
 
-// dpopNonces is a NonceChecker that accepts one nonce.
+// dpopNonces accepts one nonce, as current.
 type dpopNonces struct{ valid string }
 
 var errDPoPNonce = errors.New("test: unknown nonce")
 
-func (n dpopNonces) CheckNonce(nonce string) error {
+func (n dpopNonces) Issue() string { return n.valid }
+
+func (n dpopNonces) Check(nonce string) (bool, error) {
 	if nonce != n.valid {
-		return errDPoPNonce
+		return false, errDPoPNonce
 	}
-	return nil
+	return true, nil
 }
 
 func TestProofNonce(t *testing.T) {

@@ -161,7 +161,7 @@ type SHRRequest struct {
 	// checked, after the signature. A nil Body is an empty body.
 	Body func() ([]byte, error)
 	// Nonces, when set, requires the SHR to carry a nonce it accepts.
-	Nonces NonceChecker
+	Nonces Nonces
 }
 
 // SHR is a signed HTTP request that passed every check.
@@ -174,6 +174,10 @@ type SHR struct {
 	Nonce string
 	// Timestamp is the ts claim.
 	Timestamp time.Time
+	// NextNonce is the nonce to hand the client (Authentication-Info
+	// nextnonce) when the one it used is accepted but no longer current;
+	// empty otherwise.
+	NextNonce string
 
 	payloadHash string
 }
@@ -421,12 +425,17 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 		tr.Pass("b", c.b)
 	}
 
+	var next string
 	if req.Nonces != nil {
 		if !c.hasNonce || c.nonce == "" {
 			return nil, tr.Fail("nonce", "absent", shrErr(popguard.ReasonNonceMissing, "Resource server requires nonce in PoP signed request", nil))
 		}
-		if err := req.Nonces.CheckNonce(c.nonce); err != nil {
+		fresh, err := req.Nonces.Check(c.nonce)
+		if err != nil {
 			return nil, tr.Fail("nonce", c.nonce, shrErr(popguard.ReasonNonceInvalid, "The PoP signed request nonce is invalid or expired", err))
+		}
+		if !fresh {
+			next = req.Nonces.Issue()
 		}
 		tr.Pass("nonce", c.nonce)
 	} else if tr != nil {
@@ -438,6 +447,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 		Token:       tok,
 		Thumbprint:  key.Thumbprint,
 		Nonce:       c.nonce,
+		NextNonce:   next,
 		Timestamp:   ts,
 		payloadHash: jose.HashB64(j.SigningInput[dot+1:]),
 	}

@@ -175,11 +175,13 @@ func wantSHRErr(t testing.TB, err error, code popguard.ErrorCode, reason popguar
 
 type shrNonces struct{ good string }
 
-func (n shrNonces) CheckNonce(s string) error {
+func (n shrNonces) Issue() string { return n.good }
+
+func (n shrNonces) Check(s string) (bool, error) {
 	if s == n.good {
-		return nil
+		return true, nil
 	}
-	return errors.New("unknown nonce")
+	return false, errors.New("unknown nonce")
 }
 
 // --- positive cases ---------------------------------------------------------
