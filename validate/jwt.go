@@ -26,6 +26,7 @@ func DefaultTokenAlgs() []string {
 const (
 	defaultLeeway       = 30 * time.Second
 	defaultMaxTokenSize = 16384
+	defaultMaxClaims    = 256
 )
 
 // JWTVerifier validates JWT access tokens per RFC 9068 §4: typ, signature
@@ -43,6 +44,7 @@ type JWTVerifier struct {
 	required  []string
 	leeway    time.Duration
 	maxSize   int
+	maxClaims int
 	now       func() time.Time
 	traced
 }
@@ -58,7 +60,7 @@ func NewJWTVerifier(issuer string, keys KeySet, opts ...Option) (*JWTVerifier, e
 	if keys == nil {
 		return nil, errors.New("validate: a key set is required")
 	}
-	v := &JWTVerifier{issuer: issuer, keys: keys, leeway: defaultLeeway, maxSize: defaultMaxTokenSize, now: time.Now}
+	v := &JWTVerifier{issuer: issuer, keys: keys, leeway: defaultLeeway, maxSize: defaultMaxTokenSize, maxClaims: defaultMaxClaims, now: time.Now}
 	if err := Algs(DefaultTokenAlgs()...).jwt(v); err != nil {
 		return nil, err
 	}
@@ -83,7 +85,7 @@ func (v *JWTVerifier) Issuer() string { return v.issuer }
 // VerifyToken implements TokenVerifier.
 func (v *JWTVerifier) VerifyToken(ctx context.Context, token string) (*Token, error) {
 	tr := v.tr
-	j, err := jose.ParseCompact(token, v.maxSize)
+	j, err := jose.ParseCompactLimit(token, v.maxSize, v.maxClaims)
 	if err != nil {
 		err = tokenErr(popguard.ReasonTokenMalformed, "The access token is not a well-formed JWT", err)
 	}

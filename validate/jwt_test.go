@@ -1196,3 +1196,26 @@ var (
 	_ validate.KeySet        = (*validate.StaticKeySet)(nil)
 	_ validate.KeySet        = (*validate.RemoteKeySet)(nil)
 )
+
+// Access tokens may carry many claims (issuers add custom ones): the member
+// cap is 256 by default and set with MaxClaims; proofs and SHRs keep 64.
+func TestJWTManyClaims(t *testing.T) {
+	f := newJTFixture(t)
+	many := func(n int) map[string]any {
+		extra := map[string]any{}
+		for i := range n {
+			extra[fmt.Sprintf("claim_%d", i)] = i
+		}
+		return f.claims(extra)
+	}
+	tok200 := f.sign(t, nil, many(200))
+	jtAccept(t, f.verifier(t), tok200)
+	_, err := jtVerify(t, f.verifier(t), f.sign(t, nil, many(300)))
+	jtReject(t, err, popguard.ReasonTokenMalformed)
+	jtAccept(t, f.verifier(t, validate.MaxClaims(1000), validate.MaxSize(64<<10)), f.sign(t, nil, many(900)))
+	_, err = jtVerify(t, f.verifier(t, validate.MaxClaims(100)), tok200)
+	jtReject(t, err, popguard.ReasonTokenMalformed)
+	if _, err := validate.NewJWTVerifier(jtIssuer, f.keys, validate.Audience(jtAudience), validate.MaxClaims(8)); err == nil {
+		t.Error("MaxClaims(8) accepted")
+	}
+}

@@ -307,6 +307,20 @@ func Leeway(d time.Duration) Option {
 	}}
 }
 
+// MaxClaims caps the members of any one JSON object in an access token a
+// JWTVerifier parses (default 256, at least 16): issuers that add many
+// claims need more than the 64 that JOSE headers, proofs and signed
+// requests are held to. Duplicate names are refused whatever the cap.
+func MaxClaims(n int) Option {
+	return Option{name: "MaxClaims", jwt: func(v *JWTVerifier) error {
+		if n < 16 {
+			return errors.New("validate: MaxClaims must be at least 16")
+		}
+		v.maxClaims = n
+		return nil
+	}}
+}
+
 // ---- Introspector ----
 
 // ClientSecretBasic authenticates an Introspector to the introspection
