@@ -35,10 +35,11 @@ const (
 // metrics), a Description that is safe to send to the client, and the
 // underlying cause, which may hold details and is never sent.
 //
-// Errors match with errors.Is against the sentinels below by code, and
-// against an *Error holding a Reason by code and reason:
+// Errors match with errors.Is against an ErrorCode, a Reason, or an *Error
+// (by code and, when the target names one, reason):
 //
-//	errors.Is(err, popguard.ErrInvalidDPoPProof)
+//	errors.Is(err, popguard.CodeInvalidDPoPProof)
+//	errors.Is(err, popguard.ReasonProofHTU)
 //	errors.As(err, &pe) // pe *popguard.Error
 type Error struct {
 	Code        ErrorCode
@@ -47,16 +48,13 @@ type Error struct {
 	Err         error
 }
 
-// Sentinels for errors.Is, one per error code.
-var (
-	ErrNoCredentials          = &Error{Code: CodeNone, Reason: ReasonNoCredentials}
-	ErrInvalidRequest         = &Error{Code: CodeInvalidRequest}
-	ErrInvalidToken           = &Error{Code: CodeInvalidToken}
-	ErrInvalidDPoPProof       = &Error{Code: CodeInvalidDPoPProof}
-	ErrUseDPoPNonce           = &Error{Code: CodeUseDPoPNonce}
-	ErrInsufficientScope      = &Error{Code: CodeInsufficientScope}
-	ErrTemporarilyUnavailable = &Error{Code: CodeTemporarilyUnavailable}
-)
+// Error returns the code itself, so that an ErrorCode is an errors.Is
+// target: errors.Is(err, popguard.CodeInvalidToken).
+func (c ErrorCode) Error() string { return string(c) }
+
+// Error returns the reason itself, so that a Reason is an errors.Is target:
+// errors.Is(err, popguard.ReasonProofHTU).
+func (r Reason) Error() string { return string(r) }
 
 // Error returns "code (reason): description: cause".
 func (e *Error) Error() string {
@@ -85,14 +83,18 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is matches target when it is an *Error with the same code and, if the
-// target names a reason, the same reason.
+// Is matches target when it is e's ErrorCode, e's Reason, or an *Error with
+// the same code and, if the target names a reason, the same reason.
 func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	if !ok {
-		return false
+	switch t := target.(type) {
+	case ErrorCode:
+		return t == e.Code
+	case Reason:
+		return t == e.Reason
+	case *Error:
+		return t.Code == e.Code && (t.Reason == "" || t.Reason == e.Reason)
 	}
-	return t.Code == e.Code && (t.Reason == "" || t.Reason == e.Reason)
+	return false
 }
 
 // NewError returns an *Error. description must be safe to send to a client:

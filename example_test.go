@@ -114,10 +114,9 @@ func ExampleError() {
 	_, err = proofs.Verify(proof, validate.ProofRequest{Method: "POST", Target: "https://api.example.com/orders"})
 	err = fmt.Errorf("orders: %w", err) // wrapping keeps both working
 
-	fmt.Println("invalid proof:", errors.Is(err, popguard.ErrInvalidDPoPProof))
-	fmt.Println("invalid token:", errors.Is(err, popguard.ErrInvalidToken))
-	// A target with a reason matches that code and reason only.
-	fmt.Println("wrong method:", errors.Is(err, &popguard.Error{Code: popguard.CodeInvalidDPoPProof, Reason: popguard.ReasonProofHTM}))
+	fmt.Println("invalid proof:", errors.Is(err, popguard.CodeInvalidDPoPProof))
+	fmt.Println("invalid token:", errors.Is(err, popguard.CodeInvalidToken))
+	fmt.Println("wrong method:", errors.Is(err, popguard.ReasonProofHTM))
 
 	var pe *popguard.Error
 	if errors.As(err, &pe) {

@@ -328,7 +328,7 @@ func TestCheck(t *testing.T) {
 	res, _, err = rt.Check(request("GET", target))
 	var rej *middleware.Rejection
 	if res != nil || !errors.As(err, &rej) || rej.Status != 401 || !slices.Equal(rej.Header.Values("WWW-Authenticate"), []string{dpopPlain}) ||
-		!errors.Is(err, popguard.ErrNoCredentials) || err.Error() != "no credentials (no_credentials)" {
+		!errors.Is(err, popguard.ReasonNoCredentials) || err.Error() != "no credentials (no_credentials)" {
 		t.Errorf("Check(no credentials) = %+v, %v", res, err)
 	}
 	w := httptest.NewRecorder()

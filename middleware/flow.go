@@ -52,7 +52,7 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 		return nil, nil, g.fail(p, r, 0, err)
 	}
 	if creds == nil {
-		return nil, nil, g.fail(p, r, 0, popguard.ErrNoCredentials)
+		return nil, nil, g.fail(p, r, 0, popguard.NewError(popguard.CodeNone, popguard.ReasonNoCredentials, "", nil))
 	}
 	s := creds.scheme
 	if !p.accepts(s) {

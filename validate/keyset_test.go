@@ -575,8 +575,8 @@ func TestKeySetRemoteFirstFetchFails(t *testing.T) {
 		tok := ksToken(t, iss.Key, iss.KID)
 		_, err := jtVerify(t, v, tok)
 		jtWant(t, err, popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable)
-		if !errors.Is(err, popguard.ErrTemporarilyUnavailable) {
-			t.Errorf("errors.Is(%v, ErrTemporarilyUnavailable) = false", err)
+		if !errors.Is(err, popguard.CodeTemporarilyUnavailable) {
+			t.Errorf("errors.Is(%v, CodeTemporarilyUnavailable) = false", err)
 		}
 		if ks.Has(iss.KID) {
 			t.Error("Has(kid) = true before any successful fetch")
