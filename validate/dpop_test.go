@@ -31,7 +31,7 @@ import (
 	"github.com/popguard/popguard/internal/trace"
 )
 
-// RFC 9449 example values (conformance.md §6).
+// RFC 9449 example values (§4.2, §4.3, §7).
 const (
 	dpopRFCToken         = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"
 	dpopRFCATH           = "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
@@ -89,7 +89,7 @@ func dpopWantErr(t testing.TB, err error, code popguard.ErrorCode, reason popgua
 }
 
 // ---------------------------------------------------------------------------
-// RFC 9449 and RFC 7638 vectors (conformance.md §6).
+// RFC 9449 (Figures 6, 7, 13) and RFC 7638 §3.1 vectors.
 
 func dpopRFCRequest() ProofRequest {
 	return ProofRequest{Method: "GET", Target: dpopRFCResource, AccessToken: dpopRFCToken}
@@ -640,7 +640,7 @@ func TestProofBaselineAccepted(t *testing.T) {
 	}
 }
 
-// TestProofRejectsStructure covers conformance.md §7.1.
+// TestProofRejectsStructure covers RFC 9449 §4.3 checks 1 to 7 (the JWS).
 func TestProofRejectsStructure(t *testing.T) {
 	malformed := popguard.ReasonProofMalformed
 	cases := []dpopCase{
@@ -1021,7 +1021,7 @@ func dpopProofOfLength(t testing.TB, n int) string {
 	return ""
 }
 
-// TestProofRejectsClaims covers conformance.md §7.2 (proof side).
+// TestProofRejectsClaims covers RFC 9449 §4.3 checks 3 and 8 to 12 (the claims).
 func TestProofRejectsClaims(t *testing.T) {
 	claims := popguard.ReasonProofClaims
 	set := func(name string, v any) func(*dpopParts) {
@@ -1161,8 +1161,8 @@ func TestProofNonce(t *testing.T) {
 		}
 	})
 	t.Run("nonce_non_string_when_required", func(t *testing.T) {
-		// conformance.md §7.2: "nonce absent after RS issued one / stale /
-		// non-string" → R-DPOP-NONCE (use_dpop_nonce with a fresh nonce).
+		// RFC 9449 §8, §9: a nonce absent, stale or not a string when the
+		// server requires one is use_dpop_nonce, with a fresh nonce.
 		req := dpopRequest()
 		withNonce(&req)
 		_, err := dpopVerifierAt(t, dpopNow).Verify(dpopProof(dpopES256, setNonce(12345))(t), req)
@@ -1171,7 +1171,7 @@ func TestProofNonce(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// Key binding (RFC 9449 §6, conformance.md D-17..D-20).
+// Key binding (RFC 9449 §6.1, §7.1: cnf.jkt is the proof key's thumbprint).
 
 func TestCheckDPoPBinding(t *testing.T) {
 	k := dpopES256()

@@ -20,7 +20,7 @@ import (
 	"github.com/popguard/popguard/validate"
 )
 
-// RFC 9449 Figures 10 and 11 (conformance.md §6.5).
+// RFC 9449 Figures 10 and 11 (§6.2, introspection of a DPoP-bound token).
 const (
 	insFig10Auth  = "Basic cnM6cnM6TWt1LTZnX2xDektJZHo0ZnNON2tZY3lhK1Rp"
 	insFig10Token = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"
@@ -35,7 +35,7 @@ const (
   }
 }`
 	insJKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
-	insNow = 1562262618 // 2019-07-04T17:50:18Z, conformance.md §6.6
+	insNow = 1562262618 // 2019-07-04T17:50:18Z, the iat of RFC 9449 Figure 13
 )
 
 var insClock = func() time.Time { return time.Unix(insNow, 0) }

@@ -22,8 +22,9 @@ import (
 	"github.com/popguard/popguard/validate"
 )
 
-// Tests for RFC 9068 §4 JWT access-token validation (conformance.md §4.1
-// T-1..T-9, §7.4 token-confusion rows).
+// Tests for RFC 9068 §4 JWT access-token validation (steps 1 to 9) and
+// token confusion: a DPoP proof, an SHR or an ID token used as an access
+// token (RFC 9068 §4 step 1, RFC 8725 §3.11).
 
 const (
 	jtIssuer   = "https://as.example.com"

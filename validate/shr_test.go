@@ -450,7 +450,9 @@ func TestSHRMSALBrowser(t *testing.T) {
 	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRQ)
 }
 
-// TestSHRIdentityModelWorkedExample is anchors.md §2.6.
+// TestSHRIdentityModelWorkedExample follows Microsoft.IdentityModel's
+// canonicalization of q and h (draft-ietf-oauth-signed-http-request-03
+// §3.2, §7.5) on one request, step by step.
 func TestSHRIdentityModelWorkedExample(t *testing.T) {
 	e := shrEnvOnce()
 	const rawQuery = "api-version=2024-01-01&filter=a%20b&tag=x&tag=y&empty="
@@ -525,8 +527,9 @@ type shrVectors struct {
 }
 
 // TestSHRCanonicalizationVectors runs the validator's own q and h code (and
-// the sign helpers) on the vectors of conformance.md §5.4/§6.9 and
-// anchors.md §2.6.
+// the sign helpers) on the vectors in testdata/shr/vectors.json
+// (draft-ietf-oauth-signed-http-request-03 §3.2, as IdentityModel computes
+// them).
 func TestSHRCanonicalizationVectors(t *testing.T) {
 	raw, err := os.ReadFile("../testdata/shr/vectors.json")
 	if err != nil {
