@@ -475,8 +475,8 @@ const fltMinRefresh = 300 * time.Millisecond
 // fetch.
 func fltRemoteGuard(t *testing.T, j *fltJWKS, iss *sign.Issuer, minRefresh time.Duration) (*harness, *httptest.Server, *validate.RemoteKeySet) {
 	t.Helper()
-	ks, err := validate.NewRemoteKeySet(context.Background(), j.srv.URL, validate.RefreshInterval(minRefresh, time.Hour),
-		validate.HTTPClient(&http.Client{Timeout: 3 * time.Second}), validate.Logger(slog.New(slog.DiscardHandler)))
+	ks, err := validate.NewRemoteKeySet(context.Background(), j.srv.URL, validate.KeySetRefresh(minRefresh, time.Hour),
+		validate.HTTPClient(&http.Client{Timeout: 3 * time.Second}), validate.KeySetLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func ExampleNewRemoteKeySet() {
 	defer cancel()
 	keys, err := validate.NewRemoteKeySet(ctx, jwks.URL+"/.well-known/jwks.json",
 		validate.HTTPClient(jwks.Client()),
-		validate.Logger(slog.New(slog.DiscardHandler))) // fetch failures are logged at Warn
+		validate.KeySetLogger(slog.New(slog.DiscardHandler))) // fetch failures are logged at Warn
 	if err != nil {
 		log.Fatal(err) // the first fetch failed (WaitForKeys(true), the default)
 	}

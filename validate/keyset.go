@@ -169,7 +169,7 @@ type remoteConfig struct {
 }
 
 // defaultStartupTimeout bounds construction when ctx has no deadline and no
-// StartupTimeout is given.
+// KeySetStartupTimeout is given.
 const defaultStartupTimeout = 30 * time.Second
 
 // closeTimeout bounds how long Close waits for the refresher's goroutines.
@@ -179,7 +179,7 @@ const closeTimeout = 5 * time.Second
 // waits for the first fetch to succeed.
 //
 // ctx bounds construction only. The wait ends when ctx ends or the startup
-// timeout passes: the one set with StartupTimeout, else 30 seconds when ctx
+// timeout passes: the one set with KeySetStartupTimeout, else 30 seconds when ctx
 // has no deadline. If the first fetch fails, or has not succeeded by then,
 // NewRemoteKeySet stops everything it started and returns an error that
 // names the URL and wraps the cause (the fetch error, or
@@ -194,12 +194,6 @@ func NewRemoteKeySet(ctx context.Context, jwksURL string, opts ...Option) (*Remo
 	cfg := remoteConfig{min: time.Minute, max: time.Hour, wait: true, log: slog.Default()}
 	if err := applyRemote(opts, &cfg); err != nil {
 		return nil, err
-	}
-	if cfg.min <= 0 || cfg.max < cfg.min {
-		return nil, errors.New("validate: RefreshInterval needs 0 < min <= max")
-	}
-	if cfg.startupSet && cfg.startup <= 0 {
-		return nil, errors.New("validate: StartupTimeout needs a positive duration")
 	}
 
 	// The startup bound: ctx, cut short by the startup timeout.

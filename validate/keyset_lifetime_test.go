@@ -20,7 +20,7 @@ import (
 // returned is closed at the end of the test.
 func ksNewWithin(t *testing.T, ctx context.Context, limit time.Duration, s *ksServer, opts ...validate.Option) (*validate.RemoteKeySet, error) {
 	t.Helper()
-	all := append([]validate.Option{validate.HTTPClient(ksClient(t)), validate.Logger(ksQuiet)}, opts...)
+	all := append([]validate.Option{validate.HTTPClient(ksClient(t)), validate.KeySetLogger(ksQuiet)}, opts...)
 	type result struct {
 		ks  *validate.RemoteKeySet
 		err error
@@ -71,7 +71,7 @@ func TestRemoteKeySetStartupBoundedWhenDown(t *testing.T) {
 	t.Run("failing, StartupTimeout", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
 		s.mode.Store(ksFail)
-		ks, err := ksNewWithin(t, context.Background(), 5*time.Second, s, validate.StartupTimeout(bound))
+		ks, err := ksNewWithin(t, context.Background(), 5*time.Second, s, validate.KeySetStartupTimeout(bound))
 		ksStartupFails(t, s, ks, err)
 		// A failed fetch fails construction at once, with the fetch error.
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -85,13 +85,13 @@ func TestRemoteKeySetStartupBoundedWhenDown(t *testing.T) {
 	t.Run("connection refused, StartupTimeout", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
 		s.srv.Close()
-		ks, err := ksNewWithin(t, context.Background(), 5*time.Second, s, validate.StartupTimeout(bound))
+		ks, err := ksNewWithin(t, context.Background(), 5*time.Second, s, validate.KeySetStartupTimeout(bound))
 		ksStartupFails(t, s, ks, err)
 	})
 	t.Run("hanging, StartupTimeout", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
 		s.mode.Store(ksHang)
-		ks, err := ksNewWithin(t, context.Background(), 5*time.Second, s, validate.StartupTimeout(bound))
+		ks, err := ksNewWithin(t, context.Background(), 5*time.Second, s, validate.KeySetStartupTimeout(bound))
 		ksStartupFails(t, s, ks, err)
 		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "startup timeout") {
 			t.Errorf("error %q does not say the startup timeout passed", err)
@@ -115,14 +115,14 @@ func TestRemoteKeySetStartupBoundedWhenDown(t *testing.T) {
 	t.Run("hanging, StartupTimeout shorter than ctx deadline", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
 		s.mode.Store(ksHang)
-		ks, err := ksNewWithin(t, ksCtx(t, time.Minute), 5*time.Second, s, validate.StartupTimeout(bound))
+		ks, err := ksNewWithin(t, ksCtx(t, time.Minute), 5*time.Second, s, validate.KeySetStartupTimeout(bound))
 		ksStartupFails(t, s, ks, err)
 	})
 	t.Run("invalid StartupTimeout", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
 		for _, d := range []time.Duration{0, -time.Second} {
-			if ks, err := ksNewWithin(t, context.Background(), 5*time.Second, s, validate.StartupTimeout(d)); err == nil {
-				t.Errorf("StartupTimeout(%v) accepted: %v", d, ks)
+			if ks, err := ksNewWithin(t, context.Background(), 5*time.Second, s, validate.KeySetStartupTimeout(d)); err == nil {
+				t.Errorf("KeySetStartupTimeout(%v) accepted: %v", d, ks)
 			}
 		}
 		if n := s.hits.Load(); n != 0 {
@@ -136,7 +136,7 @@ func TestRemoteKeySetStartupSlowServer(t *testing.T) {
 	t.Run("bounded, then recovers", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
 		s.mode.Store(ksHang)
-		ks, err := ksNewWithin(t, context.Background(), 5*time.Second, s, validate.StartupTimeout(300*time.Millisecond))
+		ks, err := ksNewWithin(t, context.Background(), 5*time.Second, s, validate.KeySetStartupTimeout(300*time.Millisecond))
 		ksStartupFails(t, s, ks, err)
 		if s.hits.Load() != 1 {
 			t.Errorf("%d requests, want 1", s.hits.Load())
@@ -144,7 +144,7 @@ func TestRemoteKeySetStartupSlowServer(t *testing.T) {
 		// The issuer recovers: a new key set works.
 		s.mode.Store(ksOK)
 		s.unblock()
-		ks, err = ksNewWithin(t, context.Background(), 5*time.Second, s, validate.StartupTimeout(2*time.Second))
+		ks, err = ksNewWithin(t, context.Background(), 5*time.Second, s, validate.KeySetStartupTimeout(2*time.Second))
 		if err != nil {
 			t.Fatalf("NewRemoteKeySet after recovery: %v", err)
 		}
@@ -154,7 +154,7 @@ func TestRemoteKeySetStartupSlowServer(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
 		s.mode.Store(ksHang)
 		ks, err := ksNewWithin(t, context.Background(), 2*time.Second, s, validate.WaitForKeys(false),
-			validate.StartupTimeout(time.Minute))
+			validate.KeySetStartupTimeout(time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,7 +183,7 @@ func TestRemoteKeySetRefreshOutlivesConstructionContext(t *testing.T) {
 			s.cacheControl("max-age=3600")
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
-			ks, err := ksNewWithin(t, ctx, 5*time.Second, s, validate.RefreshInterval(50*time.Millisecond, time.Hour))
+			ks, err := ksNewWithin(t, ctx, 5*time.Second, s, validate.KeySetRefresh(50*time.Millisecond, time.Hour))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +211,7 @@ func TestRemoteKeySetRefreshOutlivesConstructionContext(t *testing.T) {
 		s := newKSServer(t, iss1.JWKS())
 		s.cacheControl("max-age=1")
 		ctx, cancel := context.WithCancel(context.Background())
-		ks, err := ksNewWithin(t, ctx, 5*time.Second, s, validate.RefreshInterval(50*time.Millisecond, time.Hour))
+		ks, err := ksNewWithin(t, ctx, 5*time.Second, s, validate.KeySetRefresh(50*time.Millisecond, time.Hour))
 		cancel()
 		if err != nil {
 			t.Fatal(err)
@@ -231,7 +231,7 @@ func TestRemoteKeySetCloseStopsRefresher(t *testing.T) {
 	s.cacheControl("max-age=3600")
 	const gap = 50 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
-	ks, err := ksNewWithin(t, ctx, 5*time.Second, s, validate.RefreshInterval(gap, time.Hour))
+	ks, err := ksNewWithin(t, ctx, 5*time.Second, s, validate.KeySetRefresh(gap, time.Hour))
 	cancel() // does not stop anything
 	if err != nil {
 		t.Fatal(err)

@@ -348,7 +348,7 @@ func newRemote(t *testing.T, s *ksServer, opts ...validate.Option) *validate.Rem
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
-	all := append([]validate.Option{validate.HTTPClient(ksClient(t)), validate.Logger(ksQuiet)}, opts...)
+	all := append([]validate.Option{validate.HTTPClient(ksClient(t)), validate.KeySetLogger(ksQuiet)}, opts...)
 	ks, err := validate.NewRemoteKeySet(ctx, s.url(), all...)
 	if err != nil {
 		t.Fatal(err)
@@ -390,7 +390,7 @@ func TestKeySetRemoteRotation(t *testing.T) {
 	// A long max-age keeps the background refresh out of the way: the new
 	// key can only arrive through the forced refresh on an unknown kid.
 	s.cacheControl("max-age=3600")
-	ks := newRemote(t, s, validate.RefreshInterval(50*time.Millisecond, time.Hour))
+	ks := newRemote(t, s, validate.KeySetRefresh(50*time.Millisecond, time.Hour))
 	v := ksVerifier(t, ks)
 	tok1 := ksToken(t, iss1.Key, iss1.KID)
 	tok2 := ksToken(t, iss2.Key, iss2.KID)
@@ -460,7 +460,7 @@ func TestKeySetRemoteUnknownKidStorm(t *testing.T) {
 	iss, _ := sign.NewIssuer(jtIssuer)
 	t.Run("within the minimum gap", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
-		ks := newRemote(t, s, validate.RefreshInterval(10*time.Minute, time.Hour))
+		ks := newRemote(t, s, validate.KeySetRefresh(10*time.Minute, time.Hour))
 		v := ksVerifier(t, ks)
 		ksStorm(t, v, iss.Key, 200)
 		if extra := s.hits.Load() - 1; extra > 2 {
@@ -471,7 +471,7 @@ func TestKeySetRemoteUnknownKidStorm(t *testing.T) {
 	t.Run("after the minimum gap", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
 		s.cacheControl("max-age=3600")
-		ks := newRemote(t, s, validate.RefreshInterval(400*time.Millisecond, time.Hour))
+		ks := newRemote(t, s, validate.KeySetRefresh(400*time.Millisecond, time.Hour))
 		v := ksVerifier(t, ks)
 		time.Sleep(450 * time.Millisecond)
 		ksStorm(t, v, iss.Key, 200)
@@ -489,7 +489,7 @@ func TestKeySetRemoteKeepsKeysOnFailure(t *testing.T) {
 			s := newKSServer(t, iss.JWKS())
 			s.cacheControl("max-age=3600")
 			const gap = 30 * time.Millisecond
-			ks := newRemote(t, s, validate.RefreshInterval(gap, time.Hour))
+			ks := newRemote(t, s, validate.KeySetRefresh(gap, time.Hour))
 			v := ksVerifier(t, ks)
 			tok := ksToken(t, iss.Key, iss.KID)
 			jtAccept(t, v, tok)
@@ -532,7 +532,7 @@ func TestKeySetRemoteKeepsKeysOnFailure(t *testing.T) {
 func TestKeySetRemoteUnusableSet(t *testing.T) {
 	iss, _ := sign.NewIssuer(jtIssuer)
 	s := newKSServer(t, iss.JWKS())
-	ks := newRemote(t, s, validate.RefreshInterval(50*time.Millisecond, time.Hour))
+	ks := newRemote(t, s, validate.KeySetRefresh(50*time.Millisecond, time.Hour))
 	v := ksVerifier(t, ks)
 	tok := ksToken(t, iss.Key, iss.KID)
 	jtAccept(t, v, tok)
@@ -555,7 +555,7 @@ func TestKeySetRemoteFirstFetchFails(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		ks, err := validate.NewRemoteKeySet(ctx, s.url(), validate.WaitForKeys(true),
-			validate.HTTPClient(ksClient(t)), validate.Logger(ksQuiet))
+			validate.HTTPClient(ksClient(t)), validate.KeySetLogger(ksQuiet))
 		if err == nil {
 			_ = ks.Close()
 			t.Fatal("NewRemoteKeySet succeeded against a failing endpoint")
@@ -570,7 +570,7 @@ func TestKeySetRemoteFirstFetchFails(t *testing.T) {
 	t.Run("WaitForKeys(false)", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
 		s.mode.Store(ksFail)
-		ks := newRemote(t, s, validate.WaitForKeys(false), validate.RefreshInterval(50*time.Millisecond, time.Hour))
+		ks := newRemote(t, s, validate.WaitForKeys(false), validate.KeySetRefresh(50*time.Millisecond, time.Hour))
 		v := ksVerifier(t, ks)
 		tok := ksToken(t, iss.Key, iss.KID)
 		_, err := jtVerify(t, v, tok)
@@ -592,10 +592,10 @@ func TestKeySetRemoteFirstFetchFails(t *testing.T) {
 	t.Run("bad RefreshInterval", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
 		for _, ri := range [][2]time.Duration{{0, time.Hour}, {-time.Second, time.Hour}, {time.Hour, time.Minute}} {
-			ks, err := validate.NewRemoteKeySet(ksCtx(t, 5*time.Second), s.url(), validate.RefreshInterval(ri[0], ri[1]))
+			ks, err := validate.NewRemoteKeySet(ksCtx(t, 5*time.Second), s.url(), validate.KeySetRefresh(ri[0], ri[1]))
 			if err == nil {
 				_ = ks.Close()
-				t.Errorf("RefreshInterval(%v, %v) accepted", ri[0], ri[1])
+				t.Errorf("KeySetRefresh(%v, %v) accepted", ri[0], ri[1])
 			}
 		}
 		if n := s.hits.Load(); n != 0 {
@@ -617,8 +617,8 @@ func TestKeySetRemoteClose(t *testing.T) {
 	for range 4 {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		ks, err := validate.NewRemoteKeySet(ctx, s.url(), validate.HTTPClient(client), validate.Logger(ksQuiet),
-			validate.RefreshInterval(50*time.Millisecond, time.Hour))
+		ks, err := validate.NewRemoteKeySet(ctx, s.url(), validate.HTTPClient(client), validate.KeySetLogger(ksQuiet),
+			validate.KeySetRefresh(50*time.Millisecond, time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -664,8 +664,8 @@ func TestKeySetRemoteUnknownKidAfterStop(t *testing.T) {
 			s := newKSServer(t, iss.JWKS())
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			ks, err := validate.NewRemoteKeySet(ctx, s.url(), validate.HTTPClient(ksClient(t)), validate.Logger(ksQuiet),
-				validate.RefreshInterval(20*time.Millisecond, time.Hour))
+			ks, err := validate.NewRemoteKeySet(ctx, s.url(), validate.HTTPClient(ksClient(t)), validate.KeySetLogger(ksQuiet),
+				validate.KeySetRefresh(20*time.Millisecond, time.Hour))
 			if err != nil {
 				t.Fatal(err)
 			}

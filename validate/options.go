@@ -494,25 +494,25 @@ func CacheSize(n int) Option {
 	}}
 }
 
-// ---- RemoteKeySet ----
+// ---- RemoteKeySet (named KeySet..., except WaitForKeys and HTTPClient) ----
 
-// RefreshInterval bounds a RemoteKeySet's background refresh interval; it
+// KeySetRefresh bounds a RemoteKeySet's background refresh interval; it
 // also sets the minimum gap between forced refreshes on unknown kids
 // (defaults 1 minute and 1 hour). It needs 0 < minGap <= maxGap.
-func RefreshInterval(minGap, maxGap time.Duration) Option {
-	return Option{name: "RefreshInterval", remote: func(c *remoteConfig) error {
+func KeySetRefresh(minGap, maxGap time.Duration) Option {
+	return Option{name: "KeySetRefresh", remote: func(c *remoteConfig) error {
 		if minGap <= 0 || maxGap < minGap {
-			return errors.New("validate: RefreshInterval needs 0 < min <= max")
+			return errors.New("validate: KeySetRefresh needs 0 < min <= max")
 		}
 		c.min, c.max = minGap, maxGap
 		return nil
 	}}
 }
 
-// Logger sets the logger a RemoteKeySet reports fetch failures to (default
+// KeySetLogger sets the logger a RemoteKeySet reports fetch failures to (default
 // slog.Default()); nil turns them off.
-func Logger(l *slog.Logger) Option {
-	return Option{name: "Logger", remote: func(c *remoteConfig) error {
+func KeySetLogger(l *slog.Logger) Option {
+	return Option{name: "KeySetLogger", remote: func(c *remoteConfig) error {
 		if l == nil {
 			l = slog.New(slog.DiscardHandler)
 		}
@@ -524,7 +524,7 @@ func Logger(l *slog.Logger) Option {
 // WaitForKeys sets whether NewRemoteKeySet waits for the first fetch
 // (default true). While it waits, a failed first fetch fails construction at
 // once, and so does a fetch that has not completed when the startup timeout
-// (see StartupTimeout) passes or ctx ends: construction never blocks past
+// (see KeySetStartupTimeout) passes or ctx ends: construction never blocks past
 // that bound. With false, NewRemoteKeySet returns at once and the keys load
 // in the background: a failed fetch is retried on the refresh schedule, and
 // when a token needs the keys (at most once per minimum refresh interval).
@@ -533,14 +533,14 @@ func WaitForKeys(wait bool) Option {
 	return Option{name: "WaitForKeys", remote: func(c *remoteConfig) error { c.wait = wait; return nil }}
 }
 
-// StartupTimeout bounds how long NewRemoteKeySet waits for the first fetch
+// KeySetStartupTimeout bounds how long NewRemoteKeySet waits for the first fetch
 // (WaitForKeys). Without it, the bound is ctx's deadline or, when ctx has
 // none, 30 seconds. With it, the bound is d, or ctx's deadline if that comes
 // first. d must be positive. It does not limit the background refresh.
-func StartupTimeout(d time.Duration) Option {
-	return Option{name: "StartupTimeout", remote: func(c *remoteConfig) error {
+func KeySetStartupTimeout(d time.Duration) Option {
+	return Option{name: "KeySetStartupTimeout", remote: func(c *remoteConfig) error {
 		if d <= 0 {
-			return errors.New("validate: StartupTimeout needs a positive duration")
+			return errors.New("validate: KeySetStartupTimeout needs a positive duration")
 		}
 		c.startup, c.startupSet = d, true
 		return nil

@@ -62,7 +62,7 @@ func run() error {
 
 	var keys validate.KeySet
 	if strings.HasPrefix(*jwks, "http://") || strings.HasPrefix(*jwks, "https://") {
-		rks, err := validate.NewRemoteKeySet(ctx, *jwks, validate.Logger(log))
+		rks, err := validate.NewRemoteKeySet(ctx, *jwks, validate.KeySetLogger(log))
 		if err != nil {
 			return err
 		}
