@@ -1,15 +1,41 @@
-// Package middleware protects net/http handlers with popguard: it extracts
-// credentials, checks Bearer tokens, DPoP proofs and PoP signed requests
-// according to each route's mode, answers with RFC 6750 / RFC 9449
-// challenges, and hands the result to the handler through the request
-// context.
+// Package middleware protects net/http handlers with popguard: build one
+// [Guard] with [New], then wrap each route with [Guard.Require] (net/http,
+// chi) or prepare a [Route] with [Guard.Route] and call [Route.Check] (other
+// frameworks).
+//
+// For each request the Guard extracts the credentials, checks the Bearer
+// token, DPoP proof or PoP signed request the route's mode accepts, answers a
+// rejection with RFC 6750 / RFC 9449 challenges, and hands the accepted
+// caller to the handler through the request context (popguard.FromContext):
 //
 //	guard, err := middleware.New(
-//		middleware.WithTokens(verifier),
+//		middleware.WithTokens(tokens), // a *validate.JWTVerifier or *validate.Introspector
 //		middleware.WithPublicURL("https://api.example.com"),
 //	)
-//	mux.Handle("/transfers/", guard.Require(popguard.DPoPOnly)(transfers))
-//	mux.Handle("/accounts/", guard.Require(popguard.Mixed)(accounts))
+//	if err != nil { log.Fatal(err) }
+//	defer guard.Close()
+//	mux.Handle("/transfers/", guard.Require(popguard.DPoPOnly)(http.HandlerFunc(transfers)))
+//	mux.Handle("/accounts/", guard.Require(popguard.Mixed)(http.HandlerFunc(accounts)))
+//
+// chi and echo have a package named middleware too (the import paths
+// github.com/go-chi/chi/v5/middleware and github.com/labstack/echo/v4/middleware):
+// a program that imports one of them imports this package under another
+// name, by convention popmw:
+//
+//	import (
+//		chimw "github.com/go-chi/chi/v5/middleware"
+//		popmw "github.com/popguard/popguard/middleware"
+//	)
+//
+//	guard, err := popmw.New(popmw.WithTokens(tokens), popmw.WithPublicURL("https://api.example.com"))
+//	if err != nil { log.Fatal(err) }
+//	r := chi.NewRouter()
+//	r.Use(chimw.RequestID)
+//	r.With(guard.Require(popguard.DPoPOnly, popmw.Name("transfers"))).Post("/transfers", transfer)
+//
+// Gin and Echo applications use the adapter modules
+// github.com/popguard/popguard/adapters/ginpop and
+// github.com/popguard/popguard/adapters/echopop, built on [Route.Check].
 package middleware
 
 import (
