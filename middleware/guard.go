@@ -85,7 +85,9 @@ type Guard struct {
 type Option func(*Guard) error
 
 // WithTokens sets the access-token verifier (required): a
-// *validate.JWTVerifier or an introspection client.
+// *validate.JWTVerifier, a *validate.Introspector, or a *validate.TokenCache
+// wrapping either (the Guard then adds no cache of its own; see
+// WithoutTokenCache).
 func WithTokens(v validate.TokenVerifier) Option {
 	return func(g *Guard) error {
 		if isNil(v) {
@@ -110,7 +112,8 @@ func WithPoP(opts ...validate.Option) Option {
 
 // WithPoPBodyLimit caps the request body read to check an SHR's b claim
 // (default 1 MiB); a larger body gets 400 invalid_request (reason shr_b).
-// The size of the SHR itself is validate.MaxSize.
+// The size of the SHR itself is capped by validate.MaxSize among WithPoP's
+// options.
 func WithPoPBodyLimit(n int64) Option {
 	return func(g *Guard) error {
 		if n < 1 {
@@ -333,10 +336,11 @@ func WithMetrics(m Metrics) Option {
 // WithAuthorizationLimit caps the Authorization field line before anything
 // in it is parsed (default 16384 bytes, room for a Microsoft PoP signed
 // request, which carries a whole access token); a larger one gets 431
-// (reason request_header_too_large). The artifacts inside have their own
-// limits, owned by their verifiers: validate.MaxSize for access
-// tokens, validate.MaxSize for the DPoP header's proof (401
-// proof_too_large), validate.MaxSize for PoP signed requests.
+// (reason request_header_too_large). n must be at least 1024. The artifacts
+// inside have their own limits, set with the validate.MaxSize option of
+// their verifiers: the JWTVerifier for access tokens, the ProofVerifier of
+// WithProofVerifier for the DPoP header's proof (401 proof_too_large), and
+// WithPoP's options for PoP signed requests.
 func WithAuthorizationLimit(n int) Option {
 	return func(g *Guard) error {
 		if n < 1024 {
