@@ -52,8 +52,10 @@ import (
 	"github.com/popguard/popguard/validate"
 )
 
-// Guard holds the configuration shared by all routes. Build one with New and
-// wrap each route with Require. A Guard is safe for concurrent use.
+// Guard holds the configuration shared by all routes. Build one with New,
+// then wrap each net/http route with Require, or prepare a Route with Route
+// for other frameworks. Close it at shutdown. A Guard is safe for concurrent
+// use.
 type Guard struct {
 	tokens      validate.TokenVerifier
 	proofs      *validate.ProofVerifier
