@@ -134,3 +134,70 @@ func ExampleError() {
 	// description: The DPoP proof htm does not match the request method
 	// ReasonOf: proof_htm
 }
+
+// Each route picks its Mode. The same three calls against a route in each
+// mode: a Bearer token, a DPoP-bound token with its proof, and that bound
+// token sent as a Bearer token without a proof, as a thief would: no mode
+// accepts it. ReportOnly(DPoPOnly) answers like Mixed, but logs and counts
+// the Bearer call that DPoPOnly would reject.
+func ExampleMode() {
+	as, err := sign.NewIssuer("https://as.example.com")
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := sign.MustKey("ES256")
+	keys, err := validate.NewStaticKeySet(as.JWKS())
+	if err != nil {
+		log.Fatal(err)
+	}
+	tokens, err := validate.NewJWTVerifier(as.URL, keys, validate.Audience("https://api.example.com"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	guard, err := middleware.New(middleware.WithTokens(tokens), middleware.WithPublicURL("https://api.example.com"),
+		middleware.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+
+	bearer, err := as.Token(sign.TokenOptions{Subject: "bob", ClientID: "legacy", Audience: "https://api.example.com"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	bound, err := as.Token(sign.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example.com",
+		Cnf: map[string]any{"jkt": client.Thumbprint()}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	status := func(h http.Handler, scheme, token string) int {
+		r := httptest.NewRequest("GET", "/orders", nil)
+		r.Header.Set("Authorization", scheme+" "+token)
+		if scheme == "DPoP" {
+			proof, err := client.Proof("GET", "https://api.example.com/orders", sign.ProofOptions{AccessToken: token})
+			if err != nil {
+				log.Fatal(err)
+			}
+			r.Header.Set("DPoP", proof)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	fmt.Printf("%-18s %6s %5s %20s\n", "mode", "Bearer", "DPoP", "DPoP token as Bearer")
+	for _, mode := range []popguard.Mode{popguard.BearerOnly, popguard.Mixed, popguard.ReportOnly(popguard.DPoPOnly),
+		popguard.DPoPOnly, popguard.ProofOnly} {
+		h := guard.Require(mode)(ok)
+		fmt.Printf("%-18s %6d %5d %20d\n", mode,
+			status(h, "Bearer", bearer), status(h, "DPoP", bound), status(h, "Bearer", bound))
+	}
+	// Output:
+	// mode               Bearer  DPoP DPoP token as Bearer
+	// Bearer                200   401                  401
+	// Bearer|DPoP|PoP       200   200                  401
+	// report-only(DPoP)     200   200                  401
+	// DPoP                  401   200                  401
+	// DPoP|PoP              401   200                  401
+}

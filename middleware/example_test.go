@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -130,4 +131,127 @@ func ExampleGuard_Require() {
 	// DPoP with transfers:write: 200
 	// replayed proof: 401
 	//   WWW-Authenticate: DPoP error="invalid_dpop_proof", error_description="The proof has already been used", algs="ES256 PS256 RS256 EdDSA"
+}
+
+// Guard.Route prepares a route once, when routes are set up, and returns a
+// configuration mistake as an error where Guard.Require would panic. The
+// Route then wraps handlers (Route.Handler) or serves other frameworks
+// (Route.Check).
+func ExampleGuard_Route() {
+	iss, tokens, key := exampleSetup()
+	guard, err := middleware.New(middleware.WithTokens(tokens), middleware.WithPublicURL("https://api.example"),
+		middleware.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+
+	// This Guard has no nonce source (WithNonces), so RequireNonce is refused.
+	_, err = guard.Route(popguard.DPoPOnly, middleware.RequireNonce())
+	fmt.Println("error:", err)
+
+	transfers, err := guard.Route(popguard.DPoPOnly, middleware.Name("transfers"),
+		middleware.RequireScopes("transfers:write"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /transfers", transfers.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println("transfer by", popguard.FromContext(r.Context()).Subject)
+	})))
+
+	request := func(scope string) *http.Request {
+		at, err := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example",
+			Scope: scope, Cnf: map[string]any{"jkt": key.Thumbprint()}})
+		if err != nil {
+			log.Fatal(err)
+		}
+		proof, err := key.Proof("POST", "https://api.example/transfers", sign.ProofOptions{AccessToken: at})
+		if err != nil {
+			log.Fatal(err)
+		}
+		r := httptest.NewRequest("POST", "/transfers", nil)
+		r.Header.Set("Authorization", "DPoP "+at)
+		r.Header.Set("DPoP", proof)
+		return r
+	}
+	send(mux, "token with accounts:read", request("accounts:read"))
+	send(mux, "token with transfers:write", request("transfers:write"))
+	// Output:
+	// error: middleware: RequireNonce needs WithNonces on the Guard
+	// token with accounts:read: 403
+	//   WWW-Authenticate: DPoP error="insufficient_scope", error_description="The access token does not grant the required scope", scope="transfers:write", algs="ES256 PS256 RS256 EdDSA"
+	// transfer by alice
+	// token with transfers:write: 200
+}
+
+// Route.Check serves frameworks that write the response themselves, as
+// adapters/ginpop and adapters/echopop do: it authenticates the request
+// without touching the response, returns the caller and the headers to add
+// on success, and a *Rejection on failure, which Route.WriteRejection answers
+// with the route's error handler.
+func ExampleRoute_Check() {
+	iss, tokens, key := exampleSetup()
+	guard, err := middleware.New(middleware.WithTokens(tokens), middleware.WithPublicURL("https://api.example"),
+		middleware.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+	accounts, err := guard.Route(popguard.Mixed, middleware.Name("accounts"))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// serve stands for a framework's middleware around its own handler.
+	serve := func(w http.ResponseWriter, r *http.Request) {
+		caller, header, err := accounts.Check(r)
+		if err != nil {
+			var rej *middleware.Rejection
+			if errors.As(err, &rej) {
+				fmt.Println("rejected:", rej.Status, rej.Err.Reason)
+			}
+			accounts.WriteRejection(w, r, err) // status, challenges, JSON body
+			return
+		}
+		for name, values := range header {
+			w.Header()[name] = values
+		}
+		fmt.Println("accepted:", caller.Scheme, caller.Subject)
+	}
+
+	bearer, err := iss.Token(sign.TokenOptions{Subject: "bob", ClientID: "legacy", Audience: "https://api.example"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	bound, err := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example",
+		Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	proof, err := key.Proof("GET", "https://api.example/accounts", sign.ProofOptions{AccessToken: bound})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	r := httptest.NewRequest("GET", "/accounts", nil)
+	r.Header.Set("Authorization", "Bearer "+bearer)
+	serve(httptest.NewRecorder(), r)
+
+	r = httptest.NewRequest("GET", "/accounts", nil)
+	r.Header.Set("Authorization", "DPoP "+bound)
+	r.Header.Set("DPoP", proof)
+	serve(httptest.NewRecorder(), r)
+
+	// A DPoP-bound token without its proof: whoever stole it cannot use it.
+	r = httptest.NewRequest("GET", "/accounts", nil)
+	r.Header.Set("Authorization", "Bearer "+bound)
+	w := httptest.NewRecorder()
+	serve(w, r)
+	fmt.Print(w.Body.String())
+	// Output:
+	// accepted: Bearer bob
+	// accepted: DPoP alice
+	// rejected: 401 token_bound_used_as_bearer
+	// {"error":"invalid_token","error_description":"The access token is bound to a key and cannot be used as a Bearer token"}
 }

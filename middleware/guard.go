@@ -1,15 +1,41 @@
-// Package middleware protects net/http handlers with popguard: it extracts
-// credentials, checks Bearer tokens, DPoP proofs and PoP signed requests
-// according to each route's mode, answers with RFC 6750 / RFC 9449
-// challenges, and hands the result to the handler through the request
-// context.
+// Package middleware protects net/http handlers with popguard: build one
+// [Guard] with [New], then wrap each route with [Guard.Require] (net/http,
+// chi) or prepare a [Route] with [Guard.Route] and call [Route.Check] (other
+// frameworks).
+//
+// For each request the Guard extracts the credentials, checks the Bearer
+// token, DPoP proof or PoP signed request the route's mode accepts, answers a
+// rejection with RFC 6750 / RFC 9449 challenges, and hands the accepted
+// caller to the handler through the request context (popguard.FromContext):
 //
 //	guard, err := middleware.New(
-//		middleware.WithTokens(verifier),
+//		middleware.WithTokens(tokens), // a *validate.JWTVerifier or *validate.Introspector
 //		middleware.WithPublicURL("https://api.example.com"),
 //	)
-//	mux.Handle("/transfers/", guard.Require(popguard.DPoPOnly)(transfers))
-//	mux.Handle("/accounts/", guard.Require(popguard.Mixed)(accounts))
+//	if err != nil { log.Fatal(err) }
+//	defer guard.Close()
+//	mux.Handle("/transfers/", guard.Require(popguard.DPoPOnly)(http.HandlerFunc(transfers)))
+//	mux.Handle("/accounts/", guard.Require(popguard.Mixed)(http.HandlerFunc(accounts)))
+//
+// chi and echo have a package named middleware too (the import paths
+// github.com/go-chi/chi/v5/middleware and github.com/labstack/echo/v4/middleware):
+// a program that imports one of them imports this package under another
+// name, by convention popmw:
+//
+//	import (
+//		chimw "github.com/go-chi/chi/v5/middleware"
+//		popmw "github.com/popguard/popguard/middleware"
+//	)
+//
+//	guard, err := popmw.New(popmw.WithTokens(tokens), popmw.WithPublicURL("https://api.example.com"))
+//	if err != nil { log.Fatal(err) }
+//	r := chi.NewRouter()
+//	r.Use(chimw.RequestID)
+//	r.With(guard.Require(popguard.DPoPOnly, popmw.Name("transfers"))).Post("/transfers", transfer)
+//
+// Gin and Echo applications use the adapter modules
+// github.com/popguard/popguard/adapters/ginpop and
+// github.com/popguard/popguard/adapters/echopop, built on [Route.Check].
 package middleware
 
 import (
@@ -26,8 +52,10 @@ import (
 	"github.com/popguard/popguard/validate"
 )
 
-// Guard holds the configuration shared by all routes. Build one with New and
-// wrap each route with Require. A Guard is safe for concurrent use.
+// Guard holds the configuration shared by all routes. Build one with New,
+// then wrap each net/http route with Require, or prepare a Route with Route
+// for other frameworks. Close it at shutdown. A Guard is safe for concurrent
+// use.
 type Guard struct {
 	tokens      validate.TokenVerifier
 	proofs      *validate.ProofVerifier
@@ -59,7 +87,9 @@ type Guard struct {
 type Option func(*Guard) error
 
 // WithTokens sets the access-token verifier (required): a
-// *validate.JWTVerifier or an introspection client.
+// *validate.JWTVerifier, a *validate.Introspector, or a *validate.TokenCache
+// wrapping either (the Guard then adds no cache of its own; see
+// WithoutTokenCache).
 func WithTokens(v validate.TokenVerifier) Option {
 	return func(g *Guard) error {
 		if isNil(v) {
@@ -84,7 +114,8 @@ func WithPoP(opts ...validate.Option) Option {
 
 // WithPoPBodyLimit caps the request body read to check an SHR's b claim
 // (default 1 MiB); a larger body gets 400 invalid_request (reason shr_b).
-// The size of the SHR itself is validate.MaxSize.
+// The size of the SHR itself is capped by validate.MaxSize among WithPoP's
+// options.
 func WithPoPBodyLimit(n int64) Option {
 	return func(g *Guard) error {
 		if n < 1 {
@@ -307,10 +338,11 @@ func WithMetrics(m Metrics) Option {
 // WithAuthorizationLimit caps the Authorization field line before anything
 // in it is parsed (default 16384 bytes, room for a Microsoft PoP signed
 // request, which carries a whole access token); a larger one gets 431
-// (reason request_header_too_large). The artifacts inside have their own
-// limits, owned by their verifiers: validate.MaxSize for access
-// tokens, validate.MaxSize for the DPoP header's proof (401
-// proof_too_large), validate.MaxSize for PoP signed requests.
+// (reason request_header_too_large). n must be at least 1024. The artifacts
+// inside have their own limits, set with the validate.MaxSize option of
+// their verifiers: the JWTVerifier for access tokens, the ProofVerifier of
+// WithProofVerifier for the DPoP header's proof (401 proof_too_large), and
+// WithPoP's options for PoP signed requests.
 func WithAuthorizationLimit(n int) Option {
 	return func(g *Guard) error {
 		if n < 1024 {

@@ -4,9 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"time"
 
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/nonce"
+	"github.com/popguard/popguard/validate"
 )
 
 func Example() {
@@ -45,4 +52,67 @@ func Example() {
 	// true <nil>
 	// false <nil>
 	// nonce: expired - send true
+}
+
+// A Guard whose sensitive routes require server nonces (RFC 9449 §9): the
+// first proof, made without a nonce, gets 401 use_dpop_nonce with a nonce in
+// the DPoP-Nonce header, and the client signs a new proof with it.
+func ExampleNew() {
+	// Every instance of the fleet is given the same secret.
+	src, err := nonce.New([]byte("example secret, 32 bytes or more, random in production"),
+		nonce.Scope("https://api.example.com"))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	as, err := sign.NewIssuer("https://as.example.com")
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys, err := validate.NewStaticKeySet(as.JWKS())
+	if err != nil {
+		log.Fatal(err)
+	}
+	tokens, err := validate.NewJWTVerifier(as.URL, keys, validate.Audience("https://api.example.com"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	guard, err := middleware.New(middleware.WithTokens(tokens), middleware.WithPublicURL("https://api.example.com"),
+		middleware.WithNonces(src), middleware.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	h := guard.Require(popguard.DPoPOnly, middleware.RequireNonce())(ok)
+
+	// The client: a DPoP key and a token bound to it.
+	client := sign.MustKey("ES256")
+	at, err := as.Token(sign.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example.com",
+		Cnf: map[string]any{"jkt": client.Thumbprint()}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	call := func(serverNonce string) *httptest.ResponseRecorder {
+		proof, err := client.Proof("POST", "https://api.example.com/payments", sign.ProofOptions{AccessToken: at, Nonce: serverNonce})
+		if err != nil {
+			log.Fatal(err)
+		}
+		r := httptest.NewRequest("POST", "/payments", nil)
+		r.Header.Set("Authorization", "DPoP "+at)
+		r.Header.Set("DPoP", proof)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+
+	w := call("")
+	fmt.Println("without nonce:", w.Code, w.Header().Get("WWW-Authenticate"))
+	n := w.Header().Get("DPoP-Nonce") // the client keeps it for its next proofs
+	fmt.Println("DPoP-Nonce sent:", n != "")
+	fmt.Println("with nonce:", call(n).Code)
+	// Output:
+	// without nonce: 401 DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof", algs="ES256 PS256 RS256 EdDSA"
+	// DPoP-Nonce sent: true
+	// with nonce: 200
 }

@@ -1,5 +1,7 @@
 // Package nonce issues and checks stateless server nonces for DPoP
-// (RFC 9449 §8 and §9).
+// (RFC 9449 §8 and §9) and Microsoft PoP: start from [New], whose [Source]
+// goes to middleware.WithNonces for the routes built with
+// middleware.RequireNonce.
 //
 // A nonce is the number of the current time step together with a truncated
 // HMAC-SHA256 of it under a server secret. Checking needs only the secret, so

@@ -1,4 +1,7 @@
-// Package replay detects replayed proof-of-possession proofs.
+// Package replay detects replayed DPoP proofs and PoP signed requests: start
+// from [NewMemory], a bounded in-memory [Store] for one instance (what the
+// middleware uses unless given another store with middleware.WithReplay),
+// or use package redisstore for a fleet.
 //
 // RFC 9449 §11.1 asks a resource server to remember the identity of every
 // DPoP proof (its jti, or a hash of it) for as long as the proof could still

@@ -2,11 +2,15 @@ package validate_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
 	"log"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/replay"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -123,4 +127,121 @@ func ExampleNewProofVerifier() {
 	// key is the client's: true
 	// binding: <nil>
 	// POST: proof_htm
+}
+
+// A server that does not use package middleware checks a DPoP request in one
+// call: the proof, the access token and the binding between the two. The
+// caller then records the proof in a replay store, for the proof's window.
+func ExampleProofVerifier_VerifyRequest() {
+	as, err := sign.NewIssuer("https://as.example.com")
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys, err := validate.NewStaticKeySet(as.JWKS())
+	if err != nil {
+		log.Fatal(err)
+	}
+	tokens, err := validate.NewJWTVerifier(as.URL, keys, validate.Audience("https://api.example.com"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	proofs, err := validate.NewProofVerifier()
+	if err != nil {
+		log.Fatal(err)
+	}
+	seen, err := replay.NewMemory()
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// check plays the server: the request is POST https://api.example.com/orders
+	// with "Authorization: DPoP <at>" and "DPoP: <proof>".
+	check := func(at, proof string) {
+		p, tok, err := proofs.VerifyRequest(context.Background(), tokens, proof, validate.ProofRequest{
+			Method:      "POST",
+			Target:      "https://api.example.com/orders",
+			AccessToken: at,
+		})
+		if err != nil {
+			pe := popguard.AsError(err) // send pe.Code and pe.Description in the challenge
+			fmt.Println("rejected:", pe.Code, pe.Reason)
+			return
+		}
+		if err := seen.InsertIfAbsent(context.Background(), p.ReplayKey(), proofs.Window()); err != nil {
+			fmt.Println("rejected:", err) // replayed, or the store could not tell: fail closed
+			return
+		}
+		fmt.Println("accepted:", tok.Subject, tok.ClientID)
+	}
+
+	client := sign.MustKey("ES256")
+	at, err := as.Token(sign.TokenOptions{Subject: "alice", ClientID: "shop-app", Audience: "https://api.example.com",
+		Cnf: map[string]any{"jkt": client.Thumbprint()}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	proof, err := client.Proof("POST", "https://api.example.com/orders", sign.ProofOptions{AccessToken: at})
+	if err != nil {
+		log.Fatal(err)
+	}
+	check(at, proof)
+	check(at, proof) // the same proof again
+
+	// A thief with the token but another key signs a valid proof of its own.
+	thief := sign.MustKey("ES256")
+	forged, err := thief.Proof("POST", "https://api.example.com/orders", sign.ProofOptions{AccessToken: at})
+	if err != nil {
+		log.Fatal(err)
+	}
+	check(at, forged)
+	// Output:
+	// accepted: alice shop-app
+	// rejected: replay: proof already used
+	// rejected: invalid_token token_key_binding
+}
+
+// Issuer keys from configuration (a PEM file, a secret store) instead of a
+// JWKS URL. StaticKeys takes crypto public keys; NewStaticKeySet takes a JWKS
+// document.
+func ExampleStaticKeys() {
+	// The issuer's signing key, generated here; a real server loads only its
+	// public half.
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys, err := validate.StaticKeys(validate.PublicKey{KeyID: "2025-06", Algorithm: "ES256", Key: priv.Public()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	verifier, err := validate.NewJWTVerifier("https://as.example.com", keys, validate.Audience("https://api.example.com"))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// The authorization server signs with the private key, under kid 2025-06.
+	as := &sign.Issuer{URL: "https://as.example.com", KID: "2025-06", Key: &sign.Key{Alg: "ES256", Signer: priv}}
+	at, err := as.Token(sign.TokenOptions{Subject: "alice", ClientID: "s6BhdRkqt3", Audience: "https://api.example.com"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok, err := verifier.VerifyToken(context.Background(), at)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("subject:", tok.Subject, "signed by:", tok.SigningKeyID)
+
+	// A key the set does not hold, even under a known kid, is refused.
+	rogue := &sign.Issuer{URL: as.URL, KID: "2025-06", Key: sign.MustKey("ES256")}
+	forged, err := rogue.Token(sign.TokenOptions{Subject: "mallory", ClientID: "x", Audience: "https://api.example.com"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = verifier.VerifyToken(context.Background(), forged)
+	fmt.Println("forged:", popguard.ReasonOf(err))
+	fmt.Println("has 2025-06:", keys.Has("2025-06"), "has 2024-12:", keys.Has("2024-12"))
+	// Output:
+	// subject: alice signed by: 2025-06
+	// forged: token_signature
+	// has 2025-06: true has 2024-12: false
 }

@@ -89,7 +89,10 @@ func snapshotOf(set jwk.Set) (*keySnapshot, error) {
 	return s, nil
 }
 
-// StaticKeySet is a fixed key set.
+// StaticKeySet is a fixed key set, for keys that come from configuration
+// rather than a JWKS URL: NewStaticKeySet reads a JWKS document, StaticKeys
+// takes public keys. Its keys never change: to rotate keys without a
+// restart, use a RemoteKeySet or a KeySet of your own.
 type StaticKeySet struct{ snap *keySnapshot }
 
 // NewStaticKeySet parses a JWKS document (RFC 7517 §5) or a single JWK.

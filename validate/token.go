@@ -10,8 +10,8 @@ import (
 )
 
 // TokenVerifier validates an access token and returns its claims. JWTVerifier
-// implements it for RFC 9068 JWT access tokens; an RFC 7662 introspection
-// client can implement it for opaque tokens.
+// implements it for RFC 9068 JWT access tokens, Introspector for opaque tokens
+// (RFC 7662 introspection), and TokenCache caches the answers of either.
 //
 // Errors should be *popguard.Error with code invalid_token (or
 // temporarily_unavailable when the verifier could not reach its issuer).

@@ -1,7 +1,26 @@
 // Package validate checks access tokens, DPoP proofs (RFC 9449) and Microsoft
-// PoP signed HTTP requests against a view of an HTTP request. It holds no HTTP
-// server code: package middleware builds the view and turns errors into
-// challenges.
+// PoP signed HTTP requests against a view of an HTTP request: start from
+// [NewJWTVerifier] with a [RemoteKeySet] or [StaticKeySet] (or from
+// [NewIntrospector] for opaque tokens), and check proofs with
+// [ProofVerifier.VerifyRequest] or [SHRVerifier.Verify].
+//
+// It holds no HTTP server code: package middleware builds the request view,
+// calls these verifiers and turns their errors into challenges. Most programs
+// only build a token verifier here and hand it to middleware.WithTokens:
+//
+//	keys, err := validate.NewRemoteKeySet(ctx, "https://login.example.com/.well-known/jwks.json")
+//	if err != nil { log.Fatal(err) }
+//	defer keys.Close()
+//	tokens, err := validate.NewJWTVerifier("https://login.example.com", keys,
+//		validate.Audience("https://api.example.com"))
+//	if err != nil { log.Fatal(err) }
+//	guard, err := middleware.New(middleware.WithTokens(tokens), middleware.WithPublicURL("https://api.example.com"))
+//
+// The rest is for tuning, and for servers that do not use package middleware:
+// [NewTokenCache] sizes the cache of verified tokens that the middleware
+// otherwise adds itself, a [ProofVerifier] built with non-default [Option]
+// values goes to middleware.WithProofVerifier, and [SHRVerifier] options go to
+// middleware.WithPoP.
 //
 // Every error returned is a *popguard.Error carrying the RFC error code, a
 // stable reason and a description that is safe to send to a client.

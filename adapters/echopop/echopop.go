@@ -1,21 +1,27 @@
-// Package echopop adapts popguard to the Echo web framework (v4).
+// Package echopop adapts popguard to the Echo web framework (v4): start from
+// [Require], which turns a middleware.Guard and a popguard.Mode into an
+// echo.MiddlewareFunc, and read the caller in the handler with [Result].
 //
 // It lives in its own module so that the core popguard module never pulls
 // Echo into programs that do not use it:
 //
 //	go get github.com/popguard/popguard/adapters/echopop
 //
-// Usage:
+// Echo has a middleware package of its own
+// (github.com/labstack/echo/v4/middleware), so import popguard's under
+// another name, by convention popmw:
 //
-//	guard, err := middleware.New(middleware.WithTokens(verifier),
-//		middleware.WithPublicURL("https://api.example.com"))
+//	import popmw "github.com/popguard/popguard/middleware"
+//
+//	guard, err := popmw.New(popmw.WithTokens(verifier),
+//		popmw.WithPublicURL("https://api.example.com"))
 //	if err != nil { ... }
 //	defer guard.Close()
 //
 //	e := echo.New()
 //	e.POST("/transfers", transfer, echopop.Require(guard, popguard.DPoPOnly))
 //	accounts := e.Group("/accounts", echopop.Require(guard, popguard.Mixed,
-//		middleware.RequireScopes("accounts:read")))
+//		popmw.RequireScopes("accounts:read")))
 //	accounts.GET("", func(c echo.Context) error {
 //		caller := echopop.Result(c) // never nil after Require
 //		return c.JSON(http.StatusOK, map[string]string{"sub": caller.Subject})

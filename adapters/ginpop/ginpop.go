@@ -1,4 +1,6 @@
-// Package ginpop adapts popguard to the Gin web framework.
+// Package ginpop adapts popguard to the Gin web framework: start from
+// [Require], which turns a middleware.Guard and a popguard.Mode into a
+// gin.HandlerFunc, and read the caller in the handler with [Result].
 //
 // It lives in its own module so that the core popguard module never pulls
 // Gin into programs that do not use it:

@@ -72,6 +72,9 @@ func Int(raw []byte) (int64, bool) {
 	return n, true
 }
 
+// ReadList reads a q or h claim: a JSON array of exactly two elements, a
+// list of at most MaxListNames non-empty strings, then a string. It reports
+// false for anything else.
 func ReadList(raw []byte) (*List, bool) {
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, false

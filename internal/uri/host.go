@@ -47,6 +47,7 @@ import (
 // never echoes the input, and it reads after a subject: "htu " + err.Error().
 type Error string
 
+// Error returns the reason, to be read after a subject.
 func (e Error) Error() string { return string(e) }
 
 // Reasons to refuse an authority.

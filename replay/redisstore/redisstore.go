@@ -1,6 +1,7 @@
 // Package redisstore is the Redis replay store, for a fleet of instances that
 // must detect each other's replayed proofs: start from [New], which returns a
-// [Store] implementing [replay.Store].
+// [Store] implementing [replay.Store], to pass to middleware.WithReplay on
+// every instance; [ParseURL] makes the client from a redis:// URL.
 //
 // Each check is a single command, SET <prefix><key> 1 NX PX <ttl ms>, atomic
 // across every instance using the same server (Redis, or a compatible one
