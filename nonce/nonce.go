@@ -34,14 +34,14 @@ import (
 
 // Defaults and limits for [New].
 const (
-	// MinSecretLen is the minimum length in bytes of a secret.
-	MinSecretLen = 32
-	// DefaultStep is the default length of a time step.
-	DefaultStep = 60 * time.Second
-	// MinStep is the shortest allowed time step.
-	MinStep = time.Second
-	// DefaultWindow is the default number of past steps whose nonces are accepted.
-	DefaultWindow = 2
+	// minSecretLen is the minimum length in bytes of a secret.
+	minSecretLen = 32
+	// defaultStep is the default length of a time step.
+	defaultStep = 60 * time.Second
+	// minStep is the shortest allowed time step.
+	minStep = time.Second
+	// defaultWindow is the default number of past steps whose nonces are accepted.
+	defaultWindow = 2
 )
 
 const (
@@ -112,12 +112,12 @@ type config struct {
 // Option configures [New].
 type Option func(*config) error
 
-// Step sets the length of a time step (default [DefaultStep]). It must be at
-// least [MinStep]. All instances sharing nonces need the same step.
+// Step sets the length of a time step (default 60 seconds). It must be at
+// least one second. All instances sharing nonces need the same step.
 func Step(d time.Duration) Option {
 	return func(c *config) error {
-		if d < MinStep {
-			return fmt.Errorf("%w: step %v is shorter than %v", ErrInvalidConfig, d, MinStep)
+		if d < minStep {
+			return fmt.Errorf("%w: step %v is shorter than %v", ErrInvalidConfig, d, minStep)
 		}
 		c.step = d
 		return nil
@@ -125,7 +125,7 @@ func Step(d time.Duration) Option {
 }
 
 // Window sets how many steps back a nonce stays valid (default
-// [DefaultWindow]): a nonce lives between Window and Window+1 steps. It must
+// 2): a nonce lives between Window and Window+1 steps. It must
 // not be negative.
 func Window(steps int) Option {
 	return func(c *config) error {
@@ -140,13 +140,13 @@ func Window(steps int) Option {
 // Previous adds secrets that are still accepted when checking nonces but
 // never used to issue them, for rotation: deploy the new secret with the old
 // one in Previous, and drop the old one after a nonce lifetime. Each must be
-// at least [MinSecretLen] bytes. Nonces accepted under a previous secret are
+// at least 32 bytes. Nonces accepted under a previous secret are
 // never reported fresh, so that clients move to the current secret.
 func Previous(secrets ...[]byte) Option {
 	return func(c *config) error {
 		for i, s := range secrets {
-			if len(s) < MinSecretLen {
-				return fmt.Errorf("%w: previous secret %d is %d bytes, need at least %d", ErrInvalidConfig, i, len(s), MinSecretLen)
+			if len(s) < minSecretLen {
+				return fmt.Errorf("%w: previous secret %d is %d bytes, need at least %d", ErrInvalidConfig, i, len(s), minSecretLen)
 			}
 		}
 		c.previous = append(c.previous, secrets...)
@@ -176,14 +176,14 @@ func Clock(now func() time.Time) Option {
 }
 
 // New returns a Source that issues nonces under secret, which must be at
-// least [MinSecretLen] bytes of high-entropy data shared by every instance
+// least 32 bytes of high-entropy data shared by every instance
 // that must accept the nonces. The secrets are copied. Errors wrap
 // [ErrInvalidConfig].
 func New(secret []byte, opts ...Option) (*Source, error) {
-	if len(secret) < MinSecretLen {
-		return nil, fmt.Errorf("%w: secret is %d bytes, need at least %d", ErrInvalidConfig, len(secret), MinSecretLen)
+	if len(secret) < minSecretLen {
+		return nil, fmt.Errorf("%w: secret is %d bytes, need at least %d", ErrInvalidConfig, len(secret), minSecretLen)
 	}
-	cfg := config{step: DefaultStep, window: DefaultWindow, now: time.Now}
+	cfg := config{step: defaultStep, window: defaultWindow, now: time.Now}
 	for _, opt := range opts {
 		if opt == nil {
 			continue

@@ -106,7 +106,7 @@ func TestCharset(t *testing.T) {
 				t.Fatalf("nonce %q has non-NQCHAR %q", n, n[i])
 			}
 		}
-		clk.Advance(DefaultStep)
+		clk.Advance(defaultStep)
 	}
 	// Negative steps (clocks before 1970) encode and check as well.
 	clk = newFakeClock(time.Unix(-90, 0))
@@ -128,9 +128,9 @@ func TestFreshAcrossSteps(t *testing.T) {
 		t.Fatal("Issue() did not change across a step boundary")
 	}
 	wantValid(t, s, n, false)
-	clk.Advance(DefaultStep) // two steps old
+	clk.Advance(defaultStep) // two steps old
 	wantValid(t, s, n, false)
-	clk.Advance(DefaultStep) // three steps old: beyond the window
+	clk.Advance(defaultStep) // three steps old: beyond the window
 	wantErr(t, s, n, ErrExpired)
 }
 
@@ -155,14 +155,14 @@ func TestFutureStep(t *testing.T) {
 		ahead time.Duration
 		want  error
 	}{
-		{DefaultStep, nil},                             // next step: fleet clock skew
-		{2*DefaultStep - time.Nanosecond, nil},         // still the next step
-		{2 * DefaultStep, ErrExpired},                  // beyond one step
-		{1000 * DefaultStep, ErrExpired},               // far future
-		{DefaultStep - time.Nanosecond, nil},           // same step
-		{-2 * DefaultStep, nil},                        // oldest step inside the window
-		{-2*DefaultStep - time.Nanosecond, ErrExpired}, // step just outside the window
-		{-1000 * DefaultStep, ErrExpired},              // far past
+		{defaultStep, nil},                             // next step: fleet clock skew
+		{2*defaultStep - time.Nanosecond, nil},         // still the next step
+		{2 * defaultStep, ErrExpired},                  // beyond one step
+		{1000 * defaultStep, ErrExpired},               // far future
+		{defaultStep - time.Nanosecond, nil},           // same step
+		{-2 * defaultStep, nil},                        // oldest step inside the window
+		{-2*defaultStep - time.Nanosecond, ErrExpired}, // step just outside the window
+		{-1000 * defaultStep, ErrExpired},              // far past
 	} {
 		issuer := newSource(t, secretA, Clock(func() time.Time { return t0.Add(tc.ahead) }))
 		n := issuer.Issue()
@@ -175,7 +175,7 @@ func TestFutureStep(t *testing.T) {
 		}
 	}
 	// A next-step nonce under the current secret counts as fresh.
-	next := newSource(t, secretA, Clock(func() time.Time { return t0.Add(DefaultStep) })).Issue()
+	next := newSource(t, secretA, Clock(func() time.Time { return t0.Add(defaultStep) })).Issue()
 	wantValid(t, checker, next, true)
 }
 
@@ -256,11 +256,11 @@ func TestRotation(t *testing.T) {
 	wantErr(t, old, newNonce, ErrInvalid) // old instances do not know the new secret
 
 	// Old secrets still expire normally.
-	clk.Advance(3 * DefaultStep)
+	clk.Advance(3 * defaultStep)
 	wantErr(t, rotated, oldNonce, ErrExpired)
 
 	dropped := newSource(t, secretB, Clock(clk.Now))
-	clk.Advance(-3 * DefaultStep)
+	clk.Advance(-3 * defaultStep)
 	wantErr(t, dropped, oldNonce, ErrInvalid)
 
 	// Several previous secrets, given in one or several options.
@@ -294,7 +294,7 @@ func TestNewErrors(t *testing.T) {
 		opts   []Option
 	}{
 		"nil secret":            {nil, nil},
-		"short secret":          {secretA[:MinSecretLen-1], nil},
+		"short secret":          {secretA[:minSecretLen-1], nil},
 		"step 0":                {secretA, []Option{Step(0)}},
 		"step below 1s":         {secretA, []Option{Step(time.Second - 1)}},
 		"negative step":         {secretA, []Option{Step(-time.Minute)}},
@@ -309,7 +309,7 @@ func TestNewErrors(t *testing.T) {
 			}
 		})
 	}
-	s := newSource(t, secretA[:MinSecretLen], Step(time.Second), Window(0), Scope(""), nil)
+	s := newSource(t, secretA[:minSecretLen], Step(time.Second), Window(0), Scope(""), nil)
 	if s.step != int64(time.Second) || s.window != 0 {
 		t.Fatalf("step %v window %d", s.step, s.window)
 	}
@@ -336,7 +336,7 @@ func TestSecretsCopied(t *testing.T) {
 	n := s.Issue()
 	clear(secret)
 	clear(prev)
-	clk.Advance(DefaultStep) // defeat the issue cache
+	clk.Advance(defaultStep) // defeat the issue cache
 	wantValid(t, s, n, false)
 	wantValid(t, s, newSource(t, secretB, Clock(clk.Now)).Issue(), false)
 }
@@ -427,7 +427,7 @@ func BenchmarkIssue(b *testing.B) {
 		s := newSource(b, secretA, Clock(clk.Now))
 		b.ReportAllocs()
 		for b.Loop() {
-			clk.Advance(DefaultStep)
+			clk.Advance(defaultStep)
 			_ = s.Issue()
 		}
 	})
@@ -437,7 +437,7 @@ func BenchmarkCheck(b *testing.B) {
 	clk := newFakeClock(t0)
 	s := newSource(b, secretB, Clock(clk.Now), Previous(secretA))
 	prevStep := s.Issue()
-	clk.Advance(DefaultStep)
+	clk.Advance(defaultStep)
 	current := s.Issue()
 	oldSecret := newSource(b, secretA, Clock(clk.Now)).Issue()
 	forged := current[:20] + "AAAAAAAAAAAA"

@@ -15,10 +15,10 @@ import (
 
 // Defaults for [NewMemory].
 const (
-	// DefaultCapacity is the default total number of entries of a [Memory] store.
-	DefaultCapacity = 100_000
-	// DefaultShards is the default number of shards of a [Memory] store.
-	DefaultShards = 16
+	// defaultCapacity is the default total number of entries of a [Memory] store.
+	defaultCapacity = 100_000
+	// defaultShards is the default number of shards of a [Memory] store.
+	defaultShards = 16
 )
 
 // Memory is a bounded in-memory [Store] for a single instance.
@@ -125,7 +125,7 @@ type memoryConfig struct {
 type MemoryOption func(*memoryConfig) error
 
 // Capacity sets the total number of entries the store can hold
-// (default [DefaultCapacity]). It must be at least 1.
+// (default 100 000). It must be at least 1.
 func Capacity(n int) MemoryOption {
 	return func(c *memoryConfig) error {
 		if n < 1 {
@@ -137,7 +137,7 @@ func Capacity(n int) MemoryOption {
 }
 
 // Shards sets the number of independently locked shards (default
-// [DefaultShards]). It must be a power of two. If it exceeds the capacity,
+// 16). It must be a power of two. If it exceeds the capacity,
 // the store uses the largest power of two not above the capacity, so that
 // every shard holds at least one entry.
 func Shards(n int) MemoryOption {
@@ -193,7 +193,7 @@ func OwnerQuota(n int) MemoryOption {
 
 // NewMemory returns an empty in-memory store. Errors wrap [ErrInvalidConfig].
 func NewMemory(opts ...MemoryOption) (*Memory, error) {
-	cfg := memoryConfig{capacity: DefaultCapacity, shards: DefaultShards, now: time.Now}
+	cfg := memoryConfig{capacity: defaultCapacity, shards: defaultShards, now: time.Now}
 	for _, opt := range opts {
 		if opt == nil {
 			continue

@@ -266,7 +266,7 @@ func TestMemoryOptions(t *testing.T) {
 
 	t.Run("defaults", func(t *testing.T) {
 		m := newTestMemory(t, nil)
-		if m.Capacity() != DefaultCapacity || len(m.shards) != DefaultShards {
+		if m.Capacity() != defaultCapacity || len(m.shards) != defaultShards {
 			t.Fatalf("capacity %d, shards %d", m.Capacity(), len(m.shards))
 		}
 	})

@@ -49,7 +49,7 @@ func run() error {
 	publicURL := flag.String("public-url", "", "external origin (and optional path prefix) clients sign")
 	useNonce := flag.Bool("nonce", false, "require server nonces on DPoP and PoP routes (secret from POPGUARD_NONCE_SECRET, else random)")
 	replayStore := flag.String("replay", "memory", "replay store: memory or redis://host:port/db")
-	replayCap := flag.Int("replay-capacity", replay.DefaultCapacity, "memory replay store entries (>= peak proofs/s x 70 s)")
+	replayCap := flag.Int("replay-capacity", 100_000, "memory replay store entries (>= peak proofs/s x 70 s)")
 	acceptJWT := flag.Bool("accept-jwt-typ", false, `also accept access tokens with typ "JWT" (Microsoft Entra ID)`)
 	flag.Parse()
 	if *issuer == "" || *audience == "" || *jwks == "" {
