@@ -130,10 +130,10 @@ func importEC(crv, x, y string) (*PublicKey, error) {
 	}
 	var point [1 + 2*66]byte
 	point[0] = 4
-	if n, err := b64.Decode(point[1:], bytesOf(x)); err != nil || n != size {
+	if n, err := b64.Decode(point[1:], []byte(x)); err != nil || n != size {
 		return nil, ErrJWKInvalid
 	}
-	if n, err := b64.Decode(point[1+size:], bytesOf(y)); err != nil || n != size {
+	if n, err := b64.Decode(point[1+size:], []byte(y)); err != nil || n != size {
 		return nil, ErrJWKInvalid
 	}
 	pub, err := ecdsa.ParseUncompressedPublicKey(curve, point[:1+2*size])
@@ -194,12 +194,13 @@ func importOKP(crv, x string) (*PublicKey, error) {
 // of the required members, in lexicographic order, without whitespace. The
 // member values are base64url and curve names, which need no escaping.
 func thumbprint(parts ...string) string {
-	h := sha256.New()
+	var buf [256]byte // an EC or OKP input fits; an RSA one grows on the heap
+	in := buf[:0]
 	for _, p := range parts {
-		h.Write(bytesOf(p))
+		in = append(in, p...)
 	}
-	var sum [sha256.Size]byte
-	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0]))
+	sum := sha256.Sum256(in)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // ThumbprintURI returns the RFC 9278 URI for an RFC 7638 SHA-256 thumbprint.
@@ -210,7 +211,7 @@ func ThumbprintURI(tp string) string {
 // HashB64 returns base64url(SHA-256(s)) without padding, as used by ath and
 // the SHR q, h and b claims.
 func HashB64(s string) string {
-	sum := sha256.Sum256(bytesOf(s))
+	sum := sha256.Sum256([]byte(s))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 

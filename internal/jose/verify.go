@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"errors"
-	"hash"
 )
 
 // Errors of Verify. Their messages are safe to show a client.
@@ -87,7 +86,7 @@ func Verify(alg *Alg, key *PublicKey, signingInput string, sig []byte) error {
 		}
 		return nil
 	case ed25519.PublicKey:
-		if !ed25519.Verify(k, bytesOf(signingInput), sig) {
+		if !ed25519.Verify(k, []byte(signingInput), sig) {
 			return ErrBadSignature
 		}
 		return nil
@@ -96,19 +95,16 @@ func Verify(alg *Alg, key *PublicKey, signingInput string, sig []byte) error {
 }
 
 func digest(h crypto.Hash, s string) []byte {
-	var hh hash.Hash
 	switch h {
 	case crypto.SHA256:
-		sum := sha256.Sum256(bytesOf(s))
+		sum := sha256.Sum256([]byte(s))
 		return sum[:]
 	case crypto.SHA384:
-		sum := sha512.Sum384(bytesOf(s))
+		sum := sha512.Sum384([]byte(s))
 		return sum[:]
-	default:
-		hh = sha512.New()
 	}
-	hh.Write(bytesOf(s))
-	return hh.Sum(nil)
+	sum := sha512.Sum512([]byte(s))
+	return sum[:]
 }
 
 // derSignature encodes R and S (big-endian, fixed size) as the ASN.1
@@ -166,7 +162,7 @@ func HMACHash(alg string) (crypto.Hash, bool) {
 // VerifyHMAC checks an HMAC JWS signature in constant time.
 func VerifyHMAC(h crypto.Hash, secret []byte, signingInput string, sig []byte) error {
 	m := hmac.New(h.New, secret)
-	m.Write(bytesOf(signingInput))
+	m.Write([]byte(signingInput))
 	if !hmac.Equal(m.Sum(nil), sig) {
 		return ErrBadSignature
 	}
