@@ -7,8 +7,10 @@ package jose
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -464,6 +466,56 @@ func TestParseJWKRejects(t *testing.T) {
 				t.Fatalf("ParseJWK = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseJWKNothingIgnored: a line break (JSON-escaped) inside a base64url
+// member is refused, although encoding/base64 would skip it: the thumbprint
+// is taken over the members as sent, so the same key must not have two.
+func TestParseJWKNothingIgnored(t *testing.T) {
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, _ := ecKey.PublicKey.Bytes()
+	edKey, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []map[string]string{
+		{"kty": "EC", "crv": "P-256", "x": b64.EncodeToString(pt[1:33]), "y": b64.EncodeToString(pt[33:])},
+		{"kty": "OKP", "crv": "Ed25519", "x": b64.EncodeToString(edKey)},
+		{"kty": "RSA", "n": b64.EncodeToString(rsaKey.N.Bytes()), "e": "AQAB"},
+	}
+	for _, k := range keys {
+		raw, _ := json.Marshal(k)
+		if _, err := ParseJWK(raw, KeyPolicy{}); err != nil {
+			t.Fatalf("valid %s key: %v", k["kty"], err)
+		}
+		for _, member := range []string{"x", "y", "n", "e"} {
+			v, ok := k[member]
+			if !ok {
+				continue
+			}
+			for _, brk := range []string{`\n`, `\r\n`, `\r`, `\u000a`} {
+				for _, at := range []int{0, 2, len(v)} {
+					bad := map[string]string{}
+					for n, mv := range k {
+						bad[n] = mv
+					}
+					bad[member] = "@"
+					raw, _ := json.Marshal(bad)
+					raw = bytes.Replace(raw, []byte(`"@"`), []byte(`"`+v[:at]+brk+v[at:]+`"`), 1)
+					if _, err := ParseJWK(raw, KeyPolicy{}); !errors.Is(err, ErrJWKInvalid) {
+						t.Errorf("%s %s with %s at %d: %v, want ErrJWKInvalid", k["kty"], member, brk, at, err)
+					}
+				}
+			}
+		}
 	}
 }
 

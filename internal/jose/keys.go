@@ -125,7 +125,9 @@ func importEC(crv, x, y string) (*PublicKey, error) {
 	if curve == nil {
 		return nil, ErrJWKUnsupported
 	}
-	if b64.DecodedLen(len(x)) != size || b64.DecodedLen(len(y)) != size {
+	// IsB64URL first: encoding/base64 skips CR and LF even in strict mode,
+	// and the thumbprint is taken over the members as sent.
+	if !IsB64URL(x) || !IsB64URL(y) || b64.DecodedLen(len(x)) != size || b64.DecodedLen(len(y)) != size {
 		return nil, ErrJWKInvalid
 	}
 	var point [1 + 2*66]byte
@@ -151,6 +153,9 @@ func importRSA(n, e string, policy KeyPolicy) (*PublicKey, error) {
 	lo, hi := policy.bounds()
 	if b64.DecodedLen(len(n)) > hi/8+1 {
 		return nil, ErrJWKRSASize
+	}
+	if !IsB64URL(n) || !IsB64URL(e) {
+		return nil, ErrJWKInvalid // see importEC
 	}
 	nb, err := b64.DecodeString(n)
 	if err != nil || len(nb) == 0 || nb[0] == 0 {
@@ -181,6 +186,9 @@ func importRSA(n, e string, policy KeyPolicy) (*PublicKey, error) {
 func importOKP(crv, x string) (*PublicKey, error) {
 	if crv != "Ed25519" {
 		return nil, ErrJWKUnsupported
+	}
+	if !IsB64URL(x) {
+		return nil, ErrJWKInvalid
 	}
 	kb, err := b64.DecodeString(x)
 	if err != nil || len(kb) != ed25519.PublicKeySize {
