@@ -27,6 +27,14 @@
 //
 // Checks run cheapest first: sizes and syntax, then header and claim checks,
 // then the signature, so that garbage costs little.
+//
+// Issuer key sets (NewStaticKeySet, NewRemoteKeySet) are parsed, fetched and
+// refreshed by github.com/lestrrat-go/jwx/v3. What clients send (access
+// tokens, DPoP proofs, signed HTTP requests and the public keys inside them)
+// is parsed by popguard's own strict JOSE code: duplicate JSON members are
+// refused at any depth, base64url must be exact (unpadded, URL alphabet,
+// nothing skipped), and a key with private members is refused before it is
+// imported. Signatures are verified with the standard library.
 package validate
 
 import (

@@ -1,7 +1,8 @@
 package main
 
-// Keys: generating, writing and loading private JWKs (parsed and written by
-// internal/sign), thumbprints and JWK Sets.
+// Keys: generating, writing and loading private JWKs (written by
+// internal/sign, read with jwx through sign.ParsePrivateJWK), thumbprints and
+// JWK Sets.
 
 import (
 	"encoding/json"

@@ -140,16 +140,16 @@ func TestKeygenStdoutAndRefusals(t *testing.T) {
 	if _, errOut, code := popctl(t, "", "proof", "-key", pubPath, "-url", "https://a.test/"); code != exitUsage || !strings.Contains(errOut, "public JWK") {
 		t.Errorf("public key: exit %d, %s", code, errOut)
 	}
-	// A tampered private key (x of another key) is refused.
+	// A tampered private key (the public point of another key) is refused.
 	other := keygen(t, t.TempDir(), "o.json", "ES256")
 	var a, b map[string]any
 	ra, _ := os.ReadFile(path)
 	rb, _ := os.ReadFile(other)
 	_ = json.Unmarshal(ra, &a)
 	_ = json.Unmarshal(rb, &b)
-	a["x"] = b["x"]
-	if _, err := parsePrivateJWK(marshalIndent(a)); err == nil || !strings.Contains(err.Error(), "does not match") {
-		t.Errorf("mismatched x: %v", err)
+	a["x"], a["y"] = b["x"], b["y"]
+	if _, err := parsePrivateJWK(marshalIndent(a)); err == nil || !strings.Contains(err.Error(), "do not match") {
+		t.Errorf("mismatched x, y: %v", err)
 	}
 }
 

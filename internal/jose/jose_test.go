@@ -7,10 +7,11 @@ package jose
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -468,34 +469,94 @@ func TestParseJWKRejects(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// ECDSA R||S to DER, checked against encoding/asn1.
+// TestParseJWKNothingIgnored: a line break (JSON-escaped) inside a base64url
+// member is refused, although encoding/base64 would skip it: the thumbprint
+// is taken over the members as sent, so the same key must not have two.
+func TestParseJWKNothingIgnored(t *testing.T) {
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, _ := ecKey.PublicKey.Bytes()
+	edKey, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []map[string]string{
+		{"kty": "EC", "crv": "P-256", "x": b64.EncodeToString(pt[1:33]), "y": b64.EncodeToString(pt[33:])},
+		{"kty": "OKP", "crv": "Ed25519", "x": b64.EncodeToString(edKey)},
+		{"kty": "RSA", "n": b64.EncodeToString(rsaKey.N.Bytes()), "e": "AQAB"},
+	}
+	for _, k := range keys {
+		raw, _ := json.Marshal(k)
+		if _, err := ParseJWK(raw, KeyPolicy{}); err != nil {
+			t.Fatalf("valid %s key: %v", k["kty"], err)
+		}
+		for _, member := range []string{"x", "y", "n", "e"} {
+			v, ok := k[member]
+			if !ok {
+				continue
+			}
+			for _, brk := range []string{`\n`, `\r\n`, `\r`, `\u000a`} {
+				for _, at := range []int{0, 2, len(v)} {
+					bad := map[string]string{}
+					for n, mv := range k {
+						bad[n] = mv
+					}
+					bad[member] = "@"
+					raw, _ := json.Marshal(bad)
+					raw = bytes.Replace(raw, []byte(`"@"`), []byte(`"`+v[:at]+brk+v[at:]+`"`), 1)
+					if _, err := ParseJWK(raw, KeyPolicy{}); !errors.Is(err, ErrJWKInvalid) {
+						t.Errorf("%s %s with %s at %d: %v, want ErrJWKInvalid", k["kty"], member, brk, at, err)
+					}
+				}
+			}
+		}
+	}
+}
 
-func TestDERSignature(t *testing.T) {
-	for _, curve := range []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()} {
-		size := (curve.Params().BitSize + 7) / 8
-		n := curve.Params().N
-		values := []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(0x7f), big.NewInt(0x80), big.NewInt(0xff), big.NewInt(0x100),
-			new(big.Int).Sub(n, big.NewInt(1)), n, new(big.Int).Rsh(n, 8), new(big.Int).Lsh(big.NewInt(1), uint(8*size-1))}
-		for range 50 {
-			v, err := rand.Int(rand.Reader, n)
+// ---------------------------------------------------------------------------
+// ECDSA R||S signatures.
+
+// TestVerifyECDSAFixedSize: valid R||S signatures verify whatever their
+// values look like: R or S with leading zero octets (short integers) or
+// with the top bit set. Signatures are drawn until both kinds were seen.
+func TestVerifyECDSAFixedSize(t *testing.T) {
+	for _, tc := range []struct {
+		alg   string
+		curve elliptic.Curve
+	}{{"ES256", elliptic.P256()}, {"ES384", elliptic.P384()}, {"ES512", elliptic.P521()}} {
+		priv, err := ecdsa.GenerateKey(tc.curve, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := FromCrypto(&priv.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alg, _ := LookupAlg(tc.alg)
+		size := (tc.curve.Params().BitSize + 7) / 8
+		// P-521 values are 66 octets for 521 bits: the top bit is never set.
+		leadingZero, highBit := false, tc.alg == "ES512"
+		for i := 0; i < 20 || (i < 2000 && !(leadingZero && highBit)); i++ {
+			input := fmt.Sprintf("header.payload%d", i)
+			r, s, err := ecdsa.Sign(rand.Reader, priv, digest(alg.hash, input))
 			if err != nil {
 				t.Fatal(err)
 			}
-			values = append(values, v)
-		}
-		for _, r := range values {
-			for _, s := range values[:12] {
-				rb, sb := r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))
-				got := derSignature(rb, sb)
-				want, err := asn1.Marshal(struct{ R, S *big.Int }{r, s})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Fatalf("%s: derSignature(%x, %x) = %x, want %x", curve.Params().Name, rb, sb, got, want)
-				}
+			sig := append(r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))...)
+			leadingZero = leadingZero || sig[0] == 0 || sig[size] == 0
+			highBit = highBit || sig[0]&0x80 != 0 || sig[size]&0x80 != 0
+			if err := Verify(alg, pub, input, sig); err != nil {
+				t.Fatalf("%s: valid signature %x rejected: %v", tc.alg, sig, err)
 			}
+		}
+		if !leadingZero || !highBit {
+			t.Errorf("%s: leading zero seen %v, top bit seen %v", tc.alg, leadingZero, highBit)
 		}
 	}
 }

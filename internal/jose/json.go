@@ -1,9 +1,3 @@
-// Package jose is popguard's thin JOSE layer: strict compact-JWS parsing,
-// strict JSON (duplicate members rejected), JWK public-key import, RFC 7638
-// thumbprints and signature verification with the standard library.
-//
-// It is internal so the JOSE implementation can change without touching the
-// public API.
 package jose
 
 import (

@@ -125,15 +125,17 @@ func importEC(crv, x, y string) (*PublicKey, error) {
 	if curve == nil {
 		return nil, ErrJWKUnsupported
 	}
-	if b64.DecodedLen(len(x)) != size || b64.DecodedLen(len(y)) != size {
+	// IsB64URL first: encoding/base64 skips CR and LF even in strict mode,
+	// and the thumbprint is taken over the members as sent.
+	if !IsB64URL(x) || !IsB64URL(y) || b64.DecodedLen(len(x)) != size || b64.DecodedLen(len(y)) != size {
 		return nil, ErrJWKInvalid
 	}
 	var point [1 + 2*66]byte
 	point[0] = 4
-	if n, err := b64.Decode(point[1:], bytesOf(x)); err != nil || n != size {
+	if n, err := b64.Decode(point[1:], []byte(x)); err != nil || n != size {
 		return nil, ErrJWKInvalid
 	}
-	if n, err := b64.Decode(point[1+size:], bytesOf(y)); err != nil || n != size {
+	if n, err := b64.Decode(point[1+size:], []byte(y)); err != nil || n != size {
 		return nil, ErrJWKInvalid
 	}
 	pub, err := ecdsa.ParseUncompressedPublicKey(curve, point[:1+2*size])
@@ -151,6 +153,9 @@ func importRSA(n, e string, policy KeyPolicy) (*PublicKey, error) {
 	lo, hi := policy.bounds()
 	if b64.DecodedLen(len(n)) > hi/8+1 {
 		return nil, ErrJWKRSASize
+	}
+	if !IsB64URL(n) || !IsB64URL(e) {
+		return nil, ErrJWKInvalid // see importEC
 	}
 	nb, err := b64.DecodeString(n)
 	if err != nil || len(nb) == 0 || nb[0] == 0 {
@@ -182,6 +187,9 @@ func importOKP(crv, x string) (*PublicKey, error) {
 	if crv != "Ed25519" {
 		return nil, ErrJWKUnsupported
 	}
+	if !IsB64URL(x) {
+		return nil, ErrJWKInvalid
+	}
 	kb, err := b64.DecodeString(x)
 	if err != nil || len(kb) != ed25519.PublicKeySize {
 		return nil, ErrJWKInvalid
@@ -194,12 +202,13 @@ func importOKP(crv, x string) (*PublicKey, error) {
 // of the required members, in lexicographic order, without whitespace. The
 // member values are base64url and curve names, which need no escaping.
 func thumbprint(parts ...string) string {
-	h := sha256.New()
+	var buf [256]byte // an EC or OKP input fits; an RSA one grows on the heap
+	in := buf[:0]
 	for _, p := range parts {
-		h.Write(bytesOf(p))
+		in = append(in, p...)
 	}
-	var sum [sha256.Size]byte
-	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0]))
+	sum := sha256.Sum256(in)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // ThumbprintURI returns the RFC 9278 URI for an RFC 7638 SHA-256 thumbprint.
@@ -210,7 +219,7 @@ func ThumbprintURI(tp string) string {
 // HashB64 returns base64url(SHA-256(s)) without padding, as used by ath and
 // the SHR q, h and b claims.
 func HashB64(s string) string {
-	sum := sha256.Sum256(bytesOf(s))
+	sum := sha256.Sum256([]byte(s))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 

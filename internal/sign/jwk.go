@@ -1,19 +1,17 @@
 package sign
 
-// Private JWKs: reading them (popctl's -key files) and writing them
-// (popctl keygen).
+// Private JWKs: writing them (popctl keygen) and reading them (popctl's
+// -key files, parsed by jwx).
 
 import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rsa"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
-	"strings"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/popguard/popguard/internal/jose"
 )
@@ -55,114 +53,65 @@ func (k *Key) PrivateJWK(kid string) (map[string]any, error) {
 // ParsePrivateJWK reads a private JWK, or a JWK Set holding exactly one
 // key, and returns the key and its kid. alg defaults by key type
 // (ES256/ES384/ES512 by curve, RS256, EdDSA); kid defaults to the RFC 7638
-// thumbprint. The public members, when present, must be those of the
-// private key.
+// thumbprint.
+//
+// Parsing is github.com/lestrrat-go/jwx/v3/jwk's (as for issuer JWKS in
+// validate): it checks the members, decodes base64url and builds the
+// standard library key. What jwx leaves to its caller is checked here: the
+// EC public point must be d·G (jwx takes x and y as given) and an RSA key
+// must be consistent (rsa.PrivateKey.Validate); jwx itself checks that an
+// Ed25519 x matches d.
 func ParsePrivateJWK(raw []byte) (key *Key, kid string, err error) {
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, "", fmt.Errorf("not a JSON object: %v", err)
+	set, err := jwk.Parse(raw)
+	if err != nil {
+		return nil, "", fmt.Errorf("invalid JWK: %v", err)
 	}
-	if keys, ok := m["keys"].([]any); ok {
-		if len(keys) != 1 {
-			return nil, "", fmt.Errorf("a JWK Set with %d keys: give a single key", len(keys))
-		}
-		if m, ok = keys[0].(map[string]any); !ok {
-			return nil, "", errors.New("the JWK Set's key is not an object")
-		}
+	if set.Len() != 1 {
+		return nil, "", fmt.Errorf("a JWK Set with %d keys: give a single key", set.Len())
 	}
-	str := func(name string) string { s, _ := m[name].(string); return s }
-	num := func(name string) (*big.Int, error) {
-		s := str(name)
-		if s == "" {
-			return nil, fmt.Errorf("member %q is missing", name)
-		}
-		b, err := b64.DecodeString(strings.TrimRight(s, "="))
-		if err != nil {
-			return nil, fmt.Errorf("member %q is not base64url", name)
-		}
-		return new(big.Int).SetBytes(b), nil
-	}
-	if str("kty") == "" {
-		return nil, "", errors.New("not a JWK (no kty)")
-	}
-	if str("d") == "" {
-		if str("kty") == "oct" {
-			return nil, "", errors.New("a symmetric (oct) key: DPoP and PoP need an asymmetric key")
-		}
-		return nil, "", errors.New("a public JWK: a private key (with d) is needed to sign; make one with popctl keygen")
+	jk, _ := set.Key(0)
+	var exported any
+	if err := jwk.Export(jk, &exported); err != nil {
+		return nil, "", fmt.Errorf("invalid %s key: %v", jk.KeyType(), err)
 	}
 	var signer crypto.Signer
 	var defAlg string
-	switch kty := str("kty"); kty {
-	case "EC":
-		var curve elliptic.Curve
-		switch str("crv") {
-		case "P-256":
-			curve, defAlg = elliptic.P256(), "ES256"
-		case "P-384":
-			curve, defAlg = elliptic.P384(), "ES384"
-		case "P-521":
-			curve, defAlg = elliptic.P521(), "ES512"
-		default:
-			return nil, "", fmt.Errorf("unsupported EC curve %q", str("crv"))
+	switch k := exported.(type) {
+	case *ecdsa.PrivateKey:
+		defAlg = map[string]string{"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}[k.Curve.Params().Name]
+		if defAlg == "" {
+			return nil, "", fmt.Errorf("unsupported EC curve %q", k.Curve.Params().Name)
 		}
-		d, err := b64.DecodeString(strings.TrimRight(str("d"), "="))
-		if err != nil {
-			return nil, "", errors.New(`member "d" is not base64url`)
+		size := (k.Curve.Params().BitSize + 7) / 8
+		if k.D.BitLen() > 8*size {
+			return nil, "", errors.New("invalid EC private key: d is too large")
 		}
-		priv, err := ecdsa.ParseRawPrivateKey(curve, d)
+		derived, err := ecdsa.ParseRawPrivateKey(k.Curve, k.D.FillBytes(make([]byte, size)))
 		if err != nil {
 			return nil, "", fmt.Errorf("invalid EC private key: %v", err)
 		}
-		signer = priv
-	case "RSA":
-		defAlg = "RS256"
-		var parts [5]*big.Int
-		for i, name := range []string{"n", "e", "d", "p", "q"} {
-			v, err := num(name)
-			if err != nil {
-				if name == "p" || name == "q" {
-					return nil, "", errors.New("RSA private keys need p and q")
-				}
-				return nil, "", err
-			}
-			parts[i] = v
+		if !derived.PublicKey.Equal(&k.PublicKey) {
+			return nil, "", errors.New(`members "x" and "y" do not match the private key`)
 		}
-		if !parts[1].IsInt64() || parts[1].Int64() > 1<<31-1 {
-			return nil, "", errors.New("RSA exponent e is out of range")
-		}
-		priv := &rsa.PrivateKey{
-			PublicKey: rsa.PublicKey{N: parts[0], E: int(parts[1].Int64())},
-			D:         parts[2], Primes: []*big.Int{parts[3], parts[4]},
-		}
-		if err := priv.Validate(); err != nil {
+		signer = derived
+	case *rsa.PrivateKey:
+		if err := k.Validate(); err != nil {
 			return nil, "", fmt.Errorf("invalid RSA private key: %v", err)
 		}
-		priv.Precompute()
-		signer = priv
-	case "OKP":
-		if str("crv") != "Ed25519" {
-			return nil, "", fmt.Errorf("unsupported OKP curve %q (only Ed25519)", str("crv"))
-		}
-		defAlg = "EdDSA"
-		seed, err := b64.DecodeString(strings.TrimRight(str("d"), "="))
-		if err != nil || len(seed) != ed25519.SeedSize {
-			return nil, "", errors.New(`member "d" is not a 32-byte Ed25519 seed`)
-		}
-		signer = ed25519.NewKeyFromSeed(seed)
+		k.Precompute()
+		signer, defAlg = k, "RS256"
+	case ed25519.PrivateKey:
+		signer, defAlg = k, "EdDSA"
+	case *ecdsa.PublicKey, *rsa.PublicKey, ed25519.PublicKey:
+		return nil, "", errors.New("a public JWK: a private key (with d) is needed to sign; make one with popctl keygen")
+	case []byte:
+		return nil, "", errors.New("a symmetric (oct) key: DPoP and PoP need an asymmetric key")
 	default:
-		return nil, "", fmt.Errorf("unsupported key type %q", kty)
+		return nil, "", fmt.Errorf("unsupported %s key (%T): DPoP and PoP need an EC (P-256, P-384, P-521), RSA or Ed25519 key", jk.KeyType(), exported)
 	}
-	// The public members, when present, must be those of the private key.
-	pub := PublicJWKOf(signer.Public())
-	for name, want := range pub {
-		if got := str(name); got != "" && strings.TrimRight(got, "=") != want {
-			return nil, "", fmt.Errorf("member %q does not match the private key", name)
-		}
-	}
-	alg := str("alg")
-	if alg == "" {
-		alg = defAlg
+	alg := defAlg
+	if a, ok := jk.Algorithm(); ok && a.String() != "" {
+		alg = a.String()
 	}
 	ja, ok := jose.LookupAlg(alg)
 	if !ok {
@@ -170,10 +119,10 @@ func ParsePrivateJWK(raw []byte) (key *Key, kid string, err error) {
 	}
 	pk, err := jose.FromCrypto(signer.Public())
 	if err != nil || !ja.Fits(pk) {
-		return nil, "", fmt.Errorf("alg %q does not fit this %s key", alg, str("kty"))
+		return nil, "", fmt.Errorf("alg %q does not fit this %s key", alg, jk.KeyType())
 	}
 	key = &Key{Alg: alg, Signer: signer}
-	if kid = str("kid"); kid == "" {
+	if kid, _ = jk.KeyID(); kid == "" {
 		kid = key.Thumbprint()
 	}
 	return key, kid, nil

@@ -36,16 +36,39 @@ func TestParsePrivateJWKRefusals(t *testing.T) {
 		mismatched[n] = v
 	}
 	mismatched["x"] = other["x"]
+	// Both coordinates of another key: a valid point, but not d·G.
+	otherPoint := map[string]any{}
+	for n, v := range priv {
+		otherPoint[n] = v
+	}
+	otherPoint["x"], otherPoint["y"] = other["x"], other["y"]
+	rsaPriv, _ := MustKey("RS256").PrivateJWK("r")
+	badRSA, rsaNoPQ := map[string]any{}, map[string]any{}
+	for n, v := range rsaPriv {
+		badRSA[n], rsaNoPQ[n] = v, v
+	}
+	badRSA["d"] = rsaPriv["p"] // n, e, p, q consistent, d wrong
+	delete(rsaNoPQ, "p")
+	delete(rsaNoPQ, "q")
+	edPriv, _ := MustKey("EdDSA").PrivateJWK("e")
+	edOther, _ := MustKey("EdDSA").PrivateJWK("f")
+	edPriv["x"] = edOther["x"]
 	for name, tc := range map[string]struct {
 		jwk  any
 		want string
 	}{
-		"public":     {k.PublicJWK(nil), "a public JWK"},
-		"oct":        {map[string]any{"kty": "oct", "k": "AAAA"}, "symmetric"},
-		"no kty":     {map[string]any{"d": "AAAA"}, "no kty"},
-		"mismatched": {mismatched, `"x" does not match`},
-		"two keys":   {map[string]any{"keys": []any{priv, other}}, "2 keys"},
-		"bad alg":    {map[string]any{"kty": "EC", "crv": "P-256", "d": priv["d"], "alg": "RS256"}, "does not fit"},
+		"public":      {k.PublicJWK(nil), "a public JWK"},
+		"oct":         {map[string]any{"kty": "oct", "k": "AAAA"}, "symmetric"},
+		"no kty":      {map[string]any{"d": "AAAA"}, "invalid JWK"},
+		"mismatched":  {mismatched, "invalid JWK"}, // x of another key: not on the curve
+		"other point": {otherPoint, `"x" and "y" do not match the private key`},
+		"no x, y":     {map[string]any{"kty": "EC", "crv": "P-256", "d": priv["d"]}, "invalid JWK"},
+		"two keys":    {map[string]any{"keys": []any{priv, other}}, "2 keys"},
+		"bad alg":     {map[string]any{"kty": "EC", "crv": "P-256", "x": priv["x"], "y": priv["y"], "d": priv["d"], "alg": "RS256"}, "does not fit"},
+		"bad RSA":     {badRSA, "invalid RSA private key"},
+		"RSA no p, q": {rsaNoPQ, `missing "q"`},
+		"Ed25519 x":   {edPriv, "invalid"},
+		"X25519":      {map[string]any{"kty": "OKP", "crv": "X25519", "x": priv["x"], "d": priv["d"]}, "unsupported OKP key"},
 	} {
 		raw, _ := json.Marshal(tc.jwk)
 		if _, _, err := ParsePrivateJWK(raw); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -1,0 +1,63 @@
+// Package jose is popguard's JOSE layer for what clients send: strict
+// compact-JWS parsing, strict JSON (duplicate members rejected), public-JWK
+// import, RFC 7638 thumbprints and signature verification with the standard
+// library. It is internal so that it can change without touching the public
+// API.
+//
+// # Which parser is used for what
+//
+// popguard parses JOSE objects in three places, on purpose. A fourth JWK
+// parser is not wanted: a new need goes to one of these three.
+//
+// JWKS documents and issuer keys: github.com/lestrrat-go/jwx/v3, in package
+// validate (NewStaticKeySet, NewRemoteKeySet). jwx fetches and refreshes the
+// JWKS (jwk.Cache on httprc: cache headers, background refresh) and knows
+// every key type and its parameters. A JWKS comes from an issuer the server is configured to trust
+// and is read once per refresh, never on a request's path; validate only
+// filters what jwx returns (use "sig", public keys only, the IssuerKeys
+// bounds).
+//
+// What clients send: this package. It parses every compact JWS that arrives
+// with a request (DPoP proofs, Microsoft PoP signed HTTP requests, JWT
+// access tokens) and the public JWKs embedded in them (a proof's jwk header,
+// the cnf.jwk of an SHR or of a token). These come from unauthenticated
+// clients, on every request, and jwx is not used for them, for two reasons:
+//
+//   - Strictness. Duplicate member names are rejected in every object at any
+//     depth (RFC 7515 §4, RFC 7519 §4: no parser differential between
+//     first-wins and last-wins readers is possible; jwx, like encoding/json,
+//     keeps the last). Private members (d, p, q, dp, dq, qi, oth, k) are
+//     detected on the raw JSON, before any key object exists, so a parser
+//     that drops members cannot hide them. base64url is exactly RFC 7515
+//     §2's: unpadded, URL alphabet, canonical trailing bits, nothing ignored,
+//     where jwx guesses among padded, unpadded, standard and URL encodings.
+//     Nesting and member counts are bounded; crit and b64 are refused.
+//   - Cost. A DPoP proof is parsed and verified in about 1.1 times its one
+//     P-256 signature verification, which keeps a whole DPoP request within
+//     the project's budget of 1.25 times. jwx's generic JWS and JWT parsing
+//     is heavier: the DPoP middleware built on jwx in BENCHMARKS.md's peer
+//     comparison spends about one more raw verification's worth of time and
+//     some 700 more allocations per request beyond its two signature checks.
+//
+// Private keys: package internal/sign, for the tests, the demo and popctl.
+// It generates keys, signs proofs, tokens and SHRs, and writes private JWKs.
+// Reading a private JWK file (popctl's -key) is jwx's job again:
+// sign.ParsePrivateJWK calls jwk.Parse and jwk.Export and adds only the
+// checks jwx leaves to its caller (an EC public point must be d·G, an RSA
+// key must pass rsa.PrivateKey.Validate).
+//
+// # No hand-rolled DER, no unsafe
+//
+// ECDSA signatures (RFC 7518 §3.4: fixed-size R||S) are verified by
+// ecdsa.Verify on R and S as big.Ints; the standard library rejects R or S
+// outside [1, n-1]. A hand-rolled DER encoder for ecdsa.VerifyASN1 was
+// measured and removed: it saved about 1 µs (1% of a proof verification) and
+// 10 allocations, less than the 3% of time that hand-written code on the
+// crypto path must buy (BENCHMARKS.md, "The JOSE layer").
+//
+// Strings become bytes by plain conversion. The compiler makes a conversion
+// zero-copy where it can prove the bytes are only read (the base64url
+// decoding of JWS segments and JWK coordinates); where it cannot (hashing a
+// signing input or an access token) the copy costs under 0.5% of a proof
+// verification, so the unsafe string view this package had is gone too.
+package jose
