@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -520,43 +521,33 @@ func TestParseJWKNothingIgnored(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// ECDSA R||S signatures.
+// ECDSA R||S to DER, checked against encoding/asn1.
 
-// TestVerifyECDSAFixedSize: valid R||S signatures verify whatever their
-// values look like: R or S with leading zero octets (short integers) or
-// with the top bit set. Signatures are drawn until both kinds were seen.
-func TestVerifyECDSAFixedSize(t *testing.T) {
-	for _, tc := range []struct {
-		alg   string
-		curve elliptic.Curve
-	}{{"ES256", elliptic.P256()}, {"ES384", elliptic.P384()}, {"ES512", elliptic.P521()}} {
-		priv, err := ecdsa.GenerateKey(tc.curve, rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub, err := FromCrypto(&priv.PublicKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		alg, _ := LookupAlg(tc.alg)
-		size := (tc.curve.Params().BitSize + 7) / 8
-		// P-521 values are 66 octets for 521 bits: the top bit is never set.
-		leadingZero, highBit := false, tc.alg == "ES512"
-		for i := 0; i < 20 || (i < 2000 && !(leadingZero && highBit)); i++ {
-			input := fmt.Sprintf("header.payload%d", i)
-			r, s, err := ecdsa.Sign(rand.Reader, priv, digest(alg.hash, input))
+func TestDERSignature(t *testing.T) {
+	for _, curve := range []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()} {
+		size := (curve.Params().BitSize + 7) / 8
+		n := curve.Params().N
+		values := []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(0x7f), big.NewInt(0x80), big.NewInt(0xff), big.NewInt(0x100),
+			new(big.Int).Sub(n, big.NewInt(1)), n, new(big.Int).Rsh(n, 8), new(big.Int).Lsh(big.NewInt(1), uint(8*size-1))}
+		for range 50 {
+			v, err := rand.Int(rand.Reader, n)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sig := append(r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))...)
-			leadingZero = leadingZero || sig[0] == 0 || sig[size] == 0
-			highBit = highBit || sig[0]&0x80 != 0 || sig[size]&0x80 != 0
-			if err := Verify(alg, pub, input, sig); err != nil {
-				t.Fatalf("%s: valid signature %x rejected: %v", tc.alg, sig, err)
-			}
+			values = append(values, v)
 		}
-		if !leadingZero || !highBit {
-			t.Errorf("%s: leading zero seen %v, top bit seen %v", tc.alg, leadingZero, highBit)
+		for _, r := range values {
+			for _, s := range values[:12] {
+				rb, sb := r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))
+				got := derSignature(rb, sb)
+				want, err := asn1.Marshal(struct{ R, S *big.Int }{r, s})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%s: derSignature(%x, %x) = %x, want %x", curve.Params().Name, rb, sb, got, want)
+				}
+			}
 		}
 	}
 }
