@@ -6,6 +6,7 @@ require (
 	github.com/auth0/go-jwt-middleware/v3 v3.1.0
 	github.com/lestrrat-go/jwx/v3 v3.3.0
 	github.com/popguard/popguard v0.0.0-00010101000000-000000000000
+	golang.org/x/crypto v0.55.0
 )
 
 require (
@@ -20,7 +21,6 @@ require (
 	github.com/lestrrat-go/option/v2 v2.0.0 // indirect
 	github.com/segmentio/asm v1.2.1 // indirect
 	github.com/valyala/fastjson v1.6.10 // indirect
-	golang.org/x/crypto v0.55.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 )
 
