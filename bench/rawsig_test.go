@@ -5,10 +5,10 @@ package bench
 // Issue 12 compared them to decide what internal/jose uses (BENCHMARKS.md,
 // "The JOSE layer"):
 //
-//   - der: the hand-rolled DER encoder internal/jose had (copied below),
-//     then ecdsa.VerifyASN1;
+//   - der: internal/jose's own DER encoder (jose.DERSignature), then
+//     ecdsa.VerifyASN1: what internal/jose uses, for its allocations;
 //   - bigint: R and S as *big.Int and ecdsa.Verify, the standard library
-//     only (what internal/jose uses now);
+//     only;
 //   - cryptobyte: DER built with golang.org/x/crypto/cryptobyte, then
 //     ecdsa.VerifyASN1 (measured here only: the core module does not
 //     require x/crypto).
@@ -30,45 +30,9 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/popguard/popguard/internal/jose"
 )
-
-// handRolledDER is internal/jose's derSignature before issue 12.
-func handRolledDER(r, s []byte) []byte {
-	r, s = trimInt(r), trimInt(s)
-	rl, sl := intLen(r), intLen(s)
-	body := 2 + rl + 2 + sl
-	out := make([]byte, 0, body+3)
-	out = append(out, 0x30)
-	if body >= 0x80 {
-		out = append(out, 0x81)
-	}
-	out = append(out, byte(body))
-	out = appendInt(out, r)
-	out = appendInt(out, s)
-	return out
-}
-
-func trimInt(b []byte) []byte {
-	for len(b) > 1 && b[0] == 0 {
-		b = b[1:]
-	}
-	return b
-}
-
-func intLen(b []byte) int {
-	if b[0]&0x80 != 0 {
-		return len(b) + 1
-	}
-	return len(b)
-}
-
-func appendInt(out, b []byte) []byte {
-	out = append(out, 0x02, byte(intLen(b)))
-	if b[0]&0x80 != 0 {
-		out = append(out, 0)
-	}
-	return append(out, b...)
-}
 
 // cryptobyteDER encodes R and S with cryptobyte, as crypto/ecdsa does.
 func cryptobyteDER(r, s []byte) ([]byte, error) {
@@ -115,7 +79,7 @@ func BenchmarkRawSig(b *testing.B) {
 		sig := append(r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))...)
 		rb, sb := sig[:size], sig[size:]
 		verify := map[string]func() bool{
-			"der": func() bool { return ecdsa.VerifyASN1(pub, h, handRolledDER(rb, sb)) },
+			"der": func() bool { return ecdsa.VerifyASN1(pub, h, jose.DERSignature(rb, sb)) },
 			"bigint": func() bool {
 				return ecdsa.Verify(pub, h, new(big.Int).SetBytes(rb), new(big.Int).SetBytes(sb))
 			},
@@ -125,7 +89,7 @@ func BenchmarkRawSig(b *testing.B) {
 			},
 		}
 		encode := map[string]func() bool{
-			"der": func() bool { return len(handRolledDER(rb, sb)) > 0 },
+			"der": func() bool { return len(jose.DERSignature(rb, sb)) > 0 },
 			"bigint": func() bool {
 				r, s := new(big.Int).SetBytes(rb), new(big.Int).SetBytes(sb)
 				d, err := cryptobyteDER(r.Bytes(), s.Bytes())

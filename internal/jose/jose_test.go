@@ -539,13 +539,13 @@ func TestDERSignature(t *testing.T) {
 		for _, r := range values {
 			for _, s := range values[:12] {
 				rb, sb := r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))
-				got := derSignature(rb, sb)
+				got := DERSignature(rb, sb)
 				want, err := asn1.Marshal(struct{ R, S *big.Int }{r, s})
 				if err != nil {
 					t.Fatal(err)
 				}
 				if !bytes.Equal(got, want) {
-					t.Fatalf("%s: derSignature(%x, %x) = %x, want %x", curve.Params().Name, rb, sb, got, want)
+					t.Fatalf("%s: DERSignature(%x, %x) = %x, want %x", curve.Params().Name, rb, sb, got, want)
 				}
 			}
 		}

@@ -69,7 +69,7 @@ func Verify(alg *Alg, key *PublicKey, signingInput string, sig []byte) error {
 			return ErrBadSignature
 		}
 		digest := digest(alg.hash, signingInput)
-		if !ecdsa.VerifyASN1(k, digest, derSignature(sig[:size], sig[size:])) {
+		if !ecdsa.VerifyASN1(k, digest, DERSignature(sig[:size], sig[size:])) {
 			return ErrBadSignature
 		}
 		return nil
@@ -107,9 +107,9 @@ func digest(h crypto.Hash, s string) []byte {
 	return sum[:]
 }
 
-// derSignature encodes R and S (big-endian, fixed size) as the ASN.1
+// DERSignature encodes R and S (big-endian, fixed size) as the ASN.1
 // SEQUENCE of two INTEGERs that crypto/ecdsa verifies.
-func derSignature(r, s []byte) []byte {
+func DERSignature(r, s []byte) []byte {
 	r, s = trimInt(r), trimInt(s)
 	rl, sl := intLen(r), intLen(s)
 	body := 2 + rl + 2 + sl
