@@ -1546,13 +1546,20 @@ func TestRegressionForwardedQuoted(t *testing.T) {
 			advReject(t, h, send(t, c.forwarded, c.htu), 400, popguard.CodeInvalidRequest, popguard.ReasonRequestBadTarget)
 		})
 	}
-	// An unterminated quote: the element is ignored, the Host stays.
+	// An unterminated quote or a mangled element: the proxy's value cannot
+	// be read, so the request is refused. Falling back to the request's own
+	// Host and scheme let a client discard the proxy's proto and host by
+	// opening a quote that the proxy's appended element then closed.
 	for _, c := range []struct{ forwarded, htu string }{
 		{`for=1.2.3.4, host="evil.test`, "http://evil.test/r"},
 		{`host="evil.test", host=x"`, "http://evil.test/r"},
+		{`for="x, for=198.51.100.1;host=api.public;proto=https`, "http://backend/r"},
+		{`"`, "http://backend/r"},
+		{`for=198.51.100.1;;host=api.public`, "http://api.public/r"},
+		{`host`, "http://backend/r"},
 	} {
 		t.Run(c.forwarded, func(t *testing.T) {
-			advReject(t, h, send(t, c.forwarded, c.htu), 401, popguard.CodeInvalidDPoPProof, popguard.ReasonProofHTU)
+			advReject(t, h, send(t, c.forwarded, c.htu), 400, popguard.CodeInvalidRequest, popguard.ReasonRequestBadTarget)
 		})
 	}
 	t.Run(`control: for="[2001:db8::1]:80", host="api.public"`, func(t *testing.T) {

@@ -221,11 +221,16 @@ func applyForwarded(r *http.Request, family ProxyHeaders, t *target) error {
 		if !ok {
 			return nil
 		}
-		// RFC 7239: proto=https;host=api.example.com
+		// RFC 7239: proto=https;host=api.example.com. An element that is not
+		// a list of token=value pairs (an unterminated quoted-string, which
+		// last reports as a lone quote, an empty or '='-less pair) means the
+		// proxy's element was mangled by what the client sent before it:
+		// refuse it rather than fall back to the request's own Host and
+		// scheme.
 		for _, pair := range splitUnquoted(fwd, ';') {
 			k, v, ok := strings.Cut(trimOWS(pair), "=")
-			if !ok {
-				continue
+			if !ok || k == "" || strings.ContainsAny(k, `" `) {
+				return bad()
 			}
 			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1] // a quoted host must still pass validHost: no escapes, no commas

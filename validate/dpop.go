@@ -102,7 +102,10 @@ type Nonces interface {
 	Issue() string
 	// Check reports whether nonce is one this server issued and still
 	// accepts; fresh is false when it is accepted but a newer one should be
-	// handed out (rotation).
+	// handed out (rotation). For DPoP it runs before the proof's signature
+	// is verified (a missing or stale nonce is answered cheaply), so it must
+	// not consume state: a single-use nonce store would let a forged proof
+	// burn a nonce. nonce.Source is stateless.
 	Check(nonce string) (fresh bool, err error)
 }
 
