@@ -96,7 +96,7 @@ func requestPath(r *http.Request) string {
 // route behaves the same whatever credentials arrive.
 func checkPath(r *http.Request) error {
 	if uri.HasDotSegment(requestPath(r)) || uri.HasDotSegment(r.URL.Path) {
-		return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment, "The request path must not contain dot-segments", nil)
+		return uri.DotSegmentRejection(nil)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
 	"github.com/popguard/popguard/internal/trace"
+	"github.com/popguard/popguard/internal/uri"
 )
 
 // DefaultProofAlgs returns a copy of the default DPoP proof algorithm
@@ -534,8 +535,8 @@ func (v *ProofVerifier) finish(cp *checkedProof) (*Proof, error) {
 // targetErr is the rejection of a request target that CanonicalTarget
 // refused: a client fault (400), with its own reason for a dot-segment.
 func targetErr(err error) error {
-	if errors.Is(err, errDotSegment) {
-		return fail(popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment, "The request path must not contain dot-segments", err)
+	if errors.Is(err, uri.ErrDotSegment) {
+		return uri.DotSegmentRejection(err)
 	}
 	return fail(popguard.CodeInvalidRequest, popguard.ReasonRequestBadTarget, "The request target URI is not valid", err)
 }

@@ -81,24 +81,26 @@ const (
 type htuError struct {
 	subject string // "htu" or "request target"
 	reason  string // e.g. "has userinfo"
+	rule    error  // the internal/uri rule that failed, if any
 }
 
 func (e *htuError) Error() string { return ErrHTU.Error() + ": " + e.subject + " " + e.reason }
 
+// Unwrap returns ErrHTU and, for a URI rule of internal/uri, that rule's
+// error (uri.ErrDotSegment gets a rejection reason of its own).
 func (e *htuError) Unwrap() []error {
-	if e.reason == reasonDotSegment {
-		return []error{ErrHTU, errDotSegment}
+	if e.rule != nil {
+		return []error{ErrHTU, e.rule}
 	}
 	return []error{ErrHTU}
 }
 
-// reasonDotSegment is the htuError reason of a path with a dot-segment;
-// errDotSegment lets callers give that case its own rejection reason.
-const reasonDotSegment = string(uri.ErrDotSegment)
-
-var errDotSegment = errors.New("dot-segment")
-
 func htuErr(subject, reason string) error { return &htuError{subject: subject, reason: reason} }
+
+// ruleErr is htuErr for an error of internal/uri, whose text is constant.
+func ruleErr(subject string, rule error) error {
+	return &htuError{subject: subject, reason: rule.Error(), rule: rule}
+}
 
 // CanonicalHTU returns the normal form of a DPoP proof's htu claim, or an
 // error if the claim is not an acceptable absolute http(s) URI. An htu with a
@@ -171,7 +173,7 @@ func canonicalize(s, subject string) (string, error) {
 	// Host and port (internal/uri holds the grammar).
 	a, err := uri.ParseAuthority(auth)
 	if err != nil {
-		return "", htuErr(subject, err.Error())
+		return "", ruleErr(subject, err)
 	}
 	host, port := a.Host, a.Port
 	rewrite = rewrite || !a.Lower
@@ -187,7 +189,7 @@ func canonicalize(s, subject string) (string, error) {
 	} else {
 		normal, err := uri.CheckPath(path)
 		if err != nil {
-			return "", htuErr(subject, err.Error())
+			return "", ruleErr(subject, err)
 		}
 		rewrite = rewrite || !normal
 	}

@@ -301,7 +301,7 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 		}
 		tr.Pass("u", c.u)
 		if uri.HasDotSegment(req.Path) {
-			err := fail(popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment, "The request path must not contain dot-segments", nil)
+			err := uri.DotSegmentRejection(nil)
 			if tr != nil {
 				tr.Fail("target", strconv.Quote(req.Path), err)
 			}

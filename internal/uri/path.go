@@ -1,6 +1,9 @@
 package uri
 
-import "github.com/popguard/popguard/internal/ascii"
+import (
+	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/ascii"
+)
 
 // Reasons to refuse a path.
 const (
@@ -163,4 +166,11 @@ func upperHex(c byte) byte {
 		return c - ('a' - 'A')
 	}
 	return c
+}
+
+// DotSegmentRejection is the one rejection of a request whose path holds a
+// dot-segment, whichever layer finds it: 400 invalid_request, reason
+// request_dot_segment, with cause (may be nil) for the log.
+func DotSegmentRejection(cause error) *popguard.Error {
+	return popguard.NewError(popguard.CodeInvalidRequest, popguard.ReasonRequestDotSegment, "The request path must not contain dot-segments", cause)
 }
