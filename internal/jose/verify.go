@@ -186,6 +186,8 @@ func (p KeyPolicy) Check(k crypto.PublicKey) error {
 	if bits := rk.N.BitLen(); bits < lo || bits > hi {
 		return ErrJWKRSASize
 	}
+	// Public exponents above 65537 only make verification slower (for a
+	// proof key, the caller picks it): no real key uses them.
 	if rk.E < 3 || rk.E%2 == 0 || rk.E > 65537 {
 		return ErrJWKInvalid
 	}
