@@ -77,15 +77,15 @@ func (t target) uri() string {
 	return s
 }
 
-// requestPath returns the path of the request target as received (the
-// origin-form request-target, HTTP/2 :path), or r.URL's escaped path for an
-// absolute-form target.
-func requestPath(r *http.Request) string {
+// requestTarget returns the path and query of the request target as
+// received (the origin-form request-target, HTTP/2 :path), not re-escaped,
+// or r.URL's escaped path and raw query for an absolute-form target.
+func requestTarget(r *http.Request) (path, query string) {
 	if rt := r.RequestURI; rt != "" && rt[0] == '/' {
-		path, _, _ := strings.Cut(rt, "?")
-		return path
+		path, query, _ = strings.Cut(rt, "?")
+		return path, query
 	}
-	return r.URL.EscapedPath()
+	return r.URL.EscapedPath(), r.URL.RawQuery
 }
 
 // checkPath refuses a request whose path holds a dot-segment in any
@@ -95,7 +95,7 @@ func requestPath(r *http.Request) string {
 // would not be the one the handler serves. It applies to every scheme, so a
 // route behaves the same whatever credentials arrive.
 func checkPath(r *http.Request) error {
-	if uri.HasDotSegment(requestPath(r)) || uri.HasDotSegment(r.URL.Path) {
+	if path, _ := requestTarget(r); uri.HasDotSegment(path) || uri.HasDotSegment(r.URL.Path) {
 		return uri.DotSegmentRejection(nil)
 	}
 	return nil
@@ -110,10 +110,7 @@ func (g *Guard) targetOf(r *http.Request) (target, error) {
 	// The path exactly as received on the wire (origin-form request-target),
 	// not re-escaped: SHR p is compared exactly and a handler chain may
 	// have rewritten r.URL (http.StripPrefix).
-	path, query := requestPath(r), r.URL.RawQuery
-	if rt := r.RequestURI; rt != "" && rt[0] == '/' {
-		_, query, _ = strings.Cut(rt, "?")
-	}
+	path, query := requestTarget(r)
 	// A request-target never has a fragment (RFC 9112 §3.2). Dropping one
 	// here while the handler sees it in RawQuery would leave the checked
 	// and the served URIs different, so refuse it.
