@@ -367,4 +367,7 @@ func TestRouteErrorHandler(t *testing.T) {
 	if _, _, rejs := h.cap.snapshot(); len(rejs) != 1 {
 		t.Errorf("Guard handler ran %d times for a route without its own, want 1", len(rejs))
 	}
+	if n := h.calls.Load(); n != 0 {
+		t.Errorf("protected handler ran %d times", n)
+	}
 }
