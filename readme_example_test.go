@@ -71,12 +71,13 @@ func myTokens() validate.TokenVerifier {
 }
 
 func Example_microsoftPoP() {
-	keys, err := validate.NewRemoteKeySet(context.Background(), "https://login.microsoftonline.com/TENANT/discovery/v2.0/keys")
+	issuer := "https://login.microsoftonline.com/TENANT/v2.0"
+	entra, err := validate.Discover(context.Background(), issuer) // metadata, then its jwks_uri
 	if err != nil {
 		log.Fatal(err)
 	}
-	tokens, err := validate.NewJWTVerifier("https://login.microsoftonline.com/TENANT/v2.0", keys,
-		validate.Audience("api://my-api"), validate.AcceptJWTType()) // Entra ID tokens are typ JWT
+	tokens, err := validate.NewJWTVerifier(issuer, entra,
+		validate.Audience("api://my-api"), validate.UseProfile(validate.Entra())) // v1 and v2 tokens of TENANT
 	if err != nil {
 		log.Fatal(err)
 	}

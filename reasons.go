@@ -25,12 +25,18 @@ const (
 	// the Guard's public hosts.
 	ReasonRequestHostNotAllowed Reason = "request_host_not_allowed"
 
-	ReasonTokenMalformed         Reason = "token_malformed"
-	ReasonTokenType              Reason = "token_type"
-	ReasonTokenAlg               Reason = "token_alg"
-	ReasonTokenUnknownKey        Reason = "token_unknown_key"
-	ReasonTokenSignature         Reason = "token_signature"
-	ReasonTokenIssuer            Reason = "token_issuer"
+	ReasonTokenMalformed  Reason = "token_malformed"
+	ReasonTokenType       Reason = "token_type"
+	ReasonTokenAlg        Reason = "token_alg"
+	ReasonTokenUnknownKey Reason = "token_unknown_key"
+	ReasonTokenSignature  Reason = "token_signature"
+	ReasonTokenIssuer     Reason = "token_issuer"
+	// ReasonTokenTenant: the tenant claim of a token from a multi-tenant
+	// issuer is missing, malformed, not allowed, or disagrees with iss.
+	ReasonTokenTenant Reason = "token_tenant"
+	// ReasonTokenKeyIssuer: the key that signed the token is published for
+	// another issuer (Entra ID's per-key issuer member).
+	ReasonTokenKeyIssuer         Reason = "token_key_issuer"
 	ReasonTokenAudience          Reason = "token_audience"
 	ReasonTokenExpired           Reason = "token_expired"
 	ReasonTokenNotYetValid       Reason = "token_not_yet_valid"
@@ -83,4 +89,7 @@ const (
 	ReasonReplayKeyQuota Reason = "replay_key_quota"
 
 	ReasonInsufficientScope Reason = "insufficient_scope"
+	// ReasonInsufficientRole: the token lacks an application role the
+	// route requires (RequireRoles); the error code is insufficient_scope.
+	ReasonInsufficientRole Reason = "insufficient_role"
 )

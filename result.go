@@ -16,8 +16,11 @@ type Result struct {
 	Subject  string
 	ClientID string
 	Audience []string
-	// Scopes is the token's scope claim split on spaces (or its scp array).
+	// Scopes are the token's delegated scopes and Roles its application
+	// roles, read from the claims its issuer's profile names
+	// (validate.Profile): scope for RFC 9068, scp and roles for Entra ID.
 	Scopes []string
+	Roles  []string
 	// Expiry is the token's exp.
 	Expiry time.Time
 	// TokenID is the token's jti, if any.
@@ -33,6 +36,11 @@ type Result struct {
 // HasScope reports whether the token grants scope.
 func (r *Result) HasScope(scope string) bool {
 	return r != nil && slices.Contains(r.Scopes, scope)
+}
+
+// HasRole reports whether the token grants the application role.
+func (r *Result) HasRole(role string) bool {
+	return r != nil && slices.Contains(r.Roles, role)
 }
 
 type ctxKey struct{}

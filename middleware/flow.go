@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/popguard/popguard"
@@ -85,6 +86,12 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 				"The access token does not grant the required scope", nil))
 		}
 	}
+	for _, want := range p.roles {
+		if !slices.Contains(res.Roles, want) {
+			return nil, nil, g.fail(p, r, s, popguard.NewError(popguard.CodeInsufficientScope, popguard.ReasonInsufficientRole,
+				"The access token does not grant the required role: "+strings.Join(p.roles, " "), nil))
+		}
+	}
 	// Replay last, once every other check passed: a rejected request never
 	// uses up a proof.
 	if replayKey != "" {
@@ -151,7 +158,7 @@ func (g *Guard) logReject(p *policy, r *http.Request, used popguard.Scheme, rej 
 func resultOf(s popguard.Scheme, t *validate.Token, jkt string) *popguard.Result {
 	return &popguard.Result{
 		Scheme: s, Issuer: t.Issuer, Subject: t.Subject, ClientID: t.ClientID, Audience: slices.Clone(t.Audience),
-		Scopes: slices.Clone(t.Scopes), Expiry: t.Expiry, TokenID: t.ID, KeyThumbprint: jkt, Claims: maps.Clone(t.Claims),
+		Scopes: slices.Clone(t.Scopes), Roles: slices.Clone(t.Roles), Expiry: t.Expiry, TokenID: t.ID, KeyThumbprint: jkt, Claims: maps.Clone(t.Claims),
 	}
 }
 

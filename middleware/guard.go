@@ -438,7 +438,7 @@ func (g *Guard) Close() error {
 }
 
 // RouteOption refines one route's policy: RequireNonce, RequireScopes,
-// Name, RouteErrorHandler.
+// RequireRoles, Name, RouteErrorHandler.
 type RouteOption struct {
 	apply func(*policy) error
 }
@@ -463,6 +463,35 @@ func RequireScopes(scopes ...string) RouteOption {
 	}}
 }
 
+// RequireRoles makes the route require every one of roles among the
+// token's application roles (Result.Roles: the claims its issuer's profile
+// names, such as Entra ID's roles for app-only tokens); otherwise it answers
+// 403 insufficient_scope with reason insufficient_role, and the error
+// description names the roles the route needs. To accept either a scope or
+// a role, use two routes or check Result in the handler.
+func RequireRoles(roles ...string) RouteOption {
+	return RouteOption{func(p *policy) error {
+		for _, s := range roles {
+			if s == "" || strings.ContainsAny(s, " \"\\") || !isPrintableASCII(s) {
+				return fmt.Errorf("middleware: invalid role %q", s)
+			}
+		}
+		p.roles = append(p.roles, roles...)
+		return nil
+	}}
+}
+
+// isPrintableASCII reports whether s holds only printable ASCII, so that it
+// can appear in a challenge's error description.
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // Name names the route in logs and metrics (default: the mode).
 func Name(name string) RouteOption {
 	return RouteOption{func(p *policy) error { p.name = name; return nil }}
@@ -485,6 +514,7 @@ type policy struct {
 	schemes   []popguard.Scheme // accepted and supported by the Guard
 	name      string
 	scopes    []string
+	roles     []string
 	needNonce bool
 	nonces    validate.Nonces // set when needNonce
 	onError   ErrorHandler

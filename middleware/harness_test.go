@@ -68,7 +68,7 @@ const (
 	descBoundAsBearer   = "The access token is bound to a key and cannot be used as a Bearer token"
 	descTokenMalformed  = "The access token is not a well-formed JWT"
 	descTokenExpired    = "The access token expired"
-	descTokenTyp        = "The access token typ is not at+jwt"
+	descTokenTyp        = "The access token typ is not accepted"
 	descNotDPoPBound    = "The access token is not DPoP-bound"
 	descNotDPoPKey      = "The access token is not bound to a DPoP key"
 	descKeyBinding      = "Invalid DPoP key binding"

@@ -19,8 +19,8 @@ const (
 // hash and a map lookup instead of a signature verification (or an
 // introspection call). Entries are keyed by SHA-256 of the token, bounded in
 // number (least recently used first out), and never outlive the token's exp
-// nor the cache's max age. When the inner verifier is a JWTVerifier whose
-// key set can tell (RemoteKeySet, StaticKeySet), an entry is dropped as soon
+// nor the cache's max age. When the inner verifier is a JWTVerifier or an
+// IssuerSet whose key sets can tell (RemoteKeySet, StaticKeySet, Provider), an entry is dropped as soon
 // as its signing key leaves the set. Failures are never cached.
 //
 // Tokens returned from the cache are shared: treat them as read-only.
@@ -28,7 +28,7 @@ type TokenCache struct {
 	inner  TokenVerifier
 	cache  *lru.Cache[[sha256.Size]byte, *cachedToken]
 	maxAge time.Duration
-	keys   interface{ Has(kid string) bool }
+	keys   interface{ stillHasKey(*Token) bool }
 	now    func() time.Time
 }
 
@@ -49,10 +49,8 @@ func NewTokenCache(inner TokenVerifier, opts ...Option) (*TokenCache, error) {
 	if err := applyCache(opts, c); err != nil {
 		return nil, err
 	}
-	if jv, ok := inner.(*JWTVerifier); ok {
-		if h, ok := jv.keys.(interface{ Has(kid string) bool }); ok {
-			c.keys = h
-		}
+	if kc, ok := inner.(interface{ stillHasKey(*Token) bool }); ok {
+		c.keys = kc
 	}
 	return c, nil
 }
@@ -70,7 +68,7 @@ func (c *TokenCache) VerifyToken(ctx context.Context, token string) (*Token, err
 // fresh and its signing key is still in the set; a stale entry is dropped.
 func (c *TokenCache) lookup(key [sha256.Size]byte) (*Token, bool) {
 	if e, ok := c.cache.Get(key); ok {
-		if c.now().Before(e.expires) && (c.keys == nil || e.tok.SigningKeyID == "" || c.keys.Has(e.tok.SigningKeyID)) {
+		if c.now().Before(e.expires) && (c.keys == nil || c.keys.stillHasKey(e.tok)) {
 			return e.tok, true
 		}
 		c.cache.Remove(key)

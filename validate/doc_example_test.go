@@ -90,7 +90,7 @@ func ExampleNewSHRVerifier() {
 		log.Fatal(err)
 	}
 	tokens, err := validate.NewJWTVerifier(as.URL, keys, validate.Audience("api://contoso-api"),
-		validate.AcceptJWTType()) // Entra ID access tokens have typ JWT
+		validate.UseProfile(validate.Entra())) // Entra ID access tokens: typ JWT, scp, tid, ver
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -102,8 +102,9 @@ func ExampleNewSHRVerifier() {
 	// The client's PoP key (MSAL.NET: RSA, PS256) and a token bound to it
 	// (cnf.kid = its RFC 7638 thumbprint).
 	client := sign.MustKey("PS256")
-	at, err := as.Token(sign.TokenOptions{Subject: "alice", ClientID: "client-1", Audience: "api://contoso-api",
-		Scope: "items.read", Typ: "JWT", Cnf: map[string]any{"kid": client.Thumbprint()}})
+	at, err := as.Token(sign.TokenOptions{Subject: "alice", Audience: "api://contoso-api", Typ: "JWT",
+		Cnf:   map[string]any{"kid": client.Thumbprint(), "xms_ksl": "sw"},
+		Extra: map[string]any{"scp": "items.read", "azp": "client-1", "tid": "tenant", "ver": "2.0", "nbf": time.Now().Unix()}})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -217,13 +217,13 @@ func (i *Introspector) VerifyToken(ctx context.Context, token string) (*Token, e
 		return nil, tokenErr(popguard.ReasonTokenInactive, "The access token is not active", nil)
 	}
 	var c tokenClaims
-	if err := c.read(members); err != nil {
+	if err := c.read(members, ""); err != nil {
 		return nil, err
 	}
 	if err := i.check(&c); err != nil {
 		return nil, err
 	}
-	return c.token()
+	return c.token(&introspectionProfile)
 }
 
 func unavailable(cause error) error {

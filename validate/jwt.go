@@ -40,8 +40,9 @@ type JWTVerifier struct {
 	algs      map[string]*jose.Alg
 	hmac      []byte
 	hmacAlgs  []string
-	acceptJWT bool
-	required  []string
+	profile   Profile
+	tenants   map[string]bool // allowed tenants of a templated issuer
+	anyTenant bool
 	leeway    time.Duration
 	maxSize   int
 	maxClaims int
@@ -49,10 +50,17 @@ type JWTVerifier struct {
 	traced
 }
 
-var rfc9068Claims = []string{"iss", "exp", "aud", "sub", "client_id", "iat", "jti"}
+// tenantTemplate is the placeholder of a multi-tenant issuer.
+const tenantTemplate = "{tenantid}"
 
-// NewJWTVerifier returns a verifier for access tokens issued by issuer (an
-// exact string match with iss) and signed by a key in keys.
+// NewJWTVerifier returns a verifier for access tokens issued by issuer and
+// signed by a key in keys. The token's iss must equal issuer exactly.
+//
+// A multi-tenant issuer holds the placeholder {tenantid}, as in
+// "https://login.microsoftonline.com/{tenantid}/v2.0": a token's iss then
+// matches with its tenant in place of the placeholder, and the tenant must
+// be the token's tenant claim (Profile.TenantClaim) and one of Tenants, or
+// any tenant with AnyTenant. One of the two options is required.
 func NewJWTVerifier(issuer string, keys KeySet, opts ...Option) (*JWTVerifier, error) {
 	if issuer == "" {
 		return nil, errors.New("validate: issuer is required")
@@ -60,15 +68,15 @@ func NewJWTVerifier(issuer string, keys KeySet, opts ...Option) (*JWTVerifier, e
 	if keys == nil {
 		return nil, errors.New("validate: a key set is required")
 	}
-	v := &JWTVerifier{issuer: issuer, keys: keys, leeway: defaultLeeway, maxSize: defaultMaxTokenSize, maxClaims: defaultMaxClaims, now: time.Now}
+	v := &JWTVerifier{issuer: issuer, keys: keys, profile: RFC9068(), leeway: defaultLeeway, maxSize: defaultMaxTokenSize, maxClaims: defaultMaxClaims, now: time.Now}
 	if err := Algs(DefaultTokenAlgs()...).jwt(v); err != nil {
 		return nil, err
 	}
 	if err := applyJWT(opts, v); err != nil {
 		return nil, err
 	}
-	if v.required == nil {
-		v.required = rfc9068Claims
+	if err := v.checkTemplates(); err != nil {
+		return nil, err
 	}
 	if len(v.audiences) == 0 && !v.anyAud {
 		return nil, errors.New("validate: Audience is required (RFC 9068 §4); use SkipAudienceCheck to opt out")
@@ -94,11 +102,8 @@ func (v *JWTVerifier) VerifyToken(ctx context.Context, token string) (*Token, er
 	}
 	// RFC 9068 §4 step 1: typ. This also stops DPoP proofs, SHRs and ID
 	// tokens from being used as access tokens.
-	switch {
-	case j.Typ == "at+jwt" || j.Typ == "application/at+jwt":
-	case v.acceptJWT && (!j.HasTyp || j.Typ == "JWT"):
-	default:
-		err = tokenErr(popguard.ReasonTokenType, "The access token typ is not at+jwt", nil)
+	if !v.profile.acceptsTyp(j.HasTyp, j.Typ) {
+		err = tokenErr(popguard.ReasonTokenType, "The access token typ is not accepted", nil)
 	}
 	if err := v.report("typ", err, func() string { return typValue(j) }); err != nil {
 		return nil, err
@@ -109,7 +114,7 @@ func (v *JWTVerifier) VerifyToken(ctx context.Context, token string) (*Token, er
 	}
 	tr.Pass("header", "no jwk, jku or x5u header")
 	var c tokenClaims
-	if err := c.read(j.Payload); err != nil {
+	if err := c.read(j.Payload, v.profile.TenantClaim); err != nil {
 		if tr != nil {
 			check := "claims"
 			if c.failed == "cnf" {
@@ -126,10 +131,14 @@ func (v *JWTVerifier) VerifyToken(ctx context.Context, token string) (*Token, er
 	if tr != nil {
 		tr.Pass("cnf", cnfValue(c.cnf))
 	}
-	if err := v.verifySignature(ctx, j); err != nil {
+	key, err := v.verifySignature(ctx, j)
+	if err != nil {
 		return nil, err
 	}
-	tok, err := c.token()
+	if err := v.checkKeyIssuer(key, &c); err != nil {
+		return nil, err
+	}
+	tok, err := c.token(&v.profile)
 	if err != nil {
 		return nil, tr.Fail("decode", "", err)
 	}
@@ -137,7 +146,10 @@ func (v *JWTVerifier) VerifyToken(ctx context.Context, token string) (*Token, er
 	return tok, nil
 }
 
-func (v *JWTVerifier) verifySignature(ctx context.Context, j *jose.JWS) error {
+// verifySignature checks the token's signature and returns the issuer key
+// that verified it (the zero PublicKey for an HMAC secret, or when the
+// caller lacks the issuer keys).
+func (v *JWTVerifier) verifySignature(ctx context.Context, j *jose.JWS) (PublicKey, error) {
 	tr := v.tr
 	if h, ok := jose.HMACHash(j.Alg); ok {
 		if v.hmac == nil || !slices.Contains(v.hmacAlgs, j.Alg) {
@@ -145,14 +157,14 @@ func (v *JWTVerifier) verifySignature(ctx context.Context, j *jose.JWS) error {
 			if tr != nil {
 				tr.Fail("alg", fmt.Sprintf("%q (HMAC algorithms allowed: %s)", j.Alg, quoteList(v.hmacAlgs)), err)
 			}
-			return err
+			return PublicKey{}, err
 		}
 		tr.Pass("alg", j.Alg)
 		if err := jose.VerifyHMAC(h, v.hmac, j.SigningInput, j.Signature); err != nil {
-			return tr.Fail("signature", j.Alg, tokenErr(popguard.ReasonTokenSignature, "The access token signature is invalid", err))
+			return PublicKey{}, tr.Fail("signature", j.Alg, tokenErr(popguard.ReasonTokenSignature, "The access token signature is invalid", err))
 		}
 		tr.Pass("signature", j.Alg)
-		return nil
+		return PublicKey{}, nil
 	}
 	alg, ok := v.algs[j.Alg]
 	if !ok {
@@ -161,7 +173,7 @@ func (v *JWTVerifier) verifySignature(ctx context.Context, j *jose.JWS) error {
 			allowed := slices.Sorted(maps.Keys(v.algs))
 			tr.Fail("alg", fmt.Sprintf("%q (allowed: %s)", j.Alg, quoteList(allowed)), err)
 		}
-		return err
+		return PublicKey{}, err
 	}
 	tr.Pass("alg", j.Alg)
 	if v.lacks(trace.IssuerKeys) {
@@ -169,7 +181,7 @@ func (v *JWTVerifier) verifySignature(ctx context.Context, j *jose.JWS) error {
 			v.unknown("keyset", "kid "+strconv.Quote(j.Kid), "issuer keys")
 			v.unknown("signature", j.Alg, "issuer keys")
 		}
-		return nil
+		return PublicKey{}, nil
 	}
 	keys, err := v.keys.Keys(ctx, j.Kid)
 	if err != nil {
@@ -180,7 +192,7 @@ func (v *JWTVerifier) verifySignature(ctx context.Context, j *jose.JWS) error {
 		if tr != nil {
 			tr.Fail("keyset", "kid "+strconv.Quote(j.Kid), pe)
 		}
-		return pe
+		return PublicKey{}, pe
 	}
 	if tr != nil {
 		tr.Pass("keyset", fmt.Sprintf("kid %q: %d key(s)", j.Kid, len(keys)))
@@ -199,7 +211,7 @@ func (v *JWTVerifier) verifySignature(ctx context.Context, j *jose.JWS) error {
 			if tr != nil {
 				tr.Pass("signature", fmt.Sprintf("%s signature verifies with issuer key %q", j.Alg, k.KeyID))
 			}
-			return nil
+			return k, nil
 		}
 	}
 	if tried == 0 {
@@ -207,32 +219,40 @@ func (v *JWTVerifier) verifySignature(ctx context.Context, j *jose.JWS) error {
 		if tr != nil {
 			tr.Fail("signature", fmt.Sprintf("no issuer key fits kid %q and alg %s", j.Kid, j.Alg), err)
 		}
-		return err
+		return PublicKey{}, err
 	}
 	err = tokenErr(popguard.ReasonTokenSignature, "The access token signature is invalid", nil)
 	if tr != nil {
 		tr.Fail("signature", fmt.Sprintf("%s: does not verify with the %d issuer key(s) that fit", j.Alg, tried), err)
 	}
-	return err
+	return PublicKey{}, err
 }
 
 func isEdDSA(a string) bool { return a == "EdDSA" || a == "Ed25519" }
 
 func (v *JWTVerifier) checkClaims(c *tokenClaims) error {
 	tr := v.tr
-	for _, name := range v.required {
+	required := v.profile.Required
+	for _, name := range required {
 		if !c.present[name] {
 			err := tokenErr(popguard.ReasonTokenClaims, "The access token lacks a required claim", nil)
 			if tr != nil {
-				tr.Fail("claims", "no "+name+" (required: "+strings.Join(v.required, ", ")+")", err)
+				tr.Fail("claims", "no "+name+" (required: "+strings.Join(required, ", ")+")", err)
 			}
 			return err
 		}
 	}
 	if tr != nil {
-		tr.Pass("claims", strings.Join(v.required, ", "))
+		tr.Pass("claims", strings.Join(required, ", "))
 	}
-	if err := v.match("iss", trace.Issuer, "trusted issuer", c.iss, v.issuer, func() error {
+	want, err := v.expectedIssuer(c)
+	if err != nil {
+		if tr != nil {
+			tr.Fail("iss", strconv.Quote(c.iss)+", tenant "+strconv.Quote(c.tenant), err)
+		}
+		return err
+	}
+	if err := v.match("iss", trace.Issuer, "trusted issuer", c.iss, want, func() error {
 		return tokenErr(popguard.ReasonTokenIssuer, "The access token issuer is not trusted", nil)
 	}); err != nil {
 		return err
@@ -317,18 +337,22 @@ func cnfValue(c Confirmation) string {
 
 // tokenClaims holds the registered claims of an access token.
 type tokenClaims struct {
-	members            []jose.Member
-	iss, sub, cid, jti string
-	aud                []string
-	scope              []string
-	exp, nbf, iat      float64
-	cnf                Confirmation
-	present            map[string]bool
+	members       []jose.Member
+	iss, sub, jti string
+	aud           []string
+	exp, nbf, iat float64
+	cnf           Confirmation
+	present       map[string]bool
+	// ver and tenant are the "ver" claim and the profile's tenant claim,
+	// when they are strings.
+	ver, tenant string
 	// failed names the claim read refused (for tracing).
 	failed string
 }
 
-func (c *tokenClaims) read(members []jose.Member) error {
+// read reads the registered claims, with their types. tenantClaim names the
+// profile's tenant claim (may be empty).
+func (c *tokenClaims) read(members []jose.Member, tenantClaim string) error {
 	c.members = members
 	c.present = make(map[string]bool, len(members))
 	for _, m := range members {
@@ -339,31 +363,15 @@ func (c *tokenClaims) read(members []jose.Member) error {
 			c.iss, ok = jose.String(m.Value)
 		case "sub":
 			c.sub, ok = jose.String(m.Value)
-		case "client_id":
-			c.cid, ok = jose.String(m.Value)
-		case "azp", "appid":
-			if c.cid == "" {
-				c.cid, _ = jose.String(m.Value)
-			}
 		case "jti":
 			c.jti, ok = jose.String(m.Value)
+		case "ver":
+			c.ver, _ = jose.String(m.Value)
 		case "aud":
 			if s, isStr := jose.String(m.Value); isStr {
 				c.aud = []string{s}
 			} else {
 				c.aud, ok = jose.StringArray(m.Value)
-			}
-		case "scope":
-			var s string
-			s, ok = jose.String(m.Value)
-			c.scope = append(c.scope, splitScope(s)...)
-		case "scp":
-			if s, isStr := jose.String(m.Value); isStr {
-				c.scope = append(c.scope, splitScope(s)...)
-			} else {
-				var arr []string
-				arr, ok = jose.StringArray(m.Value)
-				c.scope = append(c.scope, arr...)
 			}
 		case "exp":
 			c.exp, ok = numericDate(m.Value)
@@ -378,6 +386,9 @@ func (c *tokenClaims) read(members []jose.Member) error {
 				return err
 			}
 		}
+		if tenantClaim != "" && m.Name == tenantClaim {
+			c.tenant, ok = jose.String(m.Value)
+		}
 		if !ok {
 			c.failed = m.Name
 			return tokenErr(popguard.ReasonTokenClaims, "The access token claim "+m.Name+" has the wrong type", nil)
@@ -386,7 +397,9 @@ func (c *tokenClaims) read(members []jose.Member) error {
 	return nil
 }
 
-func (c *tokenClaims) token() (*Token, error) {
+// token decodes every claim and reads scopes, roles and the client where
+// the profile says they are.
+func (c *tokenClaims) token(p *Profile) (*Token, error) {
 	claims := make(map[string]any, len(c.members))
 	for _, m := range c.members {
 		var v any
@@ -396,8 +409,11 @@ func (c *tokenClaims) token() (*Token, error) {
 		claims[m.Name] = v
 	}
 	t := &Token{
-		Issuer: c.iss, Subject: c.sub, ClientID: c.cid, Audience: c.aud, Scopes: c.scope, ID: c.jti,
+		Issuer: c.iss, Subject: c.sub, Audience: c.aud, ID: c.jti, Tenant: c.tenant,
 		Cnf: c.cnf, Claims: claims,
+	}
+	if err := p.apply(t); err != nil {
+		return nil, err
 	}
 	if c.present["exp"] {
 		t.Expiry = floatTime(c.exp)

@@ -262,6 +262,16 @@ func TestJWTValidTokenFields(t *testing.T) {
 		}
 	}
 
+	// scp is a profile's scope claim (Entra ID, Okta), not RFC 9068's.
+	scp := validate.RFC9068()
+	scp.ScopeClaims = []string{"scope", "scp"}
+	v = f.verifier(t, validate.UseProfile(scp))
+	t.Run("scp ignored by RFC 9068", func(t *testing.T) {
+		tok := jtAccept(t, f.verifier(t), f.sign(t, nil, f.claims(map[string]any{"scp": "x y"})))
+		if len(tok.Scopes) != 0 {
+			t.Errorf("Scopes = %q", tok.Scopes)
+		}
+	})
 	t.Run("scp array", func(t *testing.T) {
 		tok := jtAccept(t, v, f.sign(t, nil, f.claims(map[string]any{"scp": []string{"a", "b:c"}})))
 		if !slices.Equal(tok.Scopes, []string{"a", "b:c"}) {
@@ -309,21 +319,26 @@ func TestJWTValidTokenFields(t *testing.T) {
 func TestJWTTokenType(t *testing.T) {
 	f := newJTFixture(t)
 	strict := f.verifier(t)
-	relaxed := f.verifier(t, validate.AcceptJWTType())
+	relaxed := f.verifier(t, validate.UseProfile(jtRelaxedProfile()))
+	// Media types compare case-insensitively, with or without the
+	// "application/" prefix (RFC 7515 §4.1.9).
 	cases := []struct {
 		typ           any // nil: no typ header
 		strict, relax bool
 	}{
 		{"at+jwt", true, true},
 		{"application/at+jwt", true, true},
+		{"AT+JWT", true, true},
+		{"Application/At+Jwt", true, true},
 		{nil, false, true},
 		{"JWT", false, true},
+		{"jwt", false, true},
+		{"application/jwt", false, true},
 		{"dpop+jwt", false, false},
 		{"pop", false, false},
-		{"jwt", false, false},
-		{"AT+JWT", false, false},
-		{"application/jwt", false, false},
 		{"at+jwt ", false, false},
+		{"application/", false, false},
+		{"x-application/at+jwt", false, false},
 		{"", false, false},
 		{"id_token+jwt", false, false},
 	}
@@ -335,7 +350,7 @@ func TestJWTTokenType(t *testing.T) {
 				name string
 				v    *validate.JWTVerifier
 				ok   bool
-			}{{"strict", strict, c.strict}, {"AcceptJWTType", relaxed, c.relax}} {
+			}{{"strict", strict, c.strict}, {"relaxed profile", relaxed, c.relax}} {
 				_, err := jtVerify(t, vc.v, tok)
 				if vc.ok {
 					if err != nil {
@@ -369,7 +384,7 @@ func TestJWTTokenType(t *testing.T) {
 		jtReject(t, err, popguard.ReasonTokenType)
 	})
 
-	t.Run("AcceptJWTType relaxes client_id and jti", func(t *testing.T) {
+	t.Run("a profile relaxes client_id and jti", func(t *testing.T) {
 		entra := f.claims(map[string]any{"client_id": nil, "jti": nil, "azp": "app-1"})
 		for _, typ := range []any{"JWT", nil, "at+jwt"} {
 			tok := jtAccept(t, relaxed, f.sign(t, map[string]any{"typ": typ}, entra))
@@ -394,16 +409,23 @@ func TestJWTTokenType(t *testing.T) {
 			_, err := jtVerify(t, relaxed, f.sign(t, map[string]any{"typ": "JWT"}, f.claims(map[string]any{name: nil})))
 			jtReject(t, err, popguard.ReasonTokenClaims)
 		}
-		// An explicit RequiredClaims survives AcceptJWTType, in either order.
-		for _, opts := range [][]validate.Option{
-			{validate.RequiredClaims("iss", "aud", "exp", "jti"), validate.AcceptJWTType()},
-			{validate.AcceptJWTType(), validate.RequiredClaims("iss", "aud", "exp", "jti")},
-		} {
-			v := f.verifier(t, opts...)
-			_, err := jtVerify(t, v, f.sign(t, map[string]any{"typ": "JWT"}, entra))
-			jtReject(t, err, popguard.ReasonTokenClaims)
-		}
+		// The profile's required claims are what is required.
+		p := jtRelaxedProfile()
+		p.Required = []string{"iss", "aud", "exp", "jti"}
+		_, err = jtVerify(t, f.verifier(t, validate.UseProfile(p)), f.sign(t, map[string]any{"typ": "JWT"}, entra))
+		jtReject(t, err, popguard.ReasonTokenClaims)
 	})
+}
+
+// jtRelaxedProfile accepts typ JWT or none and finds the client in
+// client_id, azp or appid.
+func jtRelaxedProfile() validate.Profile {
+	p := validate.RFC9068()
+	p.Name = "relaxed"
+	p.Types = []string{"at+jwt", "JWT", ""}
+	p.Required = []string{"iss", "sub", "aud", "exp", "iat"}
+	p.ClientClaims = []string{"client_id", "azp", "appid"}
+	return p
 }
 
 func TestJWTTokenAlg(t *testing.T) {
@@ -837,8 +859,10 @@ func TestJWTTokenClaims(t *testing.T) {
 			})
 		}
 	})
-	t.Run("RequiredClaims", func(t *testing.T) {
-		rv := f.verifier(t, validate.RequiredClaims("iss", "aud", "exp", "tenant"))
+	t.Run("Profile.Required", func(t *testing.T) {
+		p := validate.RFC9068()
+		p.Required = []string{"iss", "aud", "exp", "tenant"}
+		rv := f.verifier(t, validate.UseProfile(p))
 		_, err := jtVerify(t, rv, f.sign(t, nil, f.claims(nil)))
 		jtReject(t, err, popguard.ReasonTokenClaims)
 		jtAccept(t, rv, f.sign(t, nil, f.claims(map[string]any{"tenant": "t1", "sub": nil, "client_id": nil, "jti": nil, "iat": nil})))
@@ -855,7 +879,7 @@ func TestJWTTokenClaims(t *testing.T) {
 			"aud object":        {"aud": map[string]any{"a": jtAudience}},
 			"aud mixed array":   {"aud": []any{jtAudience, 1}},
 			"aud nested array":  {"aud": []any{[]string{jtAudience}}},
-			"scope array":       {"scope": []string{"read", "write"}},
+			"scope mixed array": {"scope": []any{"read", 1}},
 			"scope number":      {"scope": 1},
 			"scp number":        {"scp": 1},
 			"scp array mixed":   {"scp": []any{"a", 1}},
@@ -869,9 +893,13 @@ func TestJWTTokenClaims(t *testing.T) {
 			"exp 1e999":         {"exp": json.RawMessage(`1e999`)},
 			"nbf -1e999":        {"nbf": json.RawMessage(`-1e999`)},
 		}
+		// A profile reading scp and roles, so their types are checked too.
+		p := validate.RFC9068()
+		p.ScopeClaims = []string{"scope", "scp"}
+		pv := f.verifier(t, validate.UseProfile(p))
 		for name, set := range cases {
 			t.Run(name, func(t *testing.T) {
-				_, err := jtVerify(t, v, f.sign(t, nil, f.claims(set)))
+				_, err := jtVerify(t, pv, f.sign(t, nil, f.claims(set)))
 				jtReject(t, err, popguard.ReasonTokenClaims)
 			})
 		}
@@ -1144,7 +1172,7 @@ func TestJWTVerifierOptions(t *testing.T) {
 		validate.Leeway(0), validate.Leeway(5 * time.Minute), validate.HMACSecret(secret),
 		validate.HMACSecret(secret, "HS256", "HS384", "HS512"), validate.Algs(validate.DefaultTokenAlgs()...),
 		validate.Algs("Ed25519"), validate.MaxSize(512), validate.MaxSize(1 << 20),
-		validate.Clock(time.Now), validate.SkipAudienceCheck(), validate.AcceptJWTType(), validate.RequiredClaims(),
+		validate.Clock(time.Now), validate.SkipAudienceCheck(), validate.UseProfile(validate.Entra()), validate.UseProfile(jtRelaxedProfile()),
 	}
 	for i, o := range good {
 		if _, err := validate.NewJWTVerifier(jtIssuer, f.keys, validate.Audience(jtAudience), o); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,10 @@ type PublicKey struct {
 	Algorithm string
 	// Key is *ecdsa.PublicKey, *rsa.PublicKey or ed25519.PublicKey.
 	Key crypto.PublicKey
+	// Issuer is the issuer the key set publishes the key for, if any (the
+	// "issuer" member of Entra ID's JWKS keys, which may hold {tenantid}).
+	// A token signed with the key must agree with it.
+	Issuer string
 }
 
 // KeySet supplies an issuer's signing keys, like go-oidc's KeySet: a small
@@ -77,6 +82,11 @@ func snapshotOf(set jwk.Set) (*keySnapshot, error) {
 		pk.KeyID, _ = k.KeyID()
 		if a, ok := k.Algorithm(); ok {
 			pk.Algorithm = a.String()
+		}
+		if k.Has("issuer") {
+			if err := k.Get("issuer", &pk.Issuer); err != nil || pk.Issuer == "" {
+				continue // an issuer member that is not a string: never used
+			}
 		}
 		s.all = append(s.all, pk)
 		if pk.KeyID != "" {
@@ -165,6 +175,7 @@ type remoteSnap struct {
 type remoteConfig struct {
 	min, max   time.Duration
 	client     jwk.HTTPClient
+	httpc      *http.Client // the same client, for Discover
 	log        *slog.Logger
 	wait       bool
 	startup    time.Duration

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -215,8 +216,8 @@ func Audience(aud ...string) Option {
 }
 
 // HTTPClient sets the HTTP client of an Introspector (default: a client
-// with a 5s timeout) or a RemoteKeySet (default http.DefaultClient, bounded
-// by the startup and refresh timeouts). An Introspector never follows
+// with a 5s timeout), a RemoteKeySet or Discover (default
+// http.DefaultClient, bounded by the startup and refresh timeouts). An Introspector never follows
 // redirects, whatever c says: it uses a shallow copy of c whose
 // CheckRedirect refuses them, so the token and the credentials go nowhere
 // but the configured endpoint.
@@ -237,7 +238,7 @@ func HTTPClient(c *http.Client) Option {
 			v.client = &cp
 			return nil
 		},
-		remote: func(r *remoteConfig) error { r.client = c; return check() },
+		remote: func(r *remoteConfig) error { r.client, r.httpc = c, c; return check() },
 	}
 }
 
@@ -273,26 +274,48 @@ func HMACSecret(secret []byte, algs ...string) Option {
 	}}
 }
 
-// AcceptJWTType makes a JWTVerifier also accept typ "JWT" (and a missing
-// typ), as Microsoft Entra ID issues access tokens. RFC 9068 requires
-// "at+jwt"; with this option the verifier cannot tell an ID token from an
-// access token by typ, so keep Audience strict. It also relaxes the required
-// claims to iss, sub, aud, exp, iat (Entra has no client_id or jti; its
-// client is azp/appid).
-func AcceptJWTType() Option {
-	return Option{name: "AcceptJWTType", jwt: func(v *JWTVerifier) error {
-		v.acceptJWT = true
-		if v.required == nil || slices.Equal(v.required, rfc9068Claims) {
-			v.required = []string{"iss", "sub", "aud", "exp", "iat"}
+// UseProfile makes a JWTVerifier read tokens as p describes them: accepted
+// typ values, required claims, and where scopes, roles, the client and the
+// tenant are (default RFC9068()).
+func UseProfile(p Profile) Option {
+	return Option{name: "UseProfile", jwt: func(v *JWTVerifier) error {
+		if len(p.Types) == 0 {
+			return fmt.Errorf("validate: profile %q accepts no typ", p.Name)
+		}
+		p.Types, p.Required = slices.Clone(p.Types), slices.Clone(p.Required)
+		p.ScopeClaims, p.RoleClaims, p.ClientClaims = slices.Clone(p.ScopeClaims), slices.Clone(p.RoleClaims), slices.Clone(p.ClientClaims)
+		p.VersionIssuers = maps.Clone(p.VersionIssuers)
+		v.profile = p
+		return nil
+	}}
+}
+
+// Tenants lists the tenants a JWTVerifier accepts from a multi-tenant
+// issuer (one holding {tenantid}), or from the version issuers of its
+// profile: the token's tenant claim must be one of them, and its iss the
+// issuer with that tenant in place of {tenantid}.
+func Tenants(ids ...string) Option {
+	return Option{name: "Tenants", jwt: func(v *JWTVerifier) error {
+		if len(ids) == 0 {
+			return errors.New("validate: Tenants needs at least one tenant")
+		}
+		v.tenants = make(map[string]bool, len(ids))
+		for _, id := range ids {
+			if !validTenant(id) {
+				return fmt.Errorf("validate: invalid tenant id %q", id)
+			}
+			v.tenants[id] = true
 		}
 		return nil
 	}}
 }
 
-// RequiredClaims replaces the list of claims a JWTVerifier requires
-// (default RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti).
-func RequiredClaims(names ...string) Option {
-	return Option{name: "RequiredClaims", jwt: func(v *JWTVerifier) error { v.required = slices.Clone(names); return nil }}
+// AnyTenant makes a JWTVerifier for a multi-tenant issuer accept tokens of
+// every tenant. The token's iss must still agree with its tenant claim and
+// with the issuer of its signing key; authorize callers by tenant in the
+// handler (Token.Tenant, Result.Claims) if not every tenant may call.
+func AnyTenant() Option {
+	return Option{name: "AnyTenant", jwt: func(v *JWTVerifier) error { v.anyTenant = true; return nil }}
 }
 
 // Leeway sets the clock skew a JWTVerifier allows on exp, nbf and iat

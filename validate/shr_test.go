@@ -53,7 +53,7 @@ var shrEnvOnce = sync.OnceValue(func() *shrEnv {
 	if err != nil {
 		panic(err)
 	}
-	tokens, err := NewJWTVerifier(shrIssuer, keys, Audience(shrAud), AcceptJWTType())
+	tokens, err := NewJWTVerifier(shrIssuer, keys, Audience(shrAud), UseProfile(Entra()))
 	if err != nil {
 		panic(err)
 	}
@@ -68,6 +68,16 @@ var shrEnvOnce = sync.OnceValue(func() *shrEnv {
 	}
 })
 
+// withEntraClaims adds what an Entra ID v2.0 access token of the tenant
+// "tenant" carries to extra: tid, ver, nbf, scp and azp.
+func withEntraClaims(extra map[string]any, scope, client string) map[string]any {
+	out := map[string]any{"tid": "tenant", "ver": "2.0", "nbf": time.Now().Add(-time.Minute).Unix(), "scp": scope, "azp": client}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
 func entraCnf(k *sign.Key) map[string]any {
 	return map[string]any{"kid": k.Thumbprint(), "xms_ksl": "sw"}
 }
@@ -79,6 +89,7 @@ func (e *shrEnv) token(t testing.TB, cnf map[string]any, mod ...func(*sign.Token
 	for _, m := range mod {
 		m(&o)
 	}
+	o.Extra = withEntraClaims(o.Extra, o.Scope, o.ClientID)
 	at, err := e.iss.Token(o)
 	if err != nil {
 		t.Fatal(err)
@@ -714,7 +725,7 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "at of another key", token: tokenFor(entraCnf(e.other)), reason: popguard.ReasonTokenKeyBinding},
 		{name: "at signed by another issuer", token: func(t testing.TB, e *shrEnv) string {
 			rogue := &sign.Issuer{URL: shrIssuer, KID: e.iss.KID, Key: sign.MustKey("ES256")}
-			at, err := rogue.Token(sign.TokenOptions{Subject: "alice", ClientID: "client-1", Audience: shrAud, Typ: "JWT", Cnf: entraCnf(e.net)})
+			at, err := rogue.Token(sign.TokenOptions{Subject: "alice", ClientID: "client-1", Audience: shrAud, Typ: "JWT", Cnf: entraCnf(e.net), Extra: withEntraClaims(nil, "", "client-1")})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,11 +21,16 @@ type TokenVerifier interface {
 
 // Token is a validated access token.
 type Token struct {
-	Issuer    string
-	Subject   string
-	ClientID  string
-	Audience  []string
-	Scopes    []string
+	Issuer   string
+	Subject  string
+	ClientID string
+	Audience []string
+	// Scopes are the delegated scopes, Roles the application roles, read
+	// from the claims the verifier's Profile names.
+	Scopes []string
+	Roles  []string
+	// Tenant is the tenant claim of a multi-tenant issuer's token.
+	Tenant    string
 	ID        string
 	Expiry    time.Time
 	IssuedAt  time.Time

@@ -197,7 +197,7 @@ func newTFFixture(tb testing.TB) *tfFixture {
 	}
 	mk("default")
 	mk("hmac", validate.HMACSecret(tfSecret, "HS256", "HS384"))
-	mk("entra", validate.AcceptJWTType(), validate.Leeway(0))
+	mk("entra", validate.UseProfile(jtRelaxedProfile()), validate.Leeway(0))
 
 	hdr := func(alg, kid, typ string) map[string]any {
 		h := map[string]any{"alg": alg, "typ": typ}

@@ -125,7 +125,7 @@ type inspector struct {
 	iss, aud           string
 	now                time.Time
 	keys               *validate.StaticKeySet
-	acceptJWT          bool
+	profile            validate.Profile
 	browserCompat      bool
 	headers            http.Header
 	body               []byte
@@ -229,7 +229,7 @@ func runInspect(e *env, args []string) int {
 	jwksPath := fs.String("jwks", "", "issuer JWK Set file: check token (and SHR at) signatures")
 	fs.StringVar(&in.iss, "iss", "", "expected token issuer (exact)")
 	fs.StringVar(&in.aud, "aud", "", "this API's audience")
-	fs.BoolVar(&in.acceptJWT, "accept-jwt", false, `accept access tokens with typ "JWT" (validate.AcceptJWTType, Entra ID)`)
+	profile := fs.String("profile", "rfc9068", "the issuer's token profile: rfc9068, entra, keycloak, okta or auth0")
 	fs.BoolVar(&in.browserCompat, "msal-browser-compat", false, "SHR: accept msal-browser's lower-cased u/p/q (validate.MSALBrowserCompat)")
 	var headers stringList
 	fs.Var(&headers, "header", `SHR: a request header "Name: value" for the h claim (repeatable)`)
@@ -237,6 +237,13 @@ func runInspect(e *env, args []string) int {
 	as := fs.String("as", "", "force the kind: proof, shr or token (default: detected)")
 	asJSON := fs.Bool("json", false, "print a JSON report instead of text")
 	pos, code, done := parseFlags(e, fs, args)
+	if !done {
+		var ok bool
+		if in.profile, ok = validate.ProfileByName(*profile); !ok {
+			fmt.Fprintf(e.stderr, "popctl inspect: unknown -profile %q (rfc9068, entra, keycloak, okta, auth0)\n", *profile)
+			return exitUsage
+		}
+	}
 	if done {
 		return code
 	}

@@ -65,6 +65,9 @@ type eqCase struct {
 	// and, for an SHR, one header and the body.
 	method, url, token string
 	header, body       string
+	// profile and iss, when set, configure the token verifier (the token
+	// profile and the expected issuer) on both sides.
+	profile, iss string
 }
 
 type eqEnv struct {
@@ -73,19 +76,29 @@ type eqEnv struct {
 	keys          *validate.StaticKeySet
 	iss           *sign.Issuer
 	client, other *sign.Key
-	good          string // a token bound to client by cnf.jkt
-	popToken      string // a token bound to client by cnf.kid (Entra)
+	good          string    // a token bound to client by cnf.jkt
+	popToken      string    // a token bound to client by cnf.kid (Entra)
+	entraKey      *sign.Key // in the JWKS with an Entra-style issuer member
 }
+
+// eqEntraIssuer is a single-tenant Entra-style issuer of tenant t1.
+const eqEntraIssuer = "https://issuer.test/t1/v2.0"
 
 func newEqEnv(t *testing.T) *eqEnv {
 	e := &eqEnv{t: t, dir: t.TempDir(), client: sign.MustKey("ES256"), other: sign.MustKey("ES256")}
 	e.iss = &sign.Issuer{URL: eqIssuer, KID: "issuer-1", Key: sign.MustKey("ES256")}
+	e.entraKey = sign.MustKey("ES256")
+	jwks, err := json.Marshal(map[string]any{"keys": []any{
+		e.iss.Key.PublicJWK(map[string]any{"kid": e.iss.KID, "alg": "ES256", "use": "sig"}),
+		// Published for another issuer, as Entra ID publishes its keys.
+		e.entraKey.PublicJWK(map[string]any{"kid": "entra-1", "use": "sig", "issuer": "https://elsewhere.test/{tenantid}/v2.0"}),
+	}})
+	e.must(err)
 	e.jwks = filepath.Join(e.dir, "jwks.json")
-	if err := os.WriteFile(e.jwks, e.iss.JWKS(), 0o600); err != nil {
+	if err := os.WriteFile(e.jwks, jwks, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var err error
-	if e.keys, err = validate.NewStaticKeySet(e.iss.JWKS()); err != nil {
+	if e.keys, err = validate.NewStaticKeySet(jwks); err != nil {
 		t.Fatal(err)
 	}
 	e.good = e.token(t, func(c map[string]any) { c["cnf"] = map[string]any{"jkt": e.client.Thumbprint()} })
@@ -167,6 +180,9 @@ func (e *eqEnv) must(err error) {
 
 func eqCases(t *testing.T, e *eqEnv) []eqCase {
 	good := e.good
+	entra := func(name string, reason popguard.Reason, key *sign.Key, kid string, edit func(map[string]any)) eqCase {
+		return eqCase{name: name, reason: reason, kind: "token", input: e.entraToken(key, kid, edit), profile: "entra", iss: eqEntraIssuer}
+	}
 	proof := func(name string, reason popguard.Reason, edit func(h, c map[string]any)) eqCase {
 		return eqCase{name: name, reason: reason, kind: "proof", input: e.proof(t, good, edit), token: good}
 	}
@@ -300,7 +316,22 @@ func eqCases(t *testing.T, e *eqEnv) []eqCase {
 		tok("token cnf names two keys", popguard.ReasonTokenCnf, func(c map[string]any) {
 			c["cnf"] = map[string]any{"jkt": e.client.Thumbprint(), "jku": "https://evil.test/jwks"}
 		}),
+		entra("Entra token whose tid disagrees with iss", popguard.ReasonTokenTenant, e.iss.Key, e.iss.KID, func(c map[string]any) { c["tid"] = "t2" }),
+		entra("Entra token signed by a key of another issuer", popguard.ReasonTokenKeyIssuer, e.entraKey, "entra-1", nil),
 	}
+}
+
+// entraToken signs an Entra ID v2.0-shaped token of tenant t1 with key kid,
+// valid at eqNow, after edit changes its claims.
+func (e *eqEnv) entraToken(key *sign.Key, kid string, edit func(map[string]any)) string {
+	c := map[string]any{
+		"iss": eqEntraIssuer, "sub": "alice", "aud": eqAudience, "azp": "cli", "tid": "t1", "ver": "2.0", "scp": "read",
+		"iat": eqNow.Add(-10 * time.Second).Unix(), "nbf": eqNow.Add(-10 * time.Second).Unix(), "exp": eqNow.Add(5 * time.Minute).Unix(),
+	}
+	if edit != nil {
+		edit(c)
+	}
+	return e.sign(key, map[string]any{"typ": "JWT", "kid": kid}, c)
 }
 
 // serverRun runs c through the verifiers as a server does, with tr (nil:
@@ -311,7 +342,15 @@ func (e *eqEnv) serverRun(t *testing.T, c eqCase, tr trace.Tracer) error {
 	ctx := context.Background()
 	clock := func() time.Time { return eqNow }
 	jwt := func(prefix string) *validate.JWTVerifier {
-		v, err := validate.NewJWTVerifier(eqIssuer, e.keys, validate.Audience(eqAudience), validate.Clock(clock))
+		iss, opts := eqIssuer, []validate.Option{validate.Audience(eqAudience), validate.Clock(clock)}
+		if c.iss != "" {
+			iss = c.iss
+		}
+		if c.profile != "" {
+			p, _ := validate.ProfileByName(c.profile)
+			opts = append(opts, validate.UseProfile(p), validate.AnyTenant())
+		}
+		v, err := validate.NewJWTVerifier(iss, e.keys, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,7 +403,14 @@ func (e *eqEnv) serverRun(t *testing.T, c eqCase, tr trace.Tracer) error {
 // inspectRun runs popctl inspect on c with the same request and settings.
 func (e *eqEnv) inspectRun(t *testing.T, c eqCase) (*report, int) {
 	t.Helper()
-	args := []string{"-as", c.kind, "-at", strconv.FormatInt(eqNow.Unix(), 10), "-jwks", e.jwks, "-iss", eqIssuer, "-aud", eqAudience}
+	iss := eqIssuer
+	if c.iss != "" {
+		iss = c.iss
+	}
+	args := []string{"-as", c.kind, "-at", strconv.FormatInt(eqNow.Unix(), 10), "-jwks", e.jwks, "-iss", iss, "-aud", eqAudience}
+	if c.profile != "" {
+		args = append(args, "-profile", c.profile)
+	}
 	switch c.kind {
 	case "proof":
 		args = append(args, "-method", c.method, "-url", c.url)

@@ -26,8 +26,8 @@ type noKeys struct{}
 func (noKeys) Keys(context.Context, string) ([]validate.PublicKey, error) { return nil, nil }
 
 // jwtVerifier returns a traced JWTVerifier configured from the flags: the
-// issuer -iss, the audience -aud (any without it), the keys -jwks, typ
-// "JWT" with -accept-jwt. What was not given is declared missing. prefix
+// issuer -iss, the audience -aud (any without it), the keys -jwks, the
+// token shape -profile. What was not given is declared missing. prefix
 // names its checks.
 func (in *inspector) jwtVerifier(prefix string) *validate.JWTVerifier {
 	var missing trace.Inputs
@@ -47,8 +47,10 @@ func (in *inspector) jwtVerifier(prefix string) *validate.JWTVerifier {
 	} else {
 		opts = append(opts, validate.SkipAudienceCheck())
 	}
-	if in.acceptJWT {
-		opts = append(opts, validate.AcceptJWTType())
+	opts = append(opts, validate.UseProfile(in.profile))
+	if in.profile.TenantClaim != "" {
+		// Offline, any tenant: the iss must still agree with the tenant claim.
+		opts = append(opts, validate.AnyTenant())
 	}
 	v, err := validate.NewJWTVerifier(iss, keys, opts...)
 	if err != nil {

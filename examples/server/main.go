@@ -1,7 +1,7 @@
 // Command server is a runnable API protected by popguard. Client developers
 // use it to test their DPoP and PoP clients.
 //
-//	go run ./examples/server -listen 127.0.0.1:8080 -issuer ISS -audience AUD -jwks URL|FILE \
+//	go run ./examples/server -listen 127.0.0.1:8080 -issuer ISS -audience AUD [-jwks URL|FILE] \
 //	    [-public-url https://api.example.test (default http://<listen address>)] [-nonce] [-replay memory|redis://127.0.0.1:6379/0]
 //
 // Routes: GET /healthz (no auth); /bearer/ (Bearer only), /mixed/ (Bearer,
@@ -34,6 +34,41 @@ import (
 	"github.com/popguard/popguard/validate"
 )
 
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// keySetFor returns the key set of issuer: jwks (a URL or a file) when
+// given, else the issuer's discovered metadata.
+func keySetFor(ctx context.Context, issuer, jwks string, log *slog.Logger) (validate.KeySet, func(), error) {
+	switch {
+	case jwks == "":
+		p, err := validate.Discover(ctx, issuer, validate.KeySetLogger(log))
+		if err != nil {
+			return nil, nil, err
+		}
+		log.Info("discovered issuer metadata", "issuer", issuer)
+		return p, func() { _ = p.Close() }, nil
+	case strings.HasPrefix(jwks, "http://") || strings.HasPrefix(jwks, "https://"):
+		rks, err := validate.NewRemoteKeySet(ctx, jwks, validate.KeySetLogger(log))
+		if err != nil {
+			return nil, nil, err
+		}
+		return rks, func() { _ = rks.Close() }, nil
+	}
+	doc, err := os.ReadFile(jwks)
+	if err != nil {
+		return nil, nil, err
+	}
+	sks, err := validate.NewStaticKeySet(doc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sks, func() {}, nil
+}
+
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
@@ -43,48 +78,57 @@ func main() {
 
 func run() error {
 	listen := flag.String("listen", "127.0.0.1:8080", "address to listen on")
-	issuer := flag.String("issuer", "", "trusted token issuer (exact iss)")
+	var issuers, tenants stringList
+	flag.Var(&issuers, "issuer", "trusted token issuer (exact iss; repeatable; may hold {tenantid} with -profile entra)")
 	audience := flag.String("audience", "", "this API's audience (aud)")
-	jwks := flag.String("jwks", "", "issuer JWKS: an http(s) URL or a file")
+	jwks := flag.String("jwks", "", "issuer JWKS: an http(s) URL or a file (default: discovered from -issuer)")
+	profileName := flag.String("profile", "rfc9068", "token profile of the issuers: rfc9068, entra, keycloak, okta or auth0")
+	flag.Var(&tenants, "tenant", "with -profile entra: a tenant id whose v1 and v2 tokens are accepted (repeatable)")
 	publicURL := flag.String("public-url", "", "external origin (and optional path prefix) clients sign")
 	useNonce := flag.Bool("nonce", false, "require server nonces on DPoP and PoP routes (secret from POPGUARD_NONCE_SECRET, else random)")
 	replayStore := flag.String("replay", "memory", "replay store: memory or redis://host:port/db")
 	replayCap := flag.Int("replay-capacity", 100_000, "memory replay store entries (>= peak proofs/s x 70 s)")
-	acceptJWT := flag.Bool("accept-jwt-typ", false, `also accept access tokens with typ "JWT" (Microsoft Entra ID)`)
+	acceptJWT := flag.Bool("accept-jwt-typ", false, `also accept access tokens with typ "JWT" or none, the client in azp or appid (kept for compatibility; prefer -profile)`)
 	flag.Parse()
-	if *issuer == "" || *audience == "" || *jwks == "" {
+	if len(issuers) == 0 || *audience == "" {
 		flag.Usage()
-		return errors.New("-issuer, -audience and -jwks are required")
+		return errors.New("-issuer and -audience are required")
+	}
+	if *jwks != "" && len(issuers) > 1 {
+		return errors.New("-jwks serves one -issuer; several issuers are discovered")
+	}
+	profile, ok := validate.ProfileByName(*profileName)
+	if !ok {
+		return fmt.Errorf("unknown -profile %q", *profileName)
+	}
+	if *acceptJWT {
+		profile.Types = append(profile.Types, "JWT", "")
+		profile.Required = []string{"iss", "sub", "aud", "exp", "iat"}
+		profile.ClientClaims = append(profile.ClientClaims, "azp", "appid")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var keys validate.KeySet
-	if strings.HasPrefix(*jwks, "http://") || strings.HasPrefix(*jwks, "https://") {
-		rks, err := validate.NewRemoteKeySet(ctx, *jwks, validate.KeySetLogger(log))
+	var verifiers []*validate.JWTVerifier
+	for _, iss := range issuers {
+		keys, closeKeys, err := keySetFor(ctx, iss, *jwks, log)
 		if err != nil {
 			return err
 		}
-		defer rks.Close()
-		keys = rks
-	} else {
-		doc, err := os.ReadFile(*jwks)
+		defer closeKeys()
+		topts := []validate.Option{validate.Audience(*audience), validate.UseProfile(profile)}
+		if len(tenants) > 0 {
+			topts = append(topts, validate.Tenants(tenants...))
+		}
+		v, err := validate.NewJWTVerifier(iss, keys, topts...)
 		if err != nil {
 			return err
 		}
-		sks, err := validate.NewStaticKeySet(doc)
-		if err != nil {
-			return err
-		}
-		keys = sks
+		verifiers = append(verifiers, v)
+		log.Info("trusting issuer", "issuer", iss, "profile", profile.Name, "tenants", []string(tenants))
 	}
-	topts := []validate.Option{validate.Audience(*audience)}
-	if *acceptJWT {
-		topts = append(topts, validate.AcceptJWTType())
-		log.Info("accepting access tokens with typ JWT (Microsoft Entra ID compatibility)")
-	}
-	tokens, err := validate.NewJWTVerifier(*issuer, keys, topts...)
+	tokens, err := validate.NewIssuerSet(verifiers...)
 	if err != nil {
 		return err
 	}
@@ -155,7 +199,7 @@ func run() error {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("popguard example server listening", "addr", *listen, "issuer", *issuer, "audience", *audience,
+	log.Info("popguard example server listening", "addr", *listen, "issuers", []string(issuers), "audience", *audience,
 		"public_url", *publicURL, "nonce", *useNonce, "replay", redactURL(*replayStore))
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
