@@ -100,7 +100,14 @@ func (s *IssuerSet) match(iss string) *JWTVerifier {
 		return v
 	}
 	for _, v := range s.vs {
-		if v.mayIssue(iss) {
+		if v.mayIssue(iss, false) {
+			return v
+		}
+	}
+	// A tenant no verifier allows: the first verifier whose issuer has the
+	// shape refuses it with token_tenant, as a single verifier would.
+	for _, v := range s.vs {
+		if v.mayIssue(iss, true) {
 			return v
 		}
 	}
@@ -110,8 +117,8 @@ func (s *IssuerSet) match(iss string) *JWTVerifier {
 // mayIssue reports whether iss can be one of v's issuers: the issuer itself,
 // or the issuer or one of its profile's version issuers with an acceptable
 // tenant in place of {tenantid}. The verifier checks the rest (the tenant
-// claim, the keys).
-func (v *JWTVerifier) mayIssue(iss string) bool {
+// claim, the keys). With anyTenant, the tenant is not checked.
+func (v *JWTVerifier) mayIssue(iss string, anyTenant bool) bool {
 	if iss == v.issuer {
 		return true
 	}
@@ -125,6 +132,7 @@ func (v *JWTVerifier) mayIssue(iss string) bool {
 			continue
 		}
 		switch {
+		case anyTenant:
 		case v.tenants != nil:
 			ok = v.tenants[t]
 		case v.anyTenant:
