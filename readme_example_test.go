@@ -173,3 +173,103 @@ func Example_migrationStats() {
 	admin := http.NewServeMux() // on a private listener
 	admin.Handle("/debug/popguard", stats.Handler())
 }
+
+func Example_discovery() {
+	ctx := context.Background()
+	issuer := "https://keycloak.example.com/realms/payments"
+	kc, err := validate.Discover(ctx, issuer) // OIDC discovery, then RFC 8414; issuer must match exactly
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer kc.Close()
+	tokens, err := validate.NewJWTVerifier(issuer, kc,
+		validate.Audience("payments-api"), validate.UseProfile(validate.Keycloak()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Opaque tokens of the same server: its introspection endpoint, from the same metadata.
+	opaque, err := validate.NewIntrospector(kc.IntrospectionEndpoint(),
+		validate.ClientSecretBasic("payments-api", os.Getenv("INTROSPECTION_SECRET")),
+		validate.ExpectIssuer(issuer, true), validate.Audience("payments-api"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, _ = tokens, opaque
+}
+
+func Example_entraMultiTenant() {
+	ctx := context.Background()
+	issuer := "https://login.microsoftonline.com/{tenantid}/v2.0"
+	entra, err := validate.Discover(ctx, issuer) // the "common" metadata and keys
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer entra.Close()
+	tokens, err := validate.NewJWTVerifier(issuer, entra,
+		validate.Audience("api://orders-api", "6e74172b-be56-4843-9ff4-e66a39bb12e3"),
+		validate.UseProfile(validate.Entra()), // v1 and v2 tokens; typ JWT, scp, roles, tid
+		validate.Tenants("72f988bf-86f1-41af-91ab-2d7cd011db47", "f8cdef31-a31e-4b4a-93e4-5f571e91255a"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	guard, err := middleware.New(middleware.WithTokens(tokens),
+		middleware.WithPublicURL("https://orders.example.com"), middleware.WithPoP())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+	mux := http.NewServeMux()
+	mux.Handle("GET /orders/", guard.Require(popguard.Mixed,
+		middleware.RequireScopes("Orders.Read"))(http.HandlerFunc(accounts))) // users, through a client app
+	mux.Handle("POST /sync/", guard.Require(popguard.ProofOnly,
+		middleware.RequireRoles("Orders.Sync"))(http.HandlerFunc(transfers))) // daemons with an app role
+	log.Fatal(http.ListenAndServe(":8080", mux))
+}
+
+func Example_severalIssuers() {
+	ctx := context.Background()
+	var verifiers []*validate.JWTVerifier
+	for _, c := range []struct {
+		issuer  string
+		profile validate.Profile
+	}{
+		{"https://payments.eu.auth0.com/", validate.Auth0()},
+		{"https://example.okta.com/oauth2/default", validate.Okta()},
+	} {
+		as, err := validate.Discover(ctx, c.issuer)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer as.Close()
+		v, err := validate.NewJWTVerifier(c.issuer, as,
+			validate.Audience("https://payments.example.com"), validate.UseProfile(c.profile))
+		if err != nil {
+			log.Fatal(err)
+		}
+		verifiers = append(verifiers, v)
+	}
+	// A token is checked only against the keys of the issuer it names.
+	tokens, err := validate.NewIssuerSet(verifiers...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = tokens // middleware.WithTokens(tokens)
+}
+
+func Example_customProfile() {
+	p := validate.Keycloak()
+	p.Name = "keycloak-payments"
+	p.RoleClaims = append(p.RoleClaims, "resource_access.payments-api.roles") // client roles
+	p.Types = []string{"at+jwt"}                                              // this realm issues RFC 9068 tokens only
+	keys, err := validate.NewRemoteKeySet(context.Background(),
+		"https://keycloak.example.com/realms/payments/protocol/openid-connect/certs")
+	if err != nil {
+		log.Fatal(err)
+	}
+	tokens, err := validate.NewJWTVerifier("https://keycloak.example.com/realms/payments", keys,
+		validate.Audience("payments-api"), validate.UseProfile(p))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = tokens
+}
