@@ -158,7 +158,6 @@ func waitHealthy(t *testing.T, base string, logs fmt.Stringer) {
 	t.Fatalf("the server did not become healthy:\n%s", logs.String())
 }
 
-
 // syncBuffer collects a process's output while the test reads it.
 type syncBuffer struct {
 	mu sync.Mutex

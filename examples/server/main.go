@@ -2,7 +2,12 @@
 // use it to test their DPoP and PoP clients.
 //
 //	go run ./examples/server -listen 127.0.0.1:8080 -issuer ISS -audience AUD [-jwks URL|FILE] \
+//	    [-profile rfc9068|entra|keycloak|okta|auth0] [-tenant TID ...] \
 //	    [-public-url https://api.example.test (default http://<listen address>)] [-nonce] [-replay memory|redis://127.0.0.1:6379/0]
+//
+// Without -jwks the issuer's keys are discovered from its metadata
+// (validate.Discover); -issuer may repeat. With -profile entra, -issuer may
+// hold {tenantid}, and -tenant lists the tenants accepted.
 //
 // Routes: GET /healthz (no auth); /bearer/ (Bearer only), /mixed/ (Bearer,
 // DPoP or PoP), /dpop/ (DPoP only), /pop/ (PoP only), any method and
