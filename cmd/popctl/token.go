@@ -165,15 +165,19 @@ type shape struct {
 func shapeClaims(profile string, s shape) (map[string]any, string, error) {
 	c := map[string]any{"iss": s.iss, "sub": s.sub, "aud": s.aud, "iat": s.iat.Unix(), "exp": s.iat.Add(s.ttl).Unix()}
 	fields := func(v string) []string { return strings.Fields(v) }
+	// set puts the scopes and roles, when given, under the profile's names.
+	set := func(scopeClaim, roleClaim string) {
+		if s.scope != "" {
+			c[scopeClaim] = s.scope
+		}
+		if s.roles != "" {
+			c[roleClaim] = fields(s.roles)
+		}
+	}
 	switch profile {
 	case "rfc9068":
 		c["client_id"], c["jti"] = s.client, sign.RandomID()
-		if s.scope != "" {
-			c["scope"] = s.scope
-		}
-		if s.roles != "" {
-			c["roles"] = fields(s.roles)
-		}
+		set("scope", "roles")
 		return c, "at+jwt", nil
 	case "entra":
 		if s.tenant == "" {
@@ -188,12 +192,7 @@ func shapeClaims(profile string, s shape) (map[string]any, string, error) {
 		default:
 			return nil, "", fmt.Errorf("-ver must be 1.0 or 2.0")
 		}
-		if s.scope != "" {
-			c["scp"] = s.scope
-		}
-		if s.roles != "" {
-			c["roles"] = fields(s.roles)
-		}
+		set("scp", "roles")
 		return c, "JWT", nil
 	case "keycloak":
 		c["azp"], c["jti"], c["typ"] = s.client, sign.RandomID(), "Bearer"
@@ -206,12 +205,7 @@ func shapeClaims(profile string, s shape) (map[string]any, string, error) {
 		return c, "none", nil
 	case "auth0":
 		c["client_id"], c["azp"], c["jti"] = s.client, s.client, sign.RandomID()
-		if s.scope != "" {
-			c["scope"] = s.scope
-		}
-		if s.roles != "" {
-			c["permissions"] = fields(s.roles)
-		}
+		set("scope", "permissions")
 		return c, "at+jwt", nil
 	}
 	return nil, "", fmt.Errorf("unknown -profile %q (rfc9068, entra, keycloak, okta, auth0)", profile)

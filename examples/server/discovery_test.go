@@ -11,12 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/popguard/popguard/internal/nodetest"
 	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/internal/testenv"
 )
 
 // TestDiscoveryAgainstOIDCProvider runs the server with -issuer alone (no
@@ -38,7 +38,7 @@ func TestDiscoveryAgainstOIDCProvider(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "-listen", addr, "-issuer", op.Issuer, "-audience", resource,
 		"-public-url", "http://"+addr)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -59,11 +59,7 @@ func TestDiscoveryAgainstOIDCProvider(t *testing.T) {
 		req, _ := http.NewRequest("GET", u, nil)
 		req.Header.Set("Authorization", scheme+" "+tok)
 		if k != nil {
-			proof, err := k.Proof("GET", u, sign.ProofOptions{AccessToken: tok})
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("DPoP", proof)
+			addProof(t, req, k, sign.ProofOptions{AccessToken: tok})
 		}
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -101,11 +97,7 @@ func clientCredentials(t *testing.T, endpoint string, key *sign.Key) string {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.SetBasicAuth("svc", "s3cret")
 		if key != nil {
-			proof, err := key.Proof("POST", endpoint, sign.ProofOptions{Nonce: nonce})
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("DPoP", proof)
+			addProof(t, req, key, sign.ProofOptions{Nonce: nonce})
 		}
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -158,20 +150,12 @@ func waitHealthy(t *testing.T, base string, logs fmt.Stringer) {
 	t.Fatalf("the server did not become healthy:\n%s", logs.String())
 }
 
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// addProof signs a DPoP proof for req with k and sets it.
+func addProof(t *testing.T, req *http.Request, k *sign.Key, o sign.ProofOptions) {
+	t.Helper()
+	proof, err := k.Proof(req.Method, req.URL.String(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("DPoP", proof)
 }
