@@ -40,9 +40,10 @@ func (v *JWTVerifier) checkTemplates() error {
 
 // validTenant reports whether t can stand in for {tenantid}: a non-empty
 // string of letters, digits, '-', '.' and '_' (Entra tenant ids are GUIDs;
-// no '/', '%' or other byte that would change the issuer's structure).
+// no '/', '%' or other byte that would change the issuer's structure), and
+// not the dot segment "." or "..", which URL resolution removes.
 func validTenant(t string) bool {
-	if t == "" || len(t) > 64 {
+	if t == "" || len(t) > 64 || t == "." || t == ".." {
 		return false
 	}
 	for i := 0; i < len(t); i++ {
