@@ -81,6 +81,10 @@ func (v *JWTVerifier) expectedIssuer(c *tokenClaims) (string, error) {
 	if !validTenant(t) {
 		return "", tenantErr("The access token tenant is malformed")
 	}
+	if it, ok := tenantOf(want, c.iss); ok && it != t {
+		// iss has the expected form, with another tenant than the claim.
+		return "", tenantErr("The access token tenant does not match its issuer")
+	}
 	switch {
 	case v.tenants != nil:
 		if !v.tenants[t] {
