@@ -129,7 +129,7 @@ func (v *JWTVerifier) mayIssue(iss string) bool {
 			ok = v.tenants[t]
 		case v.anyTenant:
 		default:
-			ok = !templated(v.issuer) && hasSegment(v.issuer, t)
+			ok = !templated(v.issuer) && issuerTenant(v.issuer) == t
 		}
 		if ok {
 			return true

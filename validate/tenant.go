@@ -55,9 +55,22 @@ func validTenant(t string) bool {
 	return true
 }
 
-// hasSegment reports whether tenant is a whole path segment of issuer.
-func hasSegment(issuer, tenant string) bool {
-	return strings.Contains(issuer+"/", "/"+tenant+"/")
+// issuerTenant returns the tenant a single-tenant issuer names: its first
+// path segment, where every Entra ID issuer puts it
+// (https://login.microsoftonline.com/{tid}/v2.0, https://sts.windows.net/{tid}/,
+// https://{name}.b2clogin.com/{tid}/v2.0/). Any other segment, or the host,
+// is not a tenant: "v2.0" in the first example is not one.
+func issuerTenant(issuer string) string {
+	_, rest, ok := strings.Cut(issuer, "://")
+	if !ok {
+		return ""
+	}
+	_, path, ok := strings.Cut(rest, "/")
+	if !ok {
+		return ""
+	}
+	seg, _, _ := strings.Cut(path, "/")
+	return seg
 }
 
 // tenantErr is the error of a token whose tenant is refused.
@@ -91,12 +104,12 @@ func (v *JWTVerifier) expectedIssuer(c *tokenClaims) (string, error) {
 			return "", tenantErr("The access token tenant is not trusted")
 		}
 	case v.anyTenant:
-	case !hasSegment(v.issuer, t):
+	case issuerTenant(v.issuer) != t:
 		// A single-tenant issuer: the token's tenant must be the one the
 		// issuer names, whichever version issued the token.
 		return "", tenantErr("The access token tenant does not match its issuer")
 	}
-	if !templated(want) && !hasSegment(want, t) {
+	if !templated(want) && issuerTenant(want) != t {
 		return "", tenantErr("The access token tenant does not match its issuer")
 	}
 	return strings.Replace(want, tenantTemplate, t, 1), nil
