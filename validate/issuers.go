@@ -137,7 +137,7 @@ func (v *JWTVerifier) mayIssue(iss string, anyTenant bool) bool {
 			ok = v.tenants[t]
 		case v.anyTenant:
 		default:
-			ok = !templated(v.issuer) && hasSegment(v.issuer, t)
+			ok = !templated(v.issuer) && issuerTenant(v.issuer) == t
 		}
 		if ok {
 			return true

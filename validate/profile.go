@@ -40,7 +40,9 @@ type Profile struct {
 	ClientClaims []string
 	// TenantClaim names the claim holding the tenant of a multi-tenant
 	// issuer ("tid" for Entra ID). An issuer holding {tenantid} must agree
-	// with it, and so must the issuer published with the signing key.
+	// with it, and so must the issuer published with the signing key. An
+	// issuer without {tenantid} names its tenant in its first path segment,
+	// as Entra ID's issuers do: the claim must be that segment.
 	TenantClaim string
 	// VersionIssuers maps a value of the token's "ver" claim to the issuer
 	// expected for tokens of that version, instead of the verifier's

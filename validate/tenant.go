@@ -40,9 +40,10 @@ func (v *JWTVerifier) checkTemplates() error {
 
 // validTenant reports whether t can stand in for {tenantid}: a non-empty
 // string of letters, digits, '-', '.' and '_' (Entra tenant ids are GUIDs;
-// no '/', '%' or other byte that would change the issuer's structure).
+// no '/', '%' or other byte that would change the issuer's structure), and
+// not the dot segment "." or "..", which URL resolution removes.
 func validTenant(t string) bool {
-	if t == "" || len(t) > 64 {
+	if t == "" || len(t) > 64 || t == "." || t == ".." {
 		return false
 	}
 	for i := 0; i < len(t); i++ {
@@ -54,9 +55,22 @@ func validTenant(t string) bool {
 	return true
 }
 
-// hasSegment reports whether tenant is a whole path segment of issuer.
-func hasSegment(issuer, tenant string) bool {
-	return strings.Contains(issuer+"/", "/"+tenant+"/")
+// issuerTenant returns the tenant a single-tenant issuer names: its first
+// path segment, where every Entra ID issuer puts it
+// (https://login.microsoftonline.com/{tid}/v2.0, https://sts.windows.net/{tid}/,
+// https://{name}.b2clogin.com/{tid}/v2.0/). Any other segment, or the host,
+// is not a tenant: "v2.0" in the first example is not one.
+func issuerTenant(issuer string) string {
+	_, rest, ok := strings.Cut(issuer, "://")
+	if !ok {
+		return ""
+	}
+	_, path, ok := strings.Cut(rest, "/")
+	if !ok {
+		return ""
+	}
+	seg, _, _ := strings.Cut(path, "/")
+	return seg
 }
 
 // tenantErr is the error of a token whose tenant is refused.
@@ -80,18 +94,22 @@ func (v *JWTVerifier) expectedIssuer(c *tokenClaims) (string, error) {
 	if !validTenant(t) {
 		return "", tenantErr("The access token tenant is malformed")
 	}
+	if it, ok := tenantOf(want, c.iss); ok && it != t {
+		// iss has the expected form, with another tenant than the claim.
+		return "", tenantErr("The access token tenant does not match its issuer")
+	}
 	switch {
 	case v.tenants != nil:
 		if !v.tenants[t] {
 			return "", tenantErr("The access token tenant is not trusted")
 		}
 	case v.anyTenant:
-	case !hasSegment(v.issuer, t):
+	case issuerTenant(v.issuer) != t:
 		// A single-tenant issuer: the token's tenant must be the one the
 		// issuer names, whichever version issued the token.
 		return "", tenantErr("The access token tenant does not match its issuer")
 	}
-	if !templated(want) && !hasSegment(want, t) {
+	if !templated(want) && issuerTenant(want) != t {
 		return "", tenantErr("The access token tenant does not match its issuer")
 	}
 	return strings.Replace(want, tenantTemplate, t, 1), nil
