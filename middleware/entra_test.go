@@ -152,7 +152,10 @@ func TestEntraTokensEveryScheme(t *testing.T) {
 					{"tid disagrees with iss", entraTenant, func(c map[string]any) { c["tid"] = otherTenant }, popguard.ReasonTokenTenant},
 					{"iss of another tenant, tid allowed", entraTenant, func(c map[string]any) {
 						c["iss"] = "https://login.microsoftonline.com/" + otherTenant + "/v2.0"
-					}, popguard.ReasonTokenIssuer},
+						if ver == "1.0" {
+							c["iss"] = "https://sts.windows.net/" + otherTenant + "/"
+						}
+					}, popguard.ReasonTokenTenant},
 					{"no tid", entraTenant, func(c map[string]any) { delete(c, "tid") }, popguard.ReasonTokenClaims},
 				}
 				for _, c := range cases {

@@ -132,5 +132,5 @@ func ExampleEntra() {
 	// Output:
 	// contoso-tid app-1 [Orders.Sync] <nil>
 	// another tenant: token_tenant
-	// iss of another tenant: token_issuer
+	// iss of another tenant: token_tenant
 }

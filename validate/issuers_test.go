@@ -205,8 +205,10 @@ func TestIssuerSetUnknownIssuer(t *testing.T) {
 		{"prefix of an issuer", kcClaims(map[string]any{"iss": strings.TrimSuffix(kcIssuer, "myrealm")}), popguard.ReasonTokenIssuer},
 		{"issuer plus slash", kcClaims(map[string]any{"iss": kcIssuer + "/"}), popguard.ReasonTokenIssuer},
 		{"issuer upper case", kcClaims(map[string]any{"iss": strings.ToUpper(kcIssuer)}), popguard.ReasonTokenIssuer},
-		{"entra tenant not listed", entraV2(entraT3, nil), popguard.ReasonTokenIssuer},
-		{"entra v1 tenant not listed", entraV1(entraT3, nil), popguard.ReasonTokenIssuer},
+		// An issuer of a trusted shape with a tenant no verifier lists:
+		// refused as a single verifier refuses it, before any key fetch.
+		{"entra tenant not listed", entraV2(entraT3, nil), popguard.ReasonTokenTenant},
+		{"entra v1 tenant not listed", entraV1(entraT3, nil), popguard.ReasonTokenTenant},
 		{"entra template itself", entraV2(entraT1, map[string]any{"iss": entraV2Template}), popguard.ReasonTokenIssuer},
 		{"entra tenant with a slash", entraV2(entraT1, map[string]any{"iss": entraV2Iss(entraT1 + "/" + entraT1)}), popguard.ReasonTokenIssuer},
 		{"entra tenant ..", entraV2(entraT1, map[string]any{"iss": entraV2Iss("..")}), popguard.ReasonTokenIssuer},
@@ -319,7 +321,7 @@ func TestIssuerSetExactWinsOverTemplate(t *testing.T) {
 	}
 	for _, tid := range []string{entraT2, "v2.0", "login.microsoftonline.com"} {
 		_, err = isVerify(t, set, e.entraSign(t, entraV1(tid, map[string]any{"aud": "api://exact"})))
-		jtReject(t, err, popguard.ReasonTokenIssuer)
+		jtReject(t, err, popguard.ReasonTokenTenant)
 	}
 }
 

@@ -242,6 +242,28 @@ func (v *JWTVerifier) checkClaims(c *tokenClaims) error {
 			return err
 		}
 	}
+	for _, m := range c.members {
+		allowed, ok := v.profile.ClaimValues[m.Name]
+		if !ok {
+			continue
+		}
+		if s, isStr := jose.String(m.Value); !isStr || !slices.Contains(allowed, s) {
+			err := tokenErr(popguard.ReasonTokenType, "The access token claim "+m.Name+" marks another kind of token", nil)
+			if tr != nil {
+				tr.Fail("typ", "claim "+m.Name+" is not one of "+quoteList(allowed), err)
+			}
+			return err
+		}
+	}
+	for name := range v.profile.ClaimValues {
+		if !c.present[name] {
+			err := tokenErr(popguard.ReasonTokenType, "The access token lacks the claim "+name+" that marks access tokens", nil)
+			if tr != nil {
+				tr.Fail("typ", "no claim "+name, err)
+			}
+			return err
+		}
+	}
 	if tr != nil {
 		tr.Pass("claims", strings.Join(required, ", "))
 	}

@@ -285,6 +285,11 @@ func UseProfile(p Profile) Option {
 		p.Types, p.Required = slices.Clone(p.Types), slices.Clone(p.Required)
 		p.ScopeClaims, p.RoleClaims, p.ClientClaims = slices.Clone(p.ScopeClaims), slices.Clone(p.RoleClaims), slices.Clone(p.ClientClaims)
 		p.VersionIssuers = maps.Clone(p.VersionIssuers)
+		cv := make(map[string][]string, len(p.ClaimValues))
+		for k, v := range p.ClaimValues {
+			cv[k] = slices.Clone(v)
+		}
+		p.ClaimValues = cv
 		v.profile = p
 		return nil
 	}}

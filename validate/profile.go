@@ -35,6 +35,11 @@ type Profile struct {
 	// name may be a dotted path into nested objects, as Keycloak's
 	// "realm_access.roles".
 	RoleClaims []string
+	// ClaimValues restricts claims to listed string values: a token must
+	// carry each named claim with one of its values, or it is refused as
+	// another kind of token (reason token_type). Keycloak marks access
+	// tokens with typ "Bearer" (or "DPoP") and ID tokens with "ID".
+	ClaimValues map[string][]string
 	// ClientClaims lists, in order of preference, the claims that name the
 	// client the token was issued to; the first one present is used.
 	ClientClaims []string
@@ -90,8 +95,9 @@ func Entra() Profile {
 // Keycloak returns the profile of Keycloak access tokens, as documented at
 // https://www.keycloak.org/docs/latest/server_admin/ (OIDC token and
 // protocol mappers): typ JWT (or at+jwt when the client asks for RFC 9068
-// tokens); scopes in scope; realm roles in realm_access.roles; the client
-// in azp, or client_id for the client-credentials grant. Client roles
+// tokens); the typ claim "Bearer" or "DPoP" (ID tokens say "ID"); scopes in
+// scope; realm roles in realm_access.roles; the client in azp, or client_id
+// for the client-credentials grant. Client roles
 // (resource_access.<client>.roles) depend on the client's name: add that
 // path to RoleClaims.
 func Keycloak() Profile {
@@ -99,6 +105,7 @@ func Keycloak() Profile {
 		Name:         "keycloak",
 		Types:        []string{"JWT", "at+jwt"},
 		Required:     []string{"iss", "aud", "exp", "iat", "sub", "azp", "jti"},
+		ClaimValues:  map[string][]string{"typ": {"Bearer", "DPoP"}},
 		ScopeClaims:  []string{"scope"},
 		RoleClaims:   []string{"realm_access.roles"},
 		ClientClaims: []string{"client_id", "azp"},

@@ -125,6 +125,9 @@ func TestProfileKeycloak(t *testing.T) {
 	t.Run("RFC 9068 typ", func(t *testing.T) {
 		jtAccept(t, v, p.sign(t, map[string]any{"typ": "at+jwt"}, kcClaims(nil)))
 	})
+	t.Run("DPoP-bound token (typ claim DPoP)", func(t *testing.T) {
+		jtAccept(t, v, p.sign(t, nil, kcClaims(map[string]any{"typ": "DPoP", "cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}})))
+	})
 	t.Run("client roles by path", func(t *testing.T) {
 		prof := validate.Keycloak()
 		prof.RoleClaims = append(prof.RoleClaims, "resource_access.myapi.roles")
@@ -149,6 +152,12 @@ func TestProfileKeycloak(t *testing.T) {
 			{"another realm", nil, kcClaims(map[string]any{"iss": "https://keycloak.example.com/realms/other"}), popguard.ReasonTokenIssuer},
 			{"another audience", nil, kcClaims(map[string]any{"aud": "account"}), popguard.ReasonTokenAudience},
 			{"signed by the encryption key", nil, nil, popguard.ReasonTokenUnknownKey},
+			// Keycloak's ID tokens share typ JWT with its access tokens;
+			// the typ claim tells them apart.
+			{"an ID token (typ claim ID)", nil, kcClaims(map[string]any{"typ": "ID", "nonce": "n-0S6_WzA2Mj", "at_hash": "77QmUPtjPfzWtF2AnpK9RQ"}), popguard.ReasonTokenType},
+			{"a refresh token (typ claim Refresh)", nil, kcClaims(map[string]any{"typ": "Refresh"}), popguard.ReasonTokenType},
+			{"no typ claim", nil, kcClaims(map[string]any{"typ": nil}), popguard.ReasonTokenType},
+			{"typ claim a number", nil, kcClaims(map[string]any{"typ": 1}), popguard.ReasonTokenType},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				var tok string
