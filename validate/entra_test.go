@@ -646,3 +646,17 @@ func anyString(v any) string {
 	}
 	return "<other>"
 }
+
+// An Entra ID token (no scp, no roles) for the API's own client id is not
+// an access token: Entra()'s RequiredAny refuses it, as
+// Microsoft.Identity.Web does.
+func TestEntraRefusesIDToken(t *testing.T) {
+	f := newEntra(t, entraV2Template)
+	v := f.verifier(t, entraV2Template, validate.Tenants(entraT1))
+	id := entraV2(entraT1, map[string]any{"aud": entraAppID, "scp": nil, "roles": nil, "nonce": "n-0S6_WzA2Mj",
+		"name": "Alice", "preferred_username": "alice@contoso.com"})
+	_, err := jtVerify(t, v, f.sign(t, nil, id))
+	jtReject(t, err, popguard.ReasonTokenClaims)
+	// The same claims with roles (an app-only access token) are accepted.
+	jtAccept(t, v, f.sign(t, nil, jtMerge(id, map[string]any{"roles": []string{"Items.Read.All"}})))
+}

@@ -242,6 +242,13 @@ func (v *JWTVerifier) checkClaims(c *tokenClaims) error {
 			return err
 		}
 	}
+	if any := v.profile.RequiredAny; len(any) > 0 && !slices.ContainsFunc(any, func(n string) bool { return c.present[n] }) {
+		err := tokenErr(popguard.ReasonTokenClaims, "The access token lacks a required claim", nil)
+		if tr != nil {
+			tr.Fail("claims", "none of "+strings.Join(any, ", "), err)
+		}
+		return err
+	}
 	for _, m := range c.members {
 		allowed, ok := v.profile.ClaimValues[m.Name]
 		if !ok {

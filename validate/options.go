@@ -282,7 +282,7 @@ func UseProfile(p Profile) Option {
 		if len(p.Types) == 0 {
 			return fmt.Errorf("validate: profile %q accepts no typ", p.Name)
 		}
-		p.Types, p.Required = slices.Clone(p.Types), slices.Clone(p.Required)
+		p.Types, p.Required, p.RequiredAny = slices.Clone(p.Types), slices.Clone(p.Required), slices.Clone(p.RequiredAny)
 		p.ScopeClaims, p.RoleClaims, p.ClientClaims = slices.Clone(p.ScopeClaims), slices.Clone(p.RoleClaims), slices.Clone(p.ClientClaims)
 		p.VersionIssuers = maps.Clone(p.VersionIssuers)
 		cv := make(map[string][]string, len(p.ClaimValues))

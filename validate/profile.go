@@ -25,6 +25,10 @@ type Profile struct {
 	Types []string
 	// Required lists the claims a token must carry.
 	Required []string
+	// RequiredAny lists claims of which a token must carry at least one.
+	// Entra ID's access tokens always carry scp or roles, its ID tokens
+	// neither (Microsoft.Identity.Web refuses such tokens the same way).
+	RequiredAny []string
 	// ScopeClaims lists the claims that hold delegated scopes, each a
 	// space-separated string or an array of strings ("scope" itself is
 	// always a string: RFC 6749 §3.3, RFC 9068 §2.2.3). The scopes of every
@@ -84,6 +88,7 @@ func Entra() Profile {
 		Name:           "entra",
 		Types:          []string{"JWT"},
 		Required:       []string{"iss", "aud", "exp", "iat", "nbf", "sub", "tid", "ver"},
+		RequiredAny:    []string{"scp", "roles"},
 		ScopeClaims:    []string{"scp"},
 		RoleClaims:     []string{"roles"},
 		ClientClaims:   []string{"azp", "appid"},
