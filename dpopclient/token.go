@@ -225,50 +225,15 @@ func (s *source) fetch(ctx context.Context) (*Token, error) {
 			method = AuthNone
 		}
 	}
-	basic := false
-	switch method {
-	case AuthClientSecretBasic, AuthClientSecretPost:
-		if c.ClientSecret == "" {
-			return nil, fmt.Errorf("%w: %s needs ClientSecret", ErrConfig, method)
-		}
-		if method == AuthClientSecretPost {
-			form.Set("client_id", c.ClientID)
-			form.Set("client_secret", c.ClientSecret)
-		} else {
-			basic = true
-		}
-	case AuthPrivateKeyJWT:
-		if c.AssertionKey == nil {
-			return nil, fmt.Errorf("%w: private_key_jwt needs AssertionKey", ErrConfig)
-		}
-		now := time.Now()
-		assertion, err := c.AssertionKey.k.JWS(map[string]any{"kid": c.AssertionKey.kid, "typ": "JWT"}, map[string]any{
-			"iss": c.ClientID, "sub": c.ClientID, "aud": c.TokenURL, "jti": sign.RandomID(),
-			"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
-		})
-		if err != nil {
-			return nil, err
-		}
-		form.Set("client_id", c.ClientID)
-		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-		form.Set("client_assertion", assertion)
-	case AuthNone:
-		form.Set("client_id", c.ClientID)
-	default:
-		return nil, fmt.Errorf("%w: unknown AuthMethod %q", ErrConfig, method)
+	if err := checkAuth(c, method); err != nil {
+		return nil, err
 	}
-	body := form.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.TokenURL, strings.NewReader(body))
+	build := func() (*http.Request, error) { return s.request(ctx, form, method) }
+	req, err := build()
 	if err != nil {
-		return nil, fmt.Errorf("%w: TokenURL: %v", ErrConfig, err)
+		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if basic {
-		// RFC 6749 §2.3.1: form-urlencode each part first.
-		req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(c.ClientSecret))
-	}
-	res, err := s.ex.do(req, "")
+	res, err := s.ex.do(req, "", build)
 	if err != nil {
 		return nil, err
 	}
@@ -338,4 +303,64 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
+}
+
+func checkAuth(c Config, method string) error {
+	switch method {
+	case AuthClientSecretBasic, AuthClientSecretPost:
+		if c.ClientSecret == "" {
+			return fmt.Errorf("%w: %s needs ClientSecret", ErrConfig, method)
+		}
+	case AuthPrivateKeyJWT:
+		if c.AssertionKey == nil {
+			return fmt.Errorf("%w: private_key_jwt needs AssertionKey", ErrConfig)
+		}
+	case AuthNone:
+	default:
+		return fmt.Errorf("%w: unknown AuthMethod %q", ErrConfig, method)
+	}
+	return nil
+}
+
+// request builds one token request; each gets its own client assertion,
+// since a server may refuse an assertion it has seen (RFC 7523 §3, jti).
+func (s *source) request(ctx context.Context, params url.Values, method string) (*http.Request, error) {
+	c := s.cfg
+	form := url.Values{}
+	for k, v := range params {
+		form[k] = v
+	}
+	basic := false
+	switch method {
+	case AuthClientSecretBasic:
+		basic = true
+	case AuthClientSecretPost:
+		form.Set("client_id", c.ClientID)
+		form.Set("client_secret", c.ClientSecret)
+	case AuthPrivateKeyJWT:
+		now := time.Now()
+		assertion, err := c.AssertionKey.k.JWS(map[string]any{"kid": c.AssertionKey.kid, "typ": "JWT"}, map[string]any{
+			"iss": c.ClientID, "sub": c.ClientID, "aud": c.TokenURL, "jti": sign.RandomID(),
+			"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+		})
+		if err != nil {
+			return nil, err
+		}
+		form.Set("client_id", c.ClientID)
+		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		form.Set("client_assertion", assertion)
+	case AuthNone:
+		form.Set("client_id", c.ClientID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.TokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("%w: TokenURL: %v", ErrConfig, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if basic {
+		// RFC 6749 §2.3.1: form-urlencode each part first.
+		req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(c.ClientSecret))
+	}
+	return req, nil
 }

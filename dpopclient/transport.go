@@ -79,7 +79,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	ex := exchanger{key: t.Key, pop: t.MicrosoftPoP, nonces: &t.nonces, base: t.Base, log: t.Logger}
-	return ex.do(req, tok.AccessToken)
+	return ex.do(req, tok.AccessToken, nil)
 }
 
 // exchanger sends one request with a proof, and once more when the server
@@ -93,7 +93,10 @@ type exchanger struct {
 	log    *slog.Logger
 }
 
-func (e exchanger) do(req *http.Request, accessToken string) (*http.Response, error) {
+// do sends req; when the server asks for a nonce, it sends the request once
+// more, built by rebuild when set (a token request with a fresh client
+// assertion), else req with its body from GetBody.
+func (e exchanger) do(req *http.Request, accessToken string, rebuild func() (*http.Request, error)) (*http.Response, error) {
 	if req.URL == nil || (req.URL.Scheme != "http" && req.URL.Scheme != "https") || req.URL.Host == "" {
 		closeBody(req)
 		return nil, ErrURL
@@ -116,8 +119,13 @@ func (e exchanger) do(req *http.Request, accessToken string) (*http.Response, er
 	if !retry || next == "" {
 		return res, nil
 	}
+	if rebuild != nil {
+		if req, err = rebuild(); err != nil {
+			return res, nil
+		}
+	}
 	body := req.Body
-	if body != nil && body != http.NoBody {
+	if rebuild == nil && body != nil && body != http.NoBody {
 		if req.GetBody == nil {
 			return res, nil // cannot replay the body: the caller sees the challenge
 		}
