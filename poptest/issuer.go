@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/popguard/popguard/dpopclient"
+	"github.com/popguard/popguard/internal/clientkey"
 	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/validate"
 )
@@ -54,6 +56,17 @@ func NewIssuer() *Issuer {
 // KeySet (or JWKS) to the verifier under test.
 func NewStaticIssuer(url string) *Issuer { return newIssuer(url) }
 
+// NewStaticIssuerWithKey is NewStaticIssuer signing with key (its JWS
+// algorithm; kid the key's RFC 7638 thumbprint unless TokenOptions.Header
+// sets another), for tests whose verifier is configured with that key.
+func NewStaticIssuerWithKey(url string, key *dpopclient.Key) *Issuer {
+	i := newIssuer(url)
+	if sk := clientkey.Unwrap(key); sk != nil {
+		i.key, i.kid = sk, key.Thumbprint()
+	}
+	return i
+}
+
 func newIssuer(url string) *Issuer {
 	k, err := sign.NewKey("ES256")
 	if err != nil {
@@ -80,6 +93,9 @@ func (i *Issuer) JWKSURL() string {
 	}
 	return i.URL + "/jwks"
 }
+
+// KeyID returns the kid of the Issuer's signing key.
+func (i *Issuer) KeyID() string { return i.kid }
 
 // JWKS returns the Issuer's public key set document.
 func (i *Issuer) JWKS() []byte {
@@ -120,6 +136,9 @@ type TokenOptions struct {
 	// Claims are set last: they add claims or replace the ones above. A nil
 	// value removes the claim.
 	Claims map[string]any
+	// Header is set last in the JOSE header (kid, typ, alg...); a nil value
+	// removes a member.
+	Header map[string]any
 	// Profile shapes the token as one kind of authorization server issues
 	// it; default RFC9068.
 	Profile *Profile
@@ -177,6 +196,7 @@ func (i *Issuer) Token(o TokenOptions) string {
 	default:
 		header["typ"] = typ
 	}
+	apply(header, o.Header)
 	tok, err := i.key.JWS(header, claims)
 	if err != nil {
 		panic(fmt.Sprintf("poptest: cannot mint the token: %v", err))
