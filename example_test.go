@@ -10,8 +10,8 @@ import (
 	"net/http/httptest"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
