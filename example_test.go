@@ -10,8 +10,8 @@ import (
 	"net/http/httptest"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -43,16 +43,10 @@ func ExampleReportOnly() {
 // request context.
 func ExampleFromContext() {
 	// The authorization server (normally elsewhere) and the client's DPoP key.
-	as, err := sign.NewIssuer("https://as.example.com")
-	if err != nil {
-		log.Fatal(err)
-	}
-	client := sign.MustKey("ES256")
+	as := poptest.NewStaticIssuer("https://as.example.com")
+	client := poptest.NewClient()
 
-	keys, err := validate.NewStaticKeySet(as.JWKS())
-	if err != nil {
-		log.Fatal(err)
-	}
+	keys := as.KeySet()
 	tokens, err := validate.NewJWTVerifier(as.URL, keys, validate.Audience("https://api.example.com"))
 	if err != nil {
 		log.Fatal(err)
@@ -73,15 +67,9 @@ func ExampleFromContext() {
 	})
 	h := guard.Require(popguard.DPoPOnly)(orders)
 
-	at, err := as.Token(sign.TokenOptions{Subject: "alice", ClientID: "shop-app", Audience: "https://api.example.com",
-		Scope: "orders:read", Cnf: map[string]any{"jkt": client.Thumbprint()}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	proof, err := client.Proof("GET", "https://api.example.com/orders", sign.ProofOptions{AccessToken: at})
-	if err != nil {
-		log.Fatal(err)
-	}
+	at := as.Token(poptest.TokenOptions{Subject: "alice", ClientID: "shop-app", Audience: "https://api.example.com",
+		Scope: "orders:read", DPoP: client})
+	proof := client.Proof("GET", "https://api.example.com/orders", at, poptest.ProofOptions{})
 	r := httptest.NewRequest("GET", "/orders", nil)
 	r.Header.Set("Authorization", "DPoP "+at)
 	r.Header.Set("DPoP", proof)
@@ -104,11 +92,8 @@ func ExampleError() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	client := sign.MustKey("ES256")
-	proof, err := client.Proof("GET", "https://api.example.com/orders", sign.ProofOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	client := poptest.NewClient()
+	proof := client.Proof("GET", "https://api.example.com/orders", "", poptest.ProofOptions{})
 
 	// The proof was made for GET; the request is a POST.
 	_, err = proofs.Verify(proof, validate.ProofRequest{Method: "POST", Target: "https://api.example.com/orders"})
@@ -141,15 +126,9 @@ func ExampleError() {
 // accepts it. ReportOnly(DPoPOnly) answers like Mixed, but logs and counts
 // the Bearer call that DPoPOnly would reject.
 func ExampleMode() {
-	as, err := sign.NewIssuer("https://as.example.com")
-	if err != nil {
-		log.Fatal(err)
-	}
-	client := sign.MustKey("ES256")
-	keys, err := validate.NewStaticKeySet(as.JWKS())
-	if err != nil {
-		log.Fatal(err)
-	}
+	as := poptest.NewStaticIssuer("https://as.example.com")
+	client := poptest.NewClient()
+	keys := as.KeySet()
 	tokens, err := validate.NewJWTVerifier(as.URL, keys, validate.Audience("https://api.example.com"))
 	if err != nil {
 		log.Fatal(err)
@@ -161,23 +140,13 @@ func ExampleMode() {
 	}
 	defer guard.Close()
 
-	bearer, err := as.Token(sign.TokenOptions{Subject: "bob", ClientID: "legacy", Audience: "https://api.example.com"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	bound, err := as.Token(sign.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example.com",
-		Cnf: map[string]any{"jkt": client.Thumbprint()}})
-	if err != nil {
-		log.Fatal(err)
-	}
+	bearer := as.Token(poptest.TokenOptions{Subject: "bob", ClientID: "legacy", Audience: "https://api.example.com"})
+	bound := as.Token(poptest.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example.com", DPoP: client})
 	status := func(h http.Handler, scheme, token string) int {
 		r := httptest.NewRequest("GET", "/orders", nil)
 		r.Header.Set("Authorization", scheme+" "+token)
 		if scheme == "DPoP" {
-			proof, err := client.Proof("GET", "https://api.example.com/orders", sign.ProofOptions{AccessToken: token})
-			if err != nil {
-				log.Fatal(err)
-			}
+			proof := client.Proof("GET", "https://api.example.com/orders", token, poptest.ProofOptions{})
 			r.Header.Set("DPoP", proof)
 		}
 		w := httptest.NewRecorder()

@@ -10,28 +10,21 @@ import (
 	"net/http/httptest"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
 // exampleSetup plays the authorization server (an issuer and its JWKS) and
 // the client (a DPoP key). Real code gets tokens from its AS and keys from
 // validate.NewRemoteKeySet.
-func exampleSetup() (*sign.Issuer, *validate.JWTVerifier, *sign.Key) {
-	iss, err := sign.NewIssuer("https://issuer.example")
+func exampleSetup() (*poptest.Issuer, *validate.JWTVerifier, *poptest.Client) {
+	iss := poptest.NewStaticIssuer("https://issuer.example")
+	tokens, err := validate.NewJWTVerifier(iss.URL, iss.KeySet(), validate.Audience("https://api.example"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	keys, err := validate.NewStaticKeySet(iss.JWKS())
-	if err != nil {
-		log.Fatal(err)
-	}
-	tokens, err := validate.NewJWTVerifier(iss.URL, keys, validate.Audience("https://api.example"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	return iss, tokens, sign.MustKey("ES256")
+	return iss, tokens, poptest.NewClient()
 }
 
 // send serves one request and prints the status and challenges.
@@ -63,12 +56,11 @@ func ExampleNew() {
 	mux.Handle("/transfers/", guard.Require(popguard.DPoPOnly)(ok))
 	mux.Handle("/accounts/", guard.Require(popguard.Mixed)(ok))
 
-	bearer, _ := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "legacy", Audience: "https://api.example"})
-	bound, _ := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example",
-		Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	bearer := iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "legacy", Audience: "https://api.example"})
+	bound := iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example", DPoP: key})
 	dpop := func(path string) *http.Request {
 		r := httptest.NewRequest("POST", path, nil)
-		proof, _ := key.Proof("POST", "https://api.example"+path, sign.ProofOptions{AccessToken: bound})
+		proof := key.Proof("POST", "https://api.example"+path, bound, poptest.ProofOptions{})
 		r.Header.Set("Authorization", "DPoP "+bound)
 		r.Header.Set("DPoP", proof)
 		return r
@@ -113,10 +105,10 @@ func ExampleGuard_Require() {
 	})
 	h := guard.Require(popguard.DPoPOnly, middleware.RequireScopes("transfers:write"))(transfers)
 
-	tok, _ := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example",
-		Scope: "accounts:read transfers:write", Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	tok := iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example",
+		Scope: "accounts:read transfers:write", DPoP: key})
 	r := httptest.NewRequest("POST", "/transfers", nil)
-	proof, _ := key.Proof("POST", "https://api.example/transfers", sign.ProofOptions{AccessToken: tok})
+	proof := key.Proof("POST", "https://api.example/transfers", tok, poptest.ProofOptions{})
 	r.Header.Set("Authorization", "DPoP "+tok)
 	r.Header.Set("DPoP", proof)
 	send(h, "DPoP with transfers:write", r)
@@ -161,15 +153,9 @@ func ExampleGuard_Route() {
 	})))
 
 	request := func(scope string) *http.Request {
-		at, err := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example",
-			Scope: scope, Cnf: map[string]any{"jkt": key.Thumbprint()}})
-		if err != nil {
-			log.Fatal(err)
-		}
-		proof, err := key.Proof("POST", "https://api.example/transfers", sign.ProofOptions{AccessToken: at})
-		if err != nil {
-			log.Fatal(err)
-		}
+		at := iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example",
+			Scope: scope, DPoP: key})
+		proof := key.Proof("POST", "https://api.example/transfers", at, poptest.ProofOptions{})
 		r := httptest.NewRequest("POST", "/transfers", nil)
 		r.Header.Set("Authorization", "DPoP "+at)
 		r.Header.Set("DPoP", proof)
@@ -220,19 +206,9 @@ func ExampleRoute_Check() {
 		fmt.Println("accepted:", caller.Scheme, caller.Subject)
 	}
 
-	bearer, err := iss.Token(sign.TokenOptions{Subject: "bob", ClientID: "legacy", Audience: "https://api.example"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	bound, err := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example",
-		Cnf: map[string]any{"jkt": key.Thumbprint()}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	proof, err := key.Proof("GET", "https://api.example/accounts", sign.ProofOptions{AccessToken: bound})
-	if err != nil {
-		log.Fatal(err)
-	}
+	bearer := iss.Token(poptest.TokenOptions{Subject: "bob", ClientID: "legacy", Audience: "https://api.example"})
+	bound := iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example", DPoP: key})
+	proof := key.Proof("GET", "https://api.example/accounts", bound, poptest.ProofOptions{})
 
 	r := httptest.NewRequest("GET", "/accounts", nil)
 	r.Header.Set("Authorization", "Bearer "+bearer)

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/nonce"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -65,14 +65,8 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 
-	as, err := sign.NewIssuer("https://as.example.com")
-	if err != nil {
-		log.Fatal(err)
-	}
-	keys, err := validate.NewStaticKeySet(as.JWKS())
-	if err != nil {
-		log.Fatal(err)
-	}
+	as := poptest.NewStaticIssuer("https://as.example.com")
+	keys := as.KeySet()
 	tokens, err := validate.NewJWTVerifier(as.URL, keys, validate.Audience("https://api.example.com"))
 	if err != nil {
 		log.Fatal(err)
@@ -87,17 +81,10 @@ func ExampleNew() {
 	h := guard.Require(popguard.DPoPOnly, middleware.RequireNonce())(ok)
 
 	// The client: a DPoP key and a token bound to it.
-	client := sign.MustKey("ES256")
-	at, err := as.Token(sign.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example.com",
-		Cnf: map[string]any{"jkt": client.Thumbprint()}})
-	if err != nil {
-		log.Fatal(err)
-	}
+	client := poptest.NewClient()
+	at := as.Token(poptest.TokenOptions{Subject: "alice", ClientID: "app", Audience: "https://api.example.com", DPoP: client})
 	call := func(serverNonce string) *httptest.ResponseRecorder {
-		proof, err := client.Proof("POST", "https://api.example.com/payments", sign.ProofOptions{AccessToken: at, Nonce: serverNonce})
-		if err != nil {
-			log.Fatal(err)
-		}
+		proof := client.Proof("POST", "https://api.example.com/payments", at, poptest.ProofOptions{Nonce: serverNonce})
 		r := httptest.NewRequest("POST", "/payments", nil)
 		r.Header.Set("Authorization", "DPoP "+at)
 		r.Header.Set("DPoP", proof)

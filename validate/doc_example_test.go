@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/dpopclient"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -21,10 +22,7 @@ import (
 func ExampleNewRemoteKeySet() {
 	// The authorization server and its JWKS endpoint (normally
 	// https://issuer/.well-known/jwks.json, or jwks_uri of its metadata).
-	as, err := sign.NewIssuer("https://as.example.com")
-	if err != nil {
-		log.Fatal(err)
-	}
+	as := poptest.NewStaticIssuer("https://as.example.com")
 	var fetches atomic.Int64
 	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fetches.Add(1)
@@ -48,25 +46,19 @@ func ExampleNewRemoteKeySet() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	at, err := as.Token(sign.TokenOptions{Subject: "alice", ClientID: "s6BhdRkqt3", Audience: "https://api.example.com"})
-	if err != nil {
-		log.Fatal(err)
-	}
+	at := as.Token(poptest.TokenOptions{Subject: "alice", ClientID: "s6BhdRkqt3", Audience: "https://api.example.com"})
 	for range 3 {
 		if _, err := verifier.VerifyToken(context.Background(), at); err != nil {
 			log.Fatal(err)
 		}
 	}
-	fmt.Println("issuer key known:", keys.Has(as.KID))
+	fmt.Println("issuer key known:", keys.Has(as.KeyID()))
 	fmt.Println("fetches after 3 tokens:", fetches.Load())
 
 	// A token signed by a key the set does not hold: rejected, and no new
 	// fetch within a minute of the last one.
-	rogue := &sign.Issuer{URL: as.URL, KID: "rotated-key", Key: sign.MustKey("ES256")}
-	forged, err := rogue.Token(sign.TokenOptions{Subject: "mallory", ClientID: "x", Audience: "https://api.example.com"})
-	if err != nil {
-		log.Fatal(err)
-	}
+	rogue := poptest.NewStaticIssuer(as.URL) // another key, another kid
+	forged := rogue.Token(poptest.TokenOptions{Subject: "mallory", ClientID: "x", Audience: "https://api.example.com"})
 	_, err = verifier.VerifyToken(context.Background(), forged)
 	fmt.Println("unknown kid:", popguard.ReasonOf(err))
 	fmt.Println("fetches:", fetches.Load())
@@ -81,14 +73,8 @@ func ExampleNewRemoteKeySet() {
 // "Authorization: PoP <shr>", carrying an Entra ID style access token bound
 // to the client's key by cnf.kid.
 func ExampleNewSHRVerifier() {
-	as, err := sign.NewIssuer("https://login.example.com/tenant/v2.0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	keys, err := validate.NewStaticKeySet(as.JWKS())
-	if err != nil {
-		log.Fatal(err)
-	}
+	as := poptest.NewStaticIssuer("https://login.example.com/tenant/v2.0")
+	keys := as.KeySet()
 	tokens, err := validate.NewJWTVerifier(as.URL, keys, validate.Audience("api://contoso-api"),
 		validate.UseProfile(validate.Entra())) // Entra ID access tokens: typ JWT, scp, tid, ver
 	if err != nil {
@@ -101,17 +87,15 @@ func ExampleNewSHRVerifier() {
 
 	// The client's PoP key (MSAL.NET: RSA, PS256) and a token bound to it
 	// (cnf.kid = its RFC 7638 thumbprint).
-	client := sign.MustKey("PS256")
-	at, err := as.Token(sign.TokenOptions{Subject: "alice", Audience: "api://contoso-api", Typ: "JWT",
-		Cnf:   map[string]any{"kid": client.Thumbprint(), "xms_ksl": "sw"},
-		Extra: map[string]any{"scp": "items.read", "azp": "client-1", "tid": "tenant", "ver": "2.0", "nbf": time.Now().Unix()}})
+	key, err := dpopclient.GenerateKey("PS256")
 	if err != nil {
 		log.Fatal(err)
 	}
-	shr, err := client.SHR(at, sign.SHROptions{Method: "GET", Host: "api.contoso.com", Path: "/v1/items/42"})
-	if err != nil {
-		log.Fatal(err)
-	}
+	client := poptest.NewClientWithKey(key)
+	at := as.Token(poptest.TokenOptions{Subject: "alice", Audience: "api://contoso-api", Typ: "JWT", PoP: client,
+		Claims: map[string]any{"scp": "items.read", "azp": "client-1", "client_id": nil, "jti": nil,
+			"tid": "tenant", "ver": "2.0", "nbf": time.Now().Unix()}})
+	shr := client.SHR("GET", "https://api.contoso.com/v1/items/42", at, poptest.SHROptions{})
 
 	// The request as the client sent it: GET https://api.contoso.com/v1/items/42.
 	req := validate.SHRRequest{Method: "GET", Scheme: "https", Host: "api.contoso.com", Path: "/v1/items/42"}
@@ -150,14 +134,8 @@ func (c *countingVerifier) VerifyToken(ctx context.Context, token string) (*vali
 // a hash and a lookup. middleware.New adds one by default; build your own to
 // size it or to bound how long an introspected token may stay accepted.
 func ExampleNewTokenCache() {
-	as, err := sign.NewIssuer("https://as.example.com")
-	if err != nil {
-		log.Fatal(err)
-	}
-	keys, err := validate.NewStaticKeySet(as.JWKS())
-	if err != nil {
-		log.Fatal(err)
-	}
+	as := poptest.NewStaticIssuer("https://as.example.com")
+	keys := as.KeySet()
 	jwt, err := validate.NewJWTVerifier(as.URL, keys, validate.Audience("https://api.example.com"))
 	if err != nil {
 		log.Fatal(err)
@@ -168,10 +146,7 @@ func ExampleNewTokenCache() {
 		log.Fatal(err)
 	}
 
-	at, err := as.Token(sign.TokenOptions{Subject: "alice", ClientID: "s6BhdRkqt3", Audience: "https://api.example.com"})
-	if err != nil {
-		log.Fatal(err)
-	}
+	at := as.Token(poptest.TokenOptions{Subject: "alice", ClientID: "s6BhdRkqt3", Audience: "https://api.example.com"})
 	for range 5 {
 		if _, err := cache.VerifyToken(context.Background(), at); err != nil {
 			log.Fatal(err)
@@ -180,10 +155,7 @@ func ExampleNewTokenCache() {
 	fmt.Println("5 requests, verifications:", inner.calls.Load(), "cached:", cache.Len())
 
 	// Failures are never cached: each one is checked again.
-	other, err := as.Token(sign.TokenOptions{Subject: "alice", ClientID: "s6BhdRkqt3", Audience: "https://other.example.com"})
-	if err != nil {
-		log.Fatal(err)
-	}
+	other := as.Token(poptest.TokenOptions{Subject: "alice", ClientID: "s6BhdRkqt3", Audience: "https://other.example.com"})
 	for range 2 {
 		_, err = cache.VerifyToken(context.Background(), other)
 	}

@@ -9,7 +9,8 @@ import (
 	"log"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/dpopclient"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/replay"
 	"github.com/popguard/popguard/validate"
 )
@@ -18,14 +19,8 @@ import (
 // keys are configured statically.
 func ExampleNewJWTVerifier() {
 	// The authorization server (normally elsewhere) and its JWKS document.
-	as, err := sign.NewIssuer("https://as.example.com")
-	if err != nil {
-		log.Fatal(err)
-	}
-	keys, err := validate.NewStaticKeySet(as.JWKS())
-	if err != nil {
-		log.Fatal(err)
-	}
+	as := poptest.NewStaticIssuer("https://as.example.com")
+	keys := as.KeySet()
 
 	verifier, err := validate.NewJWTVerifier("https://as.example.com", keys,
 		validate.Audience("https://api.example.com"))
@@ -33,12 +28,9 @@ func ExampleNewJWTVerifier() {
 		log.Fatal(err)
 	}
 
-	at, err := as.Token(sign.TokenOptions{
+	at := as.Token(poptest.TokenOptions{
 		Subject: "alice", ClientID: "s6BhdRkqt3", Audience: "https://api.example.com", Scope: "read write",
 	})
-	if err != nil {
-		log.Fatal(err)
-	}
 	tok, err := verifier.VerifyToken(context.Background(), at)
 	if err != nil {
 		log.Fatal(err)
@@ -49,10 +41,7 @@ func ExampleNewJWTVerifier() {
 	fmt.Println("bound:", tok.Cnf.Bound())
 
 	// A token for another resource server is rejected.
-	other, err := as.Token(sign.TokenOptions{Subject: "alice", ClientID: "s6BhdRkqt3", Audience: "https://other.example.com"})
-	if err != nil {
-		log.Fatal(err)
-	}
+	other := as.Token(poptest.TokenOptions{Subject: "alice", ClientID: "s6BhdRkqt3", Audience: "https://other.example.com"})
 	_, err = verifier.VerifyToken(context.Background(), other)
 	pe := popguard.AsError(err)
 	fmt.Println("rejected:", pe.Code, pe.Reason)
@@ -74,33 +63,20 @@ func ExampleNewProofVerifier() {
 	}
 
 	// The client's DPoP key, and an access token bound to it.
-	client := sign.MustKey("ES256")
-	as, err := sign.NewIssuer("https://as.example.com")
-	if err != nil {
-		log.Fatal(err)
-	}
-	keys, err := validate.NewStaticKeySet(as.JWKS())
-	if err != nil {
-		log.Fatal(err)
-	}
+	client := poptest.NewClient()
+	as := poptest.NewStaticIssuer("https://as.example.com")
+	keys := as.KeySet()
 	tokens, err := validate.NewJWTVerifier("https://as.example.com", keys, validate.Audience("https://api.example.com"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	at, err := as.Token(sign.TokenOptions{
-		Subject: "alice", ClientID: "s6BhdRkqt3", Audience: "https://api.example.com",
-		Cnf: map[string]any{"jkt": client.Thumbprint()},
+	at := as.Token(poptest.TokenOptions{
+		Subject: "alice", ClientID: "s6BhdRkqt3", Audience: "https://api.example.com", DPoP: client,
 	})
-	if err != nil {
-		log.Fatal(err)
-	}
 
 	// The request: GET https://api.example.com/orders?id=7 with
 	// "Authorization: DPoP <at>" and "DPoP: <proof>".
-	proof, err := client.Proof("GET", "https://api.example.com/orders", sign.ProofOptions{AccessToken: at})
-	if err != nil {
-		log.Fatal(err)
-	}
+	proof := client.Proof("GET", "https://api.example.com/orders", at, poptest.ProofOptions{})
 	p, err := proofs.Verify(proof, validate.ProofRequest{
 		Method:      "GET",
 		Target:      "https://api.example.com/orders?id=7",
@@ -133,14 +109,8 @@ func ExampleNewProofVerifier() {
 // call: the proof, the access token and the binding between the two. The
 // caller then records the proof in a replay store, for the proof's window.
 func ExampleProofVerifier_VerifyRequest() {
-	as, err := sign.NewIssuer("https://as.example.com")
-	if err != nil {
-		log.Fatal(err)
-	}
-	keys, err := validate.NewStaticKeySet(as.JWKS())
-	if err != nil {
-		log.Fatal(err)
-	}
+	as := poptest.NewStaticIssuer("https://as.example.com")
+	keys := as.KeySet()
 	tokens, err := validate.NewJWTVerifier(as.URL, keys, validate.Audience("https://api.example.com"))
 	if err != nil {
 		log.Fatal(err)
@@ -174,25 +144,15 @@ func ExampleProofVerifier_VerifyRequest() {
 		fmt.Println("accepted:", tok.Subject, tok.ClientID)
 	}
 
-	client := sign.MustKey("ES256")
-	at, err := as.Token(sign.TokenOptions{Subject: "alice", ClientID: "shop-app", Audience: "https://api.example.com",
-		Cnf: map[string]any{"jkt": client.Thumbprint()}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	proof, err := client.Proof("POST", "https://api.example.com/orders", sign.ProofOptions{AccessToken: at})
-	if err != nil {
-		log.Fatal(err)
-	}
+	client := poptest.NewClient()
+	at := as.Token(poptest.TokenOptions{Subject: "alice", ClientID: "shop-app", Audience: "https://api.example.com", DPoP: client})
+	proof := client.Proof("POST", "https://api.example.com/orders", at, poptest.ProofOptions{})
 	check(at, proof)
 	check(at, proof) // the same proof again
 
 	// A thief with the token but another key signs a valid proof of its own.
-	thief := sign.MustKey("ES256")
-	forged, err := thief.Proof("POST", "https://api.example.com/orders", sign.ProofOptions{AccessToken: at})
-	if err != nil {
-		log.Fatal(err)
-	}
+	thief := poptest.NewClient()
+	forged := thief.Proof("POST", "https://api.example.com/orders", at, poptest.ProofOptions{})
 	check(at, forged)
 	// Output:
 	// accepted: alice shop-app
@@ -220,11 +180,13 @@ func ExampleStaticKeys() {
 	}
 
 	// The authorization server signs with the private key, under kid 2025-06.
-	as := &sign.Issuer{URL: "https://as.example.com", KID: "2025-06", Key: &sign.Key{Alg: "ES256", Signer: priv}}
-	at, err := as.Token(sign.TokenOptions{Subject: "alice", ClientID: "s6BhdRkqt3", Audience: "https://api.example.com"})
+	signer, err := dpopclient.NewKey(priv, "ES256")
 	if err != nil {
 		log.Fatal(err)
 	}
+	as := poptest.NewStaticIssuerWithKey("https://as.example.com", signer)
+	kid := map[string]any{"kid": "2025-06"}
+	at := as.Token(poptest.TokenOptions{Subject: "alice", ClientID: "s6BhdRkqt3", Audience: "https://api.example.com", Header: kid})
 	tok, err := verifier.VerifyToken(context.Background(), at)
 	if err != nil {
 		log.Fatal(err)
@@ -232,11 +194,8 @@ func ExampleStaticKeys() {
 	fmt.Println("subject:", tok.Subject, "signed by:", tok.SigningKeyID)
 
 	// A key the set does not hold, even under a known kid, is refused.
-	rogue := &sign.Issuer{URL: as.URL, KID: "2025-06", Key: sign.MustKey("ES256")}
-	forged, err := rogue.Token(sign.TokenOptions{Subject: "mallory", ClientID: "x", Audience: "https://api.example.com"})
-	if err != nil {
-		log.Fatal(err)
-	}
+	rogue := poptest.NewStaticIssuer(as.URL)
+	forged := rogue.Token(poptest.TokenOptions{Subject: "mallory", ClientID: "x", Audience: "https://api.example.com", Header: kid})
 	_, err = verifier.VerifyToken(context.Background(), forged)
 	fmt.Println("forged:", popguard.ReasonOf(err))
 	fmt.Println("has 2025-06:", keys.Has("2025-06"), "has 2024-12:", keys.Has("2024-12"))

@@ -54,6 +54,7 @@ func commands() []command {
 		{"proof", "make a DPoP proof (RFC 9449), optionally as curl arguments", runProof},
 		{"shr", "make a Microsoft PoP signed HTTP request in MSAL's format", runSHR},
 		{"token", "mint a test access token (RFC 9068), optionally key-bound", runToken},
+		{"request", "call a URL as a DPoP client: token from -issuer, proof, nonces", runRequest},
 		{"inspect", "decode a DPoP proof, SHR or access token and explain every check", runInspect},
 		{"version", "print popctl's version", runVersion},
 	}

@@ -20,10 +20,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/popguard/popguard/dpopclient"
 	"github.com/popguard/popguard/examples/internal/api"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/nonce"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -97,20 +98,13 @@ func scheme(auth string) string {
 func run(out io.Writer) (int, error) {
 	ctx := context.Background()
 	// 1. The authorization server: signs tokens, publishes its JWKS.
-	issuerSrv := httptest.NewServer(nil)
-	defer issuerSrv.Close()
-	issuer, err := sign.NewIssuer(issuerSrv.URL)
-	if err != nil {
-		return 0, err
-	}
-	issuerSrv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(issuer.JWKS())
-	})
+	// poptest.Issuer plays it on loopback (metadata, JWKS, token endpoint).
+	issuer := poptest.NewIssuer()
+	defer issuer.Close()
 
 	// 2. The protected API, exactly as examples/server builds it.
 	const audience = "https://api.example.test"
-	keys, err := validate.NewRemoteKeySet(ctx, issuerSrv.URL)
+	keys, err := validate.NewRemoteKeySet(ctx, issuer.JWKSURL())
 	if err != nil {
 		return 0, err
 	}
@@ -146,19 +140,12 @@ func run(out io.Writer) (int, error) {
 	defer strictSrv.Close()
 
 	fmt.Fprintln(out, "popguard demo: an issuer, an API and a client, all on loopback.")
-	fmt.Fprintf(out, "issuer %s, API %s\n", issuerSrv.URL, apiSrv.URL)
+	fmt.Fprintf(out, "issuer %s, API %s\n", issuer.URL, apiSrv.URL)
 
 	// 3. The client: a DPoP key and two tokens.
-	key := sign.MustKey("ES256")
-	bearer, err := issuer.Token(sign.TokenOptions{Subject: "alice", ClientID: "legacy-app", Audience: audience, Scope: "accounts:read"})
-	if err != nil {
-		return 0, err
-	}
-	bound, err := issuer.Token(sign.TokenOptions{Subject: "alice", ClientID: "new-app", Audience: audience, Scope: "accounts:read transfers:write",
-		Cnf: map[string]any{"jkt": key.Thumbprint()}})
-	if err != nil {
-		return 0, err
-	}
+	key := poptest.NewClient()
+	bearer := issuer.Token(poptest.TokenOptions{Subject: "alice", ClientID: "legacy-app", Audience: audience, Scope: "accounts:read"})
+	bound := issuer.Token(poptest.TokenOptions{Subject: "alice", ClientID: "new-app", Audience: audience, Scope: "accounts:read transfers:write", DPoP: key})
 	fmt.Fprintf(out, "client DPoP key thumbprint (cnf.jkt of its token): %s\n", key.Thumbprint())
 
 	s := &step{out: out, client: apiSrv.Client()}
@@ -176,11 +163,7 @@ func run(out io.Writer) (int, error) {
 		return newReqAt(apiSrv.URL, method, path, auth, proof)
 	}
 	proofAt := func(base, method, path, nonce string) string {
-		p, err := key.Proof(method, base+path, sign.ProofOptions{AccessToken: bound, Nonce: nonce})
-		if err != nil {
-			panic(err)
-		}
-		return p
+		return key.Proof(method, base+path, bound, poptest.ProofOptions{Nonce: nonce})
 	}
 	mustProof := func(method, path, nonce string) string { return proofAt(apiSrv.URL, method, path, nonce) }
 
@@ -217,17 +200,14 @@ func run(out io.Writer) (int, error) {
 
 	// Microsoft PoP: an MSAL.NET-style signed HTTP request. The token is
 	// bound the way Entra ID binds it: cnf.kid = thumbprint of the RSA key.
-	msalKey := sign.MustKey("PS256")
-	popTok, err := issuer.Token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Audience: audience, Scope: "accounts:read",
-		Cnf: map[string]any{"kid": msalKey.Thumbprint(), "xms_ksl": "sw"}})
+	rsaKey, err := dpopclient.GenerateKey("PS256")
 	if err != nil {
 		return 0, err
 	}
-	host := strings.TrimPrefix(apiSrv.URL, "http://")
-	shr, err := msalKey.SHR(popTok, sign.SHROptions{Method: "GET", Host: host, Path: "/pop/accounts"})
-	if err != nil {
-		return 0, err
-	}
+	msal := poptest.NewClientWithKey(rsaKey)
+	popTok := issuer.Token(poptest.TokenOptions{Subject: "carol", ClientID: "msal-app", Audience: audience, Scope: "accounts:read",
+		Claims: map[string]any{"cnf": map[string]any{"kid": msal.Thumbprint(), "xms_ksl": "sw"}}})
+	shr := msal.SHR("GET", apiSrv.URL+"/pop/accounts", popTok, poptest.SHROptions{})
 	s.call("An MSAL client sends a PoP signed request (Authorization: PoP) to a PoP-only route: accepted.",
 		newReq("GET", "/pop/accounts", "PoP "+shr, ""), 200, "")
 	s.call("The same signed request replayed: rejected.",
@@ -244,9 +224,7 @@ func run(out io.Writer) (int, error) {
 }
 
 func thiefProof(htu, token string) string {
-	thief := sign.MustKey("ES256")
-	p, _ := thief.Proof("POST", htu, sign.ProofOptions{AccessToken: token})
-	return p
+	return poptest.NewClient().Proof("POST", htu, token, poptest.ProofOptions{})
 }
 
 func jsonPart(seg string) (map[string]any, error) {

@@ -205,3 +205,33 @@ func StartOIDCProviderInfo(t testing.TB, cfg OIDCProviderConfig) OIDCProvider {
 	}
 	return p
 }
+
+// ResourceServerConfig configures StartOAuth4WebAPIResourceServer.
+type ResourceServerConfig struct {
+	Issuer   string // discovered at start (OIDC metadata)
+	Audience string // default https://api.example.test
+	// RequireNonce makes every DPoP proof carry the server's nonce.
+	RequireNonce bool
+}
+
+// StartOAuth4WebAPIResourceServer starts testdata/node/oauth4webapi-rs.mjs,
+// a DPoP resource server on oauth4webapi's validateJwtAccessToken, and
+// returns its base URL.
+func StartOAuth4WebAPIResourceServer(t testing.TB, cfg ResourceServerConfig) string {
+	t.Helper()
+	env := []string{"RS_PORT=0", "RS_ISSUER=" + cfg.Issuer}
+	if cfg.Audience != "" {
+		env = append(env, "RS_AUDIENCE="+cfg.Audience)
+	}
+	if cfg.RequireNonce {
+		env = append(env, "RS_NONCE=1")
+	}
+	line := StartScript(t, "oauth4webapi-rs.mjs", env...)
+	var r struct {
+		URL string `json:"url"`
+	}
+	if err := json.Unmarshal([]byte(line), &r); err != nil || r.URL == "" {
+		t.Fatalf("oauth4webapi-rs READY line %q: %v", line, err)
+	}
+	return r.URL
+}

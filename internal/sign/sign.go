@@ -12,10 +12,12 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 )
 
@@ -179,7 +181,51 @@ func (k *Key) Sign(input []byte) ([]byte, error) {
 	case ed25519.PrivateKey:
 		return ed25519.Sign(s, input), nil
 	}
-	return nil, fmt.Errorf("sign: unsupported key %T", k.Signer)
+	return k.signOpaque(input)
+}
+
+// signOpaque signs with a crypto.Signer whose private half is not a standard
+// library type (a hardware or KMS key), through the interface alone.
+func (k *Key) signOpaque(input []byte) ([]byte, error) {
+	if k.Signer == nil {
+		return nil, fmt.Errorf("sign: nil signer")
+	}
+	h := crypto.SHA256
+	switch {
+	case strings.HasSuffix(k.Alg, "384"):
+		h = crypto.SHA384
+	case strings.HasSuffix(k.Alg, "512"):
+		h = crypto.SHA512
+	}
+	digest := func() []byte { d := h.New(); d.Write(input); return d.Sum(nil) }
+	switch pub := k.Signer.Public().(type) {
+	case *ecdsa.PublicKey:
+		der, err := k.Signer.Sign(rand.Reader, digest(), h)
+		if err != nil {
+			return nil, err
+		}
+		var sig struct{ R, S *big.Int }
+		if rest, err := asn1.Unmarshal(der, &sig); err != nil || len(rest) != 0 || sig.R == nil || sig.S == nil {
+			return nil, fmt.Errorf("sign: the signer returned no ASN.1 ECDSA signature")
+		}
+		size := (pub.Curve.Params().BitSize + 7) / 8
+		if sig.R.Sign() <= 0 || sig.S.Sign() <= 0 || sig.R.BitLen() > 8*size || sig.S.BitLen() > 8*size {
+			return nil, fmt.Errorf("sign: the signer returned an out-of-range ECDSA signature")
+		}
+		out := make([]byte, 2*size)
+		sig.R.FillBytes(out[:size])
+		sig.S.FillBytes(out[size:])
+		return out, nil
+	case *rsa.PublicKey:
+		if strings.HasPrefix(k.Alg, "PS") {
+			return k.Signer.Sign(rand.Reader, digest(), &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h})
+		}
+		return k.Signer.Sign(rand.Reader, digest(), h)
+	case ed25519.PublicKey:
+		return k.Signer.Sign(rand.Reader, input, crypto.Hash(0))
+	default:
+		return nil, fmt.Errorf("sign: unsupported public key %T", pub)
+	}
 }
 
 // RandomID returns a random 128-bit base64url identifier.
