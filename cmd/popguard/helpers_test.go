@@ -173,5 +173,8 @@ func (e *echo) count() int {
 func (e *echo) last() echoed {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if len(e.seen) == 0 {
+		return echoed{}
+	}
 	return e.seen[len(e.seen)-1]
 }

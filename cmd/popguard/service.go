@@ -309,9 +309,9 @@ func (sv *service) allow(w http.ResponseWriter, res *popguard.Result, hdr http.H
 	h.Set(names.Subject, headerValue(res.Subject))
 	h.Set(names.ClientID, headerValue(res.ClientID))
 	h.Set(names.Scopes, headerValue(strings.Join(res.Scopes, " ")))
-	if res.KeyThumbprint != "" {
-		h.Set(names.JKT, res.KeyThumbprint)
-	}
+	// Always present, empty for an unbound token: Caddy 2.6 copies an
+	// absent header as its unexpanded placeholder.
+	h.Set(names.JKT, res.KeyThumbprint)
 	h.Set("X-Auth-Status", "200")
 	w.WriteHeader(http.StatusOK)
 }
