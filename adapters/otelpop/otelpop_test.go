@@ -69,7 +69,7 @@ func (r *rig) metrics(t *testing.T) map[string]metricdata.Aggregation {
 func attrMap(kvs []attribute.KeyValue) map[string]string {
 	m := map[string]string{}
 	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
@@ -149,7 +149,7 @@ func TestSpansAndMetrics(t *testing.T) {
 			t.Errorf("span %d attributes %v, want %v", i, got, want[i])
 		}
 		for _, kv := range s.Attributes() {
-			v := kv.Value.Emit()
+			v := kv.Value.String()
 			for _, secret := range []string{tok, proof, bearer, thumbprint(client), tok[:20], proof[:20]} {
 				if strings.Contains(v, secret) || strings.Contains(secret, v) && len(v) > 16 {
 					t.Errorf("span %d attribute %s carries credential material", i, kv.Key)
