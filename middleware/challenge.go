@@ -22,6 +22,8 @@ type Rejection struct {
 	// DPoP-Nonce, Cache-Control, Retry-After and
 	// Access-Control-Expose-Headers.
 	Header http.Header
+
+	used popguard.Scheme // the scheme the request used, for Metrics
 }
 
 // Error returns the rejection's error: "code (reason): description".
@@ -141,7 +143,7 @@ func (g *Guard) challengeFor(s popguard.Scheme, e *popguard.Error, scope []strin
 // request used (0 when none could be established).
 func (g *Guard) reject(p *policy, used popguard.Scheme, err error) *Rejection {
 	e := popguard.AsError(err)
-	rej := &Rejection{Err: e, Status: statusOf(e), Header: http.Header{}}
+	rej := &Rejection{Err: e, Status: statusOf(e), Header: http.Header{}, used: used}
 	h := rej.Header
 	// Error information goes on the challenge of the scheme used (RFC 9449
 	// §7.2); when it cannot be established (several Authorization lines),

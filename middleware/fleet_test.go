@@ -14,21 +14,40 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/internal/testenv"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/nonce"
 	"github.com/popguard/popguard/replay/redisstore"
 )
 
+// fleetRedis runs test once per Redis topology: one server
+// (POPGUARD_TEST_REDIS) and a Redis Cluster (POPGUARD_TEST_REDIS_CLUSTER,
+// which .ci/run starts).
+func fleetRedis(t *testing.T, test func(t *testing.T, url string)) {
+	t.Run("single", func(t *testing.T) {
+		url := os.Getenv("POPGUARD_TEST_REDIS")
+		if url == "" {
+			t.Skip("POPGUARD_TEST_REDIS is not set; skipping fleet tests (example: POPGUARD_TEST_REDIS=redis://127.0.0.1:6379/0)")
+		}
+		test(t, url)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		url := os.Getenv("POPGUARD_TEST_REDIS_CLUSTER")
+		if url == "" {
+			testenv.Missing(t, "a Redis Cluster (POPGUARD_TEST_REDIS_CLUSTER)",
+				"start one as .ci/run does and set POPGUARD_TEST_REDIS_CLUSTER=redis://127.0.0.1:7001?addr=127.0.0.1:7002&addr=127.0.0.1:7003")
+		}
+		test(t, url)
+	})
+}
+
 // fleetSameIssuer builds two instances of the same API, as two replicas
 // behind a load balancer: each its own Guard and Redis client, sharing one
-// Redis replay store (by address and prefix, not by object), one nonce
-// secret and one issuer. The client uses the same key on both.
-func fleetSameIssuer(t *testing.T) (a, b *harness, routeA, routeB http.Handler) {
+// Redis replay store (by address and prefix, not by object; url names one
+// server or a cluster), one nonce secret and one issuer. The client uses
+// the same key on both.
+func fleetSameIssuer(t *testing.T, url string) (a, b *harness, routeA, routeB http.Handler) {
 	t.Helper()
-	url := os.Getenv("POPGUARD_TEST_REDIS")
-	if url == "" {
-		t.Skip("POPGUARD_TEST_REDIS is not set; skipping fleet tests (example: POPGUARD_TEST_REDIS=redis://127.0.0.1:6379/0)")
-	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	prefix := "popguard-test:fleet:" + hex.EncodeToString(id[:]) + ":"
@@ -39,7 +58,7 @@ func fleetSameIssuer(t *testing.T) (a, b *harness, routeA, routeB http.Handler) 
 		t.Fatal(err)
 	}
 	instance := func() *harness {
-		client, err := redisstore.ParseURL(url)
+		client, err := redisstore.ParseUniversalURL(url)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +67,7 @@ func fleetSameIssuer(t *testing.T) (a, b *harness, routeA, routeB http.Handler) 
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if err := store.Ping(ctx); err != nil {
-			t.Fatalf("POPGUARD_TEST_REDIS is set but Redis is not reachable: %v", err)
+			t.Fatalf("Redis (%T) is not reachable: %v", client, err)
 		}
 		src, err := nonce.New(secret)
 		if err != nil {
@@ -61,8 +80,10 @@ func fleetSameIssuer(t *testing.T) (a, b *harness, routeA, routeB http.Handler) 
 	return a, b, a.route(popguard.DPoPOnly), b.route(popguard.DPoPOnly)
 }
 
-func TestFleetReplayAcrossInstances(t *testing.T) {
-	a, b, routeA, routeB := fleetSameIssuer(t)
+func TestFleetReplayAcrossInstances(t *testing.T) { fleetRedis(t, testFleetReplayAcrossInstances) }
+
+func testFleetReplayAcrossInstances(t *testing.T, url string) {
+	a, b, routeA, routeB := fleetSameIssuer(t, url)
 	tok := a.bound()
 	proof := a.proof("GET", publicURL+"/r", tok)
 	if resp := a.do(routeA, request("GET", publicURL+"/r", "Authorization", "DPoP "+tok, "DPoP", proof)); resp.status != 200 {
@@ -74,8 +95,10 @@ func TestFleetReplayAcrossInstances(t *testing.T) {
 		code:       popguard.CodeInvalidDPoPProof, reason: popguard.ReasonReplayDetected})
 }
 
-func TestFleetNonceAcrossInstances(t *testing.T) {
-	a, b, _, _ := fleetSameIssuer(t)
+func TestFleetNonceAcrossInstances(t *testing.T) { fleetRedis(t, testFleetNonceAcrossInstances) }
+
+func testFleetNonceAcrossInstances(t *testing.T, url string) {
+	a, b, _, _ := fleetSameIssuer(t, url)
 	strictA := a.route(popguard.DPoPOnly, middleware.RequireNonce())
 	strictB := b.route(popguard.DPoPOnly, middleware.RequireNonce())
 	tok := a.bound()
@@ -93,8 +116,10 @@ func TestFleetNonceAcrossInstances(t *testing.T) {
 
 // 50 goroutines send the same proof, spread over both instances: exactly one
 // is accepted.
-func TestFleetConcurrentSameProof(t *testing.T) {
-	a, _, routeA, routeB := fleetSameIssuer(t)
+func TestFleetConcurrentSameProof(t *testing.T) { fleetRedis(t, testFleetConcurrentSameProof) }
+
+func testFleetConcurrentSameProof(t *testing.T, url string) {
+	a, _, routeA, routeB := fleetSameIssuer(t, url)
 	tok := a.bound()
 	proof := a.proof("GET", publicURL+"/r", tok)
 	var ok atomic.Int64

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -34,6 +35,23 @@ type Event struct {
 	Scheme  popguard.Scheme // 0 when no credentials were found
 	Outcome Outcome
 	Reason  popguard.Reason // empty when accepted
+
+	// Context is the request's context (its trace context and values). A
+	// hook must not keep it after Observe returns.
+	Context context.Context
+	// Start is when the Guard began checking the request; Duration is how
+	// long the check took, the replay store included.
+	Start    time.Time
+	Duration time.Duration
+	// ProofIssuedAt is the iat of the DPoP proof, or the ts of the PoP signed
+	// request, once its signature and binding verified (also when the request
+	// is rejected later, as a replay for example); zero otherwise.
+	// ProofIssuedAt.Sub(Start) is how far the client's clock is ahead of the
+	// server's (negative: behind, or a proof that travelled).
+	ProofIssuedAt time.Time
+	// ReplayDuration is how long the replay store took to answer; zero when
+	// it was not consulted.
+	ReplayDuration time.Duration
 }
 
 // Metrics receives one Event per request. Implementations must be fast and
@@ -42,9 +60,43 @@ type Metrics interface {
 	Observe(Event)
 }
 
-// authenticate runs the whole check for one request. On success it returns
-// the result and the headers to add to the response.
+// proofOf is what a verified proof hands back to authenticate.
+type proofOf struct {
+	key string    // replay identity, owned by the result's KeyThumbprint
+	iat time.Time // DPoP iat or SHR ts
+}
+
+// authenticate checks one request and, when a Metrics hook is set, reports
+// it as one Event.
 func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http.Header, *Rejection) {
+	if g.metrics == nil {
+		return g.check(p, r, nil)
+	}
+	ev := Event{Route: p.name, Context: r.Context(), Start: time.Now()}
+	res, hdr, rej := g.check(p, r, &ev)
+	ev.Duration = time.Since(ev.Start)
+	if rej != nil {
+		ev.Scheme, ev.Outcome, ev.Reason = rej.used, Rejected, rej.Err.Reason
+	} else {
+		ev.Scheme, ev.Outcome = res.Scheme, Accepted
+		if p.reportedOnly(res.Scheme) {
+			ev.Outcome = Reported
+		}
+	}
+	g.metrics.Observe(ev)
+	return res, hdr, rej
+}
+
+// reportedOnly reports whether a request with scheme s passes only because
+// the route is report-only.
+func (p *policy) reportedOnly(s popguard.Scheme) bool {
+	return p.mode.IsReportOnly() && !p.mode.Target().Accepts(s)
+}
+
+// check runs the whole check for one request. On success it returns the
+// result and the headers to add to the response. ev, when not nil, receives
+// the proof's iat and the replay store's latency.
+func (g *Guard) check(p *policy, r *http.Request, ev *Event) (*popguard.Result, http.Header, *Rejection) {
 	if err := checkPath(r); err != nil {
 		return nil, nil, g.fail(p, r, 0, err)
 	}
@@ -61,21 +113,25 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 		// view (who still sends Bearer to a DPoP-only route). The
 		// challenges carry no error: the route does not speak that scheme.
 		rej := g.reject(p, 0, popguard.NewError(popguard.CodeNone, popguard.ReasonRequestSchemeNotAllowed, "", nil))
+		rej.used = s
 		g.logReject(p, r, s, rej)
 		return nil, nil, rej
 	}
 	var (
-		res       *popguard.Result
-		hdr       http.Header
-		replayKey string // the proof's identity, owned by res.KeyThumbprint
+		res   *popguard.Result
+		hdr   http.Header
+		proof proofOf
 	)
 	switch s {
 	case popguard.Bearer:
 		res, err = g.bearer(r, creds.token)
 	case popguard.DPoP:
-		res, hdr, replayKey, err = g.dpop(p, r, creds.token)
+		res, hdr, proof, err = g.dpop(p, r, creds.token)
 	case popguard.PoP:
-		res, hdr, replayKey, err = g.pop(p, r, creds.token)
+		res, hdr, proof, err = g.pop(p, r, creds.token)
+	}
+	if ev != nil {
+		ev.ProofIssuedAt = proof.iat
 	}
 	if err != nil {
 		return nil, nil, g.fail(p, r, s, err)
@@ -94,7 +150,7 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 	}
 	// Replay last, once every other check passed: a rejected request never
 	// uses up a proof.
-	if replayKey != "" {
+	if proof.key != "" {
 		ttl := g.proofs.Window()
 		if s == popguard.PoP {
 			ttl = g.shr.Window()
@@ -103,26 +159,26 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 		// iat+maxAge, the instant a store keeping it for Window() forgets
 		// it; a second on top closes that boundary (and sub-second iats).
 		ttl += time.Second
-		if err := g.remember(r, s, res.KeyThumbprint, replayKey, ttl); err != nil {
+		timed := ev != nil && g.replay != nil
+		var began time.Time
+		if timed {
+			began = time.Now()
+		}
+		err := g.remember(r, s, res.KeyThumbprint, proof.key, ttl)
+		if timed {
+			ev.ReplayDuration = max(time.Since(began), 1) // consulted: never zero
+		}
+		if err != nil {
 			return nil, nil, g.fail(p, r, s, err)
 		}
 	}
-	outcome := Accepted
-	if p.mode.IsReportOnly() && !p.mode.Target().Accepts(s) {
-		outcome = Reported
+	if p.reportedOnly(s) {
 		g.log.LogAttrs(r.Context(), slog.LevelWarn, "popguard: request allowed by report-only mode",
 			slog.String("route", p.name), slog.String("scheme", s.String()),
 			slog.String("would_require", p.mode.Target().String()),
 			slog.String("client_id", res.ClientID), slog.String("method", r.Method), slog.String("path", r.URL.Path))
 	}
-	g.observe(Event{Route: p.name, Scheme: s, Outcome: outcome})
 	return res, hdr, nil
-}
-
-func (g *Guard) observe(e Event) {
-	if g.metrics != nil {
-		g.metrics.Observe(e)
-	}
 }
 
 func (g *Guard) fail(p *policy, r *http.Request, used popguard.Scheme, err error) *Rejection {
@@ -131,7 +187,7 @@ func (g *Guard) fail(p *policy, r *http.Request, used popguard.Scheme, err error
 	return rej
 }
 
-// logReject logs and counts a rejection.
+// logReject logs a rejection (authenticate counts it).
 func (g *Guard) logReject(p *policy, r *http.Request, used popguard.Scheme, rej *Rejection) {
 	level := slog.LevelInfo
 	if rej.Status >= 500 {
@@ -149,7 +205,6 @@ func (g *Guard) logReject(p *policy, r *http.Request, used popguard.Scheme, rej 
 		attrs = append(attrs, slog.String("cause", rej.Err.Err.Error()))
 	}
 	g.log.LogAttrs(r.Context(), level, "popguard: request rejected", attrs...)
-	g.observe(Event{Route: p.name, Scheme: used, Outcome: Rejected, Reason: rej.Err.Reason})
 }
 
 // resultOf copies what a handler may touch: tokens come from a shared cache,
@@ -179,15 +234,15 @@ func (g *Guard) bearer(r *http.Request, token string) (*popguard.Result, error) 
 // dpop checks an RFC 9449 §7 request: the proof's cheap checks and nonce,
 // the token when it can be checked locally, the proof signature, and the
 // binding (validate.ProofVerifier.VerifyRequest). It returns the proof's
-// replay identity for the caller to record last.
-func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result, http.Header, string, error) {
+// replay identity and iat for the caller to record last.
+func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result, http.Header, proofOf, error) {
 	raw, err := g.dpopHeader(r)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, proofOf{}, err
 	}
 	t, err := g.targetOf(r)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, proofOf{}, err
 	}
 	req := validate.ProofRequest{Method: r.Method, Target: t.uri(), AccessToken: token}
 	if p.nonces != nil {
@@ -195,13 +250,13 @@ func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result
 	}
 	proof, tok, err := g.proofs.VerifyRequest(r.Context(), g.tokens, raw, req)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, proofOf{}, err
 	}
 	var hdr http.Header
 	if proof.NextNonce != "" {
 		hdr = nonceHeader("DPoP-Nonce", proof.NextNonce)
 	}
-	return resultOf(popguard.DPoP, tok, proof.Thumbprint), hdr, proof.ReplayKey(), nil
+	return resultOf(popguard.DPoP, tok, proof.Thumbprint), hdr, proofOf{proof.ReplayKey(), proof.IssuedAt}, nil
 }
 
 // remember inserts a proof identity into the replay store, after every
@@ -242,10 +297,10 @@ func (g *Guard) remember(r *http.Request, s popguard.Scheme, owner, key string, 
 // pop checks a Microsoft PoP signed HTTP request. Server nonces travel as
 // WWW-Authenticate: PoP nonce="..." on 401 and Authentication-Info:
 // nextnonce="..." on success, the form MSAL parses.
-func (g *Guard) pop(p *policy, r *http.Request, shr string) (*popguard.Result, http.Header, string, error) {
+func (g *Guard) pop(p *policy, r *http.Request, shr string) (*popguard.Result, http.Header, proofOf, error) {
 	t, err := g.targetOf(r)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, proofOf{}, err
 	}
 	req := validate.SHRRequest{
 		Method: r.Method, Scheme: t.scheme, Host: t.host, Path: t.path, RawQuery: t.query,
@@ -256,13 +311,13 @@ func (g *Guard) pop(p *policy, r *http.Request, shr string) (*popguard.Result, h
 	}
 	v, err := g.shr.Verify(r.Context(), shr, req)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, proofOf{}, err
 	}
 	var hdr http.Header
 	if v.NextNonce != "" {
 		hdr = nonceHeader("Authentication-Info", `nextnonce="`+v.NextNonce+`"`)
 	}
-	return resultOf(popguard.PoP, v.Token, v.Thumbprint), hdr, v.ReplayKey(), nil
+	return resultOf(popguard.PoP, v.Token, v.Thumbprint), hdr, proofOf{v.ReplayKey(), v.Timestamp}, nil
 }
 
 // nonceHeader is the header of an accepted request that hands the client

@@ -9,6 +9,10 @@
 // (validate.Discover); -issuer may repeat. With -profile entra, -issuer may
 // hold {tenantid}, and -tenant lists the tenants accepted.
 //
+// -replay also takes a Redis Cluster (redis://h1:p1?addr=h2:p2&addr=h3:p3)
+// or a master behind Sentinel (redis://s1:26379/0?master_name=NAME), told
+// apart as redisstore.ParseUniversalURL says.
+//
 // Routes: GET /healthz (no auth); /bearer/ (Bearer only), /mixed/ (Bearer,
 // DPoP or PoP), /dpop/ (DPoP only), /pop/ (PoP only), any method and
 // sub-path. Success is 200 with JSON: scheme, sub, client_id, scope, jkt.
@@ -91,7 +95,7 @@ func run() error {
 	flag.Var(&tenants, "tenant", "with -profile entra: a tenant id whose v1 and v2 tokens are accepted (repeatable)")
 	publicURL := flag.String("public-url", "", "external origin (and optional path prefix) clients sign")
 	useNonce := flag.Bool("nonce", false, "require server nonces on DPoP and PoP routes (secret from POPGUARD_NONCE_SECRET, else random)")
-	replayStore := flag.String("replay", "memory", "replay store: memory or redis://host:port/db")
+	replayStore := flag.String("replay", "memory", "replay store: memory, redis://host:port/db, a cluster redis://h1:p1?addr=h2:p2, or Sentinel redis://s1:p1/db?master_name=NAME")
 	replayCap := flag.Int("replay-capacity", 100_000, "memory replay store entries (>= peak proofs/s x 70 s)")
 	acceptJWT := flag.Bool("accept-jwt-typ", false, `also accept access tokens with typ "JWT" or none, the client in azp or appid (kept for compatibility; prefer -profile)`)
 	flag.Parse()
@@ -162,7 +166,7 @@ func run() error {
 		defer store.Close()
 		opts = append(opts, middleware.WithReplay(store))
 	case strings.HasPrefix(*replayStore, "redis://"), strings.HasPrefix(*replayStore, "rediss://"):
-		client, err := redisstore.ParseURL(*replayStore)
+		client, err := redisstore.ParseUniversalURL(*replayStore)
 		if err != nil {
 			return err
 		}
@@ -176,7 +180,7 @@ func run() error {
 		}
 		opts = append(opts, middleware.WithReplay(store))
 	default:
-		return errors.New("-replay must be memory or a redis:// URL")
+		return errors.New("-replay must be memory or a redis:// or rediss:// URL (one server, a cluster or Sentinel)")
 	}
 	var routeOpts []middleware.RouteOption
 	if *useNonce {

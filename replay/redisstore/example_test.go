@@ -3,10 +3,13 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log"
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/middleware"
@@ -73,4 +76,39 @@ func ExampleNew() {
 	default: // wraps replay.ErrUnavailable and the cause
 		log.Printf("rejected: cannot check replay: %v", err) // fail closed
 	}
+}
+
+// A fleet on a Redis Cluster or behind Sentinel takes its client from one
+// URL (a flag, an environment variable); the form picks the topology.
+func ExampleParseUniversalURL() {
+	for _, u := range []string{
+		"redis://127.0.0.1:6379/0",                                        // one server
+		"redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000",     // a Redis Cluster: seed nodes
+		"redis://10.0.0.1:26379/0?master_name=replay&addr=10.0.0.2:26379", // Sentinels and the master's name
+	} {
+		client, err := redisstore.ParseUniversalURL(u)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%T\n", client)
+		_ = client.Close()
+	}
+	// Output:
+	// *redis.Client
+	// *redis.ClusterClient
+	// *redis.Client
+}
+
+// A program that builds its go-redis client itself (TLS, credentials,
+// hooks, pool sizes) hands it to New; ContextTimeoutEnabled lets the
+// store's timeout abort socket I/O without a helper goroutine.
+func ExampleNew_cluster() {
+	client := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs:                 []string{"10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"},
+		ContextTimeoutEnabled: true,
+	})
+	defer client.Close() // the caller owns the client
+
+	store := redisstore.New(client, redisstore.Prefix("my-api:dpop-jti:"))
+	_ = middleware.WithReplay(store) // on every instance's Guard
 }

@@ -1,13 +1,69 @@
 // Package redisstore is the Redis replay store, for a fleet of instances that
 // must detect each other's replayed proofs: start from [New], which returns a
 // [Store] implementing [replay.Store], to pass to middleware.WithReplay on
-// every instance; [ParseURL] makes the client from a redis:// URL.
+// every instance.
 //
 // Each check is a single command, SET <prefix><key> 1 NX PX <ttl ms>, atomic
 // across every instance using the same server (Redis, or a compatible one
 // such as Valkey) and prefix. When a check cannot be made (Redis down or
 // slow), InsertIfAbsent returns an error and the caller must reject the
 // proof.
+//
+// # Clients and topologies
+//
+// [New] takes any [redis.UniversalClient]: this package is the Redis package,
+// so it names the go-redis client type on purpose, and a program that builds
+// its client itself (TLS, credentials providers, hooks, a Redis Cluster, a
+// Sentinel-managed failover) passes that client in. Four helpers build one
+// from a URL in the forms go-redis documents, with ContextTimeoutEnabled set:
+//
+//   - [ParseURL]: one server, redis://, rediss:// or unix:// ([redis.ParseURL]).
+//   - [ParseClusterURL]: a Redis Cluster, redis://h1:p1?addr=h2:p2&addr=h3:p3
+//     (the host and each addr are seed nodes; [redis.ParseClusterURL]).
+//   - [ParseFailoverURL]: a master behind Sentinel,
+//     redis://s1:26379/0?master_name=mymaster&addr=s2:26379 (the host and each
+//     addr are Sentinels; [redis.ParseFailoverURL]).
+//   - [ParseUniversalURL]: one of the three, told apart by the rule of
+//     [redis.NewUniversalClient]: a master_name parameter means Sentinel, an
+//     addr parameter (two or more addresses) means Cluster, anything else one
+//     server. For command-line flags and configuration files.
+//
+// On a Redis Cluster each key hashes to one slot, and so to one shard: SET NX
+// PX stays a single atomic command on the master of that shard, and the keys
+// of a fleet spread over every shard. No hash tag is used on purpose.
+//
+// # Faults, per topology
+//
+// Every error, a timeout included, fails closed: InsertIfAbsent returns an
+// error wrapping [replay.ErrUnavailable] and the middleware answers 503 with
+// Retry-After (unless the Guard was built with WithReplayFailOpen). Each call
+// is bounded by [Timeout], redirects and retries included.
+//
+//   - One server down or slow: every check fails closed until it answers.
+//   - Cluster, a shard down: checks whose keys hash to that shard's slots fail
+//     closed; the others go on. With the server default
+//     cluster-require-full-coverage yes, the whole cluster answers CLUSTERDOWN
+//     once it marks the slots uncovered, and every check fails closed, until a
+//     replica is promoted (after cluster-node-timeout) or the shard returns.
+//   - Cluster, MOVED and ASK: the cluster client follows both (up to
+//     max_redirects, default 3) and reloads its slot map on MOVED, all within
+//     the same timeout. A redirect means the command did not run where it was
+//     refused, so a redirected SET NX runs once; a client that does not speak
+//     the cluster protocol (ParseURL on a cluster node) gets the redirect as an
+//     error and fails closed.
+//   - Sentinel, a failover in progress: writes to the old master fail
+//     (connection refused, or READONLY once it is demoted) and fail closed
+//     until the Sentinels name the new master and the client reconnects to it.
+//   - Cluster and Sentinel, after a failover: Redis replicates asynchronously,
+//     so the keys written to the old master in the last moments before it
+//     failed may be missing on the new one, and a proof accepted there could be
+//     accepted once more within its acceptance window. Narrow that window with
+//     the server's min-replicas-to-write and min-replicas-max-lag, or require
+//     server nonces (middleware.RequireNonce) on routes where a single replay
+//     matters.
+//   - A lost reply: if the client retries a SET whose reply was lost, the
+//     retry finds the key and reports [replay.ErrReplayed], which also fails
+//     closed.
 //
 // The store is a package of its own so that only programs that use Redis
 // link the go-redis client. Its errors are those of package replay
@@ -92,8 +148,12 @@ func Timeout(d time.Duration) Option {
 	}
 }
 
-// New returns a store backed by client, which the caller owns and closes.
-// It panics if client is nil.
+// New returns a store backed by client, which the caller owns and closes:
+// a *redis.Client for one server or a Sentinel-managed master
+// ([redis.NewFailoverClient]), a *redis.ClusterClient for a Redis Cluster, or
+// any other [redis.UniversalClient] the program built itself (see the package
+// documentation for the URL helpers and the faults of each topology). It
+// panics if client is nil.
 //
 // The [Timeout] option is enforced even when the client was created without
 // ContextTimeoutEnabled (go-redis then ignores context deadlines on socket
@@ -132,28 +192,113 @@ func honoursDeadlines(client redis.UniversalClient) bool {
 	return false
 }
 
-// ParseURL returns a client for a redis://, rediss:// or unix:// URL (see
-// [redis.ParseURL] for the accepted query parameters). The client is created
-// with ContextTimeoutEnabled, so that it honours the [Store] timeout without
-// a helper goroutine. The caller owns the client and must close it. Errors
-// wrap [replay.ErrInvalidConfig] and never contain the URL, which may hold a
-// password.
+// ParseURL returns a client for one server from a redis://, rediss:// or
+// unix:// URL (see [redis.ParseURL] for the accepted query parameters). The
+// client is created with ContextTimeoutEnabled, so that it honours the
+// [Store] timeout without a helper goroutine. The caller owns the client and
+// must close it. Errors wrap [replay.ErrInvalidConfig] and never contain the
+// URL, which may hold a password.
 func ParseURL(rawURL string) (*redis.Client, error) {
-	// Parse first: the *url.Error that redis.ParseURL would return repeats
-	// the whole URL, password included.
+	if err := preParse(rawURL); err != nil {
+		return nil, err
+	}
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, invalidURL(err)
+	}
+	opt.ContextTimeoutEnabled = true
+	return redis.NewClient(opt), nil
+}
+
+// ParseClusterURL returns a Redis Cluster client from a URL in the form of
+// [redis.ParseClusterURL]: redis://[user:password@]host:port, or rediss://,
+// with one addr query parameter per further seed node, for example
+// redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000. The seed
+// nodes only bootstrap the slot map; the client discovers the rest of the
+// cluster. Like [ParseURL], it sets ContextTimeoutEnabled, the caller owns
+// and closes the client, and errors wrap [replay.ErrInvalidConfig] without
+// the URL.
+func ParseClusterURL(rawURL string) (*redis.ClusterClient, error) {
+	if err := preParse(rawURL); err != nil {
+		return nil, err
+	}
+	opt, err := redis.ParseClusterURL(rawURL)
+	if err != nil {
+		return nil, invalidURL(err)
+	}
+	opt.ContextTimeoutEnabled = true
+	return redis.NewClusterClient(opt), nil
+}
+
+// ParseFailoverURL returns a client for the master that Redis Sentinel
+// manages, from a URL in the form of [redis.ParseFailoverURL]:
+// redis://[user:password@]sentinel:port[/db]?master_name=NAME, or rediss://,
+// with one addr query parameter per further Sentinel; the userinfo
+// authenticates to the Sentinels, and the username and password query
+// parameters to the master. master_name is required. The replica-routing
+// parameters (replica_only, route_by_latency, route_randomly) are refused:
+// every check is a write, which only the master takes. Like [ParseURL], it
+// sets ContextTimeoutEnabled, the caller owns and closes the client, and
+// errors wrap [replay.ErrInvalidConfig] without the URL.
+func ParseFailoverURL(rawURL string) (*redis.Client, error) {
+	if err := preParse(rawURL); err != nil {
+		return nil, err
+	}
+	opt, err := redis.ParseFailoverURL(rawURL)
+	if err != nil {
+		return nil, invalidURL(err)
+	}
+	switch {
+	case opt.MasterName == "":
+		return nil, fmt.Errorf("%w: a Sentinel URL needs the master_name query parameter", replay.ErrInvalidConfig)
+	case opt.ReplicaOnly, opt.RouteByLatency, opt.RouteRandomly:
+		return nil, fmt.Errorf("%w: replica_only, route_by_latency and route_randomly do not apply to the replay store, which only writes", replay.ErrInvalidConfig)
+	}
+	opt.ContextTimeoutEnabled = true
+	return redis.NewFailoverClient(opt), nil
+}
+
+// ParseUniversalURL returns the client a URL names, telling the forms apart
+// by the rule of [redis.NewUniversalClient]:
+//
+//   - a master_name query parameter: a master behind Sentinel ([ParseFailoverURL]);
+//   - otherwise, an addr query parameter (so two or more addresses): a Redis
+//     Cluster ([ParseClusterURL]);
+//   - otherwise: one server ([ParseURL]), including unix:// URLs.
+//
+// A cluster named by a single seed node needs [ParseClusterURL] (or the
+// seed's address repeated in addr). The caller owns and closes the client;
+// errors wrap [replay.ErrInvalidConfig] without the URL.
+func ParseUniversalURL(rawURL string) (redis.UniversalClient, error) {
+	if err := preParse(rawURL); err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(rawURL) // checked by preParse
+	q := u.Query()
+	switch {
+	case u.Scheme != "unix" && q.Has("master_name"):
+		return ParseFailoverURL(rawURL)
+	case u.Scheme != "unix" && q.Has("addr"):
+		return ParseClusterURL(rawURL)
+	}
+	return ParseURL(rawURL)
+}
+
+// preParse checks that rawURL parses: the *url.Error that the go-redis
+// parsers would return repeats the whole URL, password included.
+func preParse(rawURL string) error {
 	if _, err := url.Parse(rawURL); err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("%w: invalid Redis URL: %w", replay.ErrInvalidConfig, err)
+		return invalidURL(err)
 	}
-	opt, err := redis.ParseURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("%w: invalid Redis URL: %w", replay.ErrInvalidConfig, err)
-	}
-	opt.ContextTimeoutEnabled = true
-	return redis.NewClient(opt), nil
+	return nil
+}
+
+func invalidURL(err error) error {
+	return fmt.Errorf("%w: invalid Redis URL: %w", replay.ErrInvalidConfig, err)
 }
 
 // InsertIfAbsent implements [replay.Store] with one SET NX PX command. The
