@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/popguard/popguard/dpopclient"
@@ -139,31 +140,27 @@ type TokenOptions struct {
 	// Header is set last in the JOSE header (kid, typ, alg...); a nil value
 	// removes a member.
 	Header map[string]any
-	// Profile shapes the token as one kind of authorization server issues
-	// it; default RFC9068.
-	Profile *Profile
+	// Roles are application roles, in the claim the profile keeps them
+	// (roles; Entra ID roles; Keycloak realm_access.roles; Auth0
+	// permissions). Okta has no roles claim.
+	Roles []string
+	// Profile shapes the token as one provider issues it, by the names
+	// validate.ProfileByName knows: "rfc9068" (default), "entra",
+	// "keycloak", "okta" or "auth0". Token panics on another name.
+	Profile string
+	// Tenant is an Entra ID token's tid (default
+	// "00000000-0000-0000-0000-00000000000a"); in an Issuer URL holding
+	// {tenantid}, it takes the placeholder's place in iss.
+	Tenant string
+	// Version is an Entra ID token's ver: "2.0" (default) or "1.0", whose
+	// iss is https://sts.windows.net/{tid}/ and whose client is appid.
+	Version string
 }
 
-// Profile is the shape of the access tokens of one kind of authorization
-// server: header typ and claim names. Profiles are presets of this package.
-type Profile struct {
-	// Name is the profile's short name, as examples/server's -profile.
-	Name  string
-	typ   string
-	shape func(claims map[string]any)
-}
-
-// RFC9068 is the shape of RFC 9068 JWT access tokens: typ at+jwt; iss, sub,
-// aud, client_id, iat, exp, jti, and scope when set.
-var RFC9068 = &Profile{Name: "rfc9068", typ: "at+jwt"}
-
-// Token mints a signed access token. It panics only when Claims holds a
-// value encoding/json cannot marshal, a mistake in the test itself.
+// Token mints a signed access token. It panics only on a mistake in the
+// test itself: an unknown Profile, or Claims holding a value encoding/json
+// cannot marshal.
 func (i *Issuer) Token(o TokenOptions) string {
-	p := o.Profile
-	if p == nil {
-		p = RFC9068
-	}
 	iat := o.IssuedAt
 	if iat.IsZero() {
 		iat = time.Now()
@@ -186,12 +183,10 @@ func (i *Issuer) Token(o TokenOptions) string {
 	case o.PoP != nil:
 		claims["cnf"] = map[string]any{"kid": o.PoP.Thumbprint()}
 	}
-	if p.shape != nil {
-		p.shape(claims)
-	}
+	typ := shape(claims, o)
 	apply(claims, o.Claims)
 	header := map[string]any{"kid": i.kid}
-	switch typ := or(o.Typ, p.typ); typ {
+	switch typ := or(o.Typ, typ); typ {
 	case "-", "":
 	default:
 		header["typ"] = typ
@@ -202,6 +197,70 @@ func (i *Issuer) Token(o TokenOptions) string {
 		panic(fmt.Sprintf("poptest: cannot mint the token: %v", err))
 	}
 	return tok
+}
+
+// shape rewrites the RFC 9068 claims into the profile's provider's shape
+// and returns its header typ ("-" for none). Each follows the provider's
+// documentation, as validate's profile of the same name does.
+func shape(c map[string]any, o TokenOptions) string {
+	client, _ := c["client_id"].(string)
+	var roles any
+	if o.Roles != nil {
+		roles = o.Roles
+	}
+	move := func(from, to string) {
+		if v, ok := c[from]; ok {
+			delete(c, from)
+			c[to] = v
+		}
+	}
+	switch o.Profile {
+	case "", "rfc9068":
+		apply(c, map[string]any{"roles": roles})
+		return "at+jwt"
+	case "entra":
+		tid := or(o.Tenant, "00000000-0000-0000-0000-00000000000a")
+		iss, _ := c["iss"].(string)
+		c["iss"] = strings.Replace(iss, "{tenantid}", tid, 1)
+		c["tid"], c["ver"], c["nbf"], c["oid"] = tid, or(o.Version, "2.0"), c["iat"], c["sub"]
+		delete(c, "client_id")
+		delete(c, "jti")
+		c["uti"] = sign.RandomID()
+		if c["ver"] == "1.0" {
+			c["iss"], c["appid"] = "https://sts.windows.net/"+tid+"/", client
+		} else {
+			c["azp"] = client
+		}
+		move("scope", "scp")
+		if cnf, ok := c["cnf"].(map[string]any); ok && cnf["kid"] != nil {
+			cnf["xms_ksl"] = "sw"
+		}
+		apply(c, map[string]any{"roles": roles})
+		return "JWT"
+	case "keycloak":
+		delete(c, "client_id")
+		c["azp"], c["typ"] = client, "Bearer"
+		if cnf, ok := c["cnf"].(map[string]any); ok && cnf["jkt"] != nil {
+			c["typ"] = "DPoP"
+		}
+		if o.Roles != nil {
+			c["realm_access"] = map[string]any{"roles": o.Roles}
+		}
+		return "JWT"
+	case "okta":
+		delete(c, "client_id")
+		c["cid"], c["jti"] = client, "AT."+sign.RandomID()
+		if s, ok := c["scope"].(string); ok {
+			delete(c, "scope")
+			c["scp"] = strings.Fields(s)
+		}
+		return "-"
+	case "auth0":
+		c["azp"] = client
+		apply(c, map[string]any{"permissions": roles})
+		return "at+jwt"
+	}
+	panic(fmt.Sprintf("poptest: unknown profile %q (rfc9068, entra, keycloak, okta, auth0)", o.Profile))
 }
 
 // apply sets each of overrides in m; a nil value deletes the member.

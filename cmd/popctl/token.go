@@ -5,11 +5,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/popguard/popguard/dpopclient"
 	"github.com/popguard/popguard/internal/jose"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
+	"github.com/popguard/popguard/validate"
 )
 
 const tokenHelp = `
@@ -92,121 +95,74 @@ func runToken(e *env, args []string) int {
 	if *ttl <= 0 {
 		return e.errorf(exitUsage, "token", "-ttl must be positive")
 	}
-	issuedAt := time.Now()
-	var err error
+	o := poptest.TokenOptions{Subject: *sub, ClientID: *clientID, Audience: *aud, Scope: *scope, TTL: *ttl,
+		Roles: strings.Fields(*roles), Profile: *profile, Tenant: *tenant, Version: *ver}
 	if *iat != "" {
-		if issuedAt, err = parseTime(*iat); err != nil {
+		var err error
+		if o.IssuedAt, err = parseTime(*iat); err != nil {
 			return e.errorf(exitUsage, "token", "-iat: %v", err)
 		}
 	}
-	c, hdrTyp, err := shapeClaims(*profile, shape{iss: *iss, aud: *aud, sub: *sub, client: *clientID, scope: *scope,
-		roles: *roles, tenant: *tenant, ver: *ver, iat: issuedAt, ttl: *ttl})
-	if err != nil {
-		return e.errorf(exitUsage, "token", "%v", err)
+	if _, ok := validate.ProfileByName(*profile); !ok {
+		return e.errorf(exitUsage, "token", "unknown -profile %q (rfc9068, entra, keycloak, okta, auth0)", *profile)
 	}
-	if *typ != "" {
-		hdrTyp = *typ
+	switch {
+	case *profile == "entra" && *tenant == "":
+		return e.errorf(exitUsage, "token", "-profile entra needs -tenant")
+	case *ver != "1.0" && *ver != "2.0":
+		return e.errorf(exitUsage, "token", "-ver must be 1.0 or 2.0")
 	}
+	o.Claims = map[string]any{}
 	isThumb := func(s string) bool { return len(s) == 43 && jose.IsB64URL(s) }
 	switch {
 	case *jkt != "":
 		if !isThumb(*jkt) {
 			return e.errorf(exitUsage, "token", "-jkt must be an RFC 7638 SHA-256 thumbprint (43 base64url characters)")
 		}
-		c["cnf"] = map[string]any{"jkt": *jkt}
+		o.Claims["cnf"] = map[string]any{"jkt": *jkt}
 	case *bind != "":
-		k, err := loadKey(*bind)
+		k, err := dpopclient.LoadKey(*bind)
 		if err != nil {
 			return e.errorf(exitUsage, "token", "-bind: %v", err)
 		}
-		c["cnf"] = map[string]any{"jkt": k.Thumbprint()}
+		o.Claims["cnf"] = map[string]any{"jkt": k.Thumbprint()}
 	case *kidCnf != "":
 		if !isThumb(*kidCnf) {
 			return e.errorf(exitUsage, "token", "-kid-cnf must be an RFC 7638 SHA-256 thumbprint (43 base64url characters)")
 		}
-		c["cnf"] = map[string]any{"kid": *kidCnf}
-	}
-	k, err := loadKey(*issuerKey)
-	if err != nil {
-		return e.errorf(exitUsage, "token", "%v", err)
+		o.Claims["cnf"] = map[string]any{"kid": *kidCnf}
 	}
 	for _, kv := range claims {
 		name, raw, ok := strings.Cut(kv, "=")
 		var v any
-		if !ok || name == "" || json.Unmarshal([]byte(raw), &v) != nil {
-			return e.errorf(exitUsage, "token", "-claim %q: want name=JSON", kv)
+		if !ok || name == "" || json.Unmarshal([]byte(raw), &v) != nil || v == nil {
+			return e.errorf(exitUsage, "token", "-claim %q: want name=JSON (not null: use -drop)", kv)
 		}
-		c[name] = v
+		o.Claims[name] = v
 	}
 	for _, name := range drops {
-		delete(c, name)
+		o.Claims[name] = nil
 	}
-	hdr := map[string]any{"kid": k.KID}
-	if hdrTyp != "none" {
-		hdr["typ"] = hdrTyp
+	if *typ != "" {
+		o.Typ = *typ
+		if *typ == "none" {
+			o.Typ = "-"
+		}
 	}
-	tok, err := k.Key.JWS(hdr, c)
+	raw, err := os.ReadFile(*issuerKey)
 	if err != nil {
 		return e.errorf(exitUsage, "token", "%v", err)
 	}
+	k, err := dpopclient.ParseKey(raw)
+	if err != nil {
+		return e.errorf(exitUsage, "token", "%s: %v", *issuerKey, err)
+	}
+	var kid struct{ Kid string }
+	_ = json.Unmarshal(raw, &kid) // the kid "popctl jwks" publishes; a PEM key has none
+	if kid.Kid != "" {
+		o.Header = map[string]any{"kid": kid.Kid}
+	}
+	tok := poptest.NewStaticIssuerWithKey(*iss, k).Token(o)
 	fmt.Fprintln(e.stdout, tok)
 	return exitOK
-}
-
-// shape is what a minted token says.
-type shape struct {
-	iss, aud, sub, client, scope, roles, tenant, ver string
-	iat                                              time.Time
-	ttl                                              time.Duration
-}
-
-// shapeClaims returns the claims and header typ of a token in the shape of
-// the profile's provider ("none": no typ).
-func shapeClaims(profile string, s shape) (map[string]any, string, error) {
-	c := map[string]any{"iss": s.iss, "sub": s.sub, "aud": s.aud, "iat": s.iat.Unix(), "exp": s.iat.Add(s.ttl).Unix()}
-	fields := func(v string) []string { return strings.Fields(v) }
-	// set puts the scopes and roles, when given, under the profile's names.
-	set := func(scopeClaim, roleClaim string) {
-		if s.scope != "" {
-			c[scopeClaim] = s.scope
-		}
-		if s.roles != "" {
-			c[roleClaim] = fields(s.roles)
-		}
-	}
-	switch profile {
-	case "rfc9068":
-		c["client_id"], c["jti"] = s.client, sign.RandomID()
-		set("scope", "roles")
-		return c, "at+jwt", nil
-	case "entra":
-		if s.tenant == "" {
-			return nil, "", fmt.Errorf("-profile entra needs -tenant")
-		}
-		c["tid"], c["ver"], c["nbf"], c["oid"] = s.tenant, s.ver, s.iat.Unix(), s.sub
-		switch s.ver {
-		case "2.0":
-			c["azp"] = s.client
-		case "1.0":
-			c["appid"] = s.client
-		default:
-			return nil, "", fmt.Errorf("-ver must be 1.0 or 2.0")
-		}
-		set("scp", "roles")
-		return c, "JWT", nil
-	case "keycloak":
-		c["azp"], c["jti"], c["typ"] = s.client, sign.RandomID(), "Bearer"
-		c["scope"] = s.scope
-		c["realm_access"] = map[string]any{"roles": fields(s.roles)}
-		return c, "JWT", nil
-	case "okta":
-		c["cid"], c["jti"] = s.client, "AT."+sign.RandomID()
-		c["scp"] = fields(s.scope)
-		return c, "none", nil
-	case "auth0":
-		c["client_id"], c["azp"], c["jti"] = s.client, s.client, sign.RandomID()
-		set("scope", "permissions")
-		return c, "at+jwt", nil
-	}
-	return nil, "", fmt.Errorf("unknown -profile %q (rfc9068, entra, keycloak, okta, auth0)", profile)
 }
