@@ -1133,7 +1133,7 @@ func TestAdversarialDowngrades(t *testing.T) {
 		advReject(t, h, resp, 401, popguard.CodeInvalidToken, reason)
 	}
 	t.Run("DPoP-bound token via PoP", func(t *testing.T) { viaPoP(t, dpopBound, popguard.ReasonTokenKeyBinding) })
-	t.Run("mTLS-bound (x5t#S256) token via Bearer", func(t *testing.T) { bearer(t, mtls, popguard.ReasonTokenBoundUsedAsBearer) })
+	t.Run("mTLS-bound (x5t#S256) token via Bearer without a certificate", func(t *testing.T) { bearer(t, mtls, popguard.ReasonTokenCertMissing) })
 	t.Run("mTLS-bound (x5t#S256) token via DPoP", func(t *testing.T) { viaDPoP(t, mtls, popguard.ReasonTokenKeyBinding) })
 	t.Run("mTLS-bound (x5t#S256) token via PoP", func(t *testing.T) { viaPoP(t, mtls, popguard.ReasonTokenKeyBinding) })
 	t.Run("cnf.jwk-bound token via Bearer", func(t *testing.T) { bearer(t, jwkBound, popguard.ReasonTokenBoundUsedAsBearer) })

@@ -34,6 +34,23 @@ type Event struct {
 	Scheme  popguard.Scheme // 0 when no credentials were found
 	Outcome Outcome
 	Reason  popguard.Reason // empty when accepted
+	// CertBound is set when the request was let through with a
+	// certificate-bound token (RFC 8705) and its certificate.
+	CertBound bool
+}
+
+// SchemeLabel names the event's scheme for a metrics label, from a fixed
+// set: "none" (no credentials), "Bearer", "Bearer+mTLS" (a
+// certificate-bound token with its certificate), "DPoP", "PoP",
+// "mtls_pop", or "unknown".
+func (e Event) SchemeLabel() string {
+	switch {
+	case e.Scheme == 0:
+		return "none"
+	case e.Scheme == popguard.Bearer && e.CertBound:
+		return "Bearer+mTLS"
+	}
+	return e.Scheme.String()
 }
 
 // Metrics receives one Event per request. Implementations must be fast and
@@ -70,8 +87,8 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 		replayKey string // the proof's identity, owned by res.KeyThumbprint
 	)
 	switch s {
-	case popguard.Bearer:
-		res, err = g.bearer(r, creds.token)
+	case popguard.Bearer, popguard.MTLSPoP:
+		res, err = g.bearer(r, s, creds.token)
 	case popguard.DPoP:
 		res, hdr, replayKey, err = g.dpop(p, r, creds.token)
 	case popguard.PoP:
@@ -107,15 +124,15 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 			return nil, nil, g.fail(p, r, s, err)
 		}
 	}
-	outcome := Accepted
+	ev := Event{Route: p.name, Scheme: s, Outcome: Accepted, CertBound: res.CertificateThumbprint != ""}
 	if p.mode.IsReportOnly() && !p.mode.Target().Accepts(s) {
-		outcome = Reported
+		ev.Outcome = Reported
 		g.log.LogAttrs(r.Context(), slog.LevelWarn, "popguard: request allowed by report-only mode",
-			slog.String("route", p.name), slog.String("scheme", s.String()),
+			slog.String("route", p.name), slog.String("scheme", ev.SchemeLabel()),
 			slog.String("would_require", p.mode.Target().String()),
 			slog.String("client_id", res.ClientID), slog.String("method", r.Method), slog.String("path", r.URL.Path))
 	}
-	g.observe(Event{Route: p.name, Scheme: s, Outcome: outcome})
+	g.observe(ev)
 	return res, hdr, nil
 }
 
@@ -126,7 +143,11 @@ func (g *Guard) observe(e Event) {
 }
 
 func (g *Guard) fail(p *policy, r *http.Request, used popguard.Scheme, err error) *Rejection {
-	rej := g.reject(p, used, err)
+	challenge := used
+	if used == popguard.MTLSPoP {
+		challenge = popguard.Bearer // the error goes on the Bearer challenge
+	}
+	rej := g.reject(p, challenge, err)
 	g.logReject(p, r, used, rej)
 	return rej
 }
@@ -162,12 +183,33 @@ func resultOf(s popguard.Scheme, t *validate.Token, jkt string) *popguard.Result
 	}
 }
 
-// bearer checks an RFC 6750 request. A token bound to any key is refused
+// bearer checks an RFC 6750 request. A token bound to a key is refused
 // (RFC 9449 §7.2): a stolen DPoP or PoP token must not work as a Bearer one.
-func (g *Guard) bearer(r *http.Request, token string) (*popguard.Result, error) {
+// A certificate-bound token (RFC 8705 §3) is accepted only with the client
+// certificate it is bound to; with the mtls_pop scheme (s is MTLSPoP) the
+// token must be certificate-bound.
+func (g *Guard) bearer(r *http.Request, s popguard.Scheme, token string) (*popguard.Result, error) {
 	t, err := g.tokens.VerifyToken(r.Context(), token)
 	if err != nil {
 		return nil, err
+	}
+	if t.Cnf.X5tS256 != "" || s == popguard.MTLSPoP {
+		if t.Cnf.X5tS256 == "" && !t.Cnf.Bound() {
+			return nil, popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonTokenNotBound,
+				"The mtls_pop scheme needs a certificate-bound access token", nil)
+		}
+		thumb := ""
+		if t.Cnf.X5tS256 != "" {
+			if thumb, err = g.clientCert(r); err != nil {
+				return nil, err
+			}
+		}
+		if err := validate.CheckCertificateBinding(t, thumb); err != nil {
+			return nil, err
+		}
+		res := resultOf(s, t, "")
+		res.CertificateThumbprint = thumb
+		return res, nil
 	}
 	if t.Cnf.Bound() {
 		return nil, popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonTokenBoundUsedAsBearer,
