@@ -201,8 +201,10 @@ var scenarios = []scenario{
 		build:  func(h *harness) *http.Request { return withCert(h.certBound(), serviceCert(h.t)) },
 		accept: func(h *harness) popguard.Result { return carol(popguard.Bearer, h) }},
 	{name: "Bearer, cnf.x5t#S256, no cert", uses: popguard.Bearer,
-		build: func(h *harness) *http.Request { return request("GET", target, "Authorization", "Bearer "+h.certBound()) },
-		code:  popguard.CodeInvalidToken, desc: descCertMissing, reason: popguard.ReasonTokenCertMissing},
+		build: func(h *harness) *http.Request {
+			return request("GET", target, "Authorization", "Bearer "+h.certBound())
+		},
+		code: popguard.CodeInvalidToken, desc: descCertMissing, reason: popguard.ReasonTokenCertMissing},
 	{name: "Bearer, cnf.x5t#S256, other cert", uses: popguard.Bearer,
 		build: func(h *harness) *http.Request { return withCert(h.certBound(), testcert.Client(h.t, nil, "thief")) },
 		code:  popguard.CodeInvalidToken, desc: descCertBinding, reason: popguard.ReasonTokenCertBinding},
