@@ -4,7 +4,9 @@
 // frameworks).
 //
 // For each request the Guard extracts the credentials, checks the Bearer
-// token, DPoP proof or PoP signed request the route's mode accepts, answers a
+// token (with its client certificate when it is certificate-bound, RFC 8705:
+// from the TLS connection or, with [WithForwardedClientCert], a trusted
+// proxy), DPoP proof or PoP signed request the route's mode accepts, answers a
 // rejection with RFC 6750 / RFC 9449 challenges, and hands the accepted
 // caller to the handler through the request context (popguard.FromContext):
 //
