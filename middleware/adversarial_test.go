@@ -30,6 +30,9 @@ package middleware_test
 //	| key substitution: attacker's proof key + victim's token  | TestModeMatrix ("DPoP, proof by another key")        |
 //	| downgrade: PoP-bound token via Bearer and via DPoP       | TestPoPRejected                                      |
 //	| downgrade: x5t#S256 / cnf.kid token via DPoP             | TestModeMatrix                                       |
+//	| x5t#S256 token without / with another client certificate | TestModeMatrix, TestCertBoundOverMutualTLS            |
+//	| forged client-certificate header, untrusted peer, proxy's | TestForwardedClientCert, TestForwardedClientCertNginx,|
+//	|   own TLS certificate, malformed header (400, no echo)    |   FuzzForwardedClientCert                            |
 //	| Host: api.test/admin? (Auth0 v1.9.1), untrusted and       | TestTargetFromRequest, TestTargetTrustedProxies,     |
 //	|   trusted-but-invalid X-Forwarded-Host, Forwarded quoted  |   TestTargetRawHost                                  |
 //	| replay with malleated ECDSA DPoP proof (r, n-s)           | TestReplay                                           |
