@@ -17,10 +17,19 @@ const (
 	DPoP
 	// PoP is Microsoft's signed HTTP request (SHR), as sent by MSAL.
 	PoP
+	// MTLSPoP is the scheme name Microsoft's MSAL.NET writes before a
+	// certificate-bound (RFC 8705) access token: "Authorization: mtls_pop
+	// <token>" (MSAL.NET Constants.MtlsPoPAuthHeaderPrefix = "mtls_pop";
+	// Microsoft.Identity.Web's token-binding guide calls the protocol scheme
+	// "MTLS_POP", https://learn.microsoft.com/entra/msidweb/call-downstream-apis/token-binding).
+	// It is the Bearer scheme under another name: a route accepts it wherever
+	// it accepts Bearer, and the token must be bound to the client
+	// certificate the request came with. A Mode never holds it.
+	MTLSPoP
 )
 
 // String returns the scheme name as it appears in Authorization and
-// WWW-Authenticate headers ("Bearer", "DPoP", "PoP").
+// WWW-Authenticate headers ("Bearer", "DPoP", "PoP", "mtls_pop").
 func (s Scheme) String() string {
 	switch s {
 	case Bearer:
@@ -29,6 +38,8 @@ func (s Scheme) String() string {
 		return "DPoP"
 	case PoP:
 		return "PoP"
+	case MTLSPoP:
+		return "mtls_pop"
 	}
 	return "unknown"
 }
@@ -44,6 +55,8 @@ func ParseScheme(name string) (s Scheme, ok bool) {
 		return DPoP, true
 	case ascii.EqualFold(name, "PoP"):
 		return PoP, true
+	case ascii.EqualFold(name, "mtls_pop"):
+		return MTLSPoP, true
 	}
 	return 0, false
 }
@@ -51,9 +64,17 @@ func ParseScheme(name string) (s Scheme, ok bool) {
 // Mode says which schemes a route accepts. Modes are constants: choose one
 // per route. The zero Mode accepts nothing.
 //
-// In every mode a token bound to a key (cnf.jkt, cnf.kid, cnf.jwk,
-// cnf.x5t#S256) is never accepted as a Bearer token, and the DPoP and PoP
-// schemes require a token bound to the proof's key.
+// In every mode a token bound to a key (cnf.jkt, cnf.kid, cnf.jwk) is never
+// accepted as a Bearer token, and the DPoP and PoP schemes require a token
+// bound to the proof's key.
+//
+// Certificate-bound tokens (RFC 8705, cnf.x5t#S256) travel with the Bearer
+// scheme (or Microsoft's MTLSPoP name for it), so a mode that accepts Bearer
+// accepts them too, but only with the client certificate they are bound to:
+// never without it, on any route. Such a token is strictly stronger than an
+// unbound Bearer token, so a route loses nothing by taking it. BearerOnly and
+// Mixed therefore accept unbound and certificate-bound tokens; DPoPOnly,
+// PoPOnly and ProofOnly accept neither.
 type Mode uint16
 
 // The low byte of a Mode holds the schemes it lets through; the high byte,
@@ -62,9 +83,11 @@ type Mode uint16
 
 // The predefined modes.
 const (
-	// BearerOnly accepts unbound tokens sent with the Bearer scheme.
+	// BearerOnly accepts tokens sent with the Bearer scheme: unbound ones, and
+	// certificate-bound ones with their certificate.
 	BearerOnly = Mode(Bearer)
-	// Mixed accepts Bearer, DPoP and PoP: for gradual migration.
+	// Mixed accepts Bearer (unbound or certificate-bound), DPoP and PoP: for
+	// gradual migration.
 	Mixed = Mode(Bearer | DPoP | PoP)
 	// DPoPOnly accepts only DPoP-bound tokens with a DPoP proof.
 	DPoPOnly = Mode(DPoP)
@@ -74,10 +97,14 @@ const (
 	ProofOnly = Mode(DPoP | PoP)
 )
 
-// Accepting returns a mode accepting exactly the given schemes.
+// Accepting returns a mode accepting exactly the given schemes. MTLSPoP
+// counts as Bearer.
 func Accepting(schemes ...Scheme) Mode {
 	var m Mode
 	for _, s := range schemes {
+		if s == MTLSPoP {
+			s = Bearer
+		}
 		m |= Mode(s & (Bearer | DPoP | PoP))
 	}
 	return m
@@ -98,7 +125,13 @@ const reportFlag Scheme = 1 << 7
 func (m Mode) accept() Scheme { return Scheme(m) }
 
 // Accepts reports whether the mode lets requests with scheme s through.
-func (m Mode) Accepts(s Scheme) bool { return s != 0 && m.accept()&s == s }
+// MTLSPoP is accepted wherever Bearer is.
+func (m Mode) Accepts(s Scheme) bool {
+	if s == MTLSPoP {
+		s = Bearer
+	}
+	return s != 0 && m.accept()&s == s
+}
 
 // IsReportOnly reports whether m is a report-only migration mode.
 func (m Mode) IsReportOnly() bool { return Scheme(m>>8)&reportFlag != 0 }

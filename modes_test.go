@@ -49,3 +49,34 @@ func TestModes(t *testing.T) {
 		}
 	}
 }
+
+// mtls_pop is the Bearer scheme under Microsoft's name: accepted wherever
+// Bearer is, and never stored in a Mode.
+func TestMTLSPoPScheme(t *testing.T) {
+	for _, name := range []string{"mtls_pop", "MTLS_POP", "Mtls_Pop"} {
+		if s, ok := popguard.ParseScheme(name); !ok || s != popguard.MTLSPoP || s.String() != "mtls_pop" {
+			t.Errorf("ParseScheme(%q) = %v, %v", name, s, ok)
+		}
+	}
+	for _, name := range []string{"mtls-pop", "mtlspop", "mtls_pop "} {
+		if s, ok := popguard.ParseScheme(name); ok {
+			t.Errorf("ParseScheme(%q) = %v, want unknown", name, s)
+		}
+	}
+	for _, m := range []popguard.Mode{popguard.BearerOnly, popguard.Mixed, popguard.ReportOnly(popguard.DPoPOnly)} {
+		if !m.Accepts(popguard.MTLSPoP) {
+			t.Errorf("%v does not accept mtls_pop", m)
+		}
+	}
+	for _, m := range []popguard.Mode{popguard.DPoPOnly, popguard.PoPOnly, popguard.ProofOnly, 0} {
+		if m.Accepts(popguard.MTLSPoP) {
+			t.Errorf("%v accepts mtls_pop", m)
+		}
+	}
+	if m := popguard.Accepting(popguard.MTLSPoP); m != popguard.BearerOnly {
+		t.Errorf("Accepting(MTLSPoP) = %v, want BearerOnly", m)
+	}
+	if popguard.ReportOnly(popguard.DPoPOnly).Target().Accepts(popguard.MTLSPoP) {
+		t.Error("a report-only route's DPoP target accepts mtls_pop")
+	}
+}

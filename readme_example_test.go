@@ -6,6 +6,8 @@ package popguard_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log"
 	"net/http"
@@ -112,6 +114,35 @@ func Example_origin() {
 		log.Fatal(err)
 	}
 	_, _, _ = byURL, byHosts, dev
+}
+
+func Example_certificateBound() {
+	tokens := myTokens()
+	// Direct mutual TLS: the Go TLS server asks for a client certificate and
+	// verifies it; certificate-bound tokens are then accepted on every route
+	// that takes Bearer, with their certificate only.
+	guard, err := middleware.New(middleware.WithTokens(tokens),
+		middleware.WithPublicURL("https://api.example.com"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+	clientCAs := x509.NewCertPool() // the CA that issues your clients' certificates
+	srv := &http.Server{
+		Addr:      ":8443",
+		Handler:   guard.Require(popguard.Mixed)(http.HandlerFunc(accounts)),
+		TLSConfig: &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: clientCAs},
+	}
+	// Behind a proxy that terminates TLS: the certificate it forwards, in the
+	// one form it uses, believed from its addresses only.
+	behindNginx, err := middleware.New(middleware.WithTokens(tokens),
+		middleware.WithPublicURL("https://api.example.com"),
+		middleware.WithForwardedClientCert(middleware.ClientCertNginx, "X-SSL-Client-Cert", "10.0.0.2"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer behindNginx.Close()
+	log.Fatal(srv.ListenAndServeTLS("server.pem", "server-key.pem"))
 }
 
 func Example_redisFleet() {

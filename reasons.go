@@ -24,6 +24,9 @@ const (
 	// ReasonRequestHostNotAllowed: the host the request addressed is not one of
 	// the Guard's public hosts.
 	ReasonRequestHostNotAllowed Reason = "request_host_not_allowed"
+	// ReasonRequestClientCert: a trusted proxy forwarded a client
+	// certificate header that is not of the configured form (400).
+	ReasonRequestClientCert Reason = "request_client_cert"
 
 	ReasonTokenMalformed  Reason = "token_malformed"
 	ReasonTokenType       Reason = "token_type"
@@ -48,6 +51,12 @@ const (
 	ReasonTokenNotBound          Reason = "token_not_bound"
 	ReasonTokenKeyBinding        Reason = "token_key_binding"
 	ReasonTokenKeySetUnavailable Reason = "token_keyset_unavailable"
+	// ReasonTokenCertMissing: the token is certificate-bound (RFC 8705,
+	// cnf.x5t#S256) but the request came without a client certificate.
+	ReasonTokenCertMissing Reason = "token_cert_missing"
+	// ReasonTokenCertBinding: the token is certificate-bound, but to another
+	// certificate than the one the request came with.
+	ReasonTokenCertBinding Reason = "token_cert_binding"
 
 	ReasonProofMissing   Reason = "proof_missing"
 	ReasonProofMultiple  Reason = "proof_multiple"

@@ -9,7 +9,9 @@ import (
 // Result describes an authenticated request: who called, with which token,
 // and which key proved possession of it.
 type Result struct {
-	// Scheme is the scheme the request used.
+	// Scheme is the scheme the request used: Bearer (also for a
+	// certificate-bound token, see CertificateThumbprint), DPoP, PoP, or
+	// MTLSPoP.
 	Scheme Scheme
 	// Issuer, Subject, ClientID and Audience come from the access token.
 	Issuer   string
@@ -28,6 +30,11 @@ type Result struct {
 	// KeyThumbprint is the RFC 7638 SHA-256 thumbprint of the key that
 	// signed the DPoP proof or PoP request; empty for Bearer.
 	KeyThumbprint string
+	// CertificateThumbprint is the RFC 8705 thumbprint (base64url SHA-256
+	// of the DER certificate) of the client certificate a certificate-bound
+	// token was presented with: the token's cnf.x5t#S256. Empty for other
+	// tokens.
+	CertificateThumbprint string
 	// Claims holds every claim of the access token (JWT payload or
 	// introspection response), decoded from JSON.
 	Claims map[string]any

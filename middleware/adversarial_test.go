@@ -30,6 +30,9 @@ package middleware_test
 //	| key substitution: attacker's proof key + victim's token  | TestModeMatrix ("DPoP, proof by another key")        |
 //	| downgrade: PoP-bound token via Bearer and via DPoP       | TestPoPRejected                                      |
 //	| downgrade: x5t#S256 / cnf.kid token via DPoP             | TestModeMatrix                                       |
+//	| x5t#S256 token without / with another client certificate | TestModeMatrix, TestCertBoundOverMutualTLS            |
+//	| forged client-certificate header, untrusted peer, proxy's | TestForwardedClientCert, TestForwardedClientCertNginx,|
+//	|   own TLS certificate, malformed header (400, no echo)    |   FuzzForwardedClientCert                            |
 //	| Host: api.test/admin? (Auth0 v1.9.1), untrusted and       | TestTargetFromRequest, TestTargetTrustedProxies,     |
 //	|   trusted-but-invalid X-Forwarded-Host, Forwarded quoted  |   TestTargetRawHost                                  |
 //	| replay with malleated ECDSA DPoP proof (r, n-s)           | TestReplay                                           |
@@ -1133,7 +1136,7 @@ func TestAdversarialDowngrades(t *testing.T) {
 		advReject(t, h, resp, 401, popguard.CodeInvalidToken, reason)
 	}
 	t.Run("DPoP-bound token via PoP", func(t *testing.T) { viaPoP(t, dpopBound, popguard.ReasonTokenKeyBinding) })
-	t.Run("mTLS-bound (x5t#S256) token via Bearer", func(t *testing.T) { bearer(t, mtls, popguard.ReasonTokenBoundUsedAsBearer) })
+	t.Run("mTLS-bound (x5t#S256) token via Bearer without a certificate", func(t *testing.T) { bearer(t, mtls, popguard.ReasonTokenCertMissing) })
 	t.Run("mTLS-bound (x5t#S256) token via DPoP", func(t *testing.T) { viaDPoP(t, mtls, popguard.ReasonTokenKeyBinding) })
 	t.Run("mTLS-bound (x5t#S256) token via PoP", func(t *testing.T) { viaPoP(t, mtls, popguard.ReasonTokenKeyBinding) })
 	t.Run("cnf.jwk-bound token via Bearer", func(t *testing.T) { bearer(t, jwkBound, popguard.ReasonTokenBoundUsedAsBearer) })

@@ -52,6 +52,23 @@ type Event struct {
 	// ReplayDuration is how long the replay store took to answer; zero when
 	// it was not consulted.
 	ReplayDuration time.Duration
+	// CertBound is set when the request was let through with a
+	// certificate-bound token (RFC 8705) and its certificate.
+	CertBound bool
+}
+
+// SchemeLabel names the event's scheme for a metrics label, from a fixed
+// set: "none" (no credentials), "Bearer", "Bearer+mTLS" (a
+// certificate-bound token with its certificate), "DPoP", "PoP",
+// "mtls_pop", or "unknown".
+func (e Event) SchemeLabel() string {
+	switch {
+	case e.Scheme == 0:
+		return "none"
+	case e.Scheme == popguard.Bearer && e.CertBound:
+		return "Bearer+mTLS"
+	}
+	return e.Scheme.String()
 }
 
 // Metrics receives one Event per request. Implementations must be fast and
@@ -78,7 +95,7 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 	if rej != nil {
 		ev.Scheme, ev.Outcome, ev.Reason = rej.used, Rejected, rej.Err.Reason
 	} else {
-		ev.Scheme, ev.Outcome = res.Scheme, Accepted
+		ev.Scheme, ev.Outcome, ev.CertBound = res.Scheme, Accepted, res.CertificateThumbprint != ""
 		if p.reportedOnly(res.Scheme) {
 			ev.Outcome = Reported
 		}
@@ -123,8 +140,8 @@ func (g *Guard) check(p *policy, r *http.Request, ev *Event) (*popguard.Result, 
 		proof proofOf
 	)
 	switch s {
-	case popguard.Bearer:
-		res, err = g.bearer(r, creds.token)
+	case popguard.Bearer, popguard.MTLSPoP:
+		res, err = g.bearer(r, s, creds.token)
 	case popguard.DPoP:
 		res, hdr, proof, err = g.dpop(p, r, creds.token)
 	case popguard.PoP:
@@ -174,7 +191,7 @@ func (g *Guard) check(p *policy, r *http.Request, ev *Event) (*popguard.Result, 
 	}
 	if p.reportedOnly(s) {
 		g.log.LogAttrs(r.Context(), slog.LevelWarn, "popguard: request allowed by report-only mode",
-			slog.String("route", p.name), slog.String("scheme", s.String()),
+			slog.String("route", p.name), slog.String("scheme", Event{Scheme: s, CertBound: res.CertificateThumbprint != ""}.SchemeLabel()),
 			slog.String("would_require", p.mode.Target().String()),
 			slog.String("client_id", res.ClientID), slog.String("method", r.Method), slog.String("path", r.URL.Path))
 	}
@@ -182,7 +199,12 @@ func (g *Guard) check(p *policy, r *http.Request, ev *Event) (*popguard.Result, 
 }
 
 func (g *Guard) fail(p *policy, r *http.Request, used popguard.Scheme, err error) *Rejection {
-	rej := g.reject(p, used, err)
+	challenge := used
+	if used == popguard.MTLSPoP {
+		challenge = popguard.Bearer // the error goes on the Bearer challenge
+	}
+	rej := g.reject(p, challenge, err)
+	rej.used = used // counted under the scheme the caller used
 	g.logReject(p, r, used, rej)
 	return rej
 }
@@ -217,12 +239,33 @@ func resultOf(s popguard.Scheme, t *validate.Token, jkt string) *popguard.Result
 	}
 }
 
-// bearer checks an RFC 6750 request. A token bound to any key is refused
+// bearer checks an RFC 6750 request. A token bound to a key is refused
 // (RFC 9449 §7.2): a stolen DPoP or PoP token must not work as a Bearer one.
-func (g *Guard) bearer(r *http.Request, token string) (*popguard.Result, error) {
+// A certificate-bound token (RFC 8705 §3) is accepted only with the client
+// certificate it is bound to; with the mtls_pop scheme (s is MTLSPoP) the
+// token must be certificate-bound.
+func (g *Guard) bearer(r *http.Request, s popguard.Scheme, token string) (*popguard.Result, error) {
 	t, err := g.tokens.VerifyToken(r.Context(), token)
 	if err != nil {
 		return nil, err
+	}
+	if t.Cnf.X5tS256 != "" || s == popguard.MTLSPoP {
+		if t.Cnf.X5tS256 == "" && !t.Cnf.Bound() {
+			return nil, popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonTokenNotBound,
+				"The mtls_pop scheme needs a certificate-bound access token", nil)
+		}
+		thumb := ""
+		if t.Cnf.X5tS256 != "" {
+			if thumb, err = g.clientCert(r); err != nil {
+				return nil, err
+			}
+		}
+		if err := validate.CheckCertificateBinding(t, thumb); err != nil {
+			return nil, err
+		}
+		res := resultOf(s, t, "")
+		res.CertificateThumbprint = thumb
+		return res, nil
 	}
 	if t.Cnf.Bound() {
 		return nil, popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonTokenBoundUsedAsBearer,

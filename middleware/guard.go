@@ -4,7 +4,9 @@
 // frameworks).
 //
 // For each request the Guard extracts the credentials, checks the Bearer
-// token, DPoP proof or PoP signed request the route's mode accepts, answers a
+// token (with its client certificate when it is certificate-bound, RFC 8705:
+// from the TLS connection or, with [WithForwardedClientCert], a trusted
+// proxy), DPoP proof or PoP signed request the route's mode accepts, answers a
 // rejection with RFC 6750 / RFC 9449 challenges, and hands the accepted
 // caller to the handler through the request context (popguard.FromContext):
 //
@@ -68,6 +70,7 @@ type Guard struct {
 	anyHost     bool     // WithInsecureHostFromRequest
 	trusted     []netip.Prefix
 	proxyHdrs   ProxyHeaders
+	certFwd     *certForwarding // WithForwardedClientCert
 	replay      replay.Store
 	ownReplay   bool
 	failOpen    bool
@@ -196,21 +199,11 @@ func WithTrustedProxies(headers ProxyHeaders, cidrs ...string) Option {
 			return errors.New("middleware: WithTrustedProxies needs at least one address or CIDR")
 		}
 		g.proxyHdrs = headers
-		for _, c := range cidrs {
-			var p netip.Prefix
-			var err error
-			if strings.Contains(c, "/") {
-				p, err = netip.ParsePrefix(c)
-			} else {
-				var a netip.Addr
-				a, err = netip.ParseAddr(c)
-				p = netip.PrefixFrom(a, a.BitLen())
-			}
-			if err != nil {
-				return fmt.Errorf("middleware: trusted proxy %q: %w", c, err)
-			}
-			g.trusted = append(g.trusted, p.Masked())
+		ps, err := parsePrefixes(cidrs)
+		if err != nil {
+			return err
 		}
+		g.trusted = append(g.trusted, ps...)
 		return nil
 	}
 }
@@ -555,6 +548,9 @@ func (g *Guard) supports(s popguard.Scheme) bool {
 }
 
 func (p *policy) accepts(s popguard.Scheme) bool {
+	if s == popguard.MTLSPoP {
+		s = popguard.Bearer // Microsoft's name for Bearer with a certificate-bound token
+	}
 	for _, a := range p.schemes {
 		if a == s {
 			return true

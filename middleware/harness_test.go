@@ -121,7 +121,7 @@ func (c *capture) snapshot() ([]logRecord, []middleware.Event, []*middleware.Rej
 // (the timing fields are checked in TestEventTimingFields).
 func (c *capture) Observe(e middleware.Event) {
 	c.mu.Lock()
-	c.events = append(c.events, middleware.Event{Route: e.Route, Scheme: e.Scheme, Outcome: e.Outcome, Reason: e.Reason})
+	c.events = append(c.events, middleware.Event{Route: e.Route, Scheme: e.Scheme, Outcome: e.Outcome, Reason: e.Reason, CertBound: e.CertBound})
 	c.mu.Unlock()
 }
 
@@ -514,10 +514,10 @@ func (h *harness) expectAccepted(t *testing.T, resp response, want popguard.Resu
 		t.Fatal("popguard.FromContext returned nil in the protected handler")
 	}
 	if res.Scheme != want.Scheme || res.Subject != want.Subject || res.ClientID != want.ClientID ||
-		!slices.Equal(res.Scopes, want.Scopes) || res.KeyThumbprint != want.KeyThumbprint {
-		t.Errorf("Result = {%v %q %q %q %q}, want {%v %q %q %q %q}",
-			res.Scheme, res.Subject, res.ClientID, res.Scopes, res.KeyThumbprint,
-			want.Scheme, want.Subject, want.ClientID, want.Scopes, want.KeyThumbprint)
+		!slices.Equal(res.Scopes, want.Scopes) || res.KeyThumbprint != want.KeyThumbprint || res.CertificateThumbprint != want.CertificateThumbprint {
+		t.Errorf("Result = {%v %q %q %q %q %q}, want {%v %q %q %q %q %q}",
+			res.Scheme, res.Subject, res.ClientID, res.Scopes, res.KeyThumbprint, res.CertificateThumbprint,
+			want.Scheme, want.Subject, want.ClientID, want.Scopes, want.KeyThumbprint, want.CertificateThumbprint)
 	}
 	if res.Issuer != issuerURL || !slices.Equal(res.Audience, []string{audience}) {
 		t.Errorf("Result issuer/audience = %q %q", res.Issuer, res.Audience)
@@ -526,7 +526,8 @@ func (h *harness) expectAccepted(t *testing.T, resp response, want popguard.Resu
 	if len(rejs) != 0 {
 		t.Errorf("error handler called on an accepted request: %+v", rejs[0].Err)
 	}
-	if len(events) != 1 || events[0].Outcome != outcome || events[0].Scheme != want.Scheme || events[0].Reason != "" {
+	if len(events) != 1 || events[0].Outcome != outcome || events[0].Scheme != want.Scheme || events[0].Reason != "" ||
+		events[0].CertBound != (want.CertificateThumbprint != "") {
 		t.Errorf("metrics events = %+v, want one %s event for %v", events, outcome, want.Scheme)
 	}
 	checkHeadersSafe(t, resp.header)

@@ -27,6 +27,12 @@ package middleware_test
 // | Bearer, forged token               | 401 B:invalid_token | 401 B:invalid_token      | 401 -                    | 401 B:invalid_token      | 401 B:invalid_token      | token_unknown_key          |
 // | Bearer, expired token              | 401 B:invalid_token | 401 B:invalid_token      | 401 -                    | 401 B:invalid_token      | 401 B:invalid_token      | token_expired              |
 // | DPoP, expired token                | 401 -               | 401 D:invalid_token      | 401 D:invalid_token      | 401 D:invalid_token      | 401 D:invalid_token      | token_expired              |
+// | Bearer, cnf.x5t#S256 + its cert    | 200 Bearer          | 200 Bearer               | 401 -                    | 200 Bearer*              | 200 Bearer               | -                          |
+// | Bearer, cnf.x5t#S256, no cert      | 401 B:invalid_token | 401 B:invalid_token      | 401 -                    | 401 B:invalid_token      | 401 B:invalid_token      | token_cert_missing         |
+// | Bearer, cnf.x5t#S256, other cert   | 401 B:invalid_token | 401 B:invalid_token      | 401 -                    | 401 B:invalid_token      | 401 B:invalid_token      | token_cert_binding         |
+// | mtls_pop, cnf.x5t#S256 + its cert  | 200 mtls_pop        | 200 mtls_pop             | 401 -                    | 200 mtls_pop*            | 200 mtls_pop             | -                          |
+// | mtls_pop, unbound token            | 401 B:invalid_token | 401 B:invalid_token      | 401 -                    | 401 B:invalid_token      | 401 B:invalid_token      | token_not_bound            |
+// | mtls_pop, cnf.jkt-bound token      | 401 B:invalid_token | 401 B:invalid_token      | 401 -                    | 401 B:invalid_token      | 401 B:invalid_token      | token_key_binding          |
 // END MODE TABLE
 //
 // Challenge lines: BearerOnly sends `Bearer realm="api"`; DPoPOnly sends
@@ -36,18 +42,23 @@ package middleware_test
 // these Guards have no SHR verifier.
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/internal/testcert"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/validate"
 )
 
 type modeCase struct {
@@ -84,7 +95,7 @@ func (m modeCase) errOn(used popguard.Scheme, line string) []string {
 	if used == popguard.DPoP && m.bearer {
 		out = append(out, bearerPlain)
 	}
-	if used == popguard.Bearer && m.dpop {
+	if (used == popguard.Bearer || used == popguard.MTLSPoP) && m.dpop {
 		out = append(out, dpopPlain)
 	}
 	return out
@@ -186,11 +197,78 @@ var scenarios = []scenario{
 			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", h.proof("GET", target, tok))
 		},
 		code: popguard.CodeInvalidToken, desc: descTokenExpired, reason: popguard.ReasonTokenExpired},
+	{name: "Bearer, cnf.x5t#S256 + its cert", uses: popguard.Bearer,
+		build:  func(h *harness) *http.Request { return withCert(h.certBound(), serviceCert(h.t)) },
+		accept: func(h *harness) popguard.Result { return carol(popguard.Bearer, h) }},
+	{name: "Bearer, cnf.x5t#S256, no cert", uses: popguard.Bearer,
+		build: func(h *harness) *http.Request {
+			return request("GET", target, "Authorization", "Bearer "+h.certBound())
+		},
+		code: popguard.CodeInvalidToken, desc: descCertMissing, reason: popguard.ReasonTokenCertMissing},
+	{name: "Bearer, cnf.x5t#S256, other cert", uses: popguard.Bearer,
+		build: func(h *harness) *http.Request { return withCert(h.certBound(), testcert.Client(h.t, nil, "thief")) },
+		code:  popguard.CodeInvalidToken, desc: descCertBinding, reason: popguard.ReasonTokenCertBinding},
+	{name: "mtls_pop, cnf.x5t#S256 + its cert", uses: popguard.MTLSPoP,
+		build: func(h *harness) *http.Request {
+			r := withCert(h.certBound(), serviceCert(h.t))
+			r.Header.Set("Authorization", "mtls_pop"+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer"))
+			return r
+		},
+		accept: func(h *harness) popguard.Result { return carol(popguard.MTLSPoP, h) }},
+	{name: "mtls_pop, unbound token", uses: popguard.MTLSPoP,
+		build: func(h *harness) *http.Request {
+			r := request("GET", target, "Authorization", "mtls_pop "+h.unbound())
+			r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{serviceCert(h.t).Cert}}
+			return r
+		},
+		code: popguard.CodeInvalidToken, desc: "The mtls_pop scheme needs a certificate-bound access token", reason: popguard.ReasonTokenNotBound},
+	{name: "mtls_pop, cnf.jkt-bound token", uses: popguard.MTLSPoP,
+		build: func(h *harness) *http.Request {
+			r := request("GET", target, "Authorization", "MTLS_POP "+h.bound())
+			r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{serviceCert(h.t).Cert}}
+			return r
+		},
+		code: popguard.CodeInvalidToken, desc: "The access token is not bound to a certificate", reason: popguard.ReasonTokenKeyBinding},
+}
+
+const (
+	descCertMissing = "The access token is bound to a client certificate and none was presented"
+	descCertBinding = "The access token is bound to another client certificate"
+)
+
+// serviceCert is the client certificate of the certificate-bound scenarios,
+// made once.
+var serviceCert = func() func(t testing.TB) *testcert.Cert {
+	var once sync.Once
+	var c *testcert.Cert
+	return func(t testing.TB) *testcert.Cert {
+		once.Do(func() { c = testcert.Client(t, nil, "svc") })
+		return c
+	}
+}()
+
+// certBound mints carol's token bound to serviceCert (RFC 8705).
+func (h *harness) certBound() string {
+	return h.token(sign.TokenOptions{Subject: "carol", ClientID: "svc-app", Scope: "read",
+		Cnf: map[string]any{"x5t#S256": validate.CertificateThumbprint(serviceCert(h.t).DER)}})
+}
+
+// carol is the caller of the certificate-bound scenarios.
+func carol(s popguard.Scheme, h *harness) popguard.Result {
+	return popguard.Result{Scheme: s, Subject: "carol", ClientID: "svc-app", Scopes: []string{"read"},
+		CertificateThumbprint: validate.CertificateThumbprint(serviceCert(h.t).DER)}
+}
+
+// withCert is a Bearer request with tok that came over TLS with c.
+func withCert(tok string, c *testcert.Cert) *http.Request {
+	r := request("GET", target, "Authorization", "Bearer "+tok)
+	r.TLS = &tls.ConnectionState{HandshakeComplete: true, PeerCertificates: []*x509.Certificate{c.Cert}}
+	return r
 }
 
 // takes reports whether m lets scheme s be tried at all.
 func (m modeCase) takes(s popguard.Scheme) bool {
-	return (s == popguard.Bearer && m.bearer) || (s == popguard.DPoP && m.dpop)
+	return ((s == popguard.Bearer || s == popguard.MTLSPoP) && m.bearer) || (s == popguard.DPoP && m.dpop)
 }
 
 func TestModeMatrix(t *testing.T) {
@@ -215,7 +293,7 @@ func TestModeMatrix(t *testing.T) {
 						outcome = middleware.Reported
 					}
 					h.expectAccepted(t, resp, sc.accept(h), outcome)
-					checkReportLog(t, h, outcome == middleware.Reported, m.mode.String())
+					checkReportLog(t, h, outcome == middleware.Reported, m.mode.String(), sc.accept(h))
 				default:
 					line := bearerErr(sc.code, sc.desc)
 					if sc.uses == popguard.DPoP {
@@ -296,7 +374,7 @@ func tableFromComment(t *testing.T) []string {
 
 // checkReportLog checks the Warn line of a request let through by a
 // report-only route, and that no such line is written otherwise.
-func checkReportLog(t *testing.T, h *harness, reported bool, route string) {
+func checkReportLog(t *testing.T, h *harness, reported bool, route string, who popguard.Result) {
 	t.Helper()
 	logs, _, _ := h.cap.snapshot()
 	var warns []logRecord
@@ -316,7 +394,8 @@ func checkReportLog(t *testing.T, h *harness, reported bool, route string) {
 	}
 	w := warns[0]
 	if w.msg != "popguard: request allowed by report-only mode" || w.attrs["route"] != route ||
-		w.attrs["scheme"] != "Bearer" || w.attrs["would_require"] != "DPoP" || w.attrs["client_id"] != alice.ClientID {
+		w.attrs["scheme"] != (middleware.Event{Scheme: who.Scheme, CertBound: who.CertificateThumbprint != ""}).SchemeLabel() ||
+		w.attrs["would_require"] != "DPoP" || w.attrs["client_id"] != who.ClientID {
 		t.Errorf("report-only log line = %+v", w)
 	}
 }
@@ -349,7 +428,7 @@ func TestReportOnlyStillRejectsInvalid(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			resp := h.do(h.route(report), c.req())
 			h.expectRejected(t, resp, c.want)
-			checkReportLog(t, h, false, "")
+			checkReportLog(t, h, false, "", popguard.Result{})
 		})
 	}
 }

@@ -23,21 +23,27 @@ const (
 	overflowName    = "_other"
 )
 
-// schemeSlots are the schemes MigrationStats counts, in display order.
-var schemeSlots = [...]string{"none", popguard.Bearer.String(), popguard.DPoP.String(), popguard.PoP.String(), "unknown"}
+// schemeSlots are the scheme labels MigrationStats counts (Event.SchemeLabel),
+// in display order; "unknown" stays last.
+var schemeSlots = [...]string{"none", "Bearer", "Bearer+mTLS", "DPoP", "PoP", "mtls_pop", "unknown"}
 
-func schemeSlot(s popguard.Scheme) int {
-	switch s {
+func schemeSlot(e Event) int {
+	switch e.Scheme {
 	case 0:
 		return 0
 	case popguard.Bearer:
+		if e.CertBound {
+			return 2
+		}
 		return 1
 	case popguard.DPoP:
-		return 2
-	case popguard.PoP:
 		return 3
+	case popguard.PoP:
+		return 4
+	case popguard.MTLSPoP:
+		return 5
 	}
-	return 4
+	return len(schemeSlots) - 1
 }
 
 // outcomeSlots are the outcomes MigrationStats counts, in display order.
@@ -57,11 +63,13 @@ func outcomeSlot(o Outcome) int {
 
 // MigrationStats is an in-process Metrics implementation that answers the
 // question a Bearer-to-DPoP migration keeps asking: per route, how many
-// callers still use Bearer, how many already use DPoP or PoP, how many a
-// report-only route would have rejected, and why requests are rejected.
+// callers still use Bearer, how many already use DPoP, PoP or
+// certificate-bound tokens, how many a report-only route would have
+// rejected, and why requests are rejected.
 //
-// It counts every Event by route × scheme (none, Bearer, DPoP, PoP) ×
-// outcome (accepted, reported, rejected), and rejections by route × reason.
+// It counts every Event by route × scheme label (Event.SchemeLabel: none,
+// Bearer, Bearer+mTLS, DPoP, PoP, mtls_pop) × outcome (accepted, reported,
+// rejected), and rejections by route × reason.
 // Counters are atomic and the route index is copy-on-write, so Observe takes
 // no lock and allocates nothing once a route and reason have been seen.
 // Beyond 1024 routes (or 256 reasons for one route) further names are
@@ -101,7 +109,7 @@ func (s *MigrationStats) Observe(e Event) {
 		return
 	}
 	rc := s.routes.get(e.Route, maxStatsRoutes, overflowName)
-	rc.counts[o][schemeSlot(e.Scheme)].Add(1)
+	rc.counts[o][schemeSlot(e)].Add(1)
 	if e.Outcome == Rejected && e.Reason != "" {
 		rc.reasons.get(e.Reason, maxStatsReasons, overflowName).Add(1)
 	}
@@ -109,9 +117,13 @@ func (s *MigrationStats) Observe(e Event) {
 
 // RouteStats are the counts of one route. The maps are never nil and hold
 // only non-zero counts: Accepted, Rejected and Reported are keyed by scheme
-// name ("none" for requests without a usable scheme, "Bearer", "DPoP",
-// "PoP"; "unknown" for a Scheme value that is none of them), Reasons by
-// rejection reason (popguard.Reason).
+// label (Event.SchemeLabel: "none" for requests without a usable scheme,
+// "Bearer", "Bearer+mTLS" for a certificate-bound token let through with its
+// certificate, "DPoP", "PoP", "mtls_pop"; "unknown" for a Scheme value that
+// is none of them), Reasons by rejection reason (popguard.Reason). A
+// rejected certificate-bound token counts under the scheme it was sent with
+// ("Bearer"), its reason saying why (token_cert_missing,
+// token_cert_binding).
 //
 // A request whose scheme the route does not accept (Bearer on a DPoPOnly
 // route) is rejected before its credentials are examined, and counts under

@@ -89,18 +89,31 @@ func writeTable(w io.Writer, snap []RouteStats) error {
 	for _, rs := range snap {
 		rw = max(rw, len(rs.Route))
 	}
+	// The columns none, Bearer, DPoP and PoP always; Bearer+mTLS and
+	// mtls_pop once a route has counted one; unknown as a suffix.
+	unknown := len(schemeSlots) - 1
+	var cols []int
+	for i := range unknown {
+		show := schemeSlots[i] != "Bearer+mTLS" && schemeSlots[i] != "mtls_pop"
+		for _, rs := range snap {
+			show = show || rs.Accepted[schemeSlots[i]] > 0 || rs.Reported[schemeSlots[i]] > 0 || rs.Rejected[schemeSlots[i]] > 0
+		}
+		if show {
+			cols = append(cols, i)
+		}
+	}
 	fmt.Fprintf(&b, "%-*s  %-8s", rw, "ROUTE", "OUTCOME")
-	for _, name := range schemeSlots[:4] {
-		fmt.Fprintf(&b, "  %8s", name)
+	for _, i := range cols {
+		fmt.Fprintf(&b, "  %8s", schemeSlots[i])
 	}
 	b.WriteString("\n")
 	for _, rs := range snap {
 		for o, counts := range [...]map[string]uint64{rs.Accepted, rs.Reported, rs.Rejected} {
 			fmt.Fprintf(&b, "%-*s  %-8s", rw, rs.Route, outcomeSlots[o])
-			for _, name := range schemeSlots[:4] {
-				fmt.Fprintf(&b, "  %8d", counts[name])
+			for _, i := range cols {
+				fmt.Fprintf(&b, "  %*d", max(8, len(schemeSlots[i])), counts[schemeSlots[i]])
 			}
-			if n := counts[schemeSlots[4]]; n > 0 {
+			if n := counts[schemeSlots[unknown]]; n > 0 {
 				fmt.Fprintf(&b, "  unknown=%d", n)
 			}
 			b.WriteString("\n")

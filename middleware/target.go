@@ -3,9 +3,7 @@ package middleware
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 
@@ -157,26 +155,7 @@ func (g *Guard) publicHost(scheme, host string) bool {
 	return false
 }
 
-func (g *Guard) trustedPeer(r *http.Request) bool {
-	if len(g.trusted) == 0 {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	ip = ip.Unmap()
-	for _, p := range g.trusted {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
+func (g *Guard) trustedPeer(r *http.Request) bool { return peerIn(r, g.trusted) }
 
 // last returns the last comma-separated element of the last field line: the
 // value written by the nearest proxy, which is the trusted one. Commas inside

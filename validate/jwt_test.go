@@ -1083,6 +1083,8 @@ func TestJWTTokenCnf(t *testing.T) {
 		"jwk string":           map[string]any{"jwk": "eyJrdHkiOiJFQyJ9"},
 		"jwk null":             map[string]any{"jwk": json.RawMessage("null")},
 		"x5t#S256 empty":       map[string]any{"x5t#S256": ""},
+		"x5t#S256 short":       map[string]any{"x5t#S256": "abc"},
+		"x5t#S256 padded":      map[string]any{"x5t#S256": jkt[:42] + "="},
 		"jku empty":            map[string]any{"jku": ""},
 		"jku number":           map[string]any{"jku": 1},
 		"jkt null":             map[string]any{"jkt": json.RawMessage("null")},

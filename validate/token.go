@@ -2,6 +2,9 @@ package validate
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"strings"
 	"time"
 
@@ -58,7 +61,8 @@ type Confirmation struct {
 	// JWE is the raw JSON of an encrypted symmetric PoP key; popguard does
 	// not accept symmetric PoP keys, but the token is still bound.
 	JWE []byte
-	// X5tS256 is the certificate thumbprint of an mTLS-bound token (RFC 8705).
+	// X5tS256 is the certificate thumbprint of an mTLS-bound token (RFC 8705
+	// §3.1): base64url of the SHA-256 digest of the DER certificate.
 	X5tS256 string
 }
 
@@ -100,7 +104,8 @@ func parseCnf(raw []byte) (Confirmation, error) {
 			reps++
 		case "x5t#S256":
 			c.X5tS256, ok = jose.String(m.Value)
-			ok = ok && c.X5tS256 != ""
+			// base64url of a SHA-256 digest, unpadded (RFC 8705 §3.1).
+			ok = ok && len(c.X5tS256) == 43 && jose.IsB64URL(c.X5tS256)
 			reps++
 		case "kid":
 			c.KID, ok = jose.String(m.Value)
@@ -131,6 +136,39 @@ func CheckDPoPBinding(tok *Token, proof *Proof) error {
 	}
 	if tok.Cnf.JKT != proof.Thumbprint {
 		return tokenErr(popguard.ReasonTokenKeyBinding, "Invalid DPoP key binding", nil)
+	}
+	return nil
+}
+
+// CertificateThumbprint returns the RFC 8705 §3.1 thumbprint of a DER
+// certificate: base64url (unpadded) of its SHA-256 digest, the value a
+// certificate-bound token carries in cnf.x5t#S256. It does not parse or
+// validate der: the TLS server (or the proxy in front of it) checks the
+// certificate; the thumbprint only ties the token to it.
+func CertificateThumbprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// CheckCertificateBinding checks that a certificate-bound token (cnf.x5t#S256)
+// is presented with the certificate it is bound to (RFC 8705 §3):
+// thumbprint is CertificateThumbprint of the client certificate the request
+// came with, "" when it came without one. The comparison takes constant
+// time. It fails with invalid_token and reason token_cert_missing (no
+// certificate), token_cert_binding (another certificate), or
+// token_key_binding (the token is bound to a key, not a certificate) or
+// token_not_bound (the token is not bound at all).
+func CheckCertificateBinding(tok *Token, thumbprint string) error {
+	want := tok.Cnf.X5tS256
+	switch {
+	case want == "" && tok.Cnf.Bound():
+		return tokenErr(popguard.ReasonTokenKeyBinding, "The access token is not bound to a certificate", nil)
+	case want == "":
+		return tokenErr(popguard.ReasonTokenNotBound, "The access token is not certificate-bound", nil)
+	case thumbprint == "":
+		return tokenErr(popguard.ReasonTokenCertMissing, "The access token is bound to a client certificate and none was presented", nil)
+	case subtle.ConstantTimeCompare([]byte(want), []byte(thumbprint)) != 1:
+		return tokenErr(popguard.ReasonTokenCertBinding, "The access token is bound to another client certificate", nil)
 	}
 	return nil
 }

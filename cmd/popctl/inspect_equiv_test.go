@@ -43,6 +43,8 @@ var notCheckableOffline = map[popguard.Reason]string{
 	popguard.ReasonProofMissing:           "an absent proof is no input: inspect needs one (exit 2 on empty input); the middleware answers a request without a DPoP header",
 	popguard.ReasonProofMultiple:          "several DPoP headers are refused by the middleware before any verifier; inspect takes one proof",
 	popguard.ReasonTokenBoundUsedAsBearer: "the middleware refuses a bound token sent with the Bearer scheme, before any verifier; inspect is not given a scheme",
+	popguard.ReasonTokenCertMissing:       "the client certificate belongs to the TLS connection (or a trusted proxy's header), which inspect never sees; popctl thumbprint -cert prints the value cnf.x5t#S256 must hold",
+	popguard.ReasonTokenCertBinding:       "the client certificate belongs to the TLS connection (or a trusted proxy's header), which inspect never sees; popctl thumbprint -cert prints the value cnf.x5t#S256 must hold",
 }
 
 const (

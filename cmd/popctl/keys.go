@@ -5,7 +5,9 @@ package main
 // JWK Sets.
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/popguard/popguard/internal/jose"
 	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/validate"
 )
 
 // keygenAlgs are the algorithms keygen offers.
@@ -129,6 +132,7 @@ func runKeygen(e *env, args []string) int {
 
 const thumbprintHelp = `
 Usage: popctl thumbprint [-uri] FILE|-
+       popctl thumbprint -cert FILE|-
 
 Prints the RFC 7638 SHA-256 thumbprint of a JWK: the value of a DPoP-bound
 token's cnf.jkt, and of an Entra ID PoP token's cnf.kid. Public and private
@@ -136,15 +140,21 @@ JWKs give the same thumbprint (only the required public members are hashed;
 alg, kid and the private members are not). A JWK Set prints one line per key.
 "-" reads stdin.
 
+With -cert, FILE holds X.509 certificates (PEM, or one in DER) and each
+prints its RFC 8705 thumbprint: base64url of the SHA-256 of the DER
+certificate, the value of a certificate-bound token's cnf.x5t#S256.
+
 Examples:
   popctl thumbprint client.json
   popctl thumbprint -uri client.json        # urn:ietf:params:oauth:jwk-thumbprint:sha-256:...
   echo '{"kty":"EC","crv":"P-256","x":"...","y":"..."}' | popctl thumbprint -
+  popctl thumbprint -cert client.pem        # cnf.x5t#S256 of a client certificate
 `
 
 func runThumbprint(e *env, args []string) int {
 	fs := newFlags("thumbprint", thumbprintHelp)
 	uri := fs.Bool("uri", false, "print the RFC 9278 URN form")
+	cert := fs.Bool("cert", false, "FILE holds X.509 certificates: print their RFC 8705 thumbprints (cnf.x5t#S256)")
 	pos, code, done := parseFlags(e, fs, args)
 	if done {
 		return code
@@ -155,6 +165,19 @@ func runThumbprint(e *env, args []string) int {
 	raw, err := readInput(e, pos[0])
 	if err != nil {
 		return e.errorf(exitUsage, "thumbprint", "%v", err)
+	}
+	if *cert {
+		if *uri {
+			return e.errorf(exitUsage, "thumbprint", "-uri is for JWK thumbprints, not with -cert")
+		}
+		tps, err := certThumbprints(raw)
+		if err != nil {
+			return e.errorf(exitUsage, "thumbprint", "%v", err)
+		}
+		for _, tp := range tps {
+			fmt.Fprintln(e.stdout, tp)
+		}
+		return exitOK
 	}
 	var keys []json.RawMessage
 	var set struct {
@@ -176,6 +199,34 @@ func runThumbprint(e *env, args []string) int {
 		fmt.Fprintln(e.stdout, tp)
 	}
 	return exitOK
+}
+
+// certThumbprints returns the RFC 8705 thumbprint of each certificate in
+// raw: PEM CERTIFICATE blocks, or one DER certificate.
+func certThumbprints(raw []byte) ([]string, error) {
+	var out []string
+	rest := raw
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return nil, fmt.Errorf("not an X.509 certificate: %v", err)
+		}
+		out = append(out, validate.CertificateThumbprint(b.Bytes))
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	if _, err := x509.ParseCertificate(raw); err != nil {
+		return nil, errors.New("no certificate: want PEM CERTIFICATE blocks or one DER certificate")
+	}
+	return []string{validate.CertificateThumbprint(raw)}, nil
 }
 
 // privateJWKMembers are dropped before a thumbprint is taken.

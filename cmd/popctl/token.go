@@ -17,7 +17,7 @@ import (
 
 const tokenHelp = `
 Usage: popctl token -issuer-key key.json -iss URL -aud AUD -sub S -client-id C [-scope "a b"]
-                    [-jkt THUMB | -bind key.json | -kid-cnf THUMB] [-ttl 5m] [-iat UNIX] [-typ at+jwt]
+                    [-jkt THUMB | -bind key.json | -kid-cnf THUMB | -cert client.pem] [-ttl 5m] [-iat UNIX] [-typ at+jwt]
                     [-profile rfc9068|entra|keycloak|okta|auth0] [-roles "r1 r2"] [-tenant TID] [-ver 2.0]
                     [-claim name=JSON ...] [-drop name ...]
 
@@ -41,6 +41,9 @@ Binding (RFC 7800 cnf):
   -bind key.json   cnf.jkt = the thumbprint of that key (same as -jkt)
   -kid-cnf THUMB   cnf.kid = THUMB: a PoP token as Microsoft Entra ID binds it
                    (THUMB = RFC 7638 thumbprint of the SHR's cnf.jwk)
+  -cert client.pem cnf.x5t#S256 = the thumbprint of that X.509 certificate (PEM
+                   or DER; the first one): a certificate-bound token (RFC 8705),
+                   sent as Bearer (or mtls_pop) over TLS with that certificate
 Without any of them the token is unbound (a Bearer token).
 
 Examples:
@@ -48,6 +51,8 @@ Examples:
       -sub alice -client-id cli -scope "read write" -bind client.json
   popctl token -issuer-key issuer.json -iss https://issuer.test -aud https://api.test \
       -sub alice -client-id cli -kid-cnf "$(popctl thumbprint client.json)"
+  popctl token -issuer-key issuer.json -iss https://issuer.test -aud https://api.test \
+      -sub svc -client-id svc -cert client.pem
   popctl token ... -profile entra -tenant "$TID" -ver 1.0 -roles "Items.Read.All"
   popctl token ... -ttl 1h -claim 'acr="urn:mace:incommon:iap:silver"' -drop jti
 `
@@ -63,6 +68,7 @@ func runToken(e *env, args []string) int {
 	jkt := fs.String("jkt", "", "bind to a DPoP key: cnf.jkt = this thumbprint")
 	bind := fs.String("bind", "", "bind to a DPoP key: cnf.jkt = thumbprint of this JWK file")
 	kidCnf := fs.String("kid-cnf", "", "bind to a PoP key: cnf.kid = this thumbprint (Entra ID style)")
+	certFile := fs.String("cert", "", "bind to a TLS client certificate: cnf.x5t#S256 = thumbprint of this certificate file (RFC 8705)")
 	ttl := fs.Duration("ttl", 5*time.Minute, "lifetime (exp - iat)")
 	iat := fs.String("iat", "", "issued-at, unix seconds or RFC 3339 (default now)")
 	typ := fs.String("typ", "", `header typ (default: the profile's; "none" for no typ)`)
@@ -84,13 +90,13 @@ func runToken(e *env, args []string) int {
 		return e.errorf(exitUsage, "token", "-issuer-key, -iss, -aud, -sub and -client-id are required")
 	}
 	n := 0
-	for _, s := range []string{*jkt, *bind, *kidCnf} {
+	for _, s := range []string{*jkt, *bind, *kidCnf, *certFile} {
 		if s != "" {
 			n++
 		}
 	}
 	if n > 1 {
-		return e.errorf(exitUsage, "token", "give at most one of -jkt, -bind and -kid-cnf (a cnf names one key)")
+		return e.errorf(exitUsage, "token", "give at most one of -jkt, -bind, -kid-cnf and -cert (a cnf names one key)")
 	}
 	if *ttl <= 0 {
 		return e.errorf(exitUsage, "token", "-ttl must be positive")
@@ -131,6 +137,16 @@ func runToken(e *env, args []string) int {
 			return e.errorf(exitUsage, "token", "-kid-cnf must be an RFC 7638 SHA-256 thumbprint (43 base64url characters)")
 		}
 		o.Claims["cnf"] = map[string]any{"kid": *kidCnf}
+	case *certFile != "":
+		raw, err := os.ReadFile(*certFile)
+		if err != nil {
+			return e.errorf(exitUsage, "token", "-cert: %v", err)
+		}
+		tps, err := certThumbprints(raw)
+		if err != nil {
+			return e.errorf(exitUsage, "token", "-cert: %v", err)
+		}
+		o.Claims["cnf"] = map[string]any{"x5t#S256": tps[0]}
 	}
 	for _, kv := range claims {
 		name, raw, ok := strings.Cut(kv, "=")

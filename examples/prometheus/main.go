@@ -65,7 +65,7 @@ type promMetrics struct {
 func newPromMetrics(reg prometheus.Registerer) (*promMetrics, error) {
 	m := &promMetrics{requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "popguard_requests_total",
-		Help: "Requests checked by popguard, by route, scheme (none, Bearer, DPoP, PoP), outcome (accepted, rejected, reported) and rejection reason.",
+		Help: "Requests checked by popguard, by route, scheme (none, Bearer, Bearer+mTLS, DPoP, PoP, mtls_pop), outcome (accepted, rejected, reported) and rejection reason.",
 	}, []string{"route", "scheme", "outcome", "reason"})}
 	if err := reg.Register(m.requests); err != nil {
 		return nil, err
@@ -75,11 +75,7 @@ func newPromMetrics(reg prometheus.Registerer) (*promMetrics, error) {
 
 // Observe implements middleware.Metrics.
 func (m *promMetrics) Observe(e middleware.Event) {
-	scheme := "none"
-	if e.Scheme != 0 {
-		scheme = e.Scheme.String()
-	}
-	m.requests.WithLabelValues(e.Route, scheme, string(e.Outcome), string(e.Reason)).Inc()
+	m.requests.WithLabelValues(e.Route, e.SchemeLabel(), string(e.Outcome), string(e.Reason)).Inc()
 }
 
 type config struct {

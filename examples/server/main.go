@@ -3,7 +3,8 @@
 //
 //	go run ./examples/server -listen 127.0.0.1:8080 -issuer ISS -audience AUD [-jwks URL|FILE] \
 //	    [-profile rfc9068|entra|keycloak|okta|auth0] [-tenant TID ...] \
-//	    [-public-url https://api.example.test (default http://<listen address>)] [-nonce] [-replay memory|redis://127.0.0.1:6379/0]
+//	    [-public-url https://api.example.test (default http://<listen address>)] [-nonce] [-replay memory|redis://127.0.0.1:6379/0] \
+//	    [-tls-cert FILE -tls-key FILE [-client-ca FILE]] [-client-cert-header rfc9440|nginx|envoy -trusted-proxy CIDR ...]
 //
 // Without -jwks the issuer's keys are discovered from its metadata
 // (validate.Discover); -issuer may repeat. With -profile entra, -issuer may
@@ -15,7 +16,11 @@
 //
 // Routes: GET /healthz (no auth); /bearer/ (Bearer only), /mixed/ (Bearer,
 // DPoP or PoP), /dpop/ (DPoP only), /pop/ (PoP only), any method and
-// sub-path. Success is 200 with JSON: scheme, sub, client_id, scope, jkt.
+// sub-path. Success is 200 with JSON: scheme, sub, client_id, scope, jkt,
+// and x5t#S256 for a certificate-bound token (RFC 8705), accepted on /bearer/
+// and /mixed/ with its certificate: the TLS client certificate (-tls-cert,
+// -tls-key, -client-ca), or the one a trusted proxy forwards
+// (-client-cert-header with -trusted-proxy).
 package main
 
 import (
@@ -97,6 +102,12 @@ func run() error {
 	useNonce := flag.Bool("nonce", false, "require server nonces on DPoP and PoP routes (secret from POPGUARD_NONCE_SECRET, else random)")
 	replayStore := flag.String("replay", "memory", "replay store: memory, redis://host:port/db, a cluster redis://h1:p1?addr=h2:p2, or Sentinel redis://s1:p1/db?master_name=NAME")
 	replayCap := flag.Int("replay-capacity", 100_000, "memory replay store entries (>= peak proofs/s x 70 s)")
+	tlsCert := flag.String("tls-cert", "", "serve HTTPS with this PEM certificate (with -tls-key)")
+	tlsKey := flag.String("tls-key", "", "the PEM private key of -tls-cert")
+	clientCA := flag.String("client-ca", "", "with -tls-cert: ask clients for a certificate and verify one given against this PEM CA (certificate-bound tokens)")
+	certHeader := flag.String("client-cert-header", "", "read forwarded client certificates from a TLS-terminating proxy: rfc9440, nginx or envoy (with -trusted-proxy)")
+	var trustedProxies stringList
+	flag.Var(&trustedProxies, "trusted-proxy", "address or CIDR of a proxy whose -client-cert-header is believed (repeatable)")
 	acceptJWT := flag.Bool("accept-jwt-typ", false, `also accept access tokens with typ "JWT" or none, the client in azp or appid (kept for compatibility; prefer -profile)`)
 	flag.Parse()
 	if len(issuers) == 0 || *audience == "" {
@@ -154,9 +165,24 @@ func run() error {
 		if err != nil {
 			return err
 		}
+		if *tlsCert != "" {
+			u = "https" + strings.TrimPrefix(u, "http")
+		}
 		*publicURL = u
 	}
 	opts = append(opts, middleware.WithPublicURL(*publicURL))
+	tlsConfig, err := serverTLS(*tlsCert, *tlsKey, *clientCA)
+	if err != nil {
+		return err
+	}
+	certOpt, err := clientCertOption(*certHeader, trustedProxies)
+	if err != nil {
+		return err
+	}
+	if certOpt != nil {
+		opts = append(opts, certOpt)
+		log.Info("client certificates forwarded by trusted proxies", "form", *certHeader, "proxies", []string(trustedProxies))
+	}
 	switch {
 	case *replayStore == "memory":
 		store, err := replay.NewMemory(replay.Capacity(*replayCap))
@@ -201,7 +227,7 @@ func run() error {
 	}
 	defer guard.Close()
 
-	srv := &http.Server{Addr: *listen, Handler: api.Routes(guard, routeOpts...), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: *listen, Handler: api.Routes(guard, routeOpts...), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -210,7 +236,11 @@ func run() error {
 	}()
 	log.Info("popguard example server listening", "addr", *listen, "issuers", []string(issuers), "audience", *audience,
 		"public_url", *publicURL, "nonce", *useNonce, "replay", redactURL(*replayStore))
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	serve := srv.ListenAndServe
+	if tlsConfig != nil {
+		serve = func() error { return srv.ListenAndServeTLS("", "") }
+	}
+	if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

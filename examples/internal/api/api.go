@@ -37,8 +37,11 @@ type Answer struct {
 	ClientID string `json:"client_id"`
 	Scope    string `json:"scope"`
 	JKT      string `json:"jkt,omitempty"`
-	Method   string `json:"method"`
-	Path     string `json:"path"`
+	// X5tS256 is the client certificate's thumbprint for a certificate-bound
+	// token (RFC 8705).
+	X5tS256 string `json:"x5t#S256,omitempty"`
+	Method  string `json:"method"`
+	Path    string `json:"path"`
 }
 
 // WhoAmI answers with the authenticated caller.
@@ -47,6 +50,6 @@ func WhoAmI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(Answer{
 		Scheme: c.Scheme.String(), Subject: c.Subject, ClientID: c.ClientID,
-		Scope: strings.Join(c.Scopes, " "), JKT: c.KeyThumbprint, Method: r.Method, Path: r.URL.Path,
+		Scope: strings.Join(c.Scopes, " "), JKT: c.KeyThumbprint, X5tS256: c.CertificateThumbprint, Method: r.Method, Path: r.URL.Path,
 	})
 }
