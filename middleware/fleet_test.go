@@ -63,7 +63,7 @@ func fleetSameIssuer(t *testing.T, url string) (a, b *harness, routeA, routeB ht
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = client.Close() })
-		store := redisstore.New(client, redisstore.Prefix(prefix))
+		store := redisstore.New(client, redisstore.Prefix(prefix), redisstore.Timeout(5*time.Second))
 		// Generous: a cluster client first loads the slot map, and CI
 		// machines are busy; an unreachable server still fails at once.
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
