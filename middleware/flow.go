@@ -194,7 +194,9 @@ func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result
 	if proof.NextNonce != "" {
 		hdr = nonceHeader("DPoP-Nonce", proof.NextNonce)
 	}
-	return resultOf(popguard.DPoP, tok, proof.Thumbprint), hdr, proof.ReplayKey(), nil
+	res := resultOf(popguard.DPoP, tok, proof.Thumbprint)
+	res.ClientClaims = proof.ClientClaims
+	return res, hdr, proof.ReplayKey(), nil
 }
 
 // remember inserts a proof identity into the replay store, after every
@@ -255,7 +257,9 @@ func (g *Guard) pop(p *policy, r *http.Request, shr string) (*popguard.Result, h
 	if v.NextNonce != "" {
 		hdr = nonceHeader("Authentication-Info", `nextnonce="`+v.NextNonce+`"`)
 	}
-	return resultOf(popguard.PoP, v.Token, v.Thumbprint), hdr, v.ReplayKey(), nil
+	res := resultOf(popguard.PoP, v.Token, v.Thumbprint)
+	res.ClientClaims = v.ClientClaims
+	return res, hdr, v.ReplayKey(), nil
 }
 
 // nonceHeader is the header of an accepted request that hands the client

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -138,6 +139,10 @@ type Proof struct {
 	// NextNonce is the nonce to hand the client (DPoP-Nonce) when the one
 	// it used is accepted but no longer current; empty otherwise.
 	NextNonce string
+	// ClientClaims holds the proof's claims beyond RFC 9449's (jti, htm,
+	// htu, iat, ath, nonce), decoded from JSON: statements of the key
+	// holder, not of the issuer. nil when there are none.
+	ClientClaims map[string]any
 }
 
 // ReplayKey returns the identity under which a replay store remembers the
@@ -529,7 +534,36 @@ func (v *ProofVerifier) finish(cp *checkedProof) (*Proof, error) {
 	if cp.rotate != nil {
 		p.NextNonce = cp.rotate.Issue()
 	}
+	if cp.c.extra > 0 {
+		p.ClientClaims = extraClaims(cp.j.Payload, cp.c.extra)
+	}
 	return p, nil
+}
+
+// extraClaims decodes the n payload members that are not RFC 9449 claims.
+// ParseCompact has already validated the payload strictly (no duplicate
+// members at any depth, depth and member caps), so decoding cannot fail.
+func extraClaims(members []jose.Member, n int) map[string]any {
+	out := make(map[string]any, n)
+	for _, m := range members {
+		if isProofClaim(m.Name) {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(m.Value, &v); err == nil {
+			out[m.Name] = v
+		}
+	}
+	return out
+}
+
+// isProofClaim reports whether name is a claim RFC 9449 defines for proofs.
+func isProofClaim(name string) bool {
+	switch name {
+	case "jti", "htm", "htu", "iat", "ath", "nonce":
+		return true
+	}
+	return false
 }
 
 // targetErr is the rejection of a request target that CanonicalTarget
@@ -545,6 +579,7 @@ type proofClaims struct {
 	jti, htm, htu, ath, nonce string
 	iat                       float64
 	hasAth, hasNonce, nonceOK bool
+	extra                     int // members that are not RFC 9449 claims
 }
 
 func (c *proofClaims) read(members []jose.Member) error {
@@ -573,6 +608,8 @@ func (c *proofClaims) read(members []jose.Member) error {
 			// in Verify, where that is known.
 			c.nonce, c.nonceOK = jose.String(m.Value)
 			c.hasNonce = true
+		default:
+			c.extra++
 		}
 		if !ok {
 			return proofErr(popguard.ReasonProofClaims, "The DPoP proof claim "+m.Name+" has the wrong type", nil)

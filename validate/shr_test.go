@@ -864,7 +864,7 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 
 func TestSHRRejected(t *testing.T) {
 	e := shrEnvOnce()
-	for _, tc := range shrRejectCases(e) {
+	for _, tc := range append(shrRejectCases(e), shrClientClaimsRejectCases(e)...) {
 		t.Run(tc.name, func(t *testing.T) {
 			var at string
 			if tc.token != nil {
