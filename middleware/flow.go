@@ -88,14 +88,10 @@ func (g *Guard) authenticate(p *policy, r *http.Request) (*popguard.Result, http
 	// Replay last, once every other check passed: a rejected request never
 	// uses up a proof.
 	if replayKey != "" {
-		ttl := g.proofs.Window()
+		ttl := p.dpopTTL
 		if s == popguard.PoP {
-			ttl = g.shr.Window()
+			ttl = p.popTTL
 		}
-		// A proof dated the full skew ahead is still acceptable at exactly
-		// iat+maxAge, the instant a store keeping it for Window() forgets
-		// it; a second on top closes that boundary (and sub-second iats).
-		ttl += time.Second
 		if err := g.remember(r, s, res.KeyThumbprint, replayKey, ttl); err != nil {
 			return nil, nil, g.fail(p, r, s, err)
 		}
@@ -182,7 +178,7 @@ func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result
 	if err != nil {
 		return nil, nil, "", err
 	}
-	req := validate.ProofRequest{Method: r.Method, Target: t.uri(), AccessToken: token}
+	req := validate.ProofRequest{Method: r.Method, Target: t.uri(), AccessToken: token, Freshness: p.freshness}
 	if p.nonces != nil {
 		req.Nonces = p.nonces
 	}
@@ -244,7 +240,7 @@ func (g *Guard) pop(p *policy, r *http.Request, shr string) (*popguard.Result, h
 	}
 	req := validate.SHRRequest{
 		Method: r.Method, Scheme: t.scheme, Host: t.host, Path: t.path, RawQuery: t.query,
-		Header: r.Header, Body: g.bodyOf(r),
+		Header: r.Header, Body: g.bodyOf(r), Freshness: p.freshness,
 	}
 	if p.nonces != nil {
 		req.Nonces = p.nonces

@@ -93,8 +93,11 @@ func algMust(name string) *jose.Alg {
 // Algs returns the allow-list, for the algs parameter of DPoP challenges.
 func (v *ProofVerifier) Algs() []string { return slices.Clone(v.algs) }
 
-// Window returns the acceptance window of a proof: max age plus future
-// skew. Replay stores must remember a proof at least this long.
+// Window returns the acceptance window of a proof judged by its iat
+// (FreshnessIAT): max age plus future skew. Replay stores must remember a
+// proof at least this long. Under FreshnessNonce the window is the nonce's
+// lifetime instead (nonce.Source.Lifetime), and under FreshnessBoth the
+// shorter of the two.
 func (v *ProofVerifier) Window() time.Duration { return v.maxAge + v.futureSkew }
 
 // Nonces issues and checks server nonces: RFC 9449 §8 and §9 for DPoP, the
@@ -124,6 +127,10 @@ type ProofRequest struct {
 	AccessToken string
 	// Nonces, when set, requires the proof to carry a nonce it accepts.
 	Nonces Nonces
+	// Freshness says how the proof's age is judged: by its iat (the
+	// default), by its nonce, or both. FreshnessNonce and FreshnessBoth
+	// need Nonces.
+	Freshness Freshness
 }
 
 // Proof is a DPoP proof that passed every check.
@@ -335,6 +342,9 @@ type checkedProof struct {
 // iat, ath and nonce.
 func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, error) {
 	tr := v.tr
+	if err := req.Freshness.check(req.Nonces); err != nil {
+		return checkedProof{}, tr.Fail("freshness", "", err)
+	}
 	if proof == "" {
 		return checkedProof{}, tr.Fail("structure", "empty", proofErr(popguard.ReasonProofMissing, "The DPoP proof is missing", nil))
 	}
@@ -435,13 +445,18 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 		}
 		tr.Pass("htu", htu)
 	}
-	// Check 11: iat within [now-maxAge, now+futureSkew].
-	now := v.now()
+	// Check 11: iat within [now-maxAge, now+futureSkew], unless the
+	// route judges freshness by the nonce alone (then iat need only be a
+	// valid NumericDate, which read checked).
 	iat := floatTime(c.iat)
-	if err := v.window("iat", iat, now, v.maxAge, v.futureSkew, func(desc string) error {
-		return proofErr(popguard.ReasonProofIAT, desc, nil)
-	}, "The DPoP proof is too old", "The DPoP proof iat is in the future"); err != nil {
-		return checkedProof{}, err
+	if req.Freshness.byIAT() {
+		if err := v.window("iat", iat, v.now(), v.maxAge, v.futureSkew, func(desc string) error {
+			return proofErr(popguard.ReasonProofIAT, desc, nil)
+		}, "The DPoP proof is too old", "The DPoP proof iat is in the future"); err != nil {
+			return checkedProof{}, err
+		}
+	} else if tr != nil {
+		tr.Skip("iat", timeValue(iat, v.now())+": freshness is judged by the nonce")
 	}
 	// Check 12: ath, required at a resource server (§7).
 	if req.AccessToken != "" {

@@ -73,7 +73,8 @@ const (
 //     base64url of {"kid": thumbprint} (msal-browser) must name the PoP key;
 //     a kid of another form is ignored, as IdentityModel ignores kid.
 //   - ts: required, a JSON integer (no fraction or exponent), within
-//     [now-MaxAge, now+FutureSkew].
+//     [now-MaxAge, now+FutureSkew], unless SHRRequest.Freshness is
+//     FreshnessNonce (then the nonce alone says how old the SHR is).
 //   - m: required, exactly the request method (no case folding).
 //   - u: required, host[:port], host compared ASCII case-insensitively; no
 //     port means the scheme's default port; a request on another port needs
@@ -146,8 +147,11 @@ func NewSHRVerifier(tokens TokenVerifier, opts ...Option) (*SHRVerifier, error) 
 // Algs returns the algorithm allow-list.
 func (v *SHRVerifier) Algs() []string { return slices.Clone(v.algs) }
 
-// Window returns the acceptance window of an SHR: max age plus future
-// skew. Replay stores must remember an SHR at least this long.
+// Window returns the acceptance window of an SHR judged by its ts
+// (FreshnessIAT): max age plus future skew. Replay stores must remember an
+// SHR at least this long. Under FreshnessNonce the window is the nonce's
+// lifetime instead (nonce.Source.Lifetime), and under FreshnessBoth the
+// shorter of the two.
 func (v *SHRVerifier) Window() time.Duration { return v.maxAge + v.futureSkew }
 
 // SHRRequest is the view of the HTTP request an SHR is checked against.
@@ -171,6 +175,9 @@ type SHRRequest struct {
 	Body func() ([]byte, error)
 	// Nonces, when set, requires the SHR to carry a nonce it accepts.
 	Nonces Nonces
+	// Freshness says how the SHR's age is judged: by its ts (the default),
+	// by its nonce, or both. FreshnessNonce and FreshnessBoth need Nonces.
+	Freshness Freshness
 }
 
 // SHR is a signed HTTP request that passed every check.
@@ -235,6 +242,9 @@ func shrErr(reason popguard.Reason, desc string, cause error) error {
 // b: base64url(SHA-256(body)) exactly.
 func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*SHR, error) {
 	tr := v.tr
+	if err := req.Freshness.check(req.Nonces); err != nil {
+		return nil, tr.Fail("freshness", "", err)
+	}
 	if shr == "" {
 		return nil, tr.Fail("structure", "empty", shrErr(popguard.ReasonSHRMalformed, "The PoP signed request is missing", nil))
 	}
@@ -288,13 +298,18 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 		tr.Pass("shape", "an at claim and no htm or htu")
 	}
 
-	// The request binding: cheap, and needs neither token nor key.
-	now := v.now()
+	// The request binding: cheap, and needs neither token nor key. ts is
+	// not compared with the clock when freshness is judged by the nonce
+	// alone (read checked that it is an integer of at most 11 digits).
 	ts := time.Unix(c.ts, 0)
-	if err := v.window("ts", ts, now, v.maxAge, v.futureSkew, func(desc string) error {
-		return shrErr(popguard.ReasonSHRTs, desc, nil)
-	}, "The PoP signed request is too old", "The PoP signed request ts is in the future"); err != nil {
-		return nil, err
+	if req.Freshness.byIAT() {
+		if err := v.window("ts", ts, v.now(), v.maxAge, v.futureSkew, func(desc string) error {
+			return shrErr(popguard.ReasonSHRTs, desc, nil)
+		}, "The PoP signed request is too old", "The PoP signed request ts is in the future"); err != nil {
+			return nil, err
+		}
+	} else if tr != nil {
+		tr.Skip("ts", timeValue(ts, v.now())+": freshness is judged by the nonce")
 	}
 	if err := v.match("m", trace.Method, "request method", c.m, req.Method, func() error {
 		return shrErr(popguard.ReasonSHRM, "The PoP signed request m does not match the request method", nil)
