@@ -2,11 +2,19 @@
 // use it to test their DPoP and PoP clients.
 //
 //	go run ./examples/server -listen 127.0.0.1:8080 -issuer ISS -audience AUD -jwks URL|FILE \
-//	    [-public-url https://api.example.test (default http://<listen address>)] [-nonce] [-replay memory|redis://127.0.0.1:6379/0]
+//	    [-public-url https://api.example.test (default http://<listen address>)] [-nonce] [-replay memory|redis://127.0.0.1:6379/0] \
+//	    [-freshness iat|nonce|both]
 //
 // Routes: GET /healthz (no auth); /bearer/ (Bearer only), /mixed/ (Bearer,
 // DPoP or PoP), /dpop/ (DPoP only), /pop/ (PoP only), any method and
-// sub-path. Success is 200 with JSON: scheme, sub, client_id, scope, jkt.
+// sub-path. Success is 200 with JSON: scheme, sub, client_id, scope, jkt,
+// and client_claims when the proof carried the client's own claims
+// (msal-browser's client_claims, or a DPoP proof's claims beyond RFC 9449's).
+//
+// -freshness says how the proof routes judge that a proof is recent: by the
+// client's iat (DPoP) or ts (PoP), the default; by the server nonce it
+// carries, so clients with wrong clocks still succeed; or both. nonce and
+// both require server nonces, as -nonce does.
 package main
 
 import (
@@ -51,7 +59,12 @@ func run() error {
 	replayStore := flag.String("replay", "memory", "replay store: memory or redis://host:port/db")
 	replayCap := flag.Int("replay-capacity", 100_000, "memory replay store entries (>= peak proofs/s x 70 s)")
 	acceptJWT := flag.Bool("accept-jwt-typ", false, `also accept access tokens with typ "JWT" (Microsoft Entra ID)`)
+	freshnessFlag := flag.String("freshness", "iat", "how DPoP and PoP routes judge a proof recent: iat (the client's clock), nonce (the server nonce) or both")
 	flag.Parse()
+	freshness, err := parseFreshness(*freshnessFlag)
+	if err != nil {
+		return err
+	}
 	if *issuer == "" || *audience == "" || *jwks == "" {
 		flag.Usage()
 		return errors.New("-issuer, -audience and -jwks are required")
@@ -130,6 +143,10 @@ func run() error {
 		return errors.New("-replay must be memory or a redis:// URL")
 	}
 	var routeOpts []middleware.RouteOption
+	if freshness != validate.FreshnessIAT {
+		*useNonce = true // freshness by nonce needs nonces
+		routeOpts = append(routeOpts, middleware.Freshness(freshness))
+	}
 	if *useNonce {
 		secret, err := nonceSecret()
 		if err != nil {
@@ -156,7 +173,7 @@ func run() error {
 		_ = srv.Shutdown(sctx)
 	}()
 	log.Info("popguard example server listening", "addr", *listen, "issuer", *issuer, "audience", *audience,
-		"public_url", *publicURL, "nonce", *useNonce, "replay", redactURL(*replayStore))
+		"public_url", *publicURL, "nonce", *useNonce, "freshness", *freshnessFlag, "replay", redactURL(*replayStore))
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -175,6 +192,19 @@ func listenURL(listen string) (string, error) {
 		return "", fmt.Errorf("-listen %q names no host clients can address: set -public-url to the URL they use", listen)
 	}
 	return "http://" + net.JoinHostPort(host, port), nil
+}
+
+// parseFreshness reads -freshness.
+func parseFreshness(s string) (validate.Freshness, error) {
+	switch s {
+	case "iat":
+		return validate.FreshnessIAT, nil
+	case "nonce":
+		return validate.FreshnessNonce, nil
+	case "both":
+		return validate.FreshnessBoth, nil
+	}
+	return 0, fmt.Errorf("-freshness must be iat, nonce or both, not %q", s)
 }
 
 func nonceSecret() ([]byte, error) {

@@ -39,6 +39,10 @@ type Answer struct {
 	JKT      string `json:"jkt,omitempty"`
 	Method   string `json:"method"`
 	Path     string `json:"path"`
+	// ClientClaims are the client's own claims (popguard.Result.ClientClaims):
+	// msal-browser's client_claims, or a DPoP proof's claims beyond RFC
+	// 9449's. Absent when there are none.
+	ClientClaims map[string]any `json:"client_claims,omitempty"`
 }
 
 // WhoAmI answers with the authenticated caller.
@@ -48,5 +52,6 @@ func WhoAmI(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(Answer{
 		Scheme: c.Scheme.String(), Subject: c.Subject, ClientID: c.ClientID,
 		Scope: strings.Join(c.Scopes, " "), JKT: c.KeyThumbprint, Method: r.Method, Path: r.URL.Path,
+		ClientClaims: c.ClientClaims,
 	})
 }
