@@ -1136,7 +1136,7 @@ func FuzzSHRVerify(f *testing.F) {
 		if got == nil || got.Token == nil || got.Thumbprint == "" || got.ReplayKey() == "" {
 			t.Fatalf("accepted without a result: %+v", got)
 		}
-		if got.ClientClaims != nil && len(got.ClientClaims) > 64 {
+		if len(got.ClientClaims) > 64 {
 			t.Fatalf("%d client claims", len(got.ClientClaims))
 		}
 	})
