@@ -12,6 +12,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/middleware"
@@ -191,6 +192,35 @@ func Example_fleetNonces() {
 		log.Fatal(err)
 	}
 	defer guard.Close()
+}
+
+func Example_freshness() {
+	nonces, err := nonce.New([]byte(os.Getenv("NONCE_SECRET")), nonce.Scope("https://api.example.com"),
+		nonce.Step(10*time.Second), nonce.Window(3), // a nonce lives 30 to 40 s
+		nonce.FleetSkew(2*time.Second)) // the instances' clocks agree to 2 s
+	if err != nil {
+		log.Fatal(err)
+	}
+	guard, err := middleware.New(middleware.WithTokens(myTokens()), middleware.WithPublicURL("https://api.example.com"),
+		middleware.WithNonces(nonces))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+	mux := http.NewServeMux()
+	// Browsers and phones whose clocks may be off: the server's nonce dates the proof.
+	mux.Handle("/checkout/", guard.Require(popguard.DPoPOnly,
+		middleware.Freshness(validate.FreshnessNonce))(http.HandlerFunc(checkout)))
+	// Servers with synchronized clocks, money moving: both must hold.
+	mux.Handle("/transfers/", guard.Require(popguard.DPoPOnly,
+		middleware.Freshness(validate.FreshnessBoth))(http.HandlerFunc(transfers)))
+}
+
+func checkout(w http.ResponseWriter, r *http.Request) {
+	caller := popguard.FromContext(r.Context())
+	tenant, _ := caller.Claims["tid"].(string)             // the issuer says so
+	device, _ := caller.ClientClaims["device_id"].(string) // only the client says so
+	fmt.Fprintf(w, "checkout for %s in tenant %s from device %q\n", caller.Subject, tenant, device)
 }
 
 func Example_migrationStats() {

@@ -86,6 +86,9 @@ const (
 	ReasonSHRQ         Reason = "shr_q"
 	ReasonSHRH         Reason = "shr_h"
 	ReasonSHRB         Reason = "shr_b"
+	// ReasonSHRClientClaims: the signed request's client_claims (msal-browser's
+	// shrClaims) is not a string holding one JSON object of at most 4 KiB.
+	ReasonSHRClientClaims Reason = "shr_client_claims"
 
 	ReasonNonceMissing Reason = "nonce_missing"
 	ReasonNonceInvalid Reason = "nonce_invalid"

@@ -36,8 +36,17 @@ type Result struct {
 	// tokens.
 	CertificateThumbprint string
 	// Claims holds every claim of the access token (JWT payload or
-	// introspection response), decoded from JSON.
+	// introspection response), decoded from JSON: the issuer's statements.
 	Claims map[string]any
+	// ClientClaims holds the client's own statements, signed with the proof
+	// key together with the request and decoded from JSON: for DPoP, the
+	// proof's claims other than RFC 9449's jti, htm, htu, iat, ath and nonce;
+	// for PoP, the JSON object an msal-browser signed request carries, as a
+	// string, in client_claims (its shrClaims request parameter). It is nil
+	// for Bearer and when the proof carries none. Nothing here is vouched for
+	// by the issuer: whoever holds the key writes what it likes, so treat
+	// these as input from the caller, never as grants.
+	ClientClaims map[string]any
 }
 
 // HasScope reports whether the token grants scope.

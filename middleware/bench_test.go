@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/benchutil"
@@ -187,6 +188,39 @@ func BenchmarkServeDPoPNonce(b *testing.B) {
 	})
 }
 
+// BenchmarkServeDPoPNonceFreshness: as BenchmarkServeDPoPNonce on a route
+// that dates proofs by their nonce (validate.FreshnessNonce), from a
+// client whose clock runs ten minutes fast.
+func BenchmarkServeDPoPNonceFreshness(b *testing.B) {
+	src, err := nonce.New(make([]byte, 32))
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, iss := benchGuard(b, middleware.WithNonces(src))
+	key := sign.MustKey("ES256")
+	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	h := g.Require(popguard.DPoPOnly, middleware.Freshness(validate.FreshnessNonce))(okHandler)
+	serveProofs(b, h, dpopHeaders(tok), func() string {
+		p, _ := key.Proof("GET", "https://api.test/x", sign.ProofOptions{AccessToken: tok, Nonce: src.Issue(),
+			IssuedAt: time.Now().Add(10 * time.Minute)})
+		return p
+	})
+}
+
+// BenchmarkServeDPoPClientClaims: as BenchmarkServeDPoPCachedToken with two
+// claims of the client's own in every proof, decoded for the handler.
+func BenchmarkServeDPoPClientClaims(b *testing.B) {
+	g, iss := benchGuard(b)
+	key := sign.MustKey("ES256")
+	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	h := g.Require(popguard.DPoPOnly)(okHandler)
+	serveProofs(b, h, dpopHeaders(tok), func() string {
+		p, _ := key.Proof("GET", "https://api.test/x", sign.ProofOptions{AccessToken: tok,
+			Extra: map[string]any{"purpose": "transfer", "device": map[string]any{"id": "d-42"}}})
+		return p
+	})
+}
+
 // BenchmarkServeDPoPFirstSight: a new token with every proof (token cache
 // off): two P-256 verifications, the proof's and the token's.
 func BenchmarkServeDPoPFirstSight(b *testing.B) {
@@ -234,6 +268,8 @@ func BenchmarkServeRatios(b *testing.B) {
 	}{
 		{"dpop-cached-token", BenchmarkServeDPoPCachedToken, 1, false},
 		{"dpop-nonce", BenchmarkServeDPoPNonce, 1, false},
+		{"dpop-nonce-freshness", BenchmarkServeDPoPNonceFreshness, 1, false},
+		{"dpop-client-claims", BenchmarkServeDPoPClientClaims, 1, false},
 		{"dpop-first-sight", BenchmarkServeDPoPFirstSight, 2, false},
 		{"bearer-first-sight", BenchmarkServeBearerFirstSight, 1, false},
 		{"bearer-cached-token", BenchmarkServeBearerCachedToken, 1, false},

@@ -168,14 +168,12 @@ func (g *Guard) check(p *policy, r *http.Request, ev *Event) (*popguard.Result, 
 	// Replay last, once every other check passed: a rejected request never
 	// uses up a proof.
 	if proof.key != "" {
-		ttl := g.proofs.Window()
+		ttl := p.dpopTTL
 		if s == popguard.PoP {
-			ttl = g.shr.Window()
+			ttl = p.popTTL
 		}
-		// A proof dated the full skew ahead is still acceptable at exactly
-		// iat+maxAge, the instant a store keeping it for Window() forgets
-		// it; a second on top closes that boundary (and sub-second iats).
-		ttl += time.Second
+		// ttl is the longest the route may accept the proof, a second
+		// included (replayTTL).
 		timed := ev != nil && g.replay != nil
 		var began time.Time
 		if timed {
@@ -287,7 +285,7 @@ func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result
 	if err != nil {
 		return nil, nil, proofOf{}, err
 	}
-	req := validate.ProofRequest{Method: r.Method, Target: t.uri(), AccessToken: token}
+	req := validate.ProofRequest{Method: r.Method, Target: t.uri(), AccessToken: token, Freshness: p.freshness}
 	if p.nonces != nil {
 		req.Nonces = p.nonces
 	}
@@ -299,7 +297,9 @@ func (g *Guard) dpop(p *policy, r *http.Request, token string) (*popguard.Result
 	if proof.NextNonce != "" {
 		hdr = nonceHeader("DPoP-Nonce", proof.NextNonce)
 	}
-	return resultOf(popguard.DPoP, tok, proof.Thumbprint), hdr, proofOf{proof.ReplayKey(), proof.IssuedAt}, nil
+	res := resultOf(popguard.DPoP, tok, proof.Thumbprint)
+	res.ClientClaims = proof.ClientClaims
+	return res, hdr, proofOf{proof.ReplayKey(), proof.IssuedAt}, nil
 }
 
 // remember inserts a proof identity into the replay store, after every
@@ -347,7 +347,7 @@ func (g *Guard) pop(p *policy, r *http.Request, shr string) (*popguard.Result, h
 	}
 	req := validate.SHRRequest{
 		Method: r.Method, Scheme: t.scheme, Host: t.host, Path: t.path, RawQuery: t.query,
-		Header: r.Header, Body: g.bodyOf(r),
+		Header: r.Header, Body: g.bodyOf(r), Freshness: p.freshness,
 	}
 	if p.nonces != nil {
 		req.Nonces = p.nonces
@@ -360,7 +360,9 @@ func (g *Guard) pop(p *policy, r *http.Request, shr string) (*popguard.Result, h
 	if v.NextNonce != "" {
 		hdr = nonceHeader("Authentication-Info", `nextnonce="`+v.NextNonce+`"`)
 	}
-	return resultOf(popguard.PoP, v.Token, v.Thumbprint), hdr, proofOf{v.ReplayKey(), v.Timestamp}, nil
+	res := resultOf(popguard.PoP, v.Token, v.Thumbprint)
+	res.ClientClaims = v.ClientClaims
+	return res, hdr, proofOf{v.ReplayKey(), v.Timestamp}, nil
 }
 
 // nonceHeader is the header of an accepted request that hands the client

@@ -44,10 +44,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/netip"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/replay"
@@ -430,8 +432,8 @@ func (g *Guard) Close() error {
 	return nil
 }
 
-// RouteOption refines one route's policy: RequireNonce, RequireScopes,
-// RequireRoles, Name, RouteErrorHandler.
+// RouteOption refines one route's policy: RequireNonce, Freshness,
+// RequireScopes, RequireRoles, Name, RouteErrorHandler.
 type RouteOption struct {
 	apply func(*policy) error
 }
@@ -440,6 +442,26 @@ type RouteOption struct {
 // PoP requests (RFC 9449 §9). The Guard needs WithNonces.
 func RequireNonce() RouteOption {
 	return RouteOption{func(p *policy) error { p.needNonce = true; return nil }}
+}
+
+// Freshness chooses how the route judges that a DPoP proof or a PoP signed
+// request is recent (default validate.FreshnessIAT: by its iat or ts,
+// within the verifier's MaxAge and FutureSkew, so the client's clock must be
+// right). validate.FreshnessNonce judges by the server nonce the proof
+// carries, whatever the client's clock says, and validate.FreshnessBoth
+// requires both. Either implies RequireNonce and needs a Guard nonce source
+// that states how long its nonces live, with a Lifetime() time.Duration
+// method as *nonce.Source has: the replay store then remembers each proof
+// for that long (the shorter of the two windows under FreshnessBoth), so a
+// proof is never accepted again once its replay entry has expired.
+func Freshness(f validate.Freshness) RouteOption {
+	return RouteOption{func(p *policy) error {
+		if f > validate.FreshnessBoth {
+			return fmt.Errorf("middleware: unknown freshness %d", f)
+		}
+		p.freshness = f
+		return nil
+	}}
 }
 
 // RequireScopes makes the route require every one of scopes; otherwise it
@@ -510,7 +532,11 @@ type policy struct {
 	roles     []string
 	needNonce bool
 	nonces    validate.Nonces // set when needNonce
-	onError   ErrorHandler
+	freshness validate.Freshness
+	// How long the replay store remembers an accepted DPoP proof or SHR:
+	// the longest the route may accept it (see replayTTL).
+	dpopTTL, popTTL time.Duration
+	onError         ErrorHandler
 }
 
 func (g *Guard) newPolicy(mode popguard.Mode, opts []RouteOption) (*policy, error) {
@@ -531,13 +557,54 @@ func (g *Guard) newPolicy(mode popguard.Mode, opts []RouteOption) (*policy, erro
 	if len(p.schemes) == 0 {
 		return nil, fmt.Errorf("middleware: mode %s accepts no scheme this Guard supports", mode)
 	}
+	if p.freshness != validate.FreshnessIAT {
+		if g.nonces == nil {
+			return nil, errors.New("middleware: Freshness by nonce needs WithNonces on the Guard")
+		}
+		p.needNonce = true
+	}
 	if p.needNonce {
 		if g.nonces == nil {
 			return nil, errors.New("middleware: RequireNonce needs WithNonces on the Guard")
 		}
 		p.nonces = g.nonces
 	}
+	var nonceLife time.Duration
+	if p.freshness != validate.FreshnessIAT {
+		lt, ok := g.nonces.(interface{ Lifetime() time.Duration })
+		if !ok {
+			return nil, errors.New("middleware: Freshness by nonce needs a nonce source with a Lifetime() time.Duration method (nonce.Source has one)")
+		}
+		if nonceLife = lt.Lifetime(); nonceLife <= 0 {
+			return nil, errors.New("middleware: the nonce source's Lifetime must be positive")
+		}
+	}
+	p.dpopTTL = replayTTL(p.freshness, g.proofs.Window(), nonceLife)
+	if g.shr != nil {
+		p.popTTL = replayTTL(p.freshness, g.shr.Window(), nonceLife)
+	}
 	return p, nil
+}
+
+// replayTTL is how long the replay store must remember a proof the route
+// accepted: as long as the route could accept it again. Judged by iat (or
+// ts), that is the verifier's window (max age plus future skew); by nonce,
+// the nonce's lifetime; by both, the shorter. A proof dated the full skew
+// ahead is still acceptable at exactly iat+maxAge, the instant a store
+// keeping it for the window forgets it; a second on top closes that
+// boundary (and sub-second iats).
+func replayTTL(f validate.Freshness, window, nonceLife time.Duration) time.Duration {
+	ttl := window
+	switch f {
+	case validate.FreshnessNonce:
+		ttl = nonceLife
+	case validate.FreshnessBoth:
+		ttl = min(window, nonceLife)
+	}
+	if ttl > math.MaxInt64-time.Second {
+		return math.MaxInt64
+	}
+	return ttl + time.Second
 }
 
 // Supports reports whether the Guard can check scheme s: PoP needs WithPoP.

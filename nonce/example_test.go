@@ -103,3 +103,24 @@ func ExampleNew() {
 	// DPoP-Nonce sent: true
 	// with nonce: 200
 }
+
+// A nonce records its time step, so the server knows its age to one step.
+// Lifetime is the longest a nonce is accepted after it was issued, across a
+// fleet whose clocks differ by at most FleetSkew: how long a route that
+// dates proofs by their nonce must remember them for replay detection.
+func ExampleSource_Lifetime() {
+	secret := []byte("example secret, 32 bytes or more, random in production")
+	for _, opts := range [][]nonce.Option{
+		nil, // 60 s steps, 2 steps back, clocks within one step
+		{nonce.Step(10 * time.Second), nonce.Window(3), nonce.FleetSkew(2 * time.Second)},
+	} {
+		src, err := nonce.New(secret, opts...)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(src.Lifetime())
+	}
+	// Output:
+	// 4m0s
+	// 50s
+}

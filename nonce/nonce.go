@@ -8,7 +8,20 @@
 // every instance of a fleet that shares the secret (and roughly agrees on the
 // time) accepts the nonces issued by the others; there is no state to
 // replicate. A nonce stays valid for the current step and Window steps back,
-// and a nonce from the next step is accepted for clock skew between instances.
+// and a nonce from up to FleetSkew ahead (by default the next step) is
+// accepted for clock skew between instances.
+//
+// Time resolution: a nonce records the step in which it was issued, not the
+// instant, so its age is known to one Step (default 60 s, at least 1 s). On
+// the instance that issued it, a nonce is accepted for between Window×Step
+// and (Window+1)×Step after it was issued: 120 to 180 s by default. When a
+// route judges proof freshness by the nonce (validate.FreshnessNonce), that
+// is how long after its nonce a proof is accepted, whatever the client's
+// clock says; for a tighter window, shorten the step: Step(10*time.Second)
+// with Window(3) accepts a nonce for 30 to 40 s, and an active client is
+// handed a new nonce every 10 s. Instances whose clocks are ahead of the one
+// that issued a nonce see it older, those behind see it younger, by as much
+// as their clocks differ (FleetSkew).
 //
 // Format: base64url without padding (RFC 4648 §5) of
 //
@@ -27,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,7 +82,7 @@ var (
 	// length, characters outside base64url, padding.
 	ErrMalformed error = &rejection{"nonce: malformed"}
 	// ErrExpired reports an authentic nonce whose step is older than the
-	// window, or more than one step in the future.
+	// window, or further in the future than FleetSkew allows.
 	ErrExpired error = &rejection{"nonce: expired"}
 	// ErrInvalid reports a well-formed nonce whose MAC matches none of the
 	// secrets for this scope.
@@ -89,6 +103,7 @@ func (e *rejection) Unwrap() error { return ErrRejected }
 type Source struct {
 	step   int64  // nanoseconds
 	window uint64 // steps
+	ahead  uint64 // steps a nonce may be in the future (FleetSkew)
 	domain []byte // version 0x00 scope 0x00
 	now    func() time.Time
 	keys   []*macKey // keys[0] issues; all check
@@ -104,6 +119,8 @@ type issued struct {
 type config struct {
 	step     time.Duration
 	window   int
+	skew     time.Duration
+	skewSet  bool
 	previous [][]byte
 	scope    string
 	now      func() time.Time
@@ -133,6 +150,23 @@ func Window(steps int) Option {
 			return fmt.Errorf("%w: window %d is negative", ErrInvalidConfig, steps)
 		}
 		c.window = steps
+		return nil
+	}
+}
+
+// FleetSkew sets how far ahead of this instance's clock the clock of
+// another instance sharing the secret may run (default one Step): a nonce
+// issued up to d in the future, rounded up to whole steps, is accepted. 0
+// accepts no nonce from a future step, which only suits a single instance.
+// It is the tolerance for the servers' clocks, apart from the clients'
+// (validate.FutureSkew and validate.MaxAge, which bound a proof's iat). d
+// must not be negative.
+func FleetSkew(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("%w: fleet skew %v is negative", ErrInvalidConfig, d)
+		}
+		c.skew, c.skewSet = d, true
 		return nil
 	}
 }
@@ -197,9 +231,17 @@ func New(secret []byte, opts ...Option) (*Source, error) {
 	domain = append(domain, 0)
 	domain = append(domain, cfg.scope...)
 	domain = append(domain, 0)
+	ahead := uint64(1)
+	if cfg.skewSet {
+		ahead = uint64(cfg.skew / cfg.step)
+		if cfg.skew%cfg.step != 0 {
+			ahead++
+		}
+	}
 	s := &Source{
 		step:   int64(cfg.step),
 		window: uint64(cfg.window),
+		ahead:  ahead,
 		domain: domain,
 		now:    cfg.now,
 		keys:   []*macKey{newMACKey(secret)},
@@ -236,8 +278,9 @@ func (s *Source) Issue() string {
 }
 
 // Check reports whether nonce is valid. When err is nil, fresh reports
-// whether the nonce is of the current step (or the next one, issued by an
-// instance whose clock is slightly ahead) under the current secret; if it is
+// whether the nonce is of the current step (or a later one within
+// FleetSkew, issued by an instance whose clock is ahead) under the current
+// secret; if it is
 // not, the caller should send a new nonce ([Source.Issue]) with its
 // successful response so that the client rotates before the nonce expires.
 //
@@ -276,7 +319,7 @@ func (s *Source) Check(nonce string) (fresh bool, err error) {
 	// cur, but nothing here may overflow whatever it is.
 	step := int64(binary.BigEndian.Uint64(raw[:stepLen]))
 	if step > cur {
-		if uint64(step)-uint64(cur) > 1 {
+		if uint64(step)-uint64(cur) > s.ahead {
 			return false, ErrExpired
 		}
 		return matched == 0, nil
@@ -286,6 +329,21 @@ func (s *Source) Check(nonce string) (fresh bool, err error) {
 		return false, ErrExpired
 	}
 	return age == 0 && matched == 0, nil
+}
+
+// Lifetime returns the longest time between the issue of a nonce and the
+// last instant an instance of the fleet accepts it, when the instances'
+// clocks differ by at most FleetSkew: (Window + 1 + FleetSkew in whole
+// steps) × Step, 4 minutes with the defaults. A route that judges proof
+// freshness by the nonce accepts a proof at most this long, so its replay
+// store must remember the proof that long; the middleware does so for the
+// nonce source of middleware.WithNonces.
+func (s *Source) Lifetime() time.Duration {
+	steps := s.window + 1 + s.ahead
+	if steps < s.window || steps > uint64(math.MaxInt64/s.step) {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(int64(steps) * s.step)
 }
 
 // macKey computes MACs under one secret, reusing keyed HMAC states.

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,6 +180,72 @@ func TestFutureStep(t *testing.T) {
 	wantValid(t, checker, next, true)
 }
 
+// FleetSkew is the tolerance for instances whose clocks run ahead: a nonce
+// is accepted up to that far in the future, rounded up to whole steps.
+func TestFleetSkew(t *testing.T) {
+	const step = 10 * time.Second
+	for _, tc := range []struct {
+		skew  time.Duration
+		ahead int // whole steps accepted in the future
+	}{
+		{0, 0},
+		{time.Nanosecond, 1},
+		{step, 1},
+		{step + time.Nanosecond, 2},
+		{35 * time.Second, 4},
+	} {
+		clk := newFakeClock(t0)
+		checker := newSource(t, secretA, Clock(clk.Now), Step(step), FleetSkew(tc.skew))
+		for k := 0; k <= tc.ahead+1; k++ {
+			issuer := newSource(t, secretA, Clock(func() time.Time { return t0.Add(time.Duration(k) * step) }), Step(step))
+			n := issuer.Issue()
+			if k > tc.ahead {
+				wantErr(t, checker, n, ErrExpired)
+				continue
+			}
+			wantValid(t, checker, n, true) // current or future step under the current secret
+		}
+	}
+}
+
+// Lifetime is the longest a nonce is accepted after it was issued: issued
+// at the very start of its step by an instance FleetSkew ahead of this one,
+// it is accepted here until Window steps after its step ends.
+func TestLifetime(t *testing.T) {
+	for _, tc := range []struct {
+		opts []Option
+		want time.Duration
+	}{
+		{nil, 4 * time.Minute}, // (2 + 1 + 1) x 60 s
+		{[]Option{Step(10 * time.Second), Window(3)}, 50 * time.Second},
+		{[]Option{Step(10 * time.Second), Window(3), FleetSkew(0)}, 40 * time.Second},
+		{[]Option{Step(10 * time.Second), Window(3), FleetSkew(25 * time.Second)}, 70 * time.Second},
+		{[]Option{Window(1 << 62)}, time.Duration(1<<63 - 1)},
+	} {
+		s := newSource(t, secretA, tc.opts...)
+		if got := s.Lifetime(); got != tc.want {
+			t.Errorf("Lifetime() = %v, want %v", got, tc.want)
+			continue
+		}
+		if tc.want > time.Hour {
+			continue
+		}
+		// Issued at the start of its step by an instance ahead by the whole
+		// tolerance: accepted here until exactly Lifetime later, not after.
+		skewSteps := time.Duration(s.ahead) * time.Duration(s.step)
+		clk := newFakeClock(t0)
+		checker := newSource(t, secretA, append(slices.Clone(tc.opts), Clock(clk.Now))...)
+		issued := t0.Add(skewSteps)
+		n := newSource(t, secretA, append(slices.Clone(tc.opts), Clock(func() time.Time { return issued }))...).Issue()
+		clk.Advance(tc.want - time.Nanosecond)
+		if _, err := checker.Check(n); err != nil {
+			t.Errorf("%v after issue: %v, want accepted", tc.want-time.Nanosecond, err)
+		}
+		clk.Advance(time.Nanosecond)
+		wantErr(t, checker, n, ErrExpired)
+	}
+}
+
 // rawNonce decodes n for tampering.
 func rawNonce(t *testing.T, n string) []byte {
 	t.Helper()
@@ -301,6 +368,7 @@ func TestNewErrors(t *testing.T) {
 		"negative window":       {secretA, []Option{Window(-1)}},
 		"short previous secret": {secretA, []Option{Previous(secretB, secretB[:10])}},
 		"nil clock":             {secretA, []Option{Clock(nil)}},
+		"negative fleet skew":   {secretA, []Option{FleetSkew(-time.Nanosecond)}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s, err := New(tc.secret, tc.opts...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -92,8 +93,11 @@ func algMust(name string) *jose.Alg {
 // Algs returns the allow-list, for the algs parameter of DPoP challenges.
 func (v *ProofVerifier) Algs() []string { return slices.Clone(v.algs) }
 
-// Window returns the acceptance window of a proof: max age plus future
-// skew. Replay stores must remember a proof at least this long.
+// Window returns the acceptance window of a proof judged by its iat
+// (FreshnessIAT): max age plus future skew. Replay stores must remember a
+// proof at least this long. Under FreshnessNonce the window is the nonce's
+// lifetime instead (nonce.Source.Lifetime), and under FreshnessBoth the
+// shorter of the two.
 func (v *ProofVerifier) Window() time.Duration { return v.maxAge + v.futureSkew }
 
 // Nonces issues and checks server nonces: RFC 9449 §8 and §9 for DPoP, the
@@ -123,6 +127,10 @@ type ProofRequest struct {
 	AccessToken string
 	// Nonces, when set, requires the proof to carry a nonce it accepts.
 	Nonces Nonces
+	// Freshness says how the proof's age is judged: by its iat (the
+	// default), by its nonce, or both. FreshnessNonce and FreshnessBoth
+	// need Nonces.
+	Freshness Freshness
 }
 
 // Proof is a DPoP proof that passed every check.
@@ -138,6 +146,10 @@ type Proof struct {
 	// NextNonce is the nonce to hand the client (DPoP-Nonce) when the one
 	// it used is accepted but no longer current; empty otherwise.
 	NextNonce string
+	// ClientClaims holds the proof's claims beyond RFC 9449's (jti, htm,
+	// htu, iat, ath, nonce), decoded from JSON: statements of the key
+	// holder, not of the issuer. nil when there are none.
+	ClientClaims map[string]any
 }
 
 // ReplayKey returns the identity under which a replay store remembers the
@@ -330,6 +342,9 @@ type checkedProof struct {
 // iat, ath and nonce.
 func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, error) {
 	tr := v.tr
+	if err := req.Freshness.check(req.Nonces); err != nil {
+		return checkedProof{}, tr.Fail("freshness", "", err)
+	}
 	if proof == "" {
 		return checkedProof{}, tr.Fail("structure", "empty", proofErr(popguard.ReasonProofMissing, "The DPoP proof is missing", nil))
 	}
@@ -430,13 +445,18 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 		}
 		tr.Pass("htu", htu)
 	}
-	// Check 11: iat within [now-maxAge, now+futureSkew].
-	now := v.now()
+	// Check 11: iat within [now-maxAge, now+futureSkew], unless the
+	// route judges freshness by the nonce alone (then iat need only be a
+	// valid NumericDate, which read checked).
 	iat := floatTime(c.iat)
-	if err := v.window("iat", iat, now, v.maxAge, v.futureSkew, func(desc string) error {
-		return proofErr(popguard.ReasonProofIAT, desc, nil)
-	}, "The DPoP proof is too old", "The DPoP proof iat is in the future"); err != nil {
-		return checkedProof{}, err
+	if req.Freshness.byIAT() {
+		if err := v.window("iat", iat, v.now(), v.maxAge, v.futureSkew, func(desc string) error {
+			return proofErr(popguard.ReasonProofIAT, desc, nil)
+		}, "The DPoP proof is too old", "The DPoP proof iat is in the future"); err != nil {
+			return checkedProof{}, err
+		}
+	} else if tr != nil {
+		tr.Skip("iat", timeValue(iat, v.now())+": freshness is judged by the nonce")
 	}
 	// Check 12: ath, required at a resource server (§7).
 	if req.AccessToken != "" {
@@ -529,7 +549,36 @@ func (v *ProofVerifier) finish(cp *checkedProof) (*Proof, error) {
 	if cp.rotate != nil {
 		p.NextNonce = cp.rotate.Issue()
 	}
+	if cp.c.extra > 0 {
+		p.ClientClaims = extraClaims(cp.j.Payload, cp.c.extra)
+	}
 	return p, nil
+}
+
+// extraClaims decodes the n payload members that are not RFC 9449 claims.
+// ParseCompact has already validated the payload strictly (no duplicate
+// members at any depth, depth and member caps), so decoding cannot fail.
+func extraClaims(members []jose.Member, n int) map[string]any {
+	out := make(map[string]any, n)
+	for _, m := range members {
+		if isProofClaim(m.Name) {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(m.Value, &v); err == nil {
+			out[m.Name] = v
+		}
+	}
+	return out
+}
+
+// isProofClaim reports whether name is a claim RFC 9449 defines for proofs.
+func isProofClaim(name string) bool {
+	switch name {
+	case "jti", "htm", "htu", "iat", "ath", "nonce":
+		return true
+	}
+	return false
 }
 
 // targetErr is the rejection of a request target that CanonicalTarget
@@ -545,6 +594,7 @@ type proofClaims struct {
 	jti, htm, htu, ath, nonce string
 	iat                       float64
 	hasAth, hasNonce, nonceOK bool
+	extra                     int // members that are not RFC 9449 claims
 }
 
 func (c *proofClaims) read(members []jose.Member) error {
@@ -573,6 +623,8 @@ func (c *proofClaims) read(members []jose.Member) error {
 			// in Verify, where that is known.
 			c.nonce, c.nonceOK = jose.String(m.Value)
 			c.hasNonce = true
+		default:
+			c.extra++
 		}
 		if !ok {
 			return proofErr(popguard.ReasonProofClaims, "The DPoP proof claim "+m.Name+" has the wrong type", nil)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -43,6 +44,8 @@ const (
 	defaultSHRFutureSkew = 30 * time.Second
 	// defaultMaxSHRSize caps an SHR, access token included.
 	defaultMaxSHRSize = 16384
+	// maxClientClaims caps the decoded client_claims string.
+	maxClientClaims = 4096
 )
 
 // SHRVerifier checks signed HTTP requests. It is safe for concurrent use.
@@ -70,7 +73,8 @@ const (
 //     base64url of {"kid": thumbprint} (msal-browser) must name the PoP key;
 //     a kid of another form is ignored, as IdentityModel ignores kid.
 //   - ts: required, a JSON integer (no fraction or exponent), within
-//     [now-MaxAge, now+FutureSkew].
+//     [now-MaxAge, now+FutureSkew], unless SHRRequest.Freshness is
+//     FreshnessNonce (then the nonce alone says how old the SHR is).
 //   - m: required, exactly the request method (no case folding).
 //   - u: required, host[:port], host compared ASCII case-insensitively; no
 //     port means the scheme's default port; a request on another port needs
@@ -81,6 +85,12 @@ const (
 //   - q, h, b: checked whenever present, and required by SHRRequireQuery,
 //     SHRRequireHeaders, SHRRequireBody. See Verify.
 //   - nonce: required and checked only when SHRRequest.Nonces is set.
+//   - client_claims (msal-browser's shrClaims), when present: a JSON string
+//     of at most 4 KiB (after unescaping) holding exactly one JSON object,
+//     parsed as strictly as the SHR itself (no duplicate member names at any
+//     depth, nesting at most 16, at most 64 members per object); anything
+//     else is refused with shr_client_claims. It is parsed after the
+//     signature and returned as SHR.ClientClaims.
 //
 // Order: syntax, header and claim types, then the request binding whose
 // cost does not grow with the request (ts, m, u, p), then the access token
@@ -137,8 +147,11 @@ func NewSHRVerifier(tokens TokenVerifier, opts ...Option) (*SHRVerifier, error) 
 // Algs returns the algorithm allow-list.
 func (v *SHRVerifier) Algs() []string { return slices.Clone(v.algs) }
 
-// Window returns the acceptance window of an SHR: max age plus future
-// skew. Replay stores must remember an SHR at least this long.
+// Window returns the acceptance window of an SHR judged by its ts
+// (FreshnessIAT): max age plus future skew. Replay stores must remember an
+// SHR at least this long. Under FreshnessNonce the window is the nonce's
+// lifetime instead (nonce.Source.Lifetime), and under FreshnessBoth the
+// shorter of the two.
 func (v *SHRVerifier) Window() time.Duration { return v.maxAge + v.futureSkew }
 
 // SHRRequest is the view of the HTTP request an SHR is checked against.
@@ -162,6 +175,9 @@ type SHRRequest struct {
 	Body func() ([]byte, error)
 	// Nonces, when set, requires the SHR to carry a nonce it accepts.
 	Nonces Nonces
+	// Freshness says how the SHR's age is judged: by its ts (the default),
+	// by its nonce, or both. FreshnessNonce and FreshnessBoth need Nonces.
+	Freshness Freshness
 }
 
 // SHR is a signed HTTP request that passed every check.
@@ -178,6 +194,11 @@ type SHR struct {
 	// nextnonce) when the one it used is accepted but no longer current;
 	// empty otherwise.
 	NextNonce string
+	// ClientClaims is the JSON object msal-browser sends, as a string, in
+	// the client_claims claim (its shrClaims request parameter), signed with
+	// the rest of the request: statements of the key holder, not of the
+	// issuer. nil when the SHR has no client_claims.
+	ClientClaims map[string]any
 
 	payloadHash string
 }
@@ -221,6 +242,9 @@ func shrErr(reason popguard.Reason, desc string, cause error) error {
 // b: base64url(SHA-256(body)) exactly.
 func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*SHR, error) {
 	tr := v.tr
+	if err := req.Freshness.check(req.Nonces); err != nil {
+		return nil, tr.Fail("freshness", "", err)
+	}
 	if shr == "" {
 		return nil, tr.Fail("structure", "empty", shrErr(popguard.ReasonSHRMalformed, "The PoP signed request is missing", nil))
 	}
@@ -274,13 +298,18 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 		tr.Pass("shape", "an at claim and no htm or htu")
 	}
 
-	// The request binding: cheap, and needs neither token nor key.
-	now := v.now()
+	// The request binding: cheap, and needs neither token nor key. ts is
+	// not compared with the clock when freshness is judged by the nonce
+	// alone (read checked that it is an integer of at most 11 digits).
 	ts := time.Unix(c.ts, 0)
-	if err := v.window("ts", ts, now, v.maxAge, v.futureSkew, func(desc string) error {
-		return shrErr(popguard.ReasonSHRTs, desc, nil)
-	}, "The PoP signed request is too old", "The PoP signed request ts is in the future"); err != nil {
-		return nil, err
+	if req.Freshness.byIAT() {
+		if err := v.window("ts", ts, v.now(), v.maxAge, v.futureSkew, func(desc string) error {
+			return shrErr(popguard.ReasonSHRTs, desc, nil)
+		}, "The PoP signed request is too old", "The PoP signed request ts is in the future"); err != nil {
+			return nil, err
+		}
+	} else if tr != nil {
+		tr.Skip("ts", timeValue(ts, v.now())+": freshness is judged by the nonce")
 	}
 	if err := v.match("m", trace.Method, "request method", c.m, req.Method, func() error {
 		return shrErr(popguard.ReasonSHRM, "The PoP signed request m does not match the request method", nil)
@@ -370,6 +399,15 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 	if tr != nil {
 		tr.Pass("signature", j.Alg+" signature verifies with the PoP key")
 	}
+	var clientClaims map[string]any
+	if c.hasClientClaims {
+		if clientClaims, err = parseClientClaims(c.clientClaims); err != nil {
+			return nil, tr.Fail("client_claims", fmt.Sprintf("%d bytes", len(c.clientClaims)), err)
+		}
+		if tr != nil {
+			tr.Pass("client_claims", fmt.Sprintf("a JSON object of %d members", len(clientClaims)))
+		}
+	}
 
 	// q and h after the signature: their cost grows with the request's
 	// query and headers, which an unauthenticated caller chooses.
@@ -444,15 +482,37 @@ func (v *SHRVerifier) Verify(ctx context.Context, shr string, req SHRRequest) (*
 
 	dot := strings.IndexByte(j.SigningInput, '.')
 	s := &SHR{
-		Token:       tok,
-		Thumbprint:  key.Thumbprint,
-		Nonce:       c.nonce,
-		NextNonce:   next,
-		Timestamp:   ts,
-		payloadHash: jose.HashB64(j.SigningInput[dot+1:]),
+		Token:        tok,
+		Thumbprint:   key.Thumbprint,
+		Nonce:        c.nonce,
+		NextNonce:    next,
+		Timestamp:    ts,
+		ClientClaims: clientClaims,
+		payloadHash:  jose.HashB64(j.SigningInput[dot+1:]),
 	}
 	tr.Skip("replay", "")
 	return s, nil
+}
+
+// parseClientClaims reads msal-browser's client_claims string: one JSON
+// object, parsed strictly and size-capped.
+func parseClientClaims(raw string) (map[string]any, error) {
+	if len(raw) > maxClientClaims {
+		return nil, shrErr(popguard.ReasonSHRClientClaims, "The PoP signed request client_claims is too large", nil)
+	}
+	members, err := jose.ParseObject([]byte(raw))
+	if err != nil {
+		return nil, shrErr(popguard.ReasonSHRClientClaims, "The PoP signed request client_claims is not a JSON object", err)
+	}
+	out := make(map[string]any, len(members))
+	for _, m := range members {
+		var v any
+		if err := json.Unmarshal(m.Value, &v); err != nil { // not reached: ParseObject validated it
+			return nil, shrErr(popguard.ReasonSHRClientClaims, "The PoP signed request client_claims is not a JSON object", err)
+		}
+		out[m.Name] = v
+	}
+	return out, nil
 }
 
 // traceQuery reports a q check that passed, or that had nothing to check.
@@ -553,11 +613,13 @@ func (v *SHRVerifier) popKey(tok *Token, c *shrClaims) (*jose.PublicKey, error) 
 // shrClaims are the payload members of an SHR.
 type shrClaims struct {
 	at, m, u, p, b, nonce string
+	clientClaims          string
 	ts                    int64
 	q, h                  *shrwire.List
 	cnfJWK                []byte
 	hasB, hasNonce        bool
 	hasHTM, hasHTU        bool
+	hasClientClaims       bool
 	// failed names the claim read refused (for tracing).
 	failed string
 }
@@ -568,7 +630,7 @@ func (c *shrClaims) present() string {
 	for _, o := range []struct {
 		name string
 		has  bool
-	}{{"q", c.q != nil}, {"h", c.h != nil}, {"b", c.hasB}, {"nonce", c.hasNonce}, {"cnf.jwk", c.cnfJWK != nil}} {
+	}{{"q", c.q != nil}, {"h", c.h != nil}, {"b", c.hasB}, {"nonce", c.hasNonce}, {"cnf.jwk", c.cnfJWK != nil}, {"client_claims", c.hasClientClaims}} {
 		if o.has {
 			s += ", " + o.name
 		}
@@ -629,6 +691,9 @@ func (c *shrClaims) read(members []jose.Member) error {
 				ok = ok && len(jwk) > 0 && jwk[0] == '{'
 				c.cnfJWK = jwk
 			}
+		case "client_claims":
+			c.clientClaims, ok = jose.String(m.Value)
+			c.hasClientClaims, reason = true, popguard.ReasonSHRClientClaims
 		case "htm":
 			c.hasHTM = true
 		case "htu":

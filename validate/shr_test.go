@@ -875,7 +875,7 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 
 func TestSHRRejected(t *testing.T) {
 	e := shrEnvOnce()
-	for _, tc := range shrRejectCases(e) {
+	for _, tc := range append(shrRejectCases(e), shrClientClaimsRejectCases(e)...) {
 		t.Run(tc.name, func(t *testing.T) {
 			var at string
 			if tc.token != nil {
@@ -1118,6 +1118,8 @@ func FuzzSHRVerify(f *testing.F) {
 	seeds := []string{
 		mustSHR(f, e.net, at, shrBaseOpts()),
 		mustSHR(f, e.browser, atB, sign.SHROptions{Method: "GET", Host: shrHost, Path: "/V1/Items/42", RawQuery: query, Format: sign.MSALBrowser}),
+		mustSHR(f, e.browser, atB, sign.SHROptions{Method: "GET", Host: shrHost, Path: "/V1/Items/42", RawQuery: query, Format: sign.MSALBrowser,
+			ClientClaims: msalShrClaims}),
 		mustSHR(f, e.net, at, sign.SHROptions{Method: "GET", Host: shrHost, Path: shrPath, RawQuery: query, Format: sign.IdentityModel,
 			Q: sign.QHash(query), H: sign.HHash(hdr), Body: []byte(`{"name":"x"}`)}),
 		"", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", at,
@@ -1144,6 +1146,9 @@ func FuzzSHRVerify(f *testing.F) {
 		}
 		if got == nil || got.Token == nil || got.Thumbprint == "" || got.ReplayKey() == "" {
 			t.Fatalf("accepted without a result: %+v", got)
+		}
+		if len(got.ClientClaims) > 64 {
+			t.Fatalf("%d client claims", len(got.ClientClaims))
 		}
 	})
 }

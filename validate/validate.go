@@ -22,6 +22,14 @@
 // values goes to middleware.WithProofVerifier, and [SHRVerifier] options go to
 // middleware.WithPoP.
 //
+// A proof's age is judged by its iat (an SHR's ts) against the server's
+// clock, or, with ProofRequest.Freshness or SHRRequest.Freshness set to
+// [FreshnessNonce], by the server nonce it carries, for clients whose clocks
+// cannot be trusted ([FreshnessBoth] requires both). What the client signs
+// beyond the protocol's own claims comes back in Proof.ClientClaims and
+// SHR.ClientClaims (msal-browser's client_claims), never mixed with the
+// access token's claims.
+//
 // Every error returned is a *popguard.Error carrying the RFC error code, a
 // stable reason and a description that is safe to send to a client.
 //

@@ -284,6 +284,8 @@ func eqCases(t *testing.T, e *eqEnv) []eqCase {
 			o.H = sign.HHash(http.Header{"X-Test": {"2"}}, "X-Test")
 		}, nil),
 		shr("SHR b of another body", popguard.ReasonSHRB, at, func(o *sign.SHROptions) { o.Body = []byte("other") }, nil),
+		shr("SHR client_claims not a JSON object", popguard.ReasonSHRClientClaims, at, func(o *sign.SHROptions) { o.ClientClaims = `{"role":"user","role":"admin"}` }, nil),
+		shr("SHR client_claims not a string", popguard.ReasonSHRClientClaims, at, nil, func(h, p map[string]any) { p["client_claims"] = map[string]any{"a": 1} }),
 		withReq(shr("SHR request path with a dot-segment", popguard.ReasonRequestDotSegment, at, func(o *sign.SHROptions) { o.Path = "/things/%2e%2e/1" }, nil), "", "https://api.test/things/%2e%2e/1?x=1", ""),
 		withReq(shr("SHR request port 0", popguard.ReasonRequestBadTarget, at, nil, nil), "", "https://api.test:0/things/1?x=1", ""),
 		shr("SHR with an unbound at", popguard.ReasonTokenNotBound, e.token(t, nil), nil, nil),

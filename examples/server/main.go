@@ -4,7 +4,8 @@
 //	go run ./examples/server -listen 127.0.0.1:8080 -issuer ISS -audience AUD [-jwks URL|FILE] \
 //	    [-profile rfc9068|entra|keycloak|okta|auth0] [-tenant TID ...] \
 //	    [-public-url https://api.example.test (default http://<listen address>)] [-nonce] [-replay memory|redis://127.0.0.1:6379/0] \
-//	    [-tls-cert FILE -tls-key FILE [-client-ca FILE]] [-client-cert-header rfc9440|nginx|envoy -trusted-proxy CIDR ...]
+//	    [-tls-cert FILE -tls-key FILE [-client-ca FILE]] [-client-cert-header rfc9440|nginx|envoy -trusted-proxy CIDR ...] \
+//	    [-freshness iat|nonce|both]
 //
 // Without -jwks the issuer's keys are discovered from its metadata
 // (validate.Discover); -issuer may repeat. With -profile entra, -issuer may
@@ -20,7 +21,13 @@
 // and x5t#S256 for a certificate-bound token (RFC 8705), accepted on /bearer/
 // and /mixed/ with its certificate: the TLS client certificate (-tls-cert,
 // -tls-key, -client-ca), or the one a trusted proxy forwards
-// (-client-cert-header with -trusted-proxy).
+// (-client-cert-header with -trusted-proxy); and client_claims when the proof carried the client's own claims
+// (msal-browser's client_claims, or a DPoP proof's claims beyond RFC 9449's).
+//
+// -freshness says how the proof routes judge that a proof is recent: by the
+// client's iat (DPoP) or ts (PoP), the default; by the server nonce it
+// carries, so clients with wrong clocks still succeed; or both. nonce and
+// both require server nonces, as -nonce does.
 package main
 
 import (
@@ -109,7 +116,12 @@ func run() error {
 	var trustedProxies stringList
 	flag.Var(&trustedProxies, "trusted-proxy", "address or CIDR of a proxy whose -client-cert-header is believed (repeatable)")
 	acceptJWT := flag.Bool("accept-jwt-typ", false, `also accept access tokens with typ "JWT" or none, the client in azp or appid (kept for compatibility; prefer -profile)`)
+	freshnessFlag := flag.String("freshness", "iat", "how DPoP and PoP routes judge a proof recent: iat (the client's clock), nonce (the server nonce) or both")
 	flag.Parse()
+	freshness, err := parseFreshness(*freshnessFlag)
+	if err != nil {
+		return err
+	}
 	if len(issuers) == 0 || *audience == "" {
 		flag.Usage()
 		return errors.New("-issuer and -audience are required")
@@ -209,6 +221,10 @@ func run() error {
 		return errors.New("-replay must be memory or a redis:// or rediss:// URL (one server, a cluster or Sentinel)")
 	}
 	var routeOpts []middleware.RouteOption
+	if freshness != validate.FreshnessIAT {
+		*useNonce = true // freshness by nonce needs nonces
+		routeOpts = append(routeOpts, middleware.Freshness(freshness))
+	}
 	if *useNonce {
 		secret, err := nonceSecret()
 		if err != nil {
@@ -235,7 +251,7 @@ func run() error {
 		_ = srv.Shutdown(sctx)
 	}()
 	log.Info("popguard example server listening", "addr", *listen, "issuers", []string(issuers), "audience", *audience,
-		"public_url", *publicURL, "nonce", *useNonce, "replay", redactURL(*replayStore))
+		"public_url", *publicURL, "nonce", *useNonce, "freshness", *freshnessFlag, "replay", redactURL(*replayStore))
 	serve := srv.ListenAndServe
 	if tlsConfig != nil {
 		serve = func() error { return srv.ListenAndServeTLS("", "") }
@@ -258,6 +274,19 @@ func listenURL(listen string) (string, error) {
 		return "", fmt.Errorf("-listen %q names no host clients can address: set -public-url to the URL they use", listen)
 	}
 	return "http://" + net.JoinHostPort(host, port), nil
+}
+
+// parseFreshness reads -freshness.
+func parseFreshness(s string) (validate.Freshness, error) {
+	switch s {
+	case "iat":
+		return validate.FreshnessIAT, nil
+	case "nonce":
+		return validate.FreshnessNonce, nil
+	case "both":
+		return validate.FreshnessBoth, nil
+	}
+	return 0, fmt.Errorf("-freshness must be iat, nonce or both, not %q", s)
 }
 
 func nonceSecret() ([]byte, error) {

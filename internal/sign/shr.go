@@ -27,8 +27,9 @@ const (
 	// payload at, ts, m (upper case), u (lower case), nonce (a UUID unless
 	// given), p (lower case, '/' appended when the URL has no query and the
 	// path does not end in '/'), q = [[], <lower-cased raw query>] when there
-	// is a query, cnf{jwk} with the WebCrypto members (alg, e, ext, key_ops,
-	// kty, n) in sorted order. client_claims is omitted.
+	// is a query, client_claims when SHROptions.ClientClaims is set, cnf{jwk}
+	// with the WebCrypto members (alg, e, ext, key_ops, kty, n) in sorted
+	// order.
 	MSALBrowser
 	// IdentityModel is Microsoft.IdentityModel's SignedHttpRequestHandler
 	// with its creation defaults: header {"alg","kid","typ":"pop"}, payload
@@ -77,6 +78,10 @@ type SHROptions struct {
 	ExtraJWK map[string]any
 	// ExtraClaims adds payload members before cnf, sorted by name.
 	ExtraClaims map[string]any
+	// ClientClaims sets client_claims to this string, as msal-browser does
+	// with its shrClaims request parameter (a serialized JSON object),
+	// right after q; empty omits it.
+	ClientClaims string
 }
 
 // ReqCnf returns the req_cnf token-request parameter (and msal-browser's
@@ -172,6 +177,9 @@ func (k *Key) SHRParts(accessToken string, o SHROptions) (header, payload []byte
 		}
 		if o.Body != nil {
 			pl.add("b", BodyHash(o.Body))
+		}
+		if o.ClientClaims != "" {
+			pl.add("client_claims", o.ClientClaims)
 		}
 	}
 	extras := func() {

@@ -247,6 +247,9 @@ type ProofOptions struct {
 	Nonce       string    // sets nonce
 	IssuedAt    time.Time // default now
 	JTI         string    // default random
+	// Extra adds payload claims beyond RFC 9449's (a claim of the same
+	// name as one of those replaces it).
+	Extra map[string]any
 }
 
 // Proof returns a DPoP proof (RFC 9449 §4.2) for method and htu.
@@ -265,6 +268,9 @@ func (k *Key) Proof(method, htu string, o ProofOptions) (string, error) {
 	}
 	if o.Nonce != "" {
 		claims["nonce"] = o.Nonce
+	}
+	for n, v := range o.Extra {
+		claims[n] = v
 	}
 	return k.JWS(map[string]any{"typ": "dpop+jwt", "jwk": k.PublicJWK(nil)}, claims)
 }

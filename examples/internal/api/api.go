@@ -42,6 +42,10 @@ type Answer struct {
 	X5tS256 string `json:"x5t#S256,omitempty"`
 	Method  string `json:"method"`
 	Path    string `json:"path"`
+	// ClientClaims are the client's own claims (popguard.Result.ClientClaims):
+	// msal-browser's client_claims, or a DPoP proof's claims beyond RFC
+	// 9449's. Absent when there are none.
+	ClientClaims map[string]any `json:"client_claims,omitempty"`
 }
 
 // WhoAmI answers with the authenticated caller.
@@ -51,5 +55,6 @@ func WhoAmI(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(Answer{
 		Scheme: c.Scheme.String(), Subject: c.Subject, ClientID: c.ClientID,
 		Scope: strings.Join(c.Scopes, " "), JKT: c.KeyThumbprint, X5tS256: c.CertificateThumbprint, Method: r.Method, Path: r.URL.Path,
+		ClientClaims: c.ClientClaims,
 	})
 }
