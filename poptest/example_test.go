@@ -1,14 +1,18 @@
 package poptest_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/dpopclient"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
@@ -68,4 +72,50 @@ func ExampleClient_Proof() {
 	// true
 	// false
 	// false
+}
+
+// An SHR in Microsoft.IdentityModel's format covering a query parameter and
+// a header; the same SHR fails once the covered header changes.
+func ExampleClient_SHR() {
+	iss := poptest.NewStaticIssuer("https://issuer.example.test")
+	client := poptest.NewClientWithKey(mustKey("PS256"))
+	tok := iss.Token(poptest.TokenOptions{PoP: client})
+	tokens, _ := validate.NewJWTVerifier(iss.URL, iss.KeySet(), validate.Audience(poptest.DefaultAudience))
+	v, _ := validate.NewSHRVerifier(tokens)
+
+	hdr := http.Header{"X-Client-Id": {"abc"}}
+	shr := client.SHR("GET", "https://api.example.test/x?a=1", tok, poptest.SHROptions{
+		Format: poptest.IdentityModel, Query: []string{"a"}, Headers: hdr})
+	for _, id := range []string{"abc", "xyz"} {
+		_, err := v.Verify(context.Background(), shr, validate.SHRRequest{Method: "GET", Scheme: "https",
+			Host: "api.example.test", Path: "/x", RawQuery: "a=1", Header: http.Header{"X-Client-Id": {id}}})
+		fmt.Println(err == nil)
+	}
+	// Output:
+	// true
+	// false
+}
+
+// Sign signs what Proof never writes: here a proof whose header names its
+// key twice, which a verifier must refuse.
+func ExampleClient_Sign() {
+	client := poptest.NewClient()
+	jwk, _ := json.Marshal(client.JWK())
+	header := `{"typ":"dpop+jwt","alg":"ES256","jwk":` + string(jwk) + `,"jwk":` + string(jwk) + `}`
+	payload := fmt.Sprintf(`{"jti":"j1","htm":"GET","htu":"https://api.example.test/x","iat":%d}`, time.Now().Unix())
+	proof := client.Sign([]byte(header), []byte(payload))
+
+	pv, _ := validate.NewProofVerifier()
+	_, err := pv.Verify(proof, validate.ProofRequest{Method: "GET", Target: "https://api.example.test/x"})
+	fmt.Println(popguard.ReasonOf(err))
+	// Output:
+	// proof_malformed
+}
+
+func mustKey(alg string) *dpopclient.Key {
+	k, err := dpopclient.GenerateKey(alg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return k
 }

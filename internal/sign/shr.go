@@ -76,8 +76,13 @@ type SHROptions struct {
 	// ExtraJWK adds members to cnf.jwk (e.g. alg, ext, key_ops, kid, or
 	// private members for negative tests).
 	ExtraJWK map[string]any
-	// ExtraClaims adds payload members before cnf, sorted by name.
+	// ExtraClaims adds payload members before cnf, sorted by name; a member
+	// the format writes itself is replaced in place, and a nil value removes
+	// it.
 	ExtraClaims map[string]any
+	// Header is set last in the JOSE header: a member is replaced in place
+	// or appended; a nil value removes it.
+	Header map[string]any
 	// ClientClaims sets client_claims to this string, as msal-browser does
 	// with its shrClaims request parameter (a serialized JSON object),
 	// right after q; empty omits it.
@@ -157,6 +162,13 @@ func (k *Key) SHRParts(accessToken string, o SHROptions) (header, payload []byte
 	} else if o.Typ != "" {
 		hdr.set("typ", o.Typ)
 	}
+	for _, n := range sortedKeys(o.Header) {
+		if v := o.Header[n]; v == nil {
+			hdr.del(n)
+		} else {
+			hdr.set(n, v)
+		}
+	}
 	for n, v := range o.ExtraJWK {
 		jwkExtra[n] = v
 	}
@@ -182,14 +194,13 @@ func (k *Key) SHRParts(accessToken string, o SHROptions) (header, payload []byte
 			pl.add("client_claims", o.ClientClaims)
 		}
 	}
+	own := map[string]bool{"at": true, "ts": true, "m": true, "u": true, "p": true, "q": true, "h": true,
+		"b": true, "nonce": true, "cnf": true, "client_claims": true}
 	extras := func() {
-		names := make([]string, 0, len(o.ExtraClaims))
-		for n := range o.ExtraClaims {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		for _, n := range names {
-			pl.add(n, o.ExtraClaims[n])
+		for _, n := range sortedKeys(o.ExtraClaims) {
+			if v := o.ExtraClaims[n]; v != nil && !own[n] {
+				pl.add(n, v)
+			}
 		}
 	}
 	switch o.Format {
@@ -224,7 +235,23 @@ func (k *Key) SHRParts(accessToken string, o SHROptions) (header, payload []byte
 		extras()
 		pl.addRaw("cnf", cnf)
 	}
+	for _, n := range sortedKeys(o.ExtraClaims) {
+		if v := o.ExtraClaims[n]; v == nil {
+			pl.del(n)
+		} else if own[n] {
+			pl.set(n, v)
+		}
+	}
 	return hdr.bytes(), pl.bytes(), nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // BodyHash returns the b claim for body: base64url(SHA-256(body)).
