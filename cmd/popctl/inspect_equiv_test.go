@@ -10,6 +10,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"go/ast"
 	"go/parser"
@@ -23,8 +26,8 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/internal/trace"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -76,20 +79,20 @@ type eqEnv struct {
 	t             *testing.T
 	dir, jwks     string
 	keys          *validate.StaticKeySet
-	iss           *sign.Issuer
-	client, other *sign.Key
-	good          string    // a token bound to client by cnf.jkt
-	popToken      string    // a token bound to client by cnf.kid (Entra)
-	entraKey      *sign.Key // in the JWKS with an Entra-style issuer member
+	iss           *eqIss
+	client, other *privateKey
+	good          string      // a token bound to client by cnf.jkt
+	popToken      string      // a token bound to client by cnf.kid (Entra)
+	entraKey      *privateKey // in the JWKS with an Entra-style issuer member
 }
 
 // eqEntraIssuer is a single-tenant Entra-style issuer of tenant t1.
 const eqEntraIssuer = "https://issuer.test/t1/v2.0"
 
 func newEqEnv(t *testing.T) *eqEnv {
-	e := &eqEnv{t: t, dir: t.TempDir(), client: sign.MustKey("ES256"), other: sign.MustKey("ES256")}
-	e.iss = &sign.Issuer{URL: eqIssuer, KID: "issuer-1", Key: sign.MustKey("ES256")}
-	e.entraKey = sign.MustKey("ES256")
+	e := &eqEnv{t: t, dir: t.TempDir(), client: eqKey(t), other: eqKey(t)}
+	e.iss = &eqIss{KID: "issuer-1", Key: eqKey(t)}
+	e.entraKey = eqKey(t)
 	jwks, err := json.Marshal(map[string]any{"keys": []any{
 		e.iss.Key.PublicJWK(map[string]any{"kid": e.iss.KID, "alg": "ES256", "use": "sig"}),
 		// Published for another issuer, as Entra ID publishes its keys.
@@ -112,7 +115,7 @@ func newEqEnv(t *testing.T) *eqEnv {
 func (e *eqEnv) token(t *testing.T, edit func(claims map[string]any), header ...map[string]any) string {
 	t.Helper()
 	claims := map[string]any{
-		"iss": eqIssuer, "sub": "alice", "aud": eqAudience, "client_id": "cli", "jti": sign.RandomID(),
+		"iss": eqIssuer, "sub": "alice", "aud": eqAudience, "client_id": "cli", "jti": eqRandomID(),
 		"iat": eqNow.Add(-10 * time.Second).Unix(), "exp": eqNow.Add(5 * time.Minute).Unix(),
 	}
 	if edit != nil {
@@ -132,7 +135,7 @@ func (e *eqEnv) token(t *testing.T, edit func(claims map[string]any), header ...
 func (e *eqEnv) proof(t *testing.T, token string, edit func(header, claims map[string]any)) string {
 	t.Helper()
 	h := map[string]any{"typ": "dpop+jwt", "jwk": e.client.PublicJWK(nil)}
-	c := map[string]any{"jti": sign.RandomID(), "htm": "GET", "htu": eqHTU, "iat": eqNow.Unix(), "ath": sign.ATH(token)}
+	c := map[string]any{"jti": eqRandomID(), "htm": "GET", "htu": eqHTU, "iat": eqNow.Unix(), "ath": eqATH(token)}
 	if edit != nil {
 		edit(h, c)
 	}
@@ -141,17 +144,15 @@ func (e *eqEnv) proof(t *testing.T, token string, edit func(header, claims map[s
 
 // shr signs an MSAL.NET SHR for GET eqURL at eqNow carrying at, after o
 // and edit change it.
-func (e *eqEnv) shr(t *testing.T, at string, o func(*sign.SHROptions), edit func(header, payload map[string]any)) string {
+func (e *eqEnv) shr(t *testing.T, at string, o func(*eqSHROptions), edit func(header, payload map[string]any)) string {
 	t.Helper()
-	opts := sign.SHROptions{Method: "GET", Host: "api.test", Path: "/things/1", RawQuery: "x=1", TS: eqNow, Format: sign.MSALNet}
+	opts := eqSHROptions{target: "https://api.test/things/1?x=1", SHROptions: poptest.SHROptions{Time: eqNow, Format: poptest.MSALNet}}
 	if o != nil {
 		o(&opts)
 	}
-	h, p, err := e.client.SHRParts(at, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.client.client.SHR("GET", opts.target, at, opts.SHROptions)
 	if edit != nil {
+		h, p := eqParts(t, s)
 		var hm, pm map[string]any
 		if json.Unmarshal(h, &hm) != nil || json.Unmarshal(p, &pm) != nil {
 			t.Fatal("SHR parts are not JSON objects")
@@ -159,16 +160,59 @@ func (e *eqEnv) shr(t *testing.T, at string, o func(*sign.SHROptions), edit func
 		edit(hm, pm)
 		h, _ = json.Marshal(hm)
 		p, _ = json.Marshal(pm)
-	}
-	s, err := e.client.SignRaw(h, p)
-	if err != nil {
-		t.Fatal(err)
+		s = e.client.client.Sign(h, p)
 	}
 	return s
 }
 
+// eqSHROptions are an SHR's options and the URL it is signed for (its
+// query only matters to q).
+type eqSHROptions struct {
+	target string
+	poptest.SHROptions
+}
+
+// eqIss is the issuer's key and kid.
+type eqIss struct {
+	KID string
+	Key *privateKey
+}
+
+func eqKey(t *testing.T) *privateKey {
+	k, err := generateKey("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// eqParts returns the header and payload JSON of a compact JWS.
+func eqParts(t *testing.T, jws string) (header, payload []byte) {
+	parts := strings.Split(jws, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a compact JWS: %s", jws)
+	}
+	h, err1 := base64.RawURLEncoding.DecodeString(parts[0])
+	p, err2 := base64.RawURLEncoding.DecodeString(parts[1])
+	if err1 != nil || err2 != nil {
+		t.Fatalf("not a compact JWS: %s", jws)
+	}
+	return h, p
+}
+
+func eqRandomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func eqATH(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
 // sign signs a JWS with k; the cases are built before their subtests run.
-func (e *eqEnv) sign(k *sign.Key, header, claims map[string]any) string {
+func (e *eqEnv) sign(k *privateKey, header, claims map[string]any) string {
 	s, err := k.JWS(header, claims)
 	e.must(err)
 	return s
@@ -182,7 +226,7 @@ func (e *eqEnv) must(err error) {
 
 func eqCases(t *testing.T, e *eqEnv) []eqCase {
 	good := e.good
-	entra := func(name string, reason popguard.Reason, key *sign.Key, kid string, edit func(map[string]any)) eqCase {
+	entra := func(name string, reason popguard.Reason, key *privateKey, kid string, edit func(map[string]any)) eqCase {
 		return eqCase{name: name, reason: reason, kind: "token", input: e.entraToken(key, kid, edit), profile: "entra", iss: eqEntraIssuer}
 	}
 	proof := func(name string, reason popguard.Reason, edit func(h, c map[string]any)) eqCase {
@@ -201,17 +245,15 @@ func eqCases(t *testing.T, e *eqEnv) []eqCase {
 		return c
 	}
 	at := e.popToken
-	shr := func(name string, reason popguard.Reason, at string, o func(*sign.SHROptions), edit func(h, p map[string]any)) eqCase {
+	shr := func(name string, reason popguard.Reason, at string, o func(*eqSHROptions), edit func(h, p map[string]any)) eqCase {
 		return eqCase{name: name, reason: reason, kind: "shr", input: e.shr(t, at, o, edit), header: "X-Test: 1", body: "body"}
 	}
 	tok := func(name string, reason popguard.Reason, edit func(c map[string]any), header ...map[string]any) eqCase {
 		return eqCase{name: name, reason: reason, kind: "token", input: e.token(t, edit, header...)}
 	}
-	other := &sign.Issuer{URL: eqIssuer, KID: e.iss.KID, Key: sign.MustKey("ES256")}
-	forged, err := other.Token(sign.TokenOptions{Subject: "alice", ClientID: "cli", Audience: eqAudience, IssuedAt: eqNow})
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := poptest.NewStaticIssuerWithKey(eqIssuer, eqKey(t).client.Key())
+	forged := other.Token(poptest.TokenOptions{Subject: "alice", ClientID: "cli", Audience: eqAudience, IssuedAt: eqNow,
+		Header: map[string]any{"kid": e.iss.KID}})
 	longJTI := strings.Repeat("j", 256+1 /* the default MaxJTILength */)
 	return []eqCase{
 		// DPoP proofs, as VerifyRequest runs them with a JWT access token.
@@ -239,7 +281,7 @@ func eqCases(t *testing.T, e *eqEnv) []eqCase {
 		proof("proof from the future", popguard.ReasonProofIAT, func(h, c map[string]any) { c["iat"] = eqNow.Add(11 * time.Second).Unix() }),
 		proof("proof without iat", popguard.ReasonProofIAT, func(h, c map[string]any) { delete(c, "iat") }),
 		proof("proof without ath", popguard.ReasonProofATH, func(h, c map[string]any) { delete(c, "ath") }),
-		proof("proof ath of another token", popguard.ReasonProofATH, func(h, c map[string]any) { c["ath"] = sign.ATH("another") }),
+		proof("proof ath of another token", popguard.ReasonProofATH, func(h, c map[string]any) { c["ath"] = eqATH("another") }),
 		{name: "proof ath, opaque token", reason: popguard.ReasonProofATH, kind: "proof", input: e.proof(t, "opaque-1", nil), token: "opaque-2"},
 		{name: "proof signature", reason: popguard.ReasonProofSignature, kind: "proof", input: tamperSignature(e.proof(t, good, nil)), token: good},
 		withReq(proof("request URI with userinfo", popguard.ReasonRequestBadTarget, nil), "", "https://user@api.test/things/1", ""),
@@ -272,21 +314,21 @@ func eqCases(t *testing.T, e *eqEnv) []eqCase {
 		shr("SHR kid of another key", popguard.ReasonSHRKey, at, nil, func(h, p map[string]any) { h["kid"] = e.other.Thumbprint() }),
 		shr("SHR without cnf.jwk for cnf.kid", popguard.ReasonSHRKey, at, nil, func(h, p map[string]any) { delete(p, "cnf") }),
 		{name: "SHR signature", reason: popguard.ReasonSHRSignature, kind: "shr", input: tamperSignature(e.shr(t, at, nil, nil)), header: "X-Test: 1", body: "body"},
-		shr("SHR too old", popguard.ReasonSHRTs, at, func(o *sign.SHROptions) { o.TS = eqNow.Add(-6 * time.Minute) }, nil),
-		shr("SHR from the future", popguard.ReasonSHRTs, at, func(o *sign.SHROptions) { o.TS = eqNow.Add(time.Minute) }, nil),
+		shr("SHR too old", popguard.ReasonSHRTs, at, func(o *eqSHROptions) { o.Time = eqNow.Add(-6 * time.Minute) }, nil),
+		shr("SHR from the future", popguard.ReasonSHRTs, at, func(o *eqSHROptions) { o.Time = eqNow.Add(time.Minute) }, nil),
 		shr("SHR ts a string", popguard.ReasonSHRTs, at, nil, func(h, p map[string]any) { p["ts"] = "now" }),
 		withReq(shr("SHR m vs POST", popguard.ReasonSHRM, at, nil, nil), "POST", "", ""),
 		withReq(shr("SHR u vs another host", popguard.ReasonSHRU, at, nil, nil), "", "https://other.test/things/1?x=1", ""),
 		withReq(shr("SHR u without the port", popguard.ReasonSHRU, at, nil, nil), "", "https://api.test:8443/things/1?x=1", ""),
 		withReq(shr("SHR p vs another path", popguard.ReasonSHRP, at, nil, nil), "", "https://api.test/things/2?x=1", ""),
-		shr("SHR q of another query", popguard.ReasonSHRQ, at, func(o *sign.SHROptions) { o.Q = sign.QHash("x=2", "x") }, nil),
-		shr("SHR h of another header", popguard.ReasonSHRH, at, func(o *sign.SHROptions) {
-			o.H = sign.HHash(http.Header{"X-Test": {"2"}}, "X-Test")
+		shr("SHR q of another query", popguard.ReasonSHRQ, at, func(o *eqSHROptions) { o.target, o.Query = "https://api.test/things/1?x=2", []string{"x"} }, nil),
+		shr("SHR h of another header", popguard.ReasonSHRH, at, func(o *eqSHROptions) {
+			o.Headers = http.Header{"X-Test": {"2"}}
 		}, nil),
-		shr("SHR b of another body", popguard.ReasonSHRB, at, func(o *sign.SHROptions) { o.Body = []byte("other") }, nil),
-		shr("SHR client_claims not a JSON object", popguard.ReasonSHRClientClaims, at, func(o *sign.SHROptions) { o.ClientClaims = `{"role":"user","role":"admin"}` }, nil),
+		shr("SHR b of another body", popguard.ReasonSHRB, at, func(o *eqSHROptions) { o.Body = []byte("other") }, nil),
+		shr("SHR client_claims not a JSON object", popguard.ReasonSHRClientClaims, at, func(o *eqSHROptions) { o.Claims = map[string]any{"client_claims": `{"role":"user","role":"admin"}`} }, nil),
 		shr("SHR client_claims not a string", popguard.ReasonSHRClientClaims, at, nil, func(h, p map[string]any) { p["client_claims"] = map[string]any{"a": 1} }),
-		withReq(shr("SHR request path with a dot-segment", popguard.ReasonRequestDotSegment, at, func(o *sign.SHROptions) { o.Path = "/things/%2e%2e/1" }, nil), "", "https://api.test/things/%2e%2e/1?x=1", ""),
+		withReq(shr("SHR request path with a dot-segment", popguard.ReasonRequestDotSegment, at, func(o *eqSHROptions) { o.target = "https://api.test/things/%2e%2e/1?x=1" }, nil), "", "https://api.test/things/%2e%2e/1?x=1", ""),
 		withReq(shr("SHR request port 0", popguard.ReasonRequestBadTarget, at, nil, nil), "", "https://api.test:0/things/1?x=1", ""),
 		shr("SHR with an unbound at", popguard.ReasonTokenNotBound, e.token(t, nil), nil, nil),
 		shr("SHR with a DPoP-bound at", popguard.ReasonTokenKeyBinding, good, nil, nil),
@@ -327,7 +369,7 @@ func eqCases(t *testing.T, e *eqEnv) []eqCase {
 
 // entraToken signs an Entra ID v2.0-shaped token of tenant t1 with key kid,
 // valid at eqNow, after edit changes its claims.
-func (e *eqEnv) entraToken(key *sign.Key, kid string, edit func(map[string]any)) string {
+func (e *eqEnv) entraToken(key *privateKey, kid string, edit func(map[string]any)) string {
 	c := map[string]any{
 		"iss": eqEntraIssuer, "sub": "alice", "aud": eqAudience, "azp": "cli", "tid": "t1", "ver": "2.0", "scp": "read",
 		"iat": eqNow.Add(-10 * time.Second).Unix(), "nbf": eqNow.Add(-10 * time.Second).Unix(), "exp": eqNow.Add(5 * time.Minute).Unix(),

@@ -1,35 +1,47 @@
 package main
 
-// Keys: generating, writing and loading private JWKs (written by
-// internal/sign, read with jwx through sign.ParsePrivateJWK), thumbprints and
-// JWK Sets.
+// Keys: generating, writing and loading private JWKs (both with
+// github.com/lestrrat-go/jwx/v3/jwk), thumbprints and JWK Sets. A loaded key
+// signs through poptest (tokens, proofs, SHRs).
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/popguard/popguard/dpopclient"
 	"github.com/popguard/popguard/internal/jose"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
 // keygenAlgs are the algorithms keygen offers.
 var keygenAlgs = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"}
 
-// privateKey is a loaded private JWK.
+// privateKey is a loaded (or generated) private JWK.
 type privateKey struct {
-	*sign.Key
-	KID string
+	Alg    string
+	KID    string
+	signer crypto.Signer
+	client *poptest.Client // signs with the key
 }
 
 // loadKey reads a private JWK (or a JWK Set holding exactly one key) from
-// path, as sign.ParsePrivateJWK does.
+// path, as parsePrivateJWK does.
 func loadKey(path string) (*privateKey, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -42,12 +54,159 @@ func loadKey(path string) (*privateKey, error) {
 	return k, nil
 }
 
+// parsePrivateJWK reads a private JWK, or a JWK Set holding exactly one
+// key. alg defaults by key type (ES256/ES384/ES512 by curve, RS256, EdDSA);
+// kid defaults to the RFC 7638 thumbprint.
+//
+// Parsing is jwx's (as for issuer JWKS in validate): it checks the members,
+// decodes base64url and builds the standard library key. What jwx leaves to
+// its caller is checked here: the EC public point must be d·G (jwx takes x
+// and y as given) and an RSA key must be consistent
+// (rsa.PrivateKey.Validate); jwx itself checks that an Ed25519 x matches d.
 func parsePrivateJWK(raw []byte) (*privateKey, error) {
-	k, kid, err := sign.ParsePrivateJWK(raw)
+	set, err := jwk.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("invalid JWK: %v", err)
+	}
+	if set.Len() != 1 {
+		return nil, fmt.Errorf("a JWK Set with %d keys: give a single key", set.Len())
+	}
+	jk, _ := set.Key(0)
+	var exported any
+	if err := jwk.Export(jk, &exported); err != nil {
+		return nil, fmt.Errorf("invalid %s key: %v", jk.KeyType(), err)
+	}
+	var signer crypto.Signer
+	var defAlg string
+	switch k := exported.(type) {
+	case *ecdsa.PrivateKey:
+		defAlg = map[string]string{"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}[k.Curve.Params().Name]
+		if defAlg == "" {
+			return nil, fmt.Errorf("unsupported EC curve %q", k.Curve.Params().Name)
+		}
+		size := (k.Curve.Params().BitSize + 7) / 8
+		if k.D.BitLen() > 8*size {
+			return nil, errors.New("invalid EC private key: d is too large")
+		}
+		derived, err := ecdsa.ParseRawPrivateKey(k.Curve, k.D.FillBytes(make([]byte, size)))
+		if err != nil {
+			return nil, fmt.Errorf("invalid EC private key: %v", err)
+		}
+		if !derived.PublicKey.Equal(&k.PublicKey) {
+			return nil, errors.New(`members "x" and "y" do not match the private key`)
+		}
+		signer = derived
+	case *rsa.PrivateKey:
+		if err := k.Validate(); err != nil {
+			return nil, fmt.Errorf("invalid RSA private key: %v", err)
+		}
+		k.Precompute()
+		signer, defAlg = k, "RS256"
+	case ed25519.PrivateKey:
+		signer, defAlg = k, "EdDSA"
+	case *ecdsa.PublicKey, *rsa.PublicKey, ed25519.PublicKey:
+		return nil, errors.New("a public JWK: a private key (with d) is needed to sign; make one with popctl keygen")
+	case []byte:
+		return nil, errors.New("a symmetric (oct) key: DPoP and PoP need an asymmetric key")
+	default:
+		return nil, fmt.Errorf("unsupported %s key (%T): DPoP and PoP need an EC (P-256, P-384, P-521), RSA or Ed25519 key", jk.KeyType(), exported)
+	}
+	alg := defAlg
+	if a, ok := jk.Algorithm(); ok && a.String() != "" {
+		alg = a.String()
+	}
+	ja, ok := jose.LookupAlg(alg)
+	if !ok {
+		return nil, fmt.Errorf("alg %q is not a supported asymmetric algorithm", alg)
+	}
+	pk, err := jose.FromCrypto(signer.Public())
+	if err != nil || !ja.Fits(pk) {
+		return nil, fmt.Errorf("alg %q does not fit this %s key", alg, jk.KeyType())
+	}
+	kid, _ := jk.KeyID()
+	return newPrivateKey(signer, alg, kid)
+}
+
+// newPrivateKey wraps signer; kid defaults to the thumbprint.
+func newPrivateKey(signer crypto.Signer, alg, kid string) (*privateKey, error) {
+	dk, err := dpopclient.NewKey(signer, alg)
 	if err != nil {
 		return nil, err
 	}
-	return &privateKey{Key: k, KID: kid}, nil
+	if kid == "" {
+		kid = dk.Thumbprint()
+	}
+	return &privateKey{Alg: alg, KID: kid, signer: signer, client: poptest.NewClientWithKey(dk)}, nil
+}
+
+// generateKey returns a new key for one of keygenAlgs.
+func generateKey(alg string) (*privateKey, error) {
+	var s crypto.Signer
+	var err error
+	switch alg {
+	case "ES256":
+		s, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "ES384":
+		s, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case "ES512":
+		s, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+		s, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "EdDSA":
+		_, s, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		return nil, fmt.Errorf("unsupported alg %q", alg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newPrivateKey(s, alg, "")
+}
+
+// Thumbprint returns the RFC 7638 thumbprint of the public key.
+func (k *privateKey) Thumbprint() string { return k.client.Thumbprint() }
+
+// PublicJWK returns the public JWK members, plus extra.
+func (k *privateKey) PublicJWK(extra map[string]any) map[string]any {
+	m := k.client.JWK()
+	maps.Copy(m, extra)
+	return m
+}
+
+// PrivateJWK returns the private JWK members of k (serialized by jwx), with
+// alg and kid.
+func (k *privateKey) PrivateJWK(kid string) (map[string]any, error) {
+	jk, err := jwk.Import(k.signer)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(jk)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	m["alg"] = k.Alg
+	m["kid"] = kid
+	return m, nil
+}
+
+// JWS signs header and claims (JSON-marshalled) as a compact JWS; alg is
+// k.Alg unless header sets it.
+func (k *privateKey) JWS(header, claims map[string]any) (string, error) {
+	h := map[string]any{"alg": k.Alg}
+	maps.Copy(h, header)
+	hj, err := json.Marshal(h)
+	if err != nil {
+		return "", err
+	}
+	cj, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	return k.client.Sign(hj, cj), nil
 }
 
 // publicJWK returns the public JWK of k with kid, alg and use.
@@ -97,12 +256,11 @@ func runKeygen(e *env, args []string) int {
 	if !slices.Contains(keygenAlgs, *alg) {
 		return e.errorf(exitUsage, "keygen", "unsupported -alg %q (one of %s)", *alg, strings.Join(keygenAlgs, ", "))
 	}
-	k, err := sign.NewKey(*alg)
+	pk, err := generateKey(*alg)
 	if err != nil {
 		return e.errorf(exitUsage, "keygen", "%v", err)
 	}
-	pk := &privateKey{Key: k, KID: k.Thumbprint()}
-	priv, err := k.PrivateJWK(pk.KID)
+	priv, err := pk.PrivateJWK(pk.KID)
 	if err != nil {
 		return e.errorf(exitUsage, "keygen", "%v", err)
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -62,7 +62,8 @@ func runProof(e *env, args []string) int {
 	if err != nil {
 		return e.errorf(exitUsage, "proof", "%v", err)
 	}
-	opts := sign.ProofOptions{AccessToken: *token, Nonce: *nonce, JTI: *jti}
+	// htu as written: poptest would re-serialize the URL.
+	opts := poptest.ProofOptions{Nonce: *nonce, JTI: *jti, Claims: map[string]any{"htu": htu}}
 	if *iat != "" {
 		if opts.IssuedAt, err = parseTime(*iat); err != nil {
 			return e.errorf(exitUsage, "proof", "-iat: %v", err)
@@ -72,10 +73,7 @@ func runProof(e *env, args []string) int {
 	if err != nil {
 		return e.errorf(exitUsage, "proof", "%v", err)
 	}
-	proof, err := k.Proof(*method, htu, opts)
-	if err != nil {
-		return e.errorf(exitUsage, "proof", "%v", err)
-	}
+	proof := k.client.Proof(*method, htu, *token, opts)
 	if !*curl {
 		fmt.Fprintln(e.stdout, proof)
 		return exitOK

@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 )
 
 const shrHelp = `
@@ -63,12 +63,12 @@ func runSHR(e *env, args []string) int {
 	if *method == "" {
 		return e.errorf(exitUsage, "shr", "-method must not be empty")
 	}
-	var o sign.SHROptions
+	var o poptest.SHROptions
 	switch *format {
 	case "msal-net", "msalnet", "net":
-		o.Format = sign.MSALNet
+		o.Format = poptest.MSALNet
 	case "msal-browser", "browser":
-		o.Format = sign.MSALBrowser
+		o.Format = poptest.MSALBrowser
 	default:
 		return e.errorf(exitUsage, "shr", "-format must be msal-net or msal-browser, not %q", *format)
 	}
@@ -76,9 +76,18 @@ func runSHR(e *env, args []string) int {
 	if err != nil {
 		return e.errorf(exitUsage, "shr", "%v", err)
 	}
-	o.Method, o.Host, o.Path, o.RawQuery, o.Nonce = *method, u.Host, rawPath(*rawURL), u.RawQuery, *nonce
+	// u and p as written in -url (poptest would drop a default port and
+	// re-escape the path), in msal-browser's case.
+	host, path := u.Host, rawPath(*rawURL)
+	if o.Format == poptest.MSALBrowser {
+		host, path = strings.ToLower(host), strings.ToLower(path)
+		if u.RawQuery == "" && !strings.HasSuffix(path, "/") {
+			path += "/"
+		}
+	}
+	o.Nonce, o.Claims = *nonce, map[string]any{"u": host, "p": path}
 	if *ts != "" {
-		if o.TS, err = parseTime(*ts); err != nil {
+		if o.Time, err = parseTime(*ts); err != nil {
 			return e.errorf(exitUsage, "shr", "-ts: %v", err)
 		}
 	}
@@ -91,10 +100,7 @@ func runSHR(e *env, args []string) int {
 	if err != nil {
 		return e.errorf(exitUsage, "shr", "%v", err)
 	}
-	shr, err := k.SHR(*token, o)
-	if err != nil {
-		return e.errorf(exitUsage, "shr", "%v", err)
-	}
+	shr := k.client.SHR(*method, *rawURL, *token, o)
 	if !*curl {
 		fmt.Fprintln(e.stdout, shr)
 		return exitOK
