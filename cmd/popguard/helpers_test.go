@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 )
 
 // The public origin every test configures: clients sign it, whatever
@@ -22,53 +22,40 @@ const testPublicURL = "https://api.example.test"
 
 // fixture is an issuer, a client key and the JWKS file popguard reads.
 type fixture struct {
-	iss  *sign.Issuer
-	key  *sign.Key // the client's DPoP key
-	jwks string    // file
+	iss  *poptest.Issuer
+	key  *poptest.Client // the client's DPoP key
+	jwks string          // file
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	iss, err := sign.NewIssuer("https://issuer.example.test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := poptest.NewStaticIssuer("https://issuer.example.test")
 	jwks := filepath.Join(t.TempDir(), "jwks.json")
 	if err := os.WriteFile(jwks, iss.JWKS(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{iss: iss, key: sign.MustKey("ES256"), jwks: jwks}
+	return &fixture{iss: iss, key: poptest.NewClient(), jwks: jwks}
 }
 
 // boundToken is a DPoP-bound token for the fixture's key.
 func (f *fixture) boundToken(t *testing.T) string {
 	t.Helper()
-	at, err := f.iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "cli", Audience: "https://api.example.test",
-		Scope: "read write", Cnf: map[string]any{"jkt": f.key.Thumbprint()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return at
+	return f.iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "cli", Audience: "https://api.example.test",
+		Scope: "read write", DPoP: f.key})
 }
 
 // bearerToken is an unbound token.
 func (f *fixture) bearerToken(t *testing.T) string {
 	t.Helper()
-	at, err := f.iss.Token(sign.TokenOptions{Subject: "bob", ClientID: "legacy", Audience: "https://api.example.test", Scope: "read"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return at
+	return f.iss.Token(poptest.TokenOptions{Subject: "bob", ClientID: "legacy", Audience: "https://api.example.test", Scope: "read"})
 }
 
 // proof is a DPoP proof for method and path under the public URL.
 func (f *fixture) proof(t *testing.T, method, path, at, nonce string) string {
 	t.Helper()
-	p, err := f.key.Proof(method, testPublicURL+path, sign.ProofOptions{AccessToken: at, Nonce: nonce})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	// htu is the URL as given, query included when a test gives one.
+	return f.key.Proof(method, testPublicURL+path, at, poptest.ProofOptions{Nonce: nonce,
+		Claims: map[string]any{"htu": testPublicURL + path}})
 }
 
 // config is the configuration the tests run popguard with.

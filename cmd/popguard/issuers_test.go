@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 )
 
 // Several issuers, each with its own keys and profile: tokens of each are
@@ -15,10 +15,7 @@ import (
 // token of an unknown issuer are refused.
 func TestSeveralIssuers(t *testing.T) {
 	f := newFixture(t)
-	kc, err := sign.NewIssuer("https://keycloak.example.test/realms/r1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	kc := poptest.NewStaticIssuer("https://keycloak.example.test/realms/r1")
 	kcJWKS := filepath.Join(t.TempDir(), "kc.json")
 	if err := os.WriteFile(kcJWKS, kc.JWKS(), 0o600); err != nil {
 		t.Fatal(err)
@@ -27,13 +24,9 @@ func TestSeveralIssuers(t *testing.T) {
 	cfg.Issuers = append(cfg.Issuers, IssuerConfig{Issuer: kc.URL, Audience: "https://api.example.test", JWKS: kcJWKS, Profile: "keycloak"})
 	sv := startPopguard(t, cfg)
 
-	kcToken := func(iss *sign.Issuer, url string) string {
-		signer := &sign.Issuer{URL: url, KID: iss.KID, Key: iss.Key}
-		at, err := signer.Token(sign.TokenOptions{Subject: "carol", ClientID: "kc-app", Audience: "https://api.example.test", Scope: "read", Typ: "JWT",
-			Cnf: map[string]any{"jkt": f.key.Thumbprint()}, Extra: map[string]any{"azp": "kc-app", "typ": "DPoP"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+	kcToken := func(iss *poptest.Issuer, url string) string {
+		at := iss.Token(poptest.TokenOptions{Subject: "carol", ClientID: "kc-app", Audience: "https://api.example.test", Scope: "read", Typ: "JWT",
+			DPoP: f.key, Claims: map[string]any{"iss": url, "azp": "kc-app", "typ": "DPoP"}})
 		return strings.TrimSpace(at)
 	}
 	decide := func(at string) *http.Response {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 )
 
 // ask sends a gateway's request to the service from peer.
@@ -345,10 +345,7 @@ func TestNoRouteRefused(t *testing.T) {
 func TestIdentityHeaderValues(t *testing.T) {
 	f := newFixture(t)
 	sv := startPopguard(t, f.config("10.0.0.0/24"))
-	at, err := f.iss.Token(sign.TokenOptions{Subject: "eve\r\nX-Auth-Scheme: DPoP", ClientID: "ü%", Audience: "https://api.example.test", Scope: "read"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	at := f.iss.Token(poptest.TokenOptions{Subject: "eve\r\nX-Auth-Scheme: DPoP", ClientID: "ü%", Audience: "https://api.example.test", Scope: "read"})
 	r := caddyShape("", "")
 	r.Header.Set("Authorization", "Bearer "+at)
 	r.Header.Set("X-Forwarded-Method", "GET")
