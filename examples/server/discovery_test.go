@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/popguard/popguard/internal/nodetest"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/internal/testenv"
+	"github.com/popguard/popguard/poptest"
 )
 
 // TestDiscoveryAgainstOIDCProvider runs the server with -issuer alone (no
@@ -49,17 +49,17 @@ func TestDiscoveryAgainstOIDCProvider(t *testing.T) {
 		t.Errorf("the server did not log discovery:\n%s", logs.String())
 	}
 
-	key := sign.MustKey("ES256")
+	key := poptest.NewClient()
 	dpopTok := clientCredentials(t, op.TokenEndpoint, key)
 	bearerTok := clientCredentials(t, op.TokenEndpoint, nil)
 
-	call := func(path, scheme, tok string, k *sign.Key) (int, map[string]any) {
+	call := func(path, scheme, tok string, k *poptest.Client) (int, map[string]any) {
 		t.Helper()
 		u := "http://" + addr + path
 		req, _ := http.NewRequest("GET", u, nil)
 		req.Header.Set("Authorization", scheme+" "+tok)
 		if k != nil {
-			addProof(t, req, k, sign.ProofOptions{AccessToken: tok})
+			addProof(t, req, k, tok, poptest.ProofOptions{})
 		}
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -81,14 +81,14 @@ func TestDiscoveryAgainstOIDCProvider(t *testing.T) {
 	if st, _ := call("/mixed/items", "Bearer", dpopTok, nil); st != 401 {
 		t.Errorf("DPoP-bound token sent as Bearer: %d, want 401", st)
 	}
-	if st, _ := call("/dpop/items", "DPoP", dpopTok, sign.MustKey("ES256")); st != 401 {
+	if st, _ := call("/dpop/items", "DPoP", dpopTok, poptest.NewClient()); st != 401 {
 		t.Errorf("proof by another key: %d, want 401", st)
 	}
 }
 
 // clientCredentials gets a token from the provider: DPoP-bound to key, or a
 // Bearer token when key is nil.
-func clientCredentials(t *testing.T, endpoint string, key *sign.Key) string {
+func clientCredentials(t *testing.T, endpoint string, key *poptest.Client) string {
 	t.Helper()
 	nonce := ""
 	for range 2 {
@@ -97,7 +97,7 @@ func clientCredentials(t *testing.T, endpoint string, key *sign.Key) string {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.SetBasicAuth("svc", "s3cret")
 		if key != nil {
-			addProof(t, req, key, sign.ProofOptions{Nonce: nonce})
+			addProof(t, req, key, "", poptest.ProofOptions{Nonce: nonce})
 		}
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -150,12 +150,9 @@ func waitHealthy(t *testing.T, base string, logs fmt.Stringer) {
 	t.Fatalf("the server did not become healthy:\n%s", logs.String())
 }
 
-// addProof signs a DPoP proof for req with k and sets it.
-func addProof(t *testing.T, req *http.Request, k *sign.Key, o sign.ProofOptions) {
+// addProof signs a DPoP proof for req with k, carrying ath of accessToken
+// unless it is empty, and sets it.
+func addProof(t *testing.T, req *http.Request, k *poptest.Client, accessToken string, o poptest.ProofOptions) {
 	t.Helper()
-	proof, err := k.Proof(req.Method, req.URL.String(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("DPoP", proof)
+	req.Header.Set("DPoP", k.Proof(req.Method, req.URL.String(), accessToken, o))
 }

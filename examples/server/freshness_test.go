@@ -24,8 +24,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/dpopclient"
 	"github.com/popguard/popguard/nonce"
+	"github.com/popguard/popguard/poptest"
 )
 
 // serverEnv, set to 1, makes the test binary run main instead of the tests.
@@ -208,10 +209,7 @@ func dpopChallenge(code, desc string) string {
 
 func TestFreshnessFlag(t *testing.T) {
 	dir := t.TempDir()
-	iss, err := sign.NewIssuer(srvIssuer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := poptest.NewStaticIssuer(srvIssuer)
 	jwks := filepath.Join(dir, "jwks.json")
 	if err := os.WriteFile(jwks, iss.JWKS(), 0o600); err != nil {
 		t.Fatal(err)
@@ -220,18 +218,11 @@ func TestFreshnessFlag(t *testing.T) {
 	if _, err := rand.Read(secret); err != nil {
 		t.Fatal(err)
 	}
-	key := sign.MustKey("ES256")
-	tok, err := iss.Token(sign.TokenOptions{Subject: "bob", ClientID: "dpop-app", Audience: srvAudience, Scope: "read",
-		Cnf: map[string]any{"jkt": key.Thumbprint()}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := poptest.NewClient()
+	tok := iss.Token(poptest.TokenOptions{Subject: "bob", ClientID: "dpop-app", Audience: srvAudience, Scope: "read", DPoP: key})
 	dpop := func(t *testing.T, s *exampleServer, iat time.Time, n string) []string {
 		t.Helper()
-		proof, err := key.Proof("GET", s.base+"/dpop/transfers", sign.ProofOptions{AccessToken: tok, Nonce: n, IssuedAt: iat})
-		if err != nil {
-			t.Fatal(err)
-		}
+		proof := key.Proof("GET", s.base+"/dpop/transfers", tok, poptest.ProofOptions{Nonce: n, IssuedAt: iat})
 		return []string{"Authorization", "DPoP " + tok, "DPoP", proof}
 	}
 	// A nonce the servers (same secret and scope) issued five minutes ago.
@@ -307,10 +298,7 @@ const msalShrClaims = `{"nonce": "AQAA123456","local_nonce": "AQAA7890"}`
 
 func TestClientClaimsAnswer(t *testing.T) {
 	dir := t.TempDir()
-	iss, err := sign.NewIssuer(srvIssuer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := poptest.NewStaticIssuer(srvIssuer)
 	jwks := filepath.Join(dir, "jwks.json")
 	if err := os.WriteFile(jwks, iss.JWKS(), 0o600); err != nil {
 		t.Fatal(err)
@@ -320,20 +308,20 @@ func TestClientClaimsAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startServer(t, jwks, secret, "-freshness", "nonce")
-	k := sign.MustKey("RS256") // msal-browser's key
-	tok, err := iss.Token(sign.TokenOptions{Subject: "carol", ClientID: "spa", Audience: srvAudience, Scope: "read",
-		Cnf: map[string]any{"kid": k.Thumbprint(), "xms_ksl": "sw"}})
+	rsaKey, err := dpopclient.GenerateKey("RS256") // msal-browser's key
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := strings.TrimPrefix(s.base, "http://")
+	k := poptest.NewClientWithKey(rsaKey)
+	tok := iss.Token(poptest.TokenOptions{Subject: "carol", ClientID: "spa", Audience: srvAudience, Scope: "read",
+		Claims: map[string]any{"cnf": map[string]any{"kid": k.Thumbprint(), "xms_ksl": "sw"}}})
 	shr := func(t *testing.T, n string, ts time.Time, claims string) []string {
 		t.Helper()
-		v, err := k.SHR(tok, sign.SHROptions{Method: "POST", Host: host, Path: "/pop/transfers", Format: sign.MSALBrowser,
-			Nonce: n, TS: ts, ClientClaims: claims})
-		if err != nil {
-			t.Fatal(err)
+		o := poptest.SHROptions{Format: poptest.MSALBrowser, Nonce: n, Time: ts}
+		if claims != "" {
+			o.Claims = map[string]any{"client_claims": claims}
 		}
+		v := k.SHR("POST", s.base+"/pop/transfers", tok, o)
 		return []string{"Authorization", "PoP " + v}
 	}
 	// msal-browser learns the nonce from the PoP challenge (its own random

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/internal/testcert"
 	"github.com/popguard/popguard/internal/testenv"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -29,10 +29,7 @@ import (
 func TestServerCertificateBound(t *testing.T) {
 	curl := testenv.LookPath(t, "curl", "install curl (apt-get install curl)")
 	const aud = "https://api.example.test"
-	iss, err := sign.NewIssuer("https://issuer.example.test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := poptest.NewStaticIssuer("https://issuer.example.test")
 	dir := t.TempDir()
 	jwks := filepath.Join(dir, "jwks.json")
 	if err := os.WriteFile(jwks, iss.JWKS(), 0o600); err != nil {
@@ -81,11 +78,8 @@ func TestServerCertificateBound(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	tok, err := iss.Token(sign.TokenOptions{Subject: "svc", ClientID: "svc", Audience: aud, Scope: "read",
-		Cnf: map[string]any{"x5t#S256": validate.CertificateThumbprint(mine.DER)}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := iss.Token(poptest.TokenOptions{Subject: "svc", ClientID: "svc", Audience: aud, Scope: "read",
+		Claims: map[string]any{"cnf": map[string]any{"x5t#S256": validate.CertificateThumbprint(mine.DER)}}})
 	call := func(c *http.Client, path string, hdr ...string) (int, map[string]any, string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+path, nil)
