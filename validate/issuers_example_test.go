@@ -10,7 +10,8 @@ import (
 	"net/http/httptest"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/dpopclient"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -20,10 +21,7 @@ func ExampleDiscover() {
 	mux := http.NewServeMux()
 	as := httptest.NewServer(mux) // stands for https://as.example.com
 	defer as.Close()
-	iss, err := sign.NewIssuer(as.URL)
-	if err != nil {
-		log.Fatal(err)
-	}
+	iss := poptest.NewStaticIssuer(as.URL)
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{
@@ -44,10 +42,7 @@ func ExampleDiscover() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	at, err := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "cli", Audience: "https://api.example.com"})
-	if err != nil {
-		log.Fatal(err)
-	}
+	at := iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "cli", Audience: "https://api.example.com"})
 	tok, err := v.VerifyToken(context.Background(), at)
 	if err != nil {
 		log.Fatal(err)
@@ -62,20 +57,10 @@ func ExampleDiscover() {
 // Two issuers, each with its own keys: a token is checked only against the
 // keys of the issuer it names.
 func ExampleNewIssuerSet() {
-	a, err := sign.NewIssuer("https://a.example.com")
-	if err != nil {
-		log.Fatal(err)
-	}
-	b, err := sign.NewIssuer("https://b.example.com")
-	if err != nil {
-		log.Fatal(err)
-	}
-	verifier := func(iss *sign.Issuer) *validate.JWTVerifier {
-		keys, err := validate.NewStaticKeySet(iss.JWKS())
-		if err != nil {
-			log.Fatal(err)
-		}
-		v, err := validate.NewJWTVerifier(iss.URL, keys, validate.Audience("https://api.example.com"))
+	a := poptest.NewStaticIssuer("https://a.example.com")
+	b := poptest.NewStaticIssuer("https://b.example.com")
+	verifier := func(iss *poptest.Issuer) *validate.JWTVerifier {
+		v, err := validate.NewJWTVerifier(iss.URL, iss.KeySet(), validate.Audience("https://api.example.com"))
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -86,13 +71,13 @@ func ExampleNewIssuerSet() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	fromB, _ := b.Token(sign.TokenOptions{Subject: "bob", ClientID: "cli", Audience: "https://api.example.com"})
+	fromB := b.Token(poptest.TokenOptions{Subject: "bob", ClientID: "cli", Audience: "https://api.example.com"})
 	tok, err := set.VerifyToken(ctx, fromB)
 	fmt.Println(tok.Issuer, tok.Subject, err)
 
 	// Issuer b's key signing a token that claims issuer a.
-	forger := &sign.Issuer{URL: a.URL, KID: b.KID, Key: b.Key}
-	forged, _ := forger.Token(sign.TokenOptions{Subject: "mallory", ClientID: "cli", Audience: "https://api.example.com"})
+	forged := b.Token(poptest.TokenOptions{Subject: "mallory", ClientID: "cli", Audience: "https://api.example.com",
+		Claims: map[string]any{"iss": a.URL}})
 	_, err = set.VerifyToken(ctx, forged)
 	fmt.Println("forged:", popguard.ReasonOf(err))
 	// Output:
@@ -103,8 +88,14 @@ func ExampleNewIssuerSet() {
 // Entra ID's multi-tenant issuer, with an allow-list of tenants. App-only
 // tokens carry app roles; delegated tokens carry scopes (scp).
 func ExampleEntra() {
-	entra := &sign.Issuer{URL: "https://login.microsoftonline.com/{tenantid}/v2.0", KID: "k1", Key: sign.MustKey("RS256")}
-	jwk := entra.Key.PublicJWK(map[string]any{"kid": "k1", "use": "sig", "issuer": entra.URL})
+	key, err := dpopclient.GenerateKey("RS256")
+	if err != nil {
+		log.Fatal(err)
+	}
+	entra := poptest.NewStaticIssuerWithKey("https://login.microsoftonline.com/{tenantid}/v2.0", key)
+	// Entra ID publishes each key with the issuer it signs for.
+	jwk := poptest.NewClientWithKey(key).JWK()
+	jwk["kid"], jwk["use"], jwk["issuer"] = "k1", "sig", entra.URL
 	jwks, _ := json.Marshal(map[string]any{"keys": []any{jwk}})
 	keys, err := validate.NewStaticKeySet(jwks)
 	if err != nil {
@@ -116,11 +107,9 @@ func ExampleEntra() {
 		log.Fatal(err)
 	}
 	token := func(tid, ver, iss string) string {
-		at, _ := entra.Key.JWS(map[string]any{"typ": "JWT", "kid": "k1"}, map[string]any{
-			"iss": iss, "aud": "api://orders", "sub": "daemon", "tid": tid, "ver": ver, "appid": "app-1",
-			"roles": []string{"Orders.Sync"}, "iat": 1700000000, "nbf": 1700000000, "exp": 4000000000,
-		})
-		return at
+		return entra.Token(poptest.TokenOptions{Profile: "entra", Tenant: tid, Version: ver, Subject: "daemon",
+			Audience: "api://orders", ClientID: "app-1", Roles: []string{"Orders.Sync"},
+			Header: map[string]any{"kid": "k1"}, Claims: map[string]any{"iss": iss}})
 	}
 	ctx := context.Background()
 	tok, err := v.VerifyToken(ctx, token("contoso-tid", "1.0", "https://sts.windows.net/contoso-tid/"))
