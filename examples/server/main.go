@@ -3,7 +3,8 @@
 //
 //	go run ./examples/server -listen 127.0.0.1:8080 -issuer ISS -audience AUD [-jwks URL|FILE] \
 //	    [-profile rfc9068|entra|keycloak|okta|auth0] [-tenant TID ...] \
-//	    [-public-url https://api.example.test (default http://<listen address>)] [-nonce] [-replay memory|redis://127.0.0.1:6379/0]
+//	    [-public-url https://api.example.test (default http://<listen address>)] [-nonce] [-replay memory|redis://127.0.0.1:6379/0] \
+//	    [-resource URL (default the public URL)] [-scopes "read,write"]
 //
 // Without -jwks the issuer's keys are discovered from its metadata
 // (validate.Discover); -issuer may repeat. With -profile entra, -issuer may
@@ -12,6 +13,14 @@
 // Routes: GET /healthz (no auth); /bearer/ (Bearer only), /mixed/ (Bearer,
 // DPoP or PoP), /dpop/ (DPoP only), /pop/ (PoP only), any method and
 // sub-path. Success is 200 with JSON: scheme, sub, client_id, scope, jkt.
+//
+// The OAuth 2.0 Protected Resource Metadata (RFC 9728) of the resource is at
+// /.well-known/oauth-protected-resource followed by the resource's path
+// (public URL https://api.example.test/v1: /.well-known/oauth-protected-resource/v1,
+// which a proxy forwards unchanged), and every challenge points to it with
+// resource_metadata. The resource identifier is the public URL, or -resource;
+// tokens issued for it (RFC 8707) carry it as their audience, so it is
+// accepted as an audience besides -audience. -scopes adds to scopes_supported.
 package main
 
 import (
@@ -93,6 +102,8 @@ func run() error {
 	useNonce := flag.Bool("nonce", false, "require server nonces on DPoP and PoP routes (secret from POPGUARD_NONCE_SECRET, else random)")
 	replayStore := flag.String("replay", "memory", "replay store: memory or redis://host:port/db")
 	replayCap := flag.Int("replay-capacity", 100_000, "memory replay store entries (>= peak proofs/s x 70 s)")
+	resource := flag.String("resource", "", "resource identifier of the RFC 9728 metadata (default: the public URL); accepted as an audience too")
+	scopes := flag.String("scopes", "", "scopes added to the metadata's scopes_supported (comma or space separated)")
 	acceptJWT := flag.Bool("accept-jwt-typ", false, `also accept access tokens with typ "JWT" or none, the client in azp or appid (kept for compatibility; prefer -profile)`)
 	flag.Parse()
 	if len(issuers) == 0 || *audience == "" {
@@ -112,6 +123,22 @@ func run() error {
 		profile.ClientClaims = append(profile.ClientClaims, "azp", "appid")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	// The origin clients sign comes from configuration, never from the
+	// request's Host: -public-url, or else the address the server listens on.
+	if *publicURL == "" {
+		u, err := listenURL(*listen)
+		if err != nil {
+			return err
+		}
+		*publicURL = u
+	}
+	if *resource == "" {
+		*resource = strings.TrimRight(*publicURL, "/")
+	}
+	audiences := []string{*audience}
+	if *resource != *audience {
+		audiences = append(audiences, *resource)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -122,7 +149,7 @@ func run() error {
 			return err
 		}
 		defer closeKeys()
-		topts := []validate.Option{validate.Audience(*audience), validate.UseProfile(profile)}
+		topts := []validate.Option{validate.Audience(audiences...), validate.UseProfile(profile)}
 		if len(tenants) > 0 {
 			topts = append(topts, validate.Tenants(tenants...))
 		}
@@ -143,16 +170,8 @@ func run() error {
 	opts := []middleware.Option{middleware.WithTokens(tokens), middleware.WithLogger(log),
 		middleware.WithPoP(validate.MSALBrowserCompat())}
 	log.Info("PoP enabled on /pop/ and /mixed/ with msal-browser compatibility (lower-cased u/p accepted)")
-	// The origin clients sign comes from configuration, never from the
-	// request's Host: -public-url, or else the address the server listens on.
-	if *publicURL == "" {
-		u, err := listenURL(*listen)
-		if err != nil {
-			return err
-		}
-		*publicURL = u
-	}
-	opts = append(opts, middleware.WithPublicURL(*publicURL))
+	opts = append(opts, middleware.WithPublicURL(*publicURL),
+		middleware.WithResourceMetadata(middleware.ResourceMetadata{Resource: *resource, Scopes: splitScopes(*scopes)}))
 	switch {
 	case *replayStore == "memory":
 		store, err := replay.NewMemory(replay.Capacity(*replayCap))
@@ -197,7 +216,11 @@ func run() error {
 	}
 	defer guard.Close()
 
-	srv := &http.Server{Addr: *listen, Handler: api.Routes(guard, routeOpts...), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", api.Routes(guard, routeOpts...))
+	mux.Handle(guard.MetadataPath(), guard.MetadataHandler())
+	log.Info("serving the protected resource metadata (RFC 9728)", "resource", guard.Resource(), "url", guard.MetadataURL(), "path", guard.MetadataPath())
+	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -224,6 +247,11 @@ func listenURL(listen string) (string, error) {
 		return "", fmt.Errorf("-listen %q names no host clients can address: set -public-url to the URL they use", listen)
 	}
 	return "http://" + net.JoinHostPort(host, port), nil
+}
+
+// splitScopes splits a -scopes value at commas and spaces.
+func splitScopes(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 func nonceSecret() ([]byte, error) {
