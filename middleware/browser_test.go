@@ -57,10 +57,13 @@ func TestBrowserCrossOriginDPoP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pageHandler, apiHandler http.Handler
-	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { pageHandler.ServeHTTP(w, r) }))
+	// The handlers need the servers' URLs, so they are set once both
+	// listen; atomically, since the race detector cannot see that the
+	// browser only connects after they are set.
+	var pageHandler, apiHandler atomic.Pointer[http.Handler]
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*pageHandler.Load()).ServeHTTP(w, r) }))
 	defer page.Close()
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apiHandler.ServeHTTP(w, r) }))
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*apiHandler.Load()).ServeHTTP(w, r) }))
 	defer api.Close()
 	apiURL := api.URL + "/transfers"
 
@@ -87,14 +90,15 @@ func TestBrowserCrossOriginDPoP(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"scheme": res.Scheme.String(), "jkt": res.KeyThumbprint, "sub": res.Subject})
 	})))
-	apiHandler = corsInFront(page.URL, &preflights, mux)
+	ah := corsInFront(page.URL, &preflights, mux)
+	apiHandler.Store(&ah)
 
 	html, err := os.ReadFile("testdata/browser/dpop.html")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var minted atomic.Value
-	pageHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var ph http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/":
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -113,6 +117,8 @@ func TestBrowserCrossOriginDPoP(t *testing.T) {
 			http.NotFound(w, r)
 		}
 	})
+
+	pageHandler.Store(&ph)
 
 	line := nodetest.StartScript(t, "browser.mjs", "BROWSER_URL="+page.URL+"/?api="+apiURL)
 	var out struct {
