@@ -240,6 +240,10 @@ func checkHTTPURL(what, raw string) (*url.URL, error) {
 	if u.User != nil || strings.ContainsAny(raw, "?#") || !isPrintableASCII(raw) {
 		return nil, fmt.Errorf("middleware: the %s %q must be ASCII without user information, query or fragment", what, raw)
 	}
+	if strings.ContainsAny(raw, "\" \\") {
+		// It goes into challenges as a quoted-string, unchanged.
+		return nil, fmt.Errorf("middleware: the %s %q must not hold spaces, quotes or backslashes", what, raw)
+	}
 	return u, nil
 }
 

@@ -219,7 +219,9 @@ func TestMetadataConfigErrors(t *testing.T) {
 		{"resource with a fragment", anyAud, nil, middleware.ResourceMetadata{Resource: "https://api.test/#x"}, "query or fragment"},
 		{"resource with userinfo", anyAud, nil, middleware.ResourceMetadata{Resource: "https://u@api.test/"}, "user information"},
 		{"resource not http", anyAud, nil, middleware.ResourceMetadata{Resource: "urn:api"}, "not an absolute http(s) URL"},
-		{"resource with a control character", anyAud, nil, middleware.ResourceMetadata{Resource: "https://api.test/a\x7f"}, ""},
+		{"resource with a quote", anyAud, nil, middleware.ResourceMetadata{Resource: `https://api.test/a"b`}, "quotes"},
+		{"resource with a backslash", anyAud, nil, middleware.ResourceMetadata{Resource: `https://api.test/a\b`}, "backslashes"},
+		{"resource with a control character", anyAud, nil, middleware.ResourceMetadata{Resource: "https://api.test/a\x7f"}, "not an absolute http(s) URL"},
 		{"scope with a space", jwt, nil, middleware.ResourceMetadata{Scopes: []string{"a b"}}, `invalid scope "a b"`},
 		{"scope with a quote", jwt, nil, middleware.ResourceMetadata{Scopes: []string{`a"`}}, "invalid scope"},
 		{"scope not ASCII", jwt, nil, middleware.ResourceMetadata{Scopes: []string{"é"}}, "invalid scope"},
@@ -238,11 +240,6 @@ func TestMetadataConfigErrors(t *testing.T) {
 			opts = append(opts, middleware.WithTokens(c.tokens), middleware.WithResourceMetadata(c.m))
 			g, err := middleware.New(opts...)
 			switch {
-			case c.err == "" && strings.Contains(c.name, "control character"):
-				// url.Parse refuses a control character.
-				if err == nil {
-					t.Fatal("accepted a resource with a control character")
-				}
 			case c.err == "" && err != nil:
 				t.Fatalf("refused: %v", err)
 			case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
