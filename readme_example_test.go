@@ -334,3 +334,35 @@ func Example_customProfile() {
 	}
 	_ = tokens
 }
+
+func Example_resourceMetadata() {
+	keys, err := validate.Discover(context.Background(), "https://login.example.com")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer keys.Close()
+	// The audience is the resource identifier: clients ask tokens for it
+	// (RFC 8707), and New refuses a resource the verifier would not accept.
+	tokens, err := validate.NewJWTVerifier("https://login.example.com", keys,
+		validate.Audience("https://api.example.com"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	guard, err := middleware.New(
+		middleware.WithTokens(tokens),
+		middleware.WithPublicURL("https://api.example.com"), // the resource identifier by default
+		middleware.WithResourceMetadata(middleware.ResourceMetadata{
+			Name:          "Payments API",
+			Documentation: "https://docs.example.com/payments",
+		}),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle(guard.MetadataPath(), guard.MetadataHandler()) // /.well-known/oauth-protected-resource
+	mux.Handle("/transfers/", guard.Require(popguard.DPoPOnly, middleware.RequireScopes("payments"))(http.HandlerFunc(transfers)))
+	log.Fatal(http.ListenAndServe("127.0.0.1:8080", mux))
+}

@@ -104,7 +104,10 @@ func sanitize(s string) string {
 	return b.String()
 }
 
-// challengeFor builds one challenge. err is attached when non-nil.
+// challengeFor builds one challenge. err is attached when non-nil; scope,
+// when not empty, is the scope attribute (RFC 6750 §3): what the route
+// needs, or on insufficient_scope what the token lacks. With resource
+// metadata, resource_metadata (RFC 9728 §5.1) points to it.
 func (g *Guard) challengeFor(s popguard.Scheme, e *popguard.Error, scope []string, popNonce string) string {
 	var b strings.Builder
 	b.WriteString(s.String())
@@ -129,9 +132,12 @@ func (g *Guard) challengeFor(s popguard.Scheme, e *popguard.Error, scope []strin
 		if e.Description != "" {
 			param("error_description", sanitize(e.Description))
 		}
-		if e.Code == popguard.CodeInsufficientScope && len(scope) > 0 {
-			param("scope", sanitize(strings.Join(scope, " ")))
-		}
+	}
+	if len(scope) > 0 {
+		param("scope", sanitize(strings.Join(scope, " ")))
+	}
+	if g.meta != nil {
+		param("resource_metadata", sanitize(g.meta.url))
 	}
 	if s == popguard.DPoP {
 		param("algs", g.algs)
@@ -140,9 +146,21 @@ func (g *Guard) challengeFor(s popguard.Scheme, e *popguard.Error, scope []strin
 }
 
 // reject builds the rejection for err on a route. used is the scheme the
-// request used (0 when none could be established).
+// request used (0 when none could be established). The challenges carry
+// the scopes the route needs, but none for a missing role: the token has
+// the scopes, and asking for them again would not help.
 func (g *Guard) reject(p *policy, used popguard.Scheme, err error) *Rejection {
 	e := popguard.AsError(err)
+	scope := p.scopes
+	if e.Reason == popguard.ReasonInsufficientRole {
+		scope = nil
+	}
+	return g.rejectScope(p, used, e, scope)
+}
+
+// rejectScope is reject with the scope attribute of the challenges: on
+// insufficient_scope, the scopes the token lacks.
+func (g *Guard) rejectScope(p *policy, used popguard.Scheme, e *popguard.Error, scope []string) *Rejection {
 	rej := &Rejection{Err: e, Status: statusOf(e), Header: http.Header{}, used: used}
 	h := rej.Header
 	// Error information goes on the challenge of the scheme used (RFC 9449
@@ -174,10 +192,10 @@ func (g *Guard) reject(p *policy, used popguard.Scheme, err error) *Rejection {
 		if s == used || ambiguous {
 			ce = e
 		}
-		h.Add("WWW-Authenticate", g.challengeFor(s, ce, p.scopes, popNonce))
+		h.Add("WWW-Authenticate", g.challengeFor(s, ce, scope, popNonce))
 	}
 	if len(order) == 0 {
-		h.Add("WWW-Authenticate", g.challengeFor(popguard.Bearer, nil, nil, ""))
+		h.Add("WWW-Authenticate", g.challengeFor(popguard.Bearer, nil, scope, ""))
 	}
 	if dpopNonce != "" || e.Code == popguard.CodeUseDPoPNonce {
 		if dpopNonce == "" && g.nonces != nil {

@@ -230,9 +230,25 @@ func TestInsufficientScope(t *testing.T) {
 		resp := h.do(h.route(popguard.Mixed, middleware.RequireScopes("read", "admin")),
 			request("GET", target, "Authorization", "Bearer "+h.unbound()))
 		h.expectRejected(t, resp, rejectWant{status: 403, challenges: []string{
-			`Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="read admin"`,
-			dpopPlain,
+			// The token has read: the challenges name what it lacks.
+			`Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="admin"`,
+			`DPoP scope="admin", algs="` + defaultAlgs + `"`,
 		}, code: popguard.CodeInsufficientScope, reason: popguard.ReasonInsufficientScope, scheme: popguard.Bearer})
+	})
+	t.Run("every scope missing", func(t *testing.T) {
+		resp := h.do(h.route(popguard.Mixed, middleware.RequireScopes("admin", "audit")),
+			request("GET", target, "Authorization", "Bearer "+h.unbound()))
+		h.expectRejected(t, resp, rejectWant{status: 403, challenges: []string{
+			`Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="admin audit"`,
+			`DPoP scope="admin audit", algs="` + defaultAlgs + `"`,
+		}, code: popguard.CodeInsufficientScope, reason: popguard.ReasonInsufficientScope, scheme: popguard.Bearer})
+	})
+	t.Run("no credentials: 401 names the scopes the route needs", func(t *testing.T) {
+		resp := h.do(h.route(popguard.Mixed, middleware.RequireScopes("read", "admin")), request("GET", target))
+		h.expectRejected(t, resp, rejectWant{status: 401, challenges: []string{
+			`Bearer realm="api", scope="read admin"`,
+			`DPoP scope="read admin", algs="` + defaultAlgs + `"`,
+		}, reason: popguard.ReasonNoCredentials})
 	})
 	t.Run("DPoP", func(t *testing.T) {
 		tok := h.bound()

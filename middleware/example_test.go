@@ -122,7 +122,7 @@ func ExampleGuard_Require() {
 	// scheme: DPoP subject: alice client: app scopes: [accounts:read transfers:write] key matches: true
 	// DPoP with transfers:write: 200
 	// replayed proof: 401
-	//   WWW-Authenticate: DPoP error="invalid_dpop_proof", error_description="The proof has already been used", algs="ES256 PS256 RS256 EdDSA"
+	//   WWW-Authenticate: DPoP error="invalid_dpop_proof", error_description="The proof has already been used", scope="transfers:write", algs="ES256 PS256 RS256 EdDSA"
 }
 
 // Guard.Route prepares a route once, when routes are set up, and returns a
@@ -230,4 +230,34 @@ func ExampleRoute_Check() {
 	// accepted: DPoP alice
 	// rejected: 401 token_bound_used_as_bearer
 	// {"error":"invalid_token","error_description":"The access token is bound to a key and cannot be used as a Bearer token"}
+}
+
+// A resource server that clients discover (RFC 9728): the document is
+// derived from the Guard (issuer, audience, routes, proof algorithms), and
+// every challenge points to it.
+func ExampleWithResourceMetadata() {
+	_, tokens, _ := exampleSetup()
+	guard, err := middleware.New(
+		middleware.WithTokens(tokens), // trusts https://issuer.example, audience https://api.example
+		middleware.WithPublicURL("https://api.example"),
+		middleware.WithResourceMetadata(middleware.ResourceMetadata{Name: "Example API"}),
+		middleware.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle(guard.MetadataPath(), guard.MetadataHandler())
+	mux.Handle("/transfers", guard.Require(popguard.DPoPOnly, middleware.RequireScopes("transfers:write"))(http.NotFoundHandler()))
+
+	send(mux, "no token", httptest.NewRequest("POST", "/transfers", nil))
+	rr := httptest.NewRecorder()
+	mux.ServeHTTP(rr, httptest.NewRequest("GET", "/.well-known/oauth-protected-resource", nil))
+	fmt.Print(rr.Body.String())
+	// Output:
+	// no token: 401
+	//   WWW-Authenticate: DPoP scope="transfers:write", resource_metadata="https://api.example/.well-known/oauth-protected-resource", algs="ES256 PS256 RS256 EdDSA"
+	// {"resource":"https://api.example","authorization_servers":["https://issuer.example"],"scopes_supported":["transfers:write"],"bearer_methods_supported":["header"],"resource_name":"Example API","dpop_signing_alg_values_supported":["ES256","PS256","RS256","EdDSA"],"dpop_bound_access_tokens_required":true}
 }

@@ -153,11 +153,19 @@ func (g *Guard) check(p *policy, r *http.Request, ev *Event) (*popguard.Result, 
 	if err != nil {
 		return nil, nil, g.fail(p, r, s, err)
 	}
+	var missing []string
 	for _, want := range p.scopes {
 		if !slices.Contains(res.Scopes, want) {
-			return nil, nil, g.fail(p, r, s, popguard.NewError(popguard.CodeInsufficientScope, popguard.ReasonInsufficientScope,
-				"The access token does not grant the required scope", nil))
+			missing = append(missing, want)
 		}
+	}
+	if len(missing) > 0 {
+		// The challenges name the scopes the token lacks, as MCP clients
+		// expect, so that a client asks for exactly those.
+		rej := g.rejectScope(p, s, popguard.NewError(popguard.CodeInsufficientScope, popguard.ReasonInsufficientScope,
+			"The access token does not grant the required scope", nil), missing)
+		g.logReject(p, r, s, rej)
+		return nil, nil, rej
 	}
 	for _, want := range p.roles {
 		if !slices.Contains(res.Roles, want) {

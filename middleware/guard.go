@@ -86,6 +86,8 @@ type Guard struct {
 	queryTokens bool
 	retryAfter  int
 	noCache     bool
+	metaCfg     *ResourceMetadata // WithResourceMetadata, resolved into meta by New
+	meta        *metadata
 }
 
 // Option configures a Guard.
@@ -369,6 +371,9 @@ func New(opts ...Option) (*Guard, error) {
 	if err := g.checkOrigin(); err != nil {
 		return nil, err
 	}
+	if err := g.setupMetadata(g.tokens); err != nil {
+		return nil, err
+	}
 	if _, cached := g.tokens.(*validate.TokenCache); !cached && !g.noCache {
 		c, err := validate.NewTokenCache(g.tokens)
 		if err != nil {
@@ -400,6 +405,9 @@ func New(opts ...Option) (*Guard, error) {
 		g.ownReplay = false
 	}
 	g.algs = strings.Join(g.proofs.Algs(), " ")
+	if g.meta != nil {
+		g.meta.algs = g.proofs.Algs()
+	}
 	return g, nil
 }
 
@@ -469,7 +477,7 @@ func Freshness(f validate.Freshness) RouteOption {
 func RequireScopes(scopes ...string) RouteOption {
 	return RouteOption{func(p *policy) error {
 		for _, s := range scopes {
-			if s == "" || strings.ContainsAny(s, " \"\\") {
+			if !validScope(s) {
 				return fmt.Errorf("middleware: invalid scope %q", s)
 			}
 		}
@@ -636,11 +644,17 @@ type Route struct {
 
 // Route prepares the policy of a route: mode plus opts. It fails on invalid
 // options (for example RequireNonce on a Guard without WithNonces), so a
-// configuration mistake surfaces at startup, never as a client error.
+// configuration mistake surfaces at startup, never as a client error. With
+// WithResourceMetadata, every route made shapes the document: its scopes
+// join scopes_supported, and a route accepting Bearer makes
+// dpop_bound_access_tokens_required false.
 func (g *Guard) Route(mode popguard.Mode, opts ...RouteOption) (*Route, error) {
 	p, err := g.newPolicy(mode, opts)
 	if err != nil {
 		return nil, err
+	}
+	if g.meta != nil {
+		g.meta.noteRoute(p)
 	}
 	return &Route{g: g, p: p}, nil
 }
@@ -659,26 +673,59 @@ func (g *Guard) Require(mode popguard.Mode, opts ...RouteOption) func(http.Handl
 // *popguard.Result in the request context (popguard.FromContext) and the
 // response headers the route asks for (a rotated DPoP-Nonce); a rejected
 // one is answered by the route's error handler and never reaches next.
+//
+// A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)
+// carries no credentials by definition (Fetch standard): it is never
+// refused but passed to next as it is, without a Result
+// (popguard.FromContext returns nil). Put a CORS middleware in front of the
+// guard: it answers preflights itself, with Access-Control-Allow-Headers
+// including Authorization and DPoP, so they do not reach next at all. A
+// handler registered for any method must not treat a request without a
+// Result as authenticated.
 func (rt *Route) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isPreflight(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		res, hdr, rej := rt.g.authenticate(rt.p, r)
 		if rej != nil {
 			rt.p.onError(w, r, rej)
 			return
 		}
-		for k, v := range hdr {
-			w.Header()[k] = v
-		}
+		AddHeaders(w.Header(), hdr)
 		next.ServeHTTP(w, r.WithContext(popguard.NewContext(r.Context(), res)))
 	})
 }
 
+// AddHeaders copies the headers Check returns for an accepted request into
+// dst: each field replaces dst's, except Access-Control-Expose-Headers,
+// whose names are added to those a CORS middleware may have set.
+func AddHeaders(dst, hdr http.Header) {
+	for k, v := range hdr {
+		if k == "Access-Control-Expose-Headers" && len(dst[k]) > 0 {
+			dst[k] = append(dst[k], v...)
+			continue
+		}
+		dst[k] = v
+	}
+}
+
+// isPreflight reports whether r is a CORS preflight request.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
+}
+
 // Check authenticates r without writing a response, for frameworks that
 // drive the response themselves (see adapters/ginpop and adapters/echopop).
-// On success it returns the result and the headers to add to the response;
-// on failure an error that is a *Rejection, to be written with
-// WriteRejection.
+// On success it returns the result and the headers to add to the response
+// (with AddHeaders); on failure an error that is a *Rejection, to be
+// written with WriteRejection. A CORS preflight returns nil, nil, nil: let
+// it through unauthenticated, as Handler does.
 func (rt *Route) Check(r *http.Request) (*popguard.Result, http.Header, error) {
+	if isPreflight(r) {
+		return nil, nil, nil
+	}
 	res, hdr, rej := rt.g.authenticate(rt.p, r)
 	if rej != nil {
 		return nil, nil, rej

@@ -42,7 +42,7 @@ func TestResultIsolated(t *testing.T) {
 				t.Fatal("a handler writing res.Scopes[0] changed the cached token: the next request passed RequireScopes(\"admin\")")
 			}
 			h.expectRejected(t, resp, rejectWant{status: 403, challenges: []string{
-				`Bearer realm="api", error="insufficient_scope", error_description="` + descScope + `", scope="admin"`, dpopPlain},
+				`Bearer realm="api", error="insufficient_scope", error_description="` + descScope + `", scope="admin"`, `DPoP scope="admin", algs="` + defaultAlgs + `"`},
 				code: popguard.CodeInsufficientScope, reason: popguard.ReasonInsufficientScope, scheme: popguard.Bearer})
 		})
 	}

@@ -199,6 +199,12 @@ func RSAKeySize(minBits, maxBits int) Option {
 // JWTVerifier the token's aud must contain one of them (RFC 9068 §4); it is
 // required unless SkipAudienceCheck is given. For an Introspector, when the
 // response carries aud (a string or an array), it must contain one of them.
+//
+// A resource server that publishes RFC 9728 metadata
+// (middleware.WithResourceMetadata) announces a resource identifier, and
+// clients ask for tokens for it (RFC 8707 resource indicators), so their aud
+// is that identifier, character for character: it must be among these
+// audiences, which the middleware checks at startup (AcceptsAudience).
 func Audience(aud ...string) Option {
 	check := func() error {
 		if len(aud) == 0 {

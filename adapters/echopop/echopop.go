@@ -23,13 +23,18 @@
 //	accounts := e.Group("/accounts", echopop.Require(guard, popguard.Mixed,
 //		popmw.RequireScopes("accounts:read")))
 //	accounts.GET("", func(c echo.Context) error {
-//		caller := echopop.Result(c) // never nil after Require
+//		caller := echopop.Result(c) // nil only for a CORS preflight (see below)
 //		return c.JSON(http.StatusOK, map[string]string{"sub": caller.Subject})
 //	})
 //
 // Handlers can also read the caller with
 // popguard.FromContext(c.Request().Context()), so code shared with plain
 // net/http handlers keeps working.
+//
+// A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)
+// is never refused: it goes on to the next handler without a Result. Put
+// a CORS middleware (such as Echo's middleware.CORS) before Require, allowing the
+// Authorization and DPoP request headers; it answers preflights itself.
 //
 // Rejections are written by the route's error handler: the Guard's
 // (middleware.WithErrorHandler, by default middleware.WriteRejection with
@@ -81,10 +86,10 @@ func Handler(rt *middleware.Route) echo.MiddlewareFunc {
 				rt.WriteRejection(c.Response(), req, err)
 				return nil
 			}
-			h := c.Response().Header()
-			for k, v := range hdr {
-				h[k] = v
+			if res == nil { // a CORS preflight: through, unauthenticated
+				return next(c)
 			}
+			middleware.AddHeaders(c.Response().Header(), hdr)
 			c.Set(ContextKey, res)
 			c.SetRequest(req.WithContext(popguard.NewContext(req.Context(), res)))
 			return next(c)

@@ -201,3 +201,30 @@ func TestErrorHandlersHonoured(t *testing.T) {
 		t.Errorf("route handler: status %d, route ran %d times, Guard %d", w.Code, routeHandled, guardHandled)
 	}
 }
+
+// TestCORSPreflightPasses: a preflight carries no credentials; Require lets
+// it through without a caller instead of answering 401, while an OPTIONS
+// request that is no preflight is authenticated like any other.
+func TestCORSPreflightPasses(t *testing.T) {
+	iss := newKey(t)
+	var n calls
+	var got, fromCtx *popguard.Result
+	e := echo.New()
+	e.OPTIONS("/transfers", func(c echo.Context) error {
+		n.handler++
+		got, fromCtx = echopop.Result(c), popguard.FromContext(c.Request().Context())
+		return c.NoContent(http.StatusNoContent)
+	}, echopop.Require(newGuard(t, iss), popguard.DPoPOnly))
+	req := httptest.NewRequest("OPTIONS", testAudience+"/transfers", nil)
+	req.Header.Set("Origin", "https://app.example.test")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, req)
+	if w.Code != http.StatusNoContent || n.handler != 1 || got != nil || fromCtx != nil || w.Header().Get("WWW-Authenticate") != "" {
+		t.Errorf("preflight: %d handler %d result %v %v", w.Code, n.handler, got, fromCtx)
+	}
+	n.handler = 0
+	if w := do(e, "OPTIONS", "/transfers", "", ""); w.Code != http.StatusUnauthorized || n.handler != 0 {
+		t.Errorf("OPTIONS without preflight headers: %d handler %d", w.Code, n.handler)
+	}
+}

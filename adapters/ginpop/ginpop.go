@@ -16,7 +16,7 @@
 //
 //	r := gin.New()
 //	r.POST("/transfers", ginpop.Require(guard, popguard.DPoPOnly), func(c *gin.Context) {
-//		caller := ginpop.Result(c) // never nil after Require
+//		caller := ginpop.Result(c) // nil only for a CORS preflight (see below)
 //		c.JSON(http.StatusOK, gin.H{"sub": caller.Subject, "jkt": caller.KeyThumbprint})
 //	})
 //	accounts := r.Group("/accounts", ginpop.Require(guard, popguard.Mixed,
@@ -25,6 +25,11 @@
 //
 // Handlers can also read the caller with popguard.FromContext(c.Request.Context()),
 // so code shared with plain net/http handlers keeps working.
+//
+// A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)
+// is never refused: it goes on to the next handler without a Result. Put
+// a CORS middleware (such as gin-contrib/cors) before Require, allowing the
+// Authorization and DPoP request headers; it answers preflights itself.
 //
 // Rejections are written by the route's error handler: the Guard's
 // (middleware.WithErrorHandler, by default middleware.WriteRejection with
@@ -75,10 +80,11 @@ func Handler(rt *middleware.Route) gin.HandlerFunc {
 			c.Abort()
 			return
 		}
-		h := c.Writer.Header()
-		for k, v := range hdr {
-			h[k] = v
+		if res == nil { // a CORS preflight: through, unauthenticated
+			c.Next()
+			return
 		}
+		middleware.AddHeaders(c.Writer.Header(), hdr)
 		c.Set(ContextKey, res)
 		c.Request = c.Request.WithContext(popguard.NewContext(c.Request.Context(), res))
 		c.Next()

@@ -37,7 +37,11 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if binDir != "" { // built once for the package (buildServer)
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 const (
@@ -169,6 +173,14 @@ func (s *exampleServer) rejected(t *testing.T, r reply, challenge, code, reason 
 	t.Helper()
 	if r.status != http.StatusUnauthorized {
 		t.Errorf("status = %d, want 401 (body %s)", r.status, r.body)
+	}
+	// Every challenge points to the resource metadata (RFC 9728 §5.1):
+	// before algs on a DPoP challenge, last on the others.
+	rm := `, resource_metadata="` + s.base + `/.well-known/oauth-protected-resource"`
+	if i := strings.Index(challenge, `, algs="`); i >= 0 {
+		challenge = challenge[:i] + rm + challenge[i:]
+	} else {
+		challenge += rm
 	}
 	if got := r.header.Values("WWW-Authenticate"); len(got) == 0 || got[0] != challenge {
 		t.Errorf("WWW-Authenticate = %q, want first %q", got, challenge)

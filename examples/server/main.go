@@ -5,7 +5,8 @@
 //	    [-profile rfc9068|entra|keycloak|okta|auth0] [-tenant TID ...] \
 //	    [-public-url https://api.example.test (default http://<listen address>)] [-nonce] [-replay memory|redis://127.0.0.1:6379/0] \
 //	    [-tls-cert FILE -tls-key FILE [-client-ca FILE]] [-client-cert-header rfc9440|nginx|envoy -trusted-proxy CIDR ...] \
-//	    [-freshness iat|nonce|both]
+//	    [-freshness iat|nonce|both] \
+//	    [-resource URL (default the public URL)] [-scopes "read,write"]
 //
 // Without -jwks the issuer's keys are discovered from its metadata
 // (validate.Discover); -issuer may repeat. With -profile entra, -issuer may
@@ -28,6 +29,14 @@
 // client's iat (DPoP) or ts (PoP), the default; by the server nonce it
 // carries, so clients with wrong clocks still succeed; or both. nonce and
 // both require server nonces, as -nonce does.
+//
+// The OAuth 2.0 Protected Resource Metadata (RFC 9728) of the resource is at
+// /.well-known/oauth-protected-resource followed by the resource's path
+// (public URL https://api.example.test/v1: /.well-known/oauth-protected-resource/v1,
+// which a proxy forwards unchanged), and every challenge points to it with
+// resource_metadata. The resource identifier is the public URL, or -resource;
+// tokens issued for it (RFC 8707) carry it as their audience, so it is
+// accepted as an audience besides -audience. -scopes adds to scopes_supported.
 package main
 
 import (
@@ -115,6 +124,8 @@ func run() error {
 	certHeader := flag.String("client-cert-header", "", "read forwarded client certificates from a TLS-terminating proxy: rfc9440, nginx or envoy (with -trusted-proxy)")
 	var trustedProxies stringList
 	flag.Var(&trustedProxies, "trusted-proxy", "address or CIDR of a proxy whose -client-cert-header is believed (repeatable)")
+	resource := flag.String("resource", "", "resource identifier of the RFC 9728 metadata (default: the public URL); accepted as an audience too")
+	scopes := flag.String("scopes", "", "scopes added to the metadata's scopes_supported (comma or space separated)")
 	acceptJWT := flag.Bool("accept-jwt-typ", false, `also accept access tokens with typ "JWT" or none, the client in azp or appid (kept for compatibility; prefer -profile)`)
 	freshnessFlag := flag.String("freshness", "iat", "how DPoP and PoP routes judge a proof recent: iat (the client's clock), nonce (the server nonce) or both")
 	flag.Parse()
@@ -139,6 +150,25 @@ func run() error {
 		profile.ClientClaims = append(profile.ClientClaims, "azp", "appid")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	// The origin clients sign comes from configuration, never from the
+	// request's Host: -public-url, or else the address the server listens on.
+	if *publicURL == "" {
+		u, err := listenURL(*listen)
+		if err != nil {
+			return err
+		}
+		if *tlsCert != "" {
+			u = "https" + strings.TrimPrefix(u, "http")
+		}
+		*publicURL = u
+	}
+	if *resource == "" {
+		*resource = strings.TrimRight(*publicURL, "/")
+	}
+	audiences := []string{*audience}
+	if *resource != *audience {
+		audiences = append(audiences, *resource)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -149,7 +179,7 @@ func run() error {
 			return err
 		}
 		defer closeKeys()
-		topts := []validate.Option{validate.Audience(*audience), validate.UseProfile(profile)}
+		topts := []validate.Option{validate.Audience(audiences...), validate.UseProfile(profile)}
 		if len(tenants) > 0 {
 			topts = append(topts, validate.Tenants(tenants...))
 		}
@@ -170,19 +200,8 @@ func run() error {
 	opts := []middleware.Option{middleware.WithTokens(tokens), middleware.WithLogger(log),
 		middleware.WithPoP(validate.MSALBrowserCompat())}
 	log.Info("PoP enabled on /pop/ and /mixed/ with msal-browser compatibility (lower-cased u/p accepted)")
-	// The origin clients sign comes from configuration, never from the
-	// request's Host: -public-url, or else the address the server listens on.
-	if *publicURL == "" {
-		u, err := listenURL(*listen)
-		if err != nil {
-			return err
-		}
-		if *tlsCert != "" {
-			u = "https" + strings.TrimPrefix(u, "http")
-		}
-		*publicURL = u
-	}
-	opts = append(opts, middleware.WithPublicURL(*publicURL))
+	opts = append(opts, middleware.WithPublicURL(*publicURL),
+		middleware.WithResourceMetadata(middleware.ResourceMetadata{Resource: *resource, Scopes: splitScopes(*scopes)}))
 	tlsConfig, err := serverTLS(*tlsCert, *tlsKey, *clientCA)
 	if err != nil {
 		return err
@@ -243,7 +262,11 @@ func run() error {
 	}
 	defer guard.Close()
 
-	srv := &http.Server{Addr: *listen, Handler: api.Routes(guard, routeOpts...), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
+	mux := http.NewServeMux()
+	mux.Handle("/", api.Routes(guard, routeOpts...))
+	mux.Handle(guard.MetadataPath(), guard.MetadataHandler())
+	log.Info("serving the protected resource metadata (RFC 9728)", "resource", guard.Resource(), "url", guard.MetadataURL(), "path", guard.MetadataPath())
+	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -287,6 +310,11 @@ func parseFreshness(s string) (validate.Freshness, error) {
 		return validate.FreshnessBoth, nil
 	}
 	return 0, fmt.Errorf("-freshness must be iat, nonce or both, not %q", s)
+}
+
+// splitScopes splits a -scopes value at commas and spaces.
+func splitScopes(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 func nonceSecret() ([]byte, error) {
