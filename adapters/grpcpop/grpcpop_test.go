@@ -159,9 +159,9 @@ func TestUnaryRejections(t *testing.T) {
 		reason    popguard.Reason
 		challenge string
 	}{
-		{"no credentials", nil, codes.Unauthenticated, popguard.ReasonNoCredentials, `DPoP algs="`},
+		{"no credentials", nil, codes.Unauthenticated, popguard.ReasonNoCredentials, `DPoP scope="admin", algs="`},
 		{"Bearer on a DPoP route", []string{"authorization", "Bearer " + accessToken(t, s.issuer, "")},
-			codes.Unauthenticated, popguard.ReasonRequestSchemeNotAllowed, `DPoP algs="`},
+			codes.Unauthenticated, popguard.ReasonRequestSchemeNotAllowed, `DPoP scope="admin", algs="`},
 		{"proof for another procedure", []string{"authorization", "DPoP " + tok, "dpop", dpopProof(t, s.key, "POST", watchURL, tok, "")},
 			codes.Unauthenticated, popguard.ReasonProofHTU, `error="invalid_dpop_proof"`},
 		{"proof for GET", []string{"authorization", "DPoP " + tok, "dpop", dpopProof(t, s.key, "GET", checkURL, tok, "")},
