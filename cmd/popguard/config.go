@@ -16,6 +16,7 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/uri"
+	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -53,6 +54,41 @@ type Config struct {
 	EnvoyPrefix string `json:"envoy_prefix"`
 	// ShutdownTimeout bounds the graceful shutdown (a Go duration, default "10s").
 	ShutdownTimeout string `json:"shutdown_timeout"`
+	// ClientCert reads the client certificate of certificate-bound tokens
+	// (RFC 8705) from the header the gateway forwards (-client-cert-header).
+	ClientCert ClientCertConfig `json:"client_cert"`
+}
+
+// ClientCertConfig names the form and header in which the gateway forwards
+// the client certificate its TLS server verified: "nginx"
+// ($ssl_client_escaped_cert, header X-SSL-Client-Cert by default),
+// "rfc9440" (Client-Cert) or "envoy" (x-forwarded-client-cert). It is
+// believed from trusted gateways only. Empty: certificate-bound tokens are
+// refused (no certificate reaches popguard).
+type ClientCertConfig struct {
+	Form   string `json:"form"`
+	Header string `json:"header"`
+}
+
+// option returns the Guard option of the configuration, or nil when off.
+func (c ClientCertConfig) option(gateways []string) (middleware.Option, error) {
+	var form middleware.ClientCertHeader
+	switch c.Form {
+	case "":
+		if c.Header != "" {
+			return nil, configErr("client_cert: a header without a form")
+		}
+		return nil, nil
+	case "nginx":
+		form = middleware.ClientCertNginx
+	case "rfc9440":
+		form = middleware.ClientCertRFC9440
+	case "envoy":
+		form = middleware.ClientCertEnvoy
+	default:
+		return nil, configErr("client_cert: form %q is not nginx, rfc9440 or envoy", c.Form)
+	}
+	return middleware.WithForwardedClientCert(form, c.Header, gateways...), nil
 }
 
 // IssuerConfig is one trusted issuer. Unknown fields are refused so a typo
@@ -166,6 +202,8 @@ type settings struct {
 	issuers     []IssuerConfig
 	routes      []route // longest prefix first
 	gateways    []netip.Prefix
+	gatewayList []string // as configured, for WithForwardedClientCert
+	clientCert  ClientCertConfig
 	replay      ReplayConfig
 	nonce       bool
 	msalCompat  bool
@@ -329,6 +367,10 @@ func (c *Config) validate() (*settings, error) {
 	}
 	sort.SliceStable(s.routes, func(i, j int) bool { return len(s.routes[i].prefix) > len(s.routes[j].prefix) })
 
+	if _, err := c.ClientCert.option(c.TrustedGateways); err != nil {
+		return nil, err
+	}
+	s.clientCert, s.gatewayList = c.ClientCert, c.TrustedGateways
 	if len(c.TrustedGateways) == 0 {
 		return nil, configErr("no trusted gateway (-trusted-gateway CIDR): every request would be refused")
 	}

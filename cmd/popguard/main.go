@@ -135,6 +135,7 @@ func parseFlags(cmd string, args []string, stderr io.Writer) (*Config, slog.Leve
 	fs.Var(&tenants, "tenant", "with -profile entra: a tenant id accepted (repeatable)")
 	acceptJWT := fs.Bool("accept-jwt-typ", false, `also accept access tokens with typ "JWT" (Microsoft Entra ID)`)
 	publicURL := fs.String("public-url", "", "the origin clients address (proofs are checked against it)")
+	certForm := fs.String("client-cert-header", "", "the form in which the gateway forwards the client certificate: nginx, rfc9440 or envoy (certificate-bound tokens)")
 	var routes, gateways multiFlag
 	fs.Var(&routes, "route", "PREFIX=MODE (repeatable); MODE: bearer, mixed, dpop, pop, proof, report:<mode>")
 	fs.Var(&gateways, "trusted-gateway", "CIDR or address of a gateway allowed to ask (repeatable)")
@@ -164,6 +165,9 @@ func parseFlags(cmd string, args []string, stderr io.Writer) (*Config, slog.Leve
 	}
 	if *publicURL != "" {
 		cfg.PublicURL = *publicURL
+	}
+	if *certForm != "" {
+		cfg.ClientCert.Form = *certForm
 	}
 	if *issuer != "" || *audience != "" || *jwks != "" || *profile != "" || len(tenants) > 0 {
 		if *issuer == "" || *audience == "" {
@@ -324,6 +328,13 @@ func prepare(ctx context.Context, s *settings, log *slog.Logger) (sv *service, o
 		popOpts = append(popOpts, validate.MSALBrowserCompat())
 	}
 	opts = append(opts, middleware.WithPoP(popOpts...))
+	certOpt, err := s.clientCert.option(s.gatewayList)
+	if err != nil {
+		return sv, nil, closers, err
+	}
+	if certOpt != nil {
+		opts = append(opts, certOpt)
+	}
 	if s.replay.Store == "memory" {
 		var mo []replay.MemoryOption
 		if s.replay.Capacity > 0 {
