@@ -1,4 +1,4 @@
-package validate
+package validate_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/benchutil"
 	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/validate"
 )
 
 // The order of VerifyRequest keeps an unauthenticated request cheap: the
@@ -25,27 +26,27 @@ const orderIssuer, orderAud, orderTarget = "https://issuer.order.test", "https:/
 
 type orderEnv struct {
 	iss    *sign.Issuer
-	jwt    *JWTVerifier
+	jwt    *validate.JWTVerifier
 	key    *sign.Key // the client's DPoP key
 	other  *sign.Key // signs forged signatures
-	proofs *ProofVerifier
+	proofs *validate.ProofVerifier
 }
 
-func newOrderEnv(t testing.TB, opts ...Option) *orderEnv {
+func newOrderEnv(t testing.TB, opts ...validate.Option) *orderEnv {
 	t.Helper()
 	iss, err := sign.NewIssuer(orderIssuer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := NewStaticKeySet(iss.JWKS())
+	keys, err := validate.NewStaticKeySet(iss.JWKS())
 	if err != nil {
 		t.Fatal(err)
 	}
-	jv, err := NewJWTVerifier(orderIssuer, keys, Audience(orderAud))
+	jv, err := validate.NewJWTVerifier(orderIssuer, keys, validate.Audience(orderAud))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pv, err := NewProofVerifier(opts...)
+	pv, err := validate.NewProofVerifier(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,33 +92,33 @@ func forgeJWT(tok string) string {
 	return tok[:i+1] + string(sig)
 }
 
-// countingVerifier stands for an introspection client: every call is a
+// orderCountingVerifier stands for an introspection client: every call is a
 // network round trip.
-type countingVerifier struct {
-	inner TokenVerifier
+type orderCountingVerifier struct {
+	inner validate.TokenVerifier
 	calls atomic.Int64
 }
 
-func (c *countingVerifier) VerifyToken(ctx context.Context, token string) (*Token, error) {
+func (c *orderCountingVerifier) VerifyToken(ctx context.Context, token string) (*validate.Token, error) {
 	c.calls.Add(1)
 	return c.inner.VerifyToken(ctx, token)
 }
 
-func orderReq(tok string) ProofRequest {
-	return ProofRequest{Method: "GET", Target: orderTarget, AccessToken: tok}
+func orderReq(tok string) validate.ProofRequest {
+	return validate.ProofRequest{Method: "GET", Target: orderTarget, AccessToken: tok}
 }
 
 func TestVerifyRequestOrder(t *testing.T) {
 	e := newOrderEnv(t)
 	ctx := context.Background()
 	tok := e.bound(t)
-	cache, err := NewTokenCache(e.jwt)
+	cache, err := validate.NewTokenCache(e.jwt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name   string
-		tokens TokenVerifier
+		tokens validate.TokenVerifier
 		tok    string
 		forged bool
 		code   popguard.ErrorCode
@@ -144,13 +145,13 @@ func TestVerifyRequestOrder(t *testing.T) {
 		wantErr(t, err, popguard.CodeInvalidDPoPProof, popguard.ReasonProofHTM)
 	})
 	t.Run("a remote verifier is called only for a proof with a valid signature", func(t *testing.T) {
-		remote := &countingVerifier{inner: e.jwt}
+		remote := &orderCountingVerifier{inner: e.jwt}
 		_, _, err := e.proofs.VerifyRequest(ctx, remote, e.proof(t, e.key, tok, true), orderReq(tok))
 		wantErr(t, err, popguard.CodeInvalidDPoPProof, popguard.ReasonProofSignature)
 		if n := remote.calls.Load(); n != 0 {
 			t.Fatalf("remote verifier called %d times for a forged proof", n)
 		}
-		cached, err := NewTokenCache(remote)
+		cached, err := validate.NewTokenCache(remote)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +211,7 @@ func TestProofDefaultAlgs(t *testing.T) {
 		}
 		_, err = e.proofs.Verify(p, orderReq(tok))
 		wantErr(t, err, popguard.CodeInvalidDPoPProof, popguard.ReasonProofAlg)
-		opt, err := NewProofVerifier(Algs(alg))
+		opt, err := validate.NewProofVerifier(validate.Algs(alg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,7 +236,7 @@ func wantErr(t testing.TB, err error, code popguard.ErrorCode, reason popguard.R
 // signature, both through VerifyRequest, beside the raw P-256 verify floor.
 // The ratio sub-benchmarks report each against the floor (x-raw-verify).
 func BenchmarkUnauthenticatedDPoP(b *testing.B) {
-	e := newOrderEnv(b, Algs("ES256", "ES384", "ES512", "PS256", "PS512", "RS256", "EdDSA"))
+	e := newOrderEnv(b, validate.Algs("ES256", "ES384", "ES512", "PS256", "PS512", "RS256", "EdDSA"))
 	tok := e.bound(b)
 	rsa4096, err := rsa.GenerateKey(rand.Reader, 4096)
 	if err != nil {
@@ -252,14 +253,14 @@ func BenchmarkUnauthenticatedDPoP(b *testing.B) {
 		}
 		for _, c := range []struct {
 			kind, tok string
-			run       func(p string, req ProofRequest) error
+			run       func(p string, req validate.ProofRequest) error
 		}{
-			{"proof", "junk", func(p string, req ProofRequest) error { _, err := e.proofs.Verify(p, req); return err }},
-			{"junk", "junk", func(p string, req ProofRequest) error {
+			{"proof", "junk", func(p string, req validate.ProofRequest) error { _, err := e.proofs.Verify(p, req); return err }},
+			{"junk", "junk", func(p string, req validate.ProofRequest) error {
 				_, _, err := e.proofs.VerifyRequest(context.Background(), e.jwt, p, req)
 				return err
 			}},
-			{"forged-jwt", forgeJWT(tok), func(p string, req ProofRequest) error {
+			{"forged-jwt", forgeJWT(tok), func(p string, req validate.ProofRequest) error {
 				_, _, err := e.proofs.VerifyRequest(context.Background(), e.jwt, p, req)
 				return err
 			}},

@@ -1,4 +1,4 @@
-package validate
+package validate_test
 
 import (
 	"context"
@@ -8,10 +8,8 @@ import (
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/internal/trace"
+	"github.com/popguard/popguard/validate"
 )
-
-// TraceAgrees is traceAgrees for the external tests (jwt_test.go).
-var TraceAgrees = traceAgrees
 
 // traceAgrees checks a traced run against an untraced one: the same
 // verdict, and a trace that reports a rejection exactly once, as its last
@@ -64,7 +62,7 @@ func TestTraceProofAccepted(t *testing.T) {
 		}
 	}
 	// Tracing is on the copy only.
-	if v.tr != nil {
+	if v.Traced() {
 		t.Fatal("trace.With changed the verifier it copied")
 	}
 }
@@ -78,14 +76,14 @@ func TestTraceMissingInputsSkip(t *testing.T) {
 			skipped = append(skipped, ev.Check)
 		}
 	}})
-	if _, err := tv.Verify(proof, ProofRequest{}); err != nil {
+	if _, err := tv.Verify(proof, validate.ProofRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(skipped); got != 6 { // htm, target, htu, ath, nonce, replay
 		t.Fatalf("skipped %q", skipped)
 	}
 	// The same request without the declaration is refused.
-	if _, err := v.Verify(proof, ProofRequest{}); err == nil {
+	if _, err := v.Verify(proof, validate.ProofRequest{}); err == nil {
 		t.Fatal("accepted without method and target")
 	}
 }
