@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -15,10 +15,7 @@ type nopVerifier struct{}
 func (nopVerifier) VerifyToken(context.Context, string) (*validate.Token, error) { return nil, nil }
 
 func TestAcceptsAudienceAndIssuers(t *testing.T) {
-	iss, err := sign.NewIssuer("https://a.test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := poptest.NewStaticIssuer("https://a.test")
 	keys, err := validate.NewStaticKeySet(iss.JWKS())
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 )
 
 // dpopBenchProof returns a verifier, a valid ES256 proof with ath and the
@@ -18,11 +18,7 @@ import (
 // every iteration.
 func dpopBenchProof(b testing.TB) (*validate.ProofVerifier, string, validate.ProofRequest) {
 	b.Helper()
-	k := sign.MustKey("ES256")
-	proof, err := k.Proof("GET", dpopTarget, sign.ProofOptions{AccessToken: dpopToken, IssuedAt: dpopNow})
-	if err != nil {
-		b.Fatal(err)
-	}
+	proof := poptest.NewClient().Proof("GET", dpopTarget, dpopToken, poptest.ProofOptions{IssuedAt: dpopNow})
 	v := dpopVerifierAt(b, dpopNow)
 	if _, err := v.Verify(proof, dpopRequest()); err != nil {
 		b.Fatal(err)

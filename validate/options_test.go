@@ -8,17 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
 // Every option applies to the constructors its doc names and is refused,
 // with its name, by the others.
 func TestOptionsApplyWhereDocumented(t *testing.T) {
-	iss, err := sign.NewIssuer("https://issuer")
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := poptest.NewStaticIssuer("https://issuer")
 	keys, err := validate.NewStaticKeySet(iss.JWKS())
 	if err != nil {
 		t.Fatal(err)

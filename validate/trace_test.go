@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/internal/trace"
 	"github.com/popguard/popguard/validate"
 )
@@ -93,7 +92,7 @@ func TestTraceVerifyRequest(t *testing.T) {
 	k := dpopES256()
 	at := e.token(t, map[string]any{"jkt": k.Thumbprint()})
 	p := dpopBase(k)
-	p.claims["ath"] = sign.ATH(at)
+	p.claims["ath"] = dpopATH(at)
 	proof := p.sign(t)
 	req := dpopRequest()
 	req.AccessToken = at
@@ -106,7 +105,7 @@ func TestTraceVerifyRequest(t *testing.T) {
 		t.Fatalf("events %+v", events)
 	}
 	other := e.token(t, map[string]any{"jkt": dpopES256b().Thumbprint()})
-	p.claims["ath"] = sign.ATH(other)
+	p.claims["ath"] = dpopATH(other)
 	proof = p.sign(t)
 	req.AccessToken = other
 	events = traceAgrees(t, func(tr trace.Tracer) error {
