@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/dpopclient"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -120,12 +121,13 @@ func FuzzProofVerify(f *testing.F) {
 		f.Add(dpopVector(f, name))
 	}
 	for _, alg := range []string{"ES256", "EdDSA", "PS256"} {
-		valid, err := sign.MustKey(alg).Proof("GET", dpopRFCResource, sign.ProofOptions{
-			AccessToken: dpopRFCToken, Nonce: dpopFuzzNonce, IssuedAt: time.Unix(dpopFig13IAT, 0),
-		})
+		key, err := dpopclient.GenerateKey(alg)
 		if err != nil {
 			f.Fatal(err)
 		}
+		valid := poptest.NewClientWithKey(key).Proof("GET", dpopRFCResource, dpopRFCToken, poptest.ProofOptions{
+			Nonce: dpopFuzzNonce, IssuedAt: time.Unix(dpopFig13IAT, 0),
+		})
 		f.Add(valid)
 		for _, m := range dpopFuzzMutations(valid) {
 			f.Add(m)

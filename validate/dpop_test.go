@@ -28,6 +28,7 @@ import (
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
 	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/internal/trace"
 	"github.com/popguard/popguard/validate"
 )
@@ -386,8 +387,20 @@ func TestRFC9449ATHIndependent(t *testing.T) {
 	if got := jose.HashB64(dpopRFCToken); got != ath {
 		t.Fatalf("jose.HashB64 = %s", got)
 	}
+	// The client side: the test kit's proofs carry the same ath.
+	_, kitPayload, _ := dpopSplit(t, poptest.NewClient().Proof("GET", dpopRFCResource, dpopRFCToken, poptest.ProofOptions{}))
+	raw, err := base64.RawURLEncoding.DecodeString(kitPayload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kit struct {
+		ATH string `json:"ath"`
+	}
+	if err := json.Unmarshal(raw, &kit); err != nil || kit.ATH != ath {
+		t.Fatalf("poptest proof ath = %q (%v)", kit.ATH, err)
+	}
 	if got := dpopATH(dpopRFCToken); got != ath {
-		t.Fatalf("sign.ATH = %s", got)
+		t.Fatalf("dpopATH = %s", got)
 	}
 }
 
