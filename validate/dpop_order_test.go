@@ -2,6 +2,7 @@ package validate_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
@@ -11,8 +12,9 @@ import (
 	"testing"
 
 	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/dpopclient"
 	"github.com/popguard/popguard/internal/benchutil"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -25,19 +27,16 @@ import (
 const orderIssuer, orderAud, orderTarget = "https://issuer.order.test", "https://api.order.test", "https://api.order.test/r"
 
 type orderEnv struct {
-	iss    *sign.Issuer
+	iss    *poptest.Issuer
 	jwt    *validate.JWTVerifier
-	key    *sign.Key // the client's DPoP key
-	other  *sign.Key // signs forged signatures
+	key    *poptest.Client // the client's DPoP key
+	other  *poptest.Client // signs forged signatures
 	proofs *validate.ProofVerifier
 }
 
 func newOrderEnv(t testing.TB, opts ...validate.Option) *orderEnv {
 	t.Helper()
-	iss, err := sign.NewIssuer(orderIssuer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := poptest.NewStaticIssuer(orderIssuer)
 	keys, err := validate.NewStaticKeySet(iss.JWKS())
 	if err != nil {
 		t.Fatal(err)
@@ -50,33 +49,43 @@ func newOrderEnv(t testing.TB, opts ...validate.Option) *orderEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &orderEnv{iss: iss, jwt: jv, key: sign.MustKey("ES256"), other: sign.MustKey("ES256"), proofs: pv}
+	return &orderEnv{iss: iss, jwt: jv, key: poptest.NewClient(), other: poptest.NewClient(), proofs: pv}
 }
 
 func (e *orderEnv) bound(t testing.TB) string {
 	t.Helper()
-	tok, err := e.iss.Token(sign.TokenOptions{Subject: "bob", ClientID: "app", Audience: orderAud, Cnf: map[string]any{"jkt": e.key.Thumbprint()}})
+	return e.iss.Token(poptest.TokenOptions{Subject: "bob", ClientID: "app", Audience: orderAud, DPoP: e.key})
+}
+
+// orderClient is a client with a new key for alg.
+func orderClient(t testing.TB, alg string) *poptest.Client {
+	t.Helper()
+	k, err := dpopclient.GenerateKey(alg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tok
+	return poptest.NewClientWithKey(k)
+}
+
+// orderClientOf is a client signing with signer under alg.
+func orderClientOf(t testing.TB, signer crypto.Signer, alg string) *poptest.Client {
+	t.Helper()
+	k, err := dpopclient.NewKey(signer, alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return poptest.NewClientWithKey(k)
 }
 
 // proof signs a proof for tok with k; forged swaps in a signature made by
 // another key over the same input, so only the signature check fails.
-func (e *orderEnv) proof(t testing.TB, k *sign.Key, tok string, forged bool) string {
+func (e *orderEnv) proof(t testing.TB, k *poptest.Client, tok string, forged bool) string {
 	t.Helper()
-	p, err := k.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: tok})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := k.Proof("GET", orderTarget, tok, poptest.ProofOptions{})
 	if !forged {
 		return p
 	}
-	q, err := e.other.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: tok})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := e.other.Proof("GET", orderTarget, tok, poptest.ProofOptions{})
 	return p[:strings.LastIndexByte(p, '.')] + q[strings.LastIndexByte(q, '.'):]
 }
 
@@ -172,10 +181,7 @@ func TestVerifyRequestOrder(t *testing.T) {
 		}
 	})
 	t.Run("binding: a valid proof by another key", func(t *testing.T) {
-		p, err := e.other.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: tok})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := e.other.Proof("GET", orderTarget, tok, poptest.ProofOptions{})
 		_, _, err = e.proofs.VerifyRequest(ctx, e.jwt, p, orderReq(tok))
 		wantErr(t, err, popguard.CodeInvalidToken, popguard.ReasonTokenKeyBinding)
 	})
@@ -204,12 +210,9 @@ func TestProofDefaultAlgs(t *testing.T) {
 	e := newOrderEnv(t)
 	tok := e.bound(t)
 	for _, alg := range []string{"ES384", "ES512", "PS384", "PS512"} {
-		k := sign.MustKey(alg)
-		p, err := k.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: tok})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = e.proofs.Verify(p, orderReq(tok))
+		k := orderClient(t, alg)
+		p := k.Proof("GET", orderTarget, tok, poptest.ProofOptions{})
+		_, err := e.proofs.Verify(p, orderReq(tok))
 		wantErr(t, err, popguard.CodeInvalidDPoPProof, popguard.ReasonProofAlg)
 		opt, err := validate.NewProofVerifier(validate.Algs(alg))
 		if err != nil {
@@ -243,13 +246,13 @@ func BenchmarkUnauthenticatedDPoP(b *testing.B) {
 		b.Fatal(err)
 	}
 	floor := benchutil.Measure(b, "raw-p256", BenchmarkRawP256Verify)
-	for _, k := range []*sign.Key{
-		sign.MustKey("ES256"), sign.MustKey("ES384"), sign.MustKey("ES512"), sign.MustKey("EdDSA"),
-		sign.MustKey("PS256"), {Alg: "PS512", Signer: rsa4096}, {Alg: "RS256", Signer: rsa4096},
+	for _, k := range []*poptest.Client{
+		orderClient(b, "ES256"), orderClient(b, "ES384"), orderClient(b, "ES512"), orderClient(b, "EdDSA"),
+		orderClient(b, "PS256"), orderClientOf(b, rsa4096, "PS512"), orderClientOf(b, rsa4096, "RS256"),
 	} {
-		name := k.Alg
-		if _, ok := k.Signer.(*rsa.PrivateKey); ok {
-			name += "-" + strconv.Itoa(k.Signer.(*rsa.PrivateKey).N.BitLen())
+		name := k.Key().Alg()
+		if pub, ok := k.Key().Public().(*rsa.PublicKey); ok {
+			name += "-" + strconv.Itoa(pub.N.BitLen())
 		}
 		for _, c := range []struct {
 			kind, tok string
@@ -265,10 +268,7 @@ func BenchmarkUnauthenticatedDPoP(b *testing.B) {
 				return err
 			}},
 		} {
-			p, err := k.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: c.tok})
-			if err != nil {
-				b.Fatal(err)
-			}
+			p := k.Proof("GET", orderTarget, c.tok, poptest.ProofOptions{})
 			req := orderReq(c.tok)
 			ns := benchutil.Measure(b, name+"/"+c.kind, func(b *testing.B) {
 				b.ReportAllocs()
@@ -307,10 +307,7 @@ func TestProofNextNonce(t *testing.T) {
 	e := newOrderEnv(t)
 	tok := e.bound(t)
 	for _, c := range []struct{ nonce, next string }{{"old", "new"}, {"new", ""}} {
-		p, err := e.key.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: tok, Nonce: c.nonce})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := e.key.Proof("GET", orderTarget, tok, poptest.ProofOptions{Nonce: c.nonce})
 		req := orderReq(tok)
 		req.Nonces = rotatingNonces{}
 		got, _, err := e.proofs.VerifyRequest(context.Background(), e.jwt, p, req)
@@ -318,12 +315,9 @@ func TestProofNextNonce(t *testing.T) {
 			t.Errorf("nonce %q: NextNonce %q, %v; want %q", c.nonce, got.NextNonce, err, c.next)
 		}
 	}
-	p, err := e.key.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: tok, Nonce: "forged"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := e.key.Proof("GET", orderTarget, tok, poptest.ProofOptions{Nonce: "forged"})
 	req := orderReq(tok)
 	req.Nonces = rotatingNonces{}
-	_, _, err = e.proofs.VerifyRequest(context.Background(), e.jwt, p, req)
+	_, _, err := e.proofs.VerifyRequest(context.Background(), e.jwt, p, req)
 	wantErr(t, err, popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid)
 }
