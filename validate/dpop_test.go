@@ -28,8 +28,8 @@ import (
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
 	"github.com/popguard/popguard/internal/sign"
-	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/internal/trace"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
