@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/internal/uri"
 )
 
 // Errors of Transport.RoundTrip, matched with errors.Is.
@@ -156,7 +157,7 @@ func (e exchanger) send(base http.RoundTripper, req *http.Request, body io.ReadC
 	r := req.Clone(req.Context())
 	r.Body = body
 	if e.pop {
-		host, path := shrHost(req.URL), req.URL.EscapedPath()
+		host, path := uri.HostPort(req.URL), req.URL.EscapedPath()
 		var ts time.Time
 		if nonce != "" {
 			ts = e.nonces.popTime(nonce + " " + req.Method + " " + host + path)
@@ -246,19 +247,6 @@ func htuOf(u *url.URL) string {
 		v.Path, v.RawPath = "/", ""
 	}
 	return v.String()
-}
-
-// shrHost returns host[:port] as MSAL.NET writes u: the default port of the
-// scheme dropped.
-func shrHost(u *url.URL) string {
-	host, port := u.Hostname(), u.Port()
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
-		return host
-	}
-	return host + ":" + port
 }
 
 // originOf returns scheme://host[:port] in lower case, default port dropped.

@@ -10,6 +10,7 @@ import (
 	"github.com/popguard/popguard/dpopclient"
 	"github.com/popguard/popguard/internal/clientkey"
 	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/internal/uri"
 )
 
 // Client plays a DPoP or Microsoft PoP client in tests: it holds a key and
@@ -161,7 +162,7 @@ func (c *Client) SHR(method, target, accessToken string, o SHROptions) string {
 		u = &url.URL{}
 	}
 	so := sign.SHROptions{
-		Method: method, Host: hostPort(u), Path: u.EscapedPath(), RawQuery: u.RawQuery,
+		Method: method, Host: uri.HostPort(u), Path: u.EscapedPath(), RawQuery: u.RawQuery,
 		Nonce: o.Nonce, TS: o.Time, Body: o.Body, ExtraClaims: o.Claims, Header: o.Header,
 	}
 	switch o.Format {
@@ -229,16 +230,4 @@ func target(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host + r.URL.RequestURI()
-}
-
-// hostPort is u's host[:port], the default port dropped, as MSAL.NET writes u.
-func hostPort(u *url.URL) string {
-	host, port := u.Hostname(), u.Port()
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
-		return host
-	}
-	return host + ":" + port
 }

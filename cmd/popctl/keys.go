@@ -8,8 +8,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -141,22 +139,7 @@ func newPrivateKey(signer crypto.Signer, alg, kid string) (*privateKey, error) {
 
 // generateKey returns a new key for one of keygenAlgs.
 func generateKey(alg string) (*privateKey, error) {
-	var s crypto.Signer
-	var err error
-	switch alg {
-	case "ES256":
-		s, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "ES384":
-		s, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case "ES512":
-		s, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
-		s, err = rsa.GenerateKey(rand.Reader, 2048)
-	case "EdDSA":
-		_, s, err = ed25519.GenerateKey(rand.Reader)
-	default:
-		return nil, fmt.Errorf("unsupported alg %q", alg)
-	}
+	s, err := jose.GenerateKey(alg)
 	if err != nil {
 		return nil, err
 	}

@@ -5,10 +5,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 )
@@ -226,4 +228,24 @@ func IsB64URL(s string) bool {
 	return !strings.ContainsFunc(s, func(r rune) bool {
 		return !(('A' <= r && r <= 'Z') || ('a' <= r && r <= 'z') || ('0' <= r && r <= '9') || r == '-' || r == '_')
 	})
+}
+
+// GenerateKey returns a new private key for the JWS algorithm alg: ES256,
+// ES384, ES512 (their curves), RS256..RS512 and PS256..PS512 (2048-bit
+// RSA), or EdDSA (Ed25519, also named so).
+func GenerateKey(alg string) (crypto.Signer, error) {
+	switch alg {
+	case "ES256":
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "ES384":
+		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case "ES512":
+		return ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+		return rsa.GenerateKey(rand.Reader, 2048)
+	case "EdDSA", "Ed25519":
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		return k, err
+	}
+	return nil, fmt.Errorf("unsupported alg %q", alg)
 }

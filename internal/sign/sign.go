@@ -7,7 +7,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -19,6 +18,8 @@ import (
 	"math/big"
 	"strings"
 	"time"
+
+	"github.com/popguard/popguard/internal/jose"
 )
 
 var b64 = base64.RawURLEncoding
@@ -32,24 +33,9 @@ type Key struct {
 // NewKey generates a key for alg: ES256, ES384, ES512, RS256..RS512,
 // PS256..PS512 (2048-bit RSA) or EdDSA.
 func NewKey(alg string) (*Key, error) {
-	var s crypto.Signer
-	var err error
-	switch alg {
-	case "ES256":
-		s, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "ES384":
-		s, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case "ES512":
-		s, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
-		s, err = rsa.GenerateKey(rand.Reader, 2048)
-	case "EdDSA", "Ed25519":
-		_, s, err = ed25519.GenerateKey(rand.Reader)
-	default:
-		return nil, fmt.Errorf("sign: unsupported alg %q", alg)
-	}
+	s, err := jose.GenerateKey(alg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sign: %w", err)
 	}
 	return &Key{Alg: alg, Signer: s}, nil
 }

@@ -38,6 +38,7 @@ package uri
 
 import (
 	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/popguard/popguard/internal/ascii"
@@ -299,4 +300,18 @@ func atoi(s string) int {
 		v = v*10 + int(s[i]-'0')
 	}
 	return v
+}
+
+// HostPort returns u's host[:port] as a client writes it in a signed
+// request's u claim: the default port of the scheme dropped, an IPv6
+// literal in brackets.
+func HostPort(u *url.URL) string {
+	host, port := u.Hostname(), u.Port()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		return host
+	}
+	return host + ":" + port
 }
