@@ -60,8 +60,9 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/dpopclient"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -202,9 +203,9 @@ func advAccept(t *testing.T, h *harness, resp response, subject string, scheme p
 // advProofParts returns the header and claims of a valid DPoP proof by k
 // for GET htu over tok, with set applied to the claims and hset to the
 // header (a nil value deletes the member).
-func advProofParts(k *sign.Key, htu, tok string, hset, set map[string]any) (map[string]any, map[string]any) {
-	hdr := map[string]any{"typ": "dpop+jwt", "alg": k.Alg, "jwk": k.PublicJWK(nil)}
-	claims := map[string]any{"jti": sign.RandomID(), "htm": "GET", "htu": htu, "iat": time.Now().Unix(), "ath": sign.ATH(tok)}
+func advProofParts(k *poptest.Client, htu, tok string, hset, set map[string]any) (map[string]any, map[string]any) {
+	hdr := map[string]any{"typ": "dpop+jwt", "alg": k.Key().Alg(), "jwk": k.JWK()}
+	claims := map[string]any{"jti": advRandomID(), "htm": "GET", "htu": htu, "iat": time.Now().Unix(), "ath": advHash(tok)}
 	for n, v := range hset {
 		if v == nil {
 			delete(hdr, n)
@@ -232,23 +233,76 @@ func advJSON(t *testing.T, v any) []byte {
 }
 
 // advSigned signs header and claims with k (the header's alg is kept).
-func advSigned(t *testing.T, k *sign.Key, hdr, claims map[string]any) string {
+func advSigned(t *testing.T, k *poptest.Client, hdr, claims map[string]any) string {
 	t.Helper()
-	s, err := k.SignRaw(advJSON(t, hdr), advJSON(t, claims))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return k.Sign(advJSON(t, hdr), advJSON(t, claims))
 }
 
 // advRawSigned signs exact header and payload JSON with k.
-func advRawSigned(t *testing.T, k *sign.Key, hdr, payload string) string {
+func advRawSigned(t *testing.T, k *poptest.Client, hdr, payload string) string {
 	t.Helper()
-	s, err := k.SignRaw([]byte(hdr), []byte(payload))
+	return k.Sign([]byte(hdr), []byte(payload))
+}
+
+// advParts returns the decoded header and payload of a compact JWS, for
+// tests that alter what poptest wrote before signing it again.
+func advParts(t *testing.T, jws string) (header, payload []byte) {
+	t.Helper()
+	seg := strings.Split(jws, ".")
+	if len(seg) != 3 {
+		t.Fatalf("%d segments in a compact JWS", len(seg))
+	}
+	header, err := advB64.DecodeString(seg[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	payload, err = advB64.DecodeString(seg[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return header, payload
+}
+
+// advECDSA returns the JWS signature (r || s) of input under SHA-256 with
+// priv, whatever its curve: for signing input poptest will not sign (a raw
+// payload) or with a key the alg does not fit.
+func advECDSA(t *testing.T, priv *ecdsa.PrivateKey, input []byte) []byte {
+	t.Helper()
+	digest := sha256.Sum256(input)
+	r, s, err := ecdsa.Sign(rand.Reader, priv, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := (priv.Curve.Params().BitSize + 7) / 8
+	out := make([]byte, 2*size)
+	r.FillBytes(out[:size])
+	s.FillBytes(out[size:])
+	return out
+}
+
+// advRandomID is a random 128-bit base64url identifier (a jti).
+func advRandomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return advB64.EncodeToString(b[:])
+}
+
+// advHash is base64url(SHA-256(s)): ath, and the q and h hashes.
+func advHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return advB64.EncodeToString(sum[:])
+}
+
+// advHClaim is an h claim covering names in the given order (lower-cased),
+// hashed over "name: value" lines joined by "\n".
+func advHClaim(hdr http.Header, names ...string) []any {
+	lower := make([]string, len(names))
+	lines := make([]string, len(names))
+	for i, n := range names {
+		lower[i] = strings.ToLower(n)
+		lines[i] = lower[i] + ": " + hdr.Get(n)
+	}
+	return []any{lower, advHash(strings.Join(lines, "\n"))}
 }
 
 // advHMAC returns the compact JWS of hdr.claims under HMAC-SHA256(key).
@@ -289,7 +343,7 @@ func advFakeRSA(bits int, e string) map[string]any {
 func advTokenClaims(sub string, cnf map[string]any) map[string]any {
 	now := time.Now()
 	c := map[string]any{"iss": issuerURL, "sub": sub, "aud": audience, "client_id": "app", "iat": now.Unix(),
-		"exp": now.Add(5 * time.Minute).Unix(), "jti": sign.RandomID(), "scope": "read"}
+		"exp": now.Add(5 * time.Minute).Unix(), "jti": advRandomID(), "scope": "read"}
 	if cnf != nil {
 		c["cnf"] = cnf
 	}
@@ -300,7 +354,7 @@ func advTokenClaims(sub string, cnf map[string]any) map[string]any {
 // token as Microsoft Entra ID binds it (cnf.kid = RFC 7638 thumbprint).
 type advPoP struct {
 	*harness
-	pk    *sign.Key
+	pk    *poptest.Client
 	token string
 	srv   *httptest.Server
 }
@@ -308,47 +362,39 @@ type advPoP struct {
 func newAdvPoP(t *testing.T, public string, mode popguard.Mode, opts ...middleware.Option) *advPoP {
 	t.Helper()
 	h := newHarness(t, append([]middleware.Option{middleware.WithPublicURL(public), middleware.WithPoP()}, opts...)...)
-	k := sign.MustKey("ES256")
-	tok := h.token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Scope: "read",
-		Cnf: map[string]any{"kid": k.Thumbprint(), "xms_ksl": "sw"}})
+	k := poptest.NewClient()
+	tok := h.token(poptest.TokenOptions{Subject: "carol", ClientID: "msal-app", Scope: "read",
+		Claims: map[string]any{"cnf": map[string]any{"kid": k.Thumbprint(), "xms_ksl": "sw"}}})
 	return &advPoP{harness: h, pk: k, token: tok, srv: advServer(t, h.route(mode))}
 }
 
-// shr signs an SHR for the PoP token with the PoP key; defaults: GET
-// api.test /r in MSAL.NET form.
-func (p *advPoP) shr(t *testing.T, o sign.SHROptions) string {
+// advSHRTarget is what the SHRs of the PoP tests sign by default: GET
+// api.test /r (in MSAL.NET form unless the options say otherwise).
+const advSHRTarget = "https://api.test/r"
+
+// shr signs an SHR for the PoP token with the PoP key for GET advSHRTarget.
+func (p *advPoP) shr(t *testing.T, o poptest.SHROptions) string {
 	t.Helper()
-	return p.shrBy(t, p.pk, p.token, o)
+	return p.shrTo(t, "GET", advSHRTarget, o)
 }
 
-func (p *advPoP) shrBy(t *testing.T, k *sign.Key, tok string, o sign.SHROptions) string {
+// shrTo signs an SHR for the PoP token with the PoP key for method and
+// target (u and p; the query only where o covers it).
+func (p *advPoP) shrTo(t *testing.T, method, target string, o poptest.SHROptions) string {
 	t.Helper()
-	if o.Method == "" {
-		o.Method = "GET"
-	}
-	if o.Host == "" {
-		o.Host = "api.test"
-	}
-	if o.Path == "" {
-		o.Path = "/r"
-	}
-	s, err := k.SHR(tok, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return p.pk.SHR(method, target, p.token, o)
+}
+
+// shrBy signs an SHR for tok with k for GET advSHRTarget.
+func (p *advPoP) shrBy(t *testing.T, k *poptest.Client, tok string, o poptest.SHROptions) string {
+	t.Helper()
+	return k.SHR("GET", advSHRTarget, tok, o)
 }
 
 // shrEdit signs the SHR after edit rewrote its payload JSON.
-func (p *advPoP) shrEdit(t *testing.T, o sign.SHROptions, edit func(payload string) string) string {
+func (p *advPoP) shrEdit(t *testing.T, o poptest.SHROptions, edit func(payload string) string) string {
 	t.Helper()
-	if o.Method == "" {
-		o.Method, o.Host, o.Path = "GET", "api.test", "/r"
-	}
-	hdr, pl, err := p.pk.SHRParts(p.token, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hdr, pl := advParts(t, p.shr(t, o))
 	return advRawSigned(t, p.pk, string(hdr), edit(string(pl)))
 }
 
@@ -365,7 +411,7 @@ func TestAdversarialProofStructure(t *testing.T) {
 		t.Helper()
 		advReject(t, h, send(t, proof), 401, popguard.CodeInvalidDPoPProof, reason)
 	}
-	signed := func(t *testing.T, k *sign.Key, hset, set map[string]any) string {
+	signed := func(t *testing.T, k *poptest.Client, hset, set map[string]any) string {
 		hdr, claims := advProofParts(k, target, tok, hset, set)
 		return advSigned(t, k, hdr, claims)
 	}
@@ -384,11 +430,11 @@ func TestAdversarialProofStructure(t *testing.T) {
 	})
 	t.Run("alg HS256 keyed with the jwk JSON", func(t *testing.T) {
 		hdr, claims := advProofParts(h.key, target, tok, map[string]any{"alg": "HS256"}, nil)
-		proofReject(t, advHMAC(t, advJSON(t, h.key.PublicJWK(nil)), hdr, claims), popguard.ReasonProofAlg)
+		proofReject(t, advHMAC(t, advJSON(t, h.key.JWK()), hdr, claims), popguard.ReasonProofAlg)
 	})
 	t.Run("alg HS256 keyed with the jwk x", func(t *testing.T) {
 		hdr, claims := advProofParts(h.key, target, tok, map[string]any{"alg": "HS256"}, nil)
-		x, _ := advB64.DecodeString(h.key.PublicJWK(nil)["x"].(string))
+		x, _ := advB64.DecodeString(h.key.JWK()["x"].(string))
 		proofReject(t, advHMAC(t, x, hdr, claims), popguard.ReasonProofAlg)
 	})
 	for _, c := range []struct {
@@ -402,24 +448,35 @@ func TestAdversarialProofStructure(t *testing.T) {
 		{"RS256 with a huge e", advFakeRSA(2048, advB64.EncodeToString([]byte{1, 0, 0, 0, 0, 1})), "RS256"},
 		{"RS256 with e = 1", advFakeRSA(2048, "AQ"), "RS256"},
 		{"jwk kty oct with k", map[string]any{"kty": "oct", "k": advB64.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))}, "ES256"},
-		{"jwk without kty", map[string]any{"crv": "P-256", "x": h.key.PublicJWK(nil)["x"], "y": h.key.PublicJWK(nil)["y"]}, "ES256"},
-		{"jwk point not on the curve", map[string]any{"kty": "EC", "crv": "P-256", "x": h.key.PublicJWK(nil)["x"], "y": h.key.PublicJWK(nil)["x"]}, "ES256"},
+		{"jwk without kty", map[string]any{"crv": "P-256", "x": h.key.JWK()["x"], "y": h.key.JWK()["y"]}, "ES256"},
+		{"jwk point not on the curve", map[string]any{"kty": "EC", "crv": "P-256", "x": h.key.JWK()["x"], "y": h.key.JWK()["x"]}, "ES256"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			proofReject(t, signed(t, h.key, map[string]any{"alg": c.alg, "jwk": c.jwk}, nil), popguard.ReasonProofJWK)
 		})
 	}
-	priv := h.key.Signer.(*ecdsa.PrivateKey)
+	priv := h.priv
 	for _, member := range []string{"d", "p", "q", "dp", "dq", "qi", "oth"} {
 		t.Run("jwk with private member "+member, func(t *testing.T) {
-			jwk := h.key.PublicJWK(map[string]any{member: advB64.EncodeToString(priv.D.Bytes())})
+			jwk := h.key.JWK()
+			jwk[member] = advB64.EncodeToString(priv.D.Bytes())
 			proofReject(t, signed(t, h.key, map[string]any{"jwk": jwk}, nil), popguard.ReasonProofJWK)
 		})
 	}
 	t.Run("ES256 alg with a P-384 key", func(t *testing.T) {
-		k384 := sign.MustKey("ES384")
-		k := &sign.Key{Alg: "ES256", Signer: k384.Signer}
-		proofReject(t, signed(t, k, map[string]any{"jwk": k384.PublicJWK(nil)}, nil), popguard.ReasonProofAlg)
+		priv384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k384, err := dpopclient.NewKey(priv384, "ES384")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The header says ES256 (h.key's alg) over the P-384 jwk; the
+		// signature is SHA-256 signed with the P-384 key.
+		hdr, claims := advProofParts(h.key, target, tok, map[string]any{"jwk": poptest.NewClientWithKey(k384).JWK()}, nil)
+		in := advB64.EncodeToString(advJSON(t, hdr)) + "." + advB64.EncodeToString(advJSON(t, claims))
+		proofReject(t, in+"."+advB64.EncodeToString(advECDSA(t, priv384, []byte(in))), popguard.ReasonProofAlg)
 	})
 	t.Run("ES256 alg with an RSA jwk", func(t *testing.T) {
 		proofReject(t, signed(t, h.key, map[string]any{"jwk": advFakeRSA(2048, "AQAB")}, nil), popguard.ReasonProofAlg)
@@ -482,10 +539,7 @@ func TestAdversarialProofStructure(t *testing.T) {
 		hdr, claims := advProofParts(h.key, target, tok, map[string]any{"b64": false, "crit": []string{"b64"}}, nil)
 		hb, cb := advJSON(t, hdr), advJSON(t, claims)
 		in := advB64.EncodeToString(hb) + "." + string(cb)
-		sig, err := h.key.Sign([]byte(in))
-		if err != nil {
-			t.Fatal(err)
-		}
+		sig := advECDSA(t, h.priv, []byte(in))
 		// The raw payload holds commas: a proxy-folded header to the Guard.
 		proofReject(t, in+"."+advB64.EncodeToString(sig), popguard.ReasonProofMultiple)
 	})
@@ -518,11 +572,11 @@ func TestAdversarialProofStructure(t *testing.T) {
 		advAccept(t, h, send(t, signed(t, h.key, map[string]any{"kid": "https://evil.test/keys#1"}, nil)), bob.Subject, popguard.DPoP)
 	})
 	t.Run("kid pointing elsewhere does not rescue a foreign jwk", func(t *testing.T) {
-		thief := sign.MustKey("ES256")
+		thief := poptest.NewClient()
 		p := signed(t, thief, map[string]any{"kid": h.key.Thumbprint()}, nil)
 		advReject(t, h, send(t, p), 401, popguard.CodeInvalidToken, popguard.ReasonTokenKeyBinding)
 	})
-	jwkJSON := string(advJSON(t, h.key.PublicJWK(nil)))
+	jwkJSON := string(advJSON(t, h.key.JWK()))
 	rawClaims := func() map[string]any {
 		_, c := advProofParts(h.key, target, tok, nil, nil)
 		return c
@@ -532,7 +586,7 @@ func TestAdversarialProofStructure(t *testing.T) {
 	}{
 		{"typ twice", `{"typ":"JWT","alg":"ES256","typ":"dpop+jwt","jwk":` + jwkJSON + `}`, ""},
 		{"alg twice", `{"typ":"dpop+jwt","alg":"none","alg":"ES256","jwk":` + jwkJSON + `}`, ""},
-		{"jwk twice", `{"typ":"dpop+jwt","alg":"ES256","jwk":` + string(advJSON(t, sign.MustKey("ES256").PublicJWK(nil))) + `,"jwk":` + jwkJSON + `}`, ""},
+		{"jwk twice", `{"typ":"dpop+jwt","alg":"ES256","jwk":` + string(advJSON(t, poptest.NewClient().JWK())) + `,"jwk":` + jwkJSON + `}`, ""},
 		{"htu twice", "", `"htu":"https://evil.test/r"`},
 		{"jti twice", "", `"jti":"fixed-jti"`},
 		{"duplicate in nested jwk", `{"typ":"dpop+jwt","alg":"ES256","jwk":` + strings.Replace(jwkJSON, `{`, `{"crv":"P-384",`, 1) + `}`, ""},
@@ -591,7 +645,8 @@ func TestAdversarialProofStructure(t *testing.T) {
 		proofReject(t, signed(t, h.key, nil, map[string]any{"jti": strings.Repeat("j", 257)}), popguard.ReasonProofJTI)
 	})
 	t.Run("1 MB jwk: refused by the HTTP server", func(t *testing.T) {
-		jwk := h.key.PublicJWK(map[string]any{"pad": strings.Repeat("A", 1<<20)})
+		jwk := h.key.JWK()
+		jwk["pad"] = strings.Repeat("A", 1<<20)
 		p := signed(t, h.key, map[string]any{"jwk": jwk}, nil)
 		resp := h.advRaw(t, srv, "GET /r HTTP/1.1", "Host: api.test", "Authorization: DPoP "+tok, "DPoP: "+p)
 		advServerReject(t, h, resp, 431, 0)
@@ -599,10 +654,10 @@ func TestAdversarialProofStructure(t *testing.T) {
 	t.Run("deeply nested JSON in the payload", func(t *testing.T) {
 		c := rawClaims()
 		c["x"] = json.RawMessage(strings.Repeat("[", 40) + strings.Repeat("]", 40))
-		proofReject(t, advSigned(t, h.key, map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": h.key.PublicJWK(nil)}, c), popguard.ReasonProofMalformed)
+		proofReject(t, advSigned(t, h.key, map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": h.key.JWK()}, c), popguard.ReasonProofMalformed)
 	})
 	t.Run("deeply nested JSON in the header", func(t *testing.T) {
-		hdr := map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": h.key.PublicJWK(nil),
+		hdr := map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": h.key.JWK(),
 			"x": json.RawMessage(strings.Repeat(`{"a":`, 30) + "1" + strings.Repeat("}", 30))}
 		proofReject(t, advSigned(t, h.key, hdr, rawClaims()), popguard.ReasonProofMalformed)
 	})
@@ -614,7 +669,7 @@ func TestAdversarialProofStructure(t *testing.T) {
 			if iat == "1.5e10" {
 				want = popguard.ReasonProofIAT // a number, far in the future
 			}
-			proofReject(t, advSigned(t, h.key, map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": h.key.PublicJWK(nil)}, c), want)
+			proofReject(t, advSigned(t, h.key, map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": h.key.JWK()}, c), want)
 		})
 	}
 	t.Run("invalid UTF-8 in a claim", func(t *testing.T) {
@@ -693,13 +748,13 @@ func TestAdversarialFraming(t *testing.T) {
 		advServerReject(t, h, raw(t, lines...), 431, 0)
 	})
 	t.Run("ID-token-like JWT (typ JWT) as a Bearer access token", func(t *testing.T) {
-		id := h.token(sign.TokenOptions{Subject: "alice", ClientID: "legacy-app", Typ: "JWT", Extra: map[string]any{"nonce": "n", "azp": "legacy-app"}})
+		id := h.token(poptest.TokenOptions{Subject: "alice", ClientID: "legacy-app", Typ: "JWT", Claims: map[string]any{"nonce": "n", "azp": "legacy-app"}})
 		resp := h.advHTTP(t, srv, "GET", "/r", "Authorization", "Bearer "+id)
 		advReject(t, h, resp, 401, popguard.CodeInvalidToken, popguard.ReasonTokenType)
 	})
 	t.Run("ID-token-like JWT without typ as a Bearer access token", func(t *testing.T) {
-		k := h.iss.Key
-		id := advSigned(t, k, map[string]any{"alg": "ES256", "kid": h.iss.KID}, advTokenClaims("alice", nil))
+		// The issuer's key, header {"alg","kid"}, exactly these claims.
+		id := h.token(poptest.TokenOptions{Typ: "-", Claims: advTokenClaims("alice", nil)})
 		resp := h.advHTTP(t, srv, "GET", "/r", "Authorization", "Bearer "+id)
 		advReject(t, h, resp, 401, popguard.CodeInvalidToken, popguard.ReasonTokenType)
 	})
@@ -717,25 +772,22 @@ func TestAdversarialSHR(t *testing.T) {
 		advReject(t, p.harness, resp, 401, popguard.CodeInvalidToken, reason)
 	}
 	t.Run("control: a valid SHR is accepted", func(t *testing.T) {
-		advAccept(t, p.harness, send(t, "/r", p.shr(t, sign.SHROptions{})), "carol", popguard.PoP)
+		advAccept(t, p.harness, send(t, "/r", p.shr(t, poptest.SHROptions{})), "carol", popguard.PoP)
 	})
 	t.Run("attacker's cnf.jwk with the victim's token", func(t *testing.T) {
-		thief := sign.MustKey("ES256")
-		reject(t, send(t, "/r", p.shrBy(t, thief, p.token, sign.SHROptions{})), popguard.ReasonTokenKeyBinding)
+		thief := poptest.NewClient()
+		reject(t, send(t, "/r", p.shrBy(t, thief, p.token, poptest.SHROptions{})), popguard.ReasonTokenKeyBinding)
 	})
 	t.Run("victim's cnf.jwk copied, signed by the attacker", func(t *testing.T) {
-		thief := &sign.Key{Alg: "ES256", Signer: sign.MustKey("ES256").Signer}
-		hdr, pl, err := p.pk.SHRParts(p.token, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/r"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		thief := poptest.NewClient()
+		hdr, pl := advParts(t, p.shr(t, poptest.SHROptions{}))
 		reject(t, send(t, "/r", advRawSigned(t, thief, string(hdr), string(pl))), popguard.ReasonSHRSignature)
 	})
 	t.Run("ts one hour in the future", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{TS: time.Now().Add(time.Hour)})), popguard.ReasonSHRTs)
+		reject(t, send(t, "/r", p.shr(t, poptest.SHROptions{Time: time.Now().Add(time.Hour)})), popguard.ReasonSHRTs)
 	})
 	t.Run("ts missing", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shrEdit(t, sign.SHROptions{}, func(pl string) string {
+		reject(t, send(t, "/r", p.shrEdit(t, poptest.SHROptions{}, func(pl string) string {
 			i := strings.Index(pl, `"ts":`)
 			j := i + strings.IndexByte(pl[i:], ',')
 			return pl[:i] + pl[j+1:]
@@ -748,92 +800,92 @@ func TestAdversarialSHR(t *testing.T) {
 			if strings.Contains(ts, "%d") {
 				v = strings.Replace(ts, "%d", big.NewInt(now).String(), 1)
 			}
-			reject(t, send(t, "/r", p.shrEdit(t, sign.SHROptions{TS: time.Unix(now, 0)}, func(pl string) string {
+			reject(t, send(t, "/r", p.shrEdit(t, poptest.SHROptions{Time: time.Unix(now, 0)}, func(pl string) string {
 				return strings.Replace(pl, `"ts":`+big.NewInt(now).String(), `"ts":`+v, 1)
 			})), popguard.ReasonSHRTs)
 		})
 	}
 	t.Run("m lowercase", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Method: "get"})), popguard.ReasonSHRM)
+		reject(t, send(t, "/r", p.shrTo(t, "get", advSHRTarget, poptest.SHROptions{})), popguard.ReasonSHRM)
 	})
 	t.Run("m with spaces", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Method: " GET "})), popguard.ReasonSHRM)
+		reject(t, send(t, "/r", p.shrTo(t, " GET ", advSHRTarget, poptest.SHROptions{})), popguard.ReasonSHRM)
 	})
 	t.Run("p with a trailing slash", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Path: "/r/"})), popguard.ReasonSHRP)
+		reject(t, send(t, "/r", p.shrTo(t, "GET", "https://api.test/r/", poptest.SHROptions{})), popguard.ReasonSHRP)
 	})
 	t.Run("p without its leading slash", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Path: "r"})), popguard.ReasonSHRP)
+		reject(t, send(t, "/r", p.shr(t, poptest.SHROptions{Claims: map[string]any{"p": "r"}})), popguard.ReasonSHRP)
 	})
 	t.Run("u of another host", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Host: "evil.test"})), popguard.ReasonSHRU)
+		reject(t, send(t, "/r", p.shrTo(t, "GET", "https://evil.test/r", poptest.SHROptions{})), popguard.ReasonSHRU)
 	})
 	t.Run("u with a wrong port", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Host: "api.test:8443"})), popguard.ReasonSHRU)
+		reject(t, send(t, "/r", p.shrTo(t, "GET", "https://api.test:8443/r", poptest.SHROptions{})), popguard.ReasonSHRU)
 	})
 	t.Run("u with userinfo", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Host: "evil@api.test"})), popguard.ReasonSHRU)
+		reject(t, send(t, "/r", p.shr(t, poptest.SHROptions{Claims: map[string]any{"u": "evil@api.test"}})), popguard.ReasonSHRU)
 	})
 	t.Run("q listing a parameter the request lacks", func(t *testing.T) {
-		reject(t, send(t, "/r?a=1", p.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QHash("a=1&b=2", "a", "b")})), popguard.ReasonSHRQ)
+		reject(t, send(t, "/r?a=1", p.shrTo(t, "GET", advSHRTarget+"?a=1&b=2", poptest.SHROptions{Format: poptest.IdentityModel, Query: []string{"a", "b"}})), popguard.ReasonSHRQ)
 	})
 	t.Run("q listing a repeated parameter", func(t *testing.T) {
-		q := &sign.QClaim{Names: []string{"a"}, Value: sign.QHash("a=1", "a").Value}
-		reject(t, send(t, "/r?a=1&a=2", p.shr(t, sign.SHROptions{RawQuery: "a=1&a=2", Format: sign.IdentityModel, Q: q})), popguard.ReasonSHRQ)
+		shr := p.shrTo(t, "GET", advSHRTarget+"?a=1", poptest.SHROptions{Format: poptest.IdentityModel, Query: []string{"a"}})
+		reject(t, send(t, "/r?a=1&a=2", shr), popguard.ReasonSHRQ)
 	})
 	t.Run("q listing a parameter twice", func(t *testing.T) {
-		q := &sign.QClaim{Names: []string{"a", "a"}, Value: sign.QHash("a=1").Value}
-		reject(t, send(t, "/r?a=1", p.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: q})), popguard.ReasonSHRQ)
+		q := []any{[]string{"a", "a"}, advHash("a=1")}
+		shr := p.shr(t, poptest.SHROptions{Format: poptest.IdentityModel, Query: []string{}, Claims: map[string]any{"q": q}})
+		reject(t, send(t, "/r?a=1", shr), popguard.ReasonSHRQ)
 	})
 	t.Run("q covering another value", func(t *testing.T) {
-		reject(t, send(t, "/r?a=2", p.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QHash("a=1")})), popguard.ReasonSHRQ)
+		reject(t, send(t, "/r?a=2", p.shrTo(t, "GET", advSHRTarget+"?a=1", poptest.SHROptions{Format: poptest.IdentityModel, Query: []string{"a"}})), popguard.ReasonSHRQ)
 	})
 	t.Run("msal-browser raw q of another query", func(t *testing.T) {
-		reject(t, send(t, "/r?a=2", p.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QRaw("a=1")})), popguard.ReasonSHRQ)
+		reject(t, send(t, "/r?a=2", p.shrTo(t, "GET", advSHRTarget+"?a=1", poptest.SHROptions{Format: poptest.IdentityModel, QueryRaw: true})), popguard.ReasonSHRQ)
 	})
 	hdr := http.Header{"X-A": {"1"}}
 	t.Run("h listing a header the request lacks", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: sign.HHash(hdr)})), popguard.ReasonSHRH)
+		reject(t, send(t, "/r", p.shr(t, poptest.SHROptions{Format: poptest.IdentityModel, Headers: hdr})), popguard.ReasonSHRH)
 	})
 	t.Run("h listing a repeated header", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: sign.HHash(hdr)}), "X-A", "1", "X-A", "2"), popguard.ReasonSHRH)
+		reject(t, send(t, "/r", p.shr(t, poptest.SHROptions{Format: poptest.IdentityModel, Headers: hdr}), "X-A", "1", "X-A", "2"), popguard.ReasonSHRH)
 	})
 	t.Run("h listing a header twice in different case", func(t *testing.T) {
-		hh := &sign.HClaim{Names: []string{"x-a", "X-A"}, Hash: sign.HHash(hdr).Hash}
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: hh}), "X-A", "1"), popguard.ReasonSHRH)
+		hh := []any{[]string{"x-a", "X-A"}, advHash("x-a: 1")}
+		shr := p.shr(t, poptest.SHROptions{Format: poptest.IdentityModel, Headers: hdr, Claims: map[string]any{"h": hh}})
+		reject(t, send(t, "/r", shr, "X-A", "1"), popguard.ReasonSHRH)
 	})
 	t.Run("h listing authorization", func(t *testing.T) {
-		hh := &sign.HClaim{Names: []string{"authorization"}, Hash: "x"}
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: hh})), popguard.ReasonSHRH)
+		hh := []any{[]string{"authorization"}, "x"}
+		shr := p.shr(t, poptest.SHROptions{Format: poptest.IdentityModel, Headers: http.Header{}, Claims: map[string]any{"h": hh}})
+		reject(t, send(t, "/r", shr), popguard.ReasonSHRH)
 	})
 	t.Run("h covering another value", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, H: sign.HHash(hdr)}), "X-A", "2"), popguard.ReasonSHRH)
+		reject(t, send(t, "/r", p.shr(t, poptest.SHROptions{Format: poptest.IdentityModel, Headers: hdr}), "X-A", "2"), popguard.ReasonSHRH)
 	})
 	t.Run("b over another body", func(t *testing.T) {
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{Format: sign.IdentityModel, Body: []byte("x")})), popguard.ReasonSHRB)
+		reject(t, send(t, "/r", p.shr(t, poptest.SHROptions{Format: poptest.IdentityModel, Body: []byte("x")})), popguard.ReasonSHRB)
 	})
 	t.Run("token bound by cnf.jku", func(t *testing.T) {
 		tok := p.token
-		p.token = p.harness.token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Scope: "read",
-			Cnf: map[string]any{"jku": "https://evil.test/jwks"}})
+		p.token = p.harness.token(poptest.TokenOptions{Subject: "carol", ClientID: "msal-app", Scope: "read",
+			Claims: map[string]any{"cnf": map[string]any{"jku": "https://evil.test/jwks"}}})
 		defer func() { p.token = tok }()
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{})), popguard.ReasonSHRKey)
+		reject(t, send(t, "/r", p.shr(t, poptest.SHROptions{})), popguard.ReasonSHRKey)
 	})
 	t.Run("token bound by a symmetric cnf.jwe", func(t *testing.T) {
 		tok := p.token
-		p.token = p.harness.token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Scope: "read",
-			Cnf: map[string]any{"jwe": "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"}})
+		p.token = p.harness.token(poptest.TokenOptions{Subject: "carol", ClientID: "msal-app", Scope: "read",
+			Claims: map[string]any{"cnf": map[string]any{"jwe": "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"}}})
 		defer func() { p.token = tok }()
-		reject(t, send(t, "/r", p.shr(t, sign.SHROptions{})), popguard.ReasonTokenKeyBinding)
+		reject(t, send(t, "/r", p.shr(t, poptest.SHROptions{})), popguard.ReasonTokenKeyBinding)
 	})
 	for _, member := range []string{"jwk", "jku", "x5c", "x5u"} {
 		t.Run("SHR with a "+member+" header naming the attacker's key", func(t *testing.T) {
-			thief := sign.MustKey("ES256")
-			hdr, pl, err := thief.SHRParts(p.token, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/r"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			v := string(advJSON(t, thief.PublicJWK(nil)))
+			thief := poptest.NewClient()
+			hdr, pl := advParts(t, p.shrBy(t, thief, p.token, poptest.SHROptions{}))
+			v := string(advJSON(t, thief.JWK()))
 			if member != "jwk" {
 				v = `"https://evil.test/k"`
 			}
@@ -842,41 +894,35 @@ func TestAdversarialSHR(t *testing.T) {
 		})
 	}
 	t.Run("SHR alg HS256 keyed with the cnf.jwk JSON", func(t *testing.T) {
-		hdr, pl, err := p.pk.SHRParts(p.token, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/r"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		hdr, pl := advParts(t, p.shr(t, poptest.SHROptions{}))
 		h := strings.Replace(string(hdr), `"ES256"`, `"HS256"`, 1)
 		in := advB64.EncodeToString([]byte(h)) + "." + advB64.EncodeToString(pl)
-		m := hmac.New(sha256.New, advJSON(t, p.pk.PublicJWK(nil)))
+		m := hmac.New(sha256.New, advJSON(t, p.pk.JWK()))
 		m.Write([]byte(in))
 		reject(t, send(t, "/r", in+"."+advB64.EncodeToString(m.Sum(nil))), popguard.ReasonSHRAlg)
 	})
 	t.Run("SHR alg none", func(t *testing.T) {
-		hdr, pl, err := p.pk.SHRParts(p.token, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/r"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		hdr, pl := advParts(t, p.shr(t, poptest.SHROptions{}))
 		h := strings.Replace(string(hdr), `"ES256"`, `"none"`, 1)
 		reject(t, send(t, "/r", advB64.EncodeToString([]byte(h))+"."+advB64.EncodeToString(pl)+".AAAA"), popguard.ReasonSHRAlg)
 	})
 
 	t.Run("u without the port on a non-default port", func(t *testing.T) {
 		q := newAdvPoP(t, "https://api.test:8443", popguard.PoPOnly)
-		resp := q.advHTTP(t, q.srv, "GET", "/r", "Authorization", "PoP "+q.shr(t, sign.SHROptions{}))
+		resp := q.advHTTP(t, q.srv, "GET", "/r", "Authorization", "PoP "+q.shr(t, poptest.SHROptions{}))
 		advReject(t, q.harness, resp, 401, popguard.CodeInvalidToken, popguard.ReasonSHRU)
-		resp = q.advHTTP(t, q.srv, "GET", "/r", "Authorization", "PoP "+q.shr(t, sign.SHROptions{Host: "api.test:8443"}))
+		resp = q.advHTTP(t, q.srv, "GET", "/r", "Authorization", "PoP "+q.shrTo(t, "GET", "https://api.test:8443/r", poptest.SHROptions{}))
 		advAccept(t, q.harness, resp, "carol", popguard.PoP)
 	})
 	t.Run("uncovered query parameter with SHRRequireQuery", func(t *testing.T) {
 		q := newAdvPoP(t, publicURL, popguard.PoPOnly, middleware.WithPoP(validate.SHRRequireQuery(), validate.SHRRequireHeaders("x-a")))
-		shr := q.shr(t, sign.SHROptions{RawQuery: "a=1&b=2", Format: sign.IdentityModel, Q: sign.QHash("a=1&b=2", "a")})
+		shr := q.shrTo(t, "GET", advSHRTarget+"?a=1&b=2", poptest.SHROptions{Format: poptest.IdentityModel, Query: []string{"a"}})
 		advReject(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r?a=1&b=2", "Authorization", "PoP "+shr), 401, popguard.CodeInvalidToken, popguard.ReasonSHRQ)
-		shr = q.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QHash("a=1")})
+		shr = q.shrTo(t, "GET", advSHRTarget+"?a=1", poptest.SHROptions{Format: poptest.IdentityModel, Query: []string{"a"}})
 		advReject(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r?a=1&%61=2", "Authorization", "PoP "+shr), 401, popguard.CodeInvalidToken, popguard.ReasonSHRQ)
-		shr = q.shr(t, sign.SHROptions{Format: sign.IdentityModel})
+		shr = q.shr(t, poptest.SHROptions{Format: poptest.IdentityModel})
 		advReject(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r", "Authorization", "PoP "+shr, "X-A", "1"), 401, popguard.CodeInvalidToken, popguard.ReasonSHRH)
-		shr = q.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QHash("a=1"), H: sign.HHash(hdr)})
+		shr = q.shrTo(t, "GET", advSHRTarget+"?a=1", poptest.SHROptions{Format: poptest.IdentityModel, Query: []string{"a"}, Headers: hdr})
 		advAccept(t, q.harness, q.advHTTP(t, q.srv, "GET", "/r?a=1", "Authorization", "PoP "+shr, "X-A", "1"), "carol", popguard.PoP)
 	})
 }
@@ -884,10 +930,7 @@ func TestAdversarialSHR(t *testing.T) {
 // ---- algorithm confusion at the token layer ----
 
 func TestAdversarialTokenAlgConfusion(t *testing.T) {
-	iss, err := sign.NewIssuer(issuerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := newIssuer()
 	secret := []byte("0123456789abcdef0123456789abcdef-shared")
 	ks, err := validate.NewStaticKeySet(iss.JWKS())
 	if err != nil {
@@ -902,13 +945,26 @@ func TestAdversarialTokenAlgConfusion(t *testing.T) {
 		t.Fatalf("JWKS: %v", err)
 	}
 	published := []byte(doc.Keys[0])
-	der, err := x509.MarshalPKIXPublicKey(iss.Key.Signer.Public())
+	// The issuer's public key, read back from its published JWK.
+	var pub struct{ Kty, Crv, X, Y string }
+	if err := json.Unmarshal(published, &pub); err != nil || pub.Kty != "EC" || pub.Crv != "P-256" {
+		t.Fatalf("published JWK %s: %v", published, err)
+	}
+	x, errX := advB64.DecodeString(pub.X)
+	y, errY := advB64.DecodeString(pub.Y)
+	if errX != nil || errY != nil {
+		t.Fatalf("published JWK %s: %v %v", published, errX, errY)
+	}
+	issPub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+	der, err := x509.MarshalPKIXPublicKey(issPub)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	minimal := advJSON(t, iss.Key.PublicJWK(nil))
-	hmacHdr := func(alg string) map[string]any { return map[string]any{"alg": alg, "typ": "at+jwt", "kid": iss.KID} }
+	minimal := advJSON(t, map[string]any{"kty": pub.Kty, "crv": pub.Crv, "x": pub.X, "y": pub.Y})
+	hmacHdr := func(alg string) map[string]any {
+		return map[string]any{"alg": alg, "typ": "at+jwt", "kid": iss.KeyID()}
+	}
 
 	for _, cfg := range []struct {
 		name    string
@@ -968,11 +1024,11 @@ func TestAdversarialTokenAlgConfusion(t *testing.T) {
 func TestAdversarialKeySubstitution(t *testing.T) {
 	h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithPoP())
 	srv := advServer(t, h.route(popguard.Mixed))
-	thief := sign.MustKey("ES256")
+	thief := poptest.NewClient()
 	dpop := func(t *testing.T, tok, proof string) response {
 		return h.advHTTP(t, srv, "GET", "/r", "Authorization", "DPoP "+tok, "DPoP", proof)
 	}
-	thiefProof := func(tok string) string { return h.proofWith(thief, "GET", target, sign.ProofOptions{AccessToken: tok}) }
+	thiefProof := func(tok string) string { return h.proofWith(thief, "GET", target, tok, poptest.ProofOptions{}) }
 	t.Run("victim's token re-bound to the thief by editing cnf.jkt", func(t *testing.T) {
 		seg := strings.Split(h.bound(), ".")
 		payload, _ := advB64.DecodeString(seg[1])
@@ -984,7 +1040,7 @@ func TestAdversarialKeySubstitution(t *testing.T) {
 		advReject(t, h, dpop(t, tok, thiefProof(tok)), 401, popguard.CodeInvalidToken, popguard.ReasonTokenSignature)
 	})
 	t.Run("thief-minted token bound to the thief, issuer's iss and kid", func(t *testing.T) {
-		tok := advSigned(t, thief, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": h.iss.KID}, advTokenClaims("bob", map[string]any{"jkt": thief.Thumbprint()}))
+		tok := advSigned(t, thief, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": h.iss.KeyID()}, advTokenClaims("bob", map[string]any{"jkt": thief.Thumbprint()}))
 		advReject(t, h, dpop(t, tok, thiefProof(tok)), 401, popguard.CodeInvalidToken, popguard.ReasonTokenSignature)
 	})
 	t.Run("thief-minted token without kid", func(t *testing.T) {
@@ -999,7 +1055,7 @@ func TestAdversarialKeySubstitution(t *testing.T) {
 	})
 	for _, member := range []string{"jwk", "jku", "x5u"} {
 		t.Run("token naming the thief's key in its "+member+" header", func(t *testing.T) {
-			v := any(thief.PublicJWK(nil))
+			v := any(thief.JWK())
 			if member != "jwk" {
 				v = "https://evil.test/jwks"
 			}
@@ -1010,8 +1066,7 @@ func TestAdversarialKeySubstitution(t *testing.T) {
 	t.Run("proof with the victim's jwk signed by the thief", func(t *testing.T) {
 		tok := h.bound()
 		hdr, claims := advProofParts(h.key, target, tok, nil, nil)
-		k := &sign.Key{Alg: "ES256", Signer: thief.Signer}
-		advReject(t, h, dpop(t, tok, advSigned(t, k, hdr, claims)), 401, popguard.CodeInvalidDPoPProof, popguard.ReasonProofSignature)
+		advReject(t, h, dpop(t, tok, advSigned(t, thief, hdr, claims)), 401, popguard.CodeInvalidDPoPProof, popguard.ReasonProofSignature)
 	})
 	for _, c := range []struct {
 		name string
@@ -1039,22 +1094,16 @@ func TestAdversarialKeySubstitution(t *testing.T) {
 				}
 				cnf = m2
 			}
-			tok := h.token(sign.TokenOptions{Subject: "bob", ClientID: "dpop-app", Extra: map[string]any{"cnf": cnf}})
+			tok := h.token(poptest.TokenOptions{Subject: "bob", ClientID: "dpop-app", Claims: map[string]any{"cnf": cnf}})
 			advReject(t, h, dpop(t, tok, thiefProof(tok)), 401, popguard.CodeInvalidToken, popguard.ReasonTokenCnf)
 		})
 	}
 	t.Run("cnf.jwk-bound token, SHR by the thief with its own cnf.jwk", func(t *testing.T) {
-		victim := sign.MustKey("ES256")
-		tok := h.token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Cnf: map[string]any{"jwk": victim.PublicJWK(nil)}})
-		shr, err := thief.SHR(tok, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/r"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		victim := poptest.NewClient()
+		tok := h.token(poptest.TokenOptions{Subject: "carol", ClientID: "msal-app", Claims: map[string]any{"cnf": map[string]any{"jwk": victim.JWK()}}})
+		shr := thief.SHR("GET", advSHRTarget, tok, poptest.SHROptions{})
 		advReject(t, h, h.advHTTP(t, srv, "GET", "/r", "Authorization", "PoP "+shr), 401, popguard.CodeInvalidToken, popguard.ReasonTokenKeyBinding)
-		shr, err = victim.SHR(tok, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/r"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		shr = victim.SHR("GET", advSHRTarget, tok, poptest.SHROptions{})
 		advAccept(t, h, h.advHTTP(t, srv, "GET", "/r", "Authorization", "PoP "+shr), "carol", popguard.PoP)
 	})
 }
@@ -1065,13 +1114,13 @@ func TestAdversarialTypeConfusion(t *testing.T) {
 	p := newAdvPoP(t, publicURL, popguard.Mixed)
 	h := p.harness
 	tok := h.bound()
-	shr := func() string { return p.shr(t, sign.SHROptions{}) }
+	shr := func() string { return p.shr(t, poptest.SHROptions{}) }
 	t.Run("SHR used as the DPoP proof", func(t *testing.T) {
 		resp := h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "DPoP "+tok, "DPoP", shr())
 		advReject(t, h, resp, 401, popguard.CodeInvalidDPoPProof, popguard.ReasonProofTyp)
 	})
 	t.Run("SHR by the DPoP key with typ dpop+jwt used as the DPoP proof", func(t *testing.T) {
-		s := p.shrBy(t, h.key, tok, sign.SHROptions{Typ: "dpop+jwt"})
+		s := p.shrBy(t, h.key, tok, poptest.SHROptions{Header: map[string]any{"typ": "dpop+jwt"}})
 		resp := h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "DPoP "+tok, "DPoP", s)
 		advReject(t, h, resp, 401, popguard.CodeInvalidDPoPProof, popguard.ReasonProofJWK)
 	})
@@ -1083,33 +1132,33 @@ func TestAdversarialTypeConfusion(t *testing.T) {
 	})
 	t.Run("DPoP proof used as the SHR's at", func(t *testing.T) {
 		at := h.proof("GET", target, "")
-		s := p.shrBy(t, p.pk, at, sign.SHROptions{})
+		s := p.shrBy(t, p.pk, at, poptest.SHROptions{})
 		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+s), 401, popguard.CodeInvalidToken, popguard.ReasonTokenType)
 	})
 	t.Run("ID-token-like JWT (typ JWT) as the SHR's at", func(t *testing.T) {
-		id := h.token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Typ: "JWT", Cnf: map[string]any{"kid": p.pk.Thumbprint()}})
-		s := p.shrBy(t, p.pk, id, sign.SHROptions{})
+		id := h.token(poptest.TokenOptions{Subject: "carol", ClientID: "msal-app", Typ: "JWT", PoP: p.pk})
+		s := p.shrBy(t, p.pk, id, poptest.SHROptions{})
 		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+s), 401, popguard.CodeInvalidToken, popguard.ReasonTokenType)
 	})
 	t.Run("SHR nested as the SHR's at", func(t *testing.T) {
-		s := p.shrBy(t, p.pk, shr(), sign.SHROptions{})
+		s := p.shrBy(t, p.pk, shr(), poptest.SHROptions{})
 		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+s), 401, popguard.CodeInvalidToken, popguard.ReasonTokenType)
 	})
 	t.Run("typ JWT SHR shaped like a DPoP proof (htm, htu)", func(t *testing.T) {
-		s := p.shr(t, sign.SHROptions{Typ: "JWT", ExtraClaims: map[string]any{"htm": "GET", "htu": target}})
+		s := p.shr(t, poptest.SHROptions{Header: map[string]any{"typ": "JWT"}, Claims: map[string]any{"htm": "GET", "htu": target}})
 		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+s), 401, popguard.CodeInvalidToken, popguard.ReasonSHRTyp)
 	})
 	t.Run("SHR typ at+jwt", func(t *testing.T) {
-		s := p.shr(t, sign.SHROptions{Typ: "at+jwt"})
+		s := p.shr(t, poptest.SHROptions{Header: map[string]any{"typ": "at+jwt"}})
 		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+s), 401, popguard.CodeInvalidToken, popguard.ReasonSHRTyp)
 	})
 	t.Run("ID-token-like JWT via DPoP", func(t *testing.T) {
-		id := h.token(sign.TokenOptions{Subject: "bob", ClientID: "dpop-app", Typ: "JWT", Cnf: map[string]any{"jkt": h.key.Thumbprint()}})
+		id := h.token(poptest.TokenOptions{Subject: "bob", ClientID: "dpop-app", Typ: "JWT", DPoP: h.key})
 		resp := h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "DPoP "+id, "DPoP", h.proof("GET", target, id))
 		advReject(t, h, resp, 401, popguard.CodeInvalidToken, popguard.ReasonTokenType)
 	})
 	t.Run("access token with typ dpop+jwt as a token", func(t *testing.T) {
-		at := h.token(sign.TokenOptions{Subject: "alice", ClientID: "app", Typ: "dpop+jwt"})
+		at := h.token(poptest.TokenOptions{Subject: "alice", ClientID: "app", Typ: "dpop+jwt"})
 		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "Bearer "+at), 401, popguard.CodeInvalidToken, popguard.ReasonTokenType)
 	})
 }
@@ -1120,7 +1169,7 @@ func TestAdversarialDowngrades(t *testing.T) {
 	p := newAdvPoP(t, publicURL, popguard.Mixed)
 	h := p.harness
 	mtls := h.boundWith(map[string]any{"x5t#S256": h.key.Thumbprint()})
-	jwkBound := h.boundWith(map[string]any{"jwk": h.key.PublicJWK(nil)})
+	jwkBound := h.boundWith(map[string]any{"jwk": h.key.JWK()})
 	dpopBound := h.bound()
 	bearer := func(t *testing.T, tok string, reason popguard.Reason) {
 		t.Helper()
@@ -1128,7 +1177,7 @@ func TestAdversarialDowngrades(t *testing.T) {
 	}
 	viaPoP := func(t *testing.T, tok string, reason popguard.Reason) {
 		t.Helper()
-		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+p.shrBy(t, h.key, tok, sign.SHROptions{})), 401, popguard.CodeInvalidToken, reason)
+		advReject(t, h, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+p.shrBy(t, h.key, tok, poptest.SHROptions{})), 401, popguard.CodeInvalidToken, reason)
 	}
 	viaDPoP := func(t *testing.T, tok string, reason popguard.Reason) {
 		t.Helper()
@@ -1142,7 +1191,7 @@ func TestAdversarialDowngrades(t *testing.T) {
 	t.Run("cnf.jwk-bound token via Bearer", func(t *testing.T) { bearer(t, jwkBound, popguard.ReasonTokenBoundUsedAsBearer) })
 	t.Run("cnf.jwk-bound token via DPoP with a proof by that very key", func(t *testing.T) { viaDPoP(t, jwkBound, popguard.ReasonTokenKeyBinding) })
 	t.Run("PoP-bound (cnf.kid) token via DPoP with a proof by the PoP key", func(t *testing.T) {
-		resp := h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "DPoP "+p.token, "DPoP", h.proofWith(p.pk, "GET", target, sign.ProofOptions{AccessToken: p.token}))
+		resp := h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "DPoP "+p.token, "DPoP", h.proofWith(p.pk, "GET", target, p.token, poptest.ProofOptions{}))
 		advReject(t, h, resp, 401, popguard.CodeInvalidToken, popguard.ReasonTokenKeyBinding)
 	})
 	t.Run("unbound token via PoP", func(t *testing.T) { viaPoP(t, h.unbound(), popguard.ReasonTokenNotBound) })
@@ -1202,12 +1251,9 @@ func TestAdversarialHostAndForwarded(t *testing.T) {
 		htuReject(t, untrusted, resp)
 	})
 	t.Run("untrusted peer: SHR u for the forwarded host", func(t *testing.T) {
-		k := sign.MustKey("ES256")
-		tok := untrusted.token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Cnf: map[string]any{"kid": k.Thumbprint()}})
-		shr, err := k.SHR(tok, sign.SHROptions{Method: "GET", Host: "evil.test", Path: "/r"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		k := poptest.NewClient()
+		tok := untrusted.token(poptest.TokenOptions{Subject: "carol", ClientID: "msal-app", PoP: k})
+		shr := k.SHR("GET", "https://evil.test/r", tok, poptest.SHROptions{})
 		resp := untrusted.advRaw(t, srvU, get, "Host: api.test", "X-Forwarded-Host: evil.test", "Authorization: PoP "+shr)
 		advReject(t, untrusted, resp, 401, popguard.CodeInvalidToken, popguard.ReasonSHRU)
 	})
@@ -1226,12 +1272,9 @@ func TestAdversarialHostAndForwarded(t *testing.T) {
 		hostRefused(t, untrusted, dpopRaw(t, untrusted, srvU, get, "http://other.example/r", "Host: OTHER.example:80"))
 	})
 	t.Run("public hosts: an SHR made for another server is refused", func(t *testing.T) {
-		k := sign.MustKey("ES256")
-		tok := untrusted.token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Cnf: map[string]any{"kid": k.Thumbprint()}})
-		shr, err := k.SHR(tok, sign.SHROptions{Method: "GET", Host: "other.example", Path: "/r"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		k := poptest.NewClient()
+		tok := untrusted.token(poptest.TokenOptions{Subject: "carol", ClientID: "msal-app", PoP: k})
+		shr := k.SHR("GET", "https://other.example/r", tok, poptest.SHROptions{})
 		hostRefused(t, untrusted, untrusted.advRaw(t, srvU, get, "Host: other.example", "Authorization: PoP "+shr))
 	})
 	t.Run("public hosts: the host is matched without case and default port", func(t *testing.T) {
@@ -1331,7 +1374,7 @@ func TestAdversarialHostAndForwarded(t *testing.T) {
 func TestAdversarialPathTricks(t *testing.T) {
 	p := newAdvPoP(t, publicURL, popguard.Mixed)
 	h := p.harness
-	shrFor := func(path string) string { return p.shr(t, sign.SHROptions{Path: path}) }
+	shrFor := func(path string) string { return p.shr(t, poptest.SHROptions{Claims: map[string]any{"p": path}}) }
 	popRaw := func(t *testing.T, path, shr string) response {
 		return h.advRaw(t, p.srv, "GET "+path+" HTTP/1.1", "Host: api.test", "Authorization: PoP "+shr)
 	}
@@ -1412,7 +1455,7 @@ func TestAdversarialReplayResigned(t *testing.T) {
 	t.Run("DPoP: (r, n-s) of an accepted proof", func(t *testing.T) {
 		proof := h.proof("GET", target, tok)
 		advAccept(t, h, dpop(t, proof), bob.Subject, popguard.DPoP)
-		replayed(t, dpop(t, malleate(t, h.key, proof)), popguard.CodeInvalidDPoPProof)
+		replayed(t, dpop(t, malleate(t, proof)), popguard.CodeInvalidDPoPProof)
 	})
 	t.Run("DPoP: same jti, other iat and header member order", func(t *testing.T) {
 		hdr, claims := advProofParts(h.key, target, tok, nil, nil)
@@ -1432,22 +1475,19 @@ func TestAdversarialReplayResigned(t *testing.T) {
 		return h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+shr)
 	}
 	t.Run("SHR: (r, n-s) of an accepted SHR", func(t *testing.T) {
-		shr := p.shr(t, sign.SHROptions{})
+		shr := p.shr(t, poptest.SHROptions{})
 		advAccept(t, h, pop(t, shr), "carol", popguard.PoP)
-		replayed(t, pop(t, malleate(t, p.pk, shr)), popguard.CodeInvalidToken)
+		replayed(t, pop(t, malleate(t, shr)), popguard.CodeInvalidToken)
 	})
 	t.Run("SHR: same payload, fresh signature", func(t *testing.T) {
-		hdr, pl, err := p.pk.SHRParts(p.token, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/r"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		hdr, pl := advParts(t, p.shr(t, poptest.SHROptions{}))
 		advAccept(t, h, pop(t, advRawSigned(t, p.pk, string(hdr), string(pl))), "carol", popguard.PoP)
 		replayed(t, pop(t, advRawSigned(t, p.pk, string(hdr), string(pl))), popguard.CodeInvalidToken)
 		// Same payload under another header (kid dropped): still the same statement.
 		replayed(t, pop(t, advRawSigned(t, p.pk, `{"alg":"ES256","typ":"pop"}`, string(pl))), popguard.CodeInvalidToken)
 	})
 	t.Run("SHR: scheme name case does not make a new SHR", func(t *testing.T) {
-		shr := p.shr(t, sign.SHROptions{})
+		shr := p.shr(t, poptest.SHROptions{})
 		advAccept(t, h, pop(t, shr), "carol", popguard.PoP)
 		replayed(t, h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "pOp  "+shr), popguard.CodeInvalidToken)
 	})
@@ -1469,12 +1509,12 @@ func TestRegressionFragmentInRequestTarget(t *testing.T) {
 	}
 	for _, rt := range []string{"/r?a=1#&b=2", "/r?a=1#", "/r?a=1&#b=2"} {
 		t.Run("SHR q covering a=1, request "+rt, func(t *testing.T) {
-			shr := p.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QHash("a=1")})
+			shr := p.shrTo(t, "GET", advSHRTarget+"?a=1", poptest.SHROptions{Format: poptest.IdentityModel, Query: []string{"a"}})
 			badTarget(t, h.advRaw(t, p.srv, "GET "+rt+" HTTP/1.1", "Host: api.test", "Authorization: PoP "+shr))
 		})
 	}
 	t.Run("SHR raw q, request /r?a=1#x", func(t *testing.T) {
-		shr := p.shr(t, sign.SHROptions{RawQuery: "a=1", Format: sign.IdentityModel, Q: sign.QRaw("a=1")})
+		shr := p.shrTo(t, "GET", advSHRTarget+"?a=1", poptest.SHROptions{Format: poptest.IdentityModel, QueryRaw: true})
 		badTarget(t, h.advRaw(t, p.srv, "GET /r?a=1#x HTTP/1.1", "Host: api.test", "Authorization: PoP "+shr))
 	})
 	for _, rt := range []string{"/r#x", "/r#", "/r#?b=2", "/r?x=1#y"} {
@@ -1507,15 +1547,15 @@ func TestRegressionSHRQueryEncodedName(t *testing.T) {
 		{"A=1&%41=2", "A", "A=1"}, {"a=1&a%00=2&%61=3", "a", "a=1"}, {"a+b=1&a%20b=2", "a+b", "a+b=1"},
 	} {
 		t.Run(c.query, func(t *testing.T) {
-			q := &sign.QClaim{Names: []string{c.name}, Value: sign.QHash(c.pair, c.name).Value}
-			shr := p.shr(t, sign.SHROptions{RawQuery: c.query, Format: sign.IdentityModel, Q: q})
+			// q covers c.name with the value of c.pair alone.
+			shr := p.shrTo(t, "GET", advSHRTarget+"?"+c.pair, poptest.SHROptions{Format: poptest.IdentityModel, Query: []string{c.name}})
 			resp := h.advRaw(t, srv, "GET /r?"+c.query+" HTTP/1.1", "Host: api.test", "Authorization: PoP "+shr)
 			advReject(t, h, resp, 401, popguard.CodeInvalidToken, popguard.ReasonSHRQ)
 		})
 	}
 	t.Run("control: distinct decoded names are covered", func(t *testing.T) {
 		q := "a=1&%62=2"
-		shr := p.shr(t, sign.SHROptions{RawQuery: q, Format: sign.IdentityModel, Q: sign.QHash(q, "a")})
+		shr := p.shrTo(t, "GET", advSHRTarget+"?"+q, poptest.SHROptions{Format: poptest.IdentityModel, Query: []string{"a"}})
 		resp := h.advRaw(t, srv, "GET /r?"+q+" HTTP/1.1", "Host: api.test", "Authorization: PoP "+shr)
 		if resp.status != http.StatusOK || h.calls.Load() != 1 {
 			t.Fatalf("status %d, handler calls %d", resp.status, h.calls.Load())
@@ -1598,7 +1638,7 @@ func TestRegressionSHRHeaderClaimCost(t *testing.T) {
 	}
 	var base time.Duration
 	for i := 0; i < 5; i++ {
-		d := timeOf(filler(request("GET", target, "Authorization", "PoP "+p.shr(t, sign.SHROptions{}))))
+		d := timeOf(filler(request("GET", target, "Authorization", "PoP "+p.shr(t, poptest.SHROptions{}))))
 		if i == 0 || d < base {
 			base = d
 		}
@@ -1610,11 +1650,9 @@ func TestRegressionSHRHeaderClaimCost(t *testing.T) {
 		hdr[k] = []string{"v"}
 		names = append(names, k)
 	}
-	forger := sign.MustKey("ES256")
-	shr, err := forger.SHR("not-a-token", sign.SHROptions{Method: "GET", Host: "api.test", Path: "/r", Format: sign.IdentityModel, H: sign.HHash(hdr, names...)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	forger := poptest.NewClient()
+	shr := forger.SHR("GET", advSHRTarget, "not-a-token", poptest.SHROptions{Format: poptest.IdentityModel, Headers: http.Header{},
+		Claims: map[string]any{"h": advHClaim(hdr, names...)}})
 	req := filler(request("GET", target, "Authorization", "PoP "+shr))
 	for k, v := range hdr {
 		req.Header[k] = v

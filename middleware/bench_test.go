@@ -15,26 +15,21 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/dpopclient"
 	"github.com/popguard/popguard/internal/benchutil"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/nonce"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
 // benchGuard builds a Guard with a static key set and an in-memory replay
 // store, as a single instance would run.
-func benchGuard(b *testing.B, opts ...middleware.Option) (*middleware.Guard, *sign.Issuer) {
+func benchGuard(b *testing.B, opts ...middleware.Option) (*middleware.Guard, *poptest.Issuer) {
 	b.Helper()
-	iss, err := sign.NewIssuer("https://issuer.test")
-	if err != nil {
-		b.Fatal(err)
-	}
-	keys, err := validate.NewStaticKeySet(iss.JWKS())
-	if err != nil {
-		b.Fatal(err)
-	}
-	tokens, err := validate.NewJWTVerifier(iss.URL, keys, validate.Audience("https://api.test"))
+	iss := poptest.NewStaticIssuer("https://issuer.test")
+	iss.Audience = "https://api.test"
+	tokens, err := validate.NewJWTVerifier(iss.URL, iss.KeySet(), validate.Audience("https://api.test"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,11 +75,10 @@ func BenchmarkRawP256Verify(b *testing.B) {
 // sends), the access token already verified once, memory replay store.
 func BenchmarkServeDPoPCachedToken(b *testing.B) {
 	g, iss := benchGuard(b)
-	key := sign.MustKey("ES256")
-	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	key := poptest.NewClient()
+	tok := iss.Token(poptest.TokenOptions{Subject: "s", ClientID: "c", DPoP: key})
 	serveProofs(b, g.Require(popguard.DPoPOnly)(okHandler), dpopHeaders(tok), func() string {
-		p, _ := key.Proof("GET", "https://api.test/x", sign.ProofOptions{AccessToken: tok})
-		return p
+		return key.Proof("GET", "https://api.test/x", tok, poptest.ProofOptions{})
 	})
 }
 
@@ -107,7 +101,7 @@ func bearerHeader(tok string) func(*http.Request, string) {
 // BenchmarkServeBearerCachedToken: a repeated Bearer token.
 func BenchmarkServeBearerCachedToken(b *testing.B) {
 	g, iss := benchGuard(b)
-	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test"})
+	tok := iss.Token(poptest.TokenOptions{Subject: "s", ClientID: "c"})
 	serveProofs(b, g.Require(popguard.BearerOnly)(okHandler), bearerHeader(tok), func() string { return tok })
 }
 
@@ -115,7 +109,7 @@ func BenchmarkServeBearerCachedToken(b *testing.B) {
 // costs one ES256 token verification.
 func BenchmarkServeBearerFirstSight(b *testing.B) {
 	g, iss := benchGuard(b, middleware.WithoutTokenCache())
-	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test"})
+	tok := iss.Token(poptest.TokenOptions{Subject: "s", ClientID: "c"})
 	serveProofs(b, g.Require(popguard.BearerOnly)(okHandler), bearerHeader(tok), func() string { return tok })
 }
 
@@ -179,12 +173,11 @@ func BenchmarkServeDPoPNonce(b *testing.B) {
 		b.Fatal(err)
 	}
 	g, iss := benchGuard(b, middleware.WithNonces(src))
-	key := sign.MustKey("ES256")
-	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	key := poptest.NewClient()
+	tok := iss.Token(poptest.TokenOptions{Subject: "s", ClientID: "c", DPoP: key})
 	h := g.Require(popguard.DPoPOnly, middleware.RequireNonce())(okHandler)
 	serveProofs(b, h, dpopHeaders(tok), func() string {
-		p, _ := key.Proof("GET", "https://api.test/x", sign.ProofOptions{AccessToken: tok, Nonce: src.Issue()})
-		return p
+		return key.Proof("GET", "https://api.test/x", tok, poptest.ProofOptions{Nonce: src.Issue()})
 	})
 }
 
@@ -197,13 +190,12 @@ func BenchmarkServeDPoPNonceFreshness(b *testing.B) {
 		b.Fatal(err)
 	}
 	g, iss := benchGuard(b, middleware.WithNonces(src))
-	key := sign.MustKey("ES256")
-	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	key := poptest.NewClient()
+	tok := iss.Token(poptest.TokenOptions{Subject: "s", ClientID: "c", DPoP: key})
 	h := g.Require(popguard.DPoPOnly, middleware.Freshness(validate.FreshnessNonce))(okHandler)
 	serveProofs(b, h, dpopHeaders(tok), func() string {
-		p, _ := key.Proof("GET", "https://api.test/x", sign.ProofOptions{AccessToken: tok, Nonce: src.Issue(),
+		return key.Proof("GET", "https://api.test/x", tok, poptest.ProofOptions{Nonce: src.Issue(),
 			IssuedAt: time.Now().Add(10 * time.Minute)})
-		return p
 	})
 }
 
@@ -211,13 +203,12 @@ func BenchmarkServeDPoPNonceFreshness(b *testing.B) {
 // claims of the client's own in every proof, decoded for the handler.
 func BenchmarkServeDPoPClientClaims(b *testing.B) {
 	g, iss := benchGuard(b)
-	key := sign.MustKey("ES256")
-	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	key := poptest.NewClient()
+	tok := iss.Token(poptest.TokenOptions{Subject: "s", ClientID: "c", DPoP: key})
 	h := g.Require(popguard.DPoPOnly)(okHandler)
 	serveProofs(b, h, dpopHeaders(tok), func() string {
-		p, _ := key.Proof("GET", "https://api.test/x", sign.ProofOptions{AccessToken: tok,
-			Extra: map[string]any{"purpose": "transfer", "device": map[string]any{"id": "d-42"}}})
-		return p
+		return key.Proof("GET", "https://api.test/x", tok, poptest.ProofOptions{
+			Claims: map[string]any{"purpose": "transfer", "device": map[string]any{"id": "d-42"}}})
 	})
 }
 
@@ -225,12 +216,11 @@ func BenchmarkServeDPoPClientClaims(b *testing.B) {
 // off): two P-256 verifications, the proof's and the token's.
 func BenchmarkServeDPoPFirstSight(b *testing.B) {
 	g, iss := benchGuard(b, middleware.WithoutTokenCache())
-	key := sign.MustKey("ES256")
-	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	key := poptest.NewClient()
+	tok := iss.Token(poptest.TokenOptions{Subject: "s", ClientID: "c", DPoP: key})
 	h := g.Require(popguard.DPoPOnly)(okHandler)
 	serveProofs(b, h, dpopHeaders(tok), func() string {
-		p, _ := key.Proof("GET", "https://api.test/x", sign.ProofOptions{AccessToken: tok})
-		return p
+		return key.Proof("GET", "https://api.test/x", tok, poptest.ProofOptions{})
 	})
 }
 
@@ -238,16 +228,19 @@ func BenchmarkServeDPoPFirstSight(b *testing.B) {
 // RSA-2048) per request, the token inside it already verified once.
 func BenchmarkServePoPCachedToken(b *testing.B) {
 	g, iss := benchGuard(b, middleware.WithPoP())
-	key := sign.MustKey("PS256")
-	tok, _ := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: "https://api.test", Cnf: map[string]any{"kid": key.Thumbprint()}})
+	pk, err := dpopclient.GenerateKey("PS256")
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := poptest.NewClientWithKey(pk)
+	tok := iss.Token(poptest.TokenOptions{Subject: "s", ClientID: "c", PoP: key})
 	h := g.Require(popguard.PoPOnly)(okHandler)
 	auth := make([]string, 1)
 	serveProofs(b, h, func(r *http.Request, v string) {
 		auth[0] = v
 		r.Header["Authorization"] = auth
 	}, func() string {
-		p, _ := key.SHR(tok, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/x"})
-		return "PoP " + p // built with the credential, outside the timer
+		return "PoP " + key.SHR("GET", "https://api.test/x", tok, poptest.SHROptions{}) // built with the credential, outside the timer
 	})
 }
 

@@ -12,9 +12,9 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/nodetest"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/internal/testenv"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -53,10 +53,7 @@ func TestBrowserCrossOriginDPoP(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		testenv.Missing(t, "/usr/bin/chromium", "apt-get install chromium (Debian's package; .ci/run installs it)")
 	}
-	iss, err := sign.NewIssuer(issuerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := poptest.NewStaticIssuer(issuerURL)
 	// The handlers need the servers' URLs, so they are set once both
 	// listen; atomically, since the race detector cannot see that the
 	// browser only connects after they are set.
@@ -106,12 +103,8 @@ func TestBrowserCrossOriginDPoP(t *testing.T) {
 		case "/token": // the authorization server, same origin as the page
 			jkt := r.URL.Query().Get("jkt")
 			minted.Store(jkt)
-			tok, err := iss.Token(sign.TokenOptions{Subject: "browser-user", ClientID: "spa", Audience: api.URL, Scope: "read",
-				Cnf: map[string]any{"jkt": jkt}})
-			if err != nil {
-				http.Error(w, err.Error(), 500)
-				return
-			}
+			tok := iss.Token(poptest.TokenOptions{Subject: "browser-user", ClientID: "spa", Audience: api.URL, Scope: "read",
+				Claims: map[string]any{"cnf": map[string]any{"jkt": jkt}}})
 			_, _ = w.Write([]byte(tok))
 		default:
 			http.NotFound(w, r)

@@ -10,11 +10,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -44,9 +43,9 @@ func TestChallengeShapes(t *testing.T) {
 	})
 	t.Run("key binding failure: RFC 9449 Figure 16", func(t *testing.T) {
 		tok := h.bound()
-		other := sign.MustKey("ES256")
+		other := poptest.NewClient()
 		resp := h.do(h.route(popguard.DPoPOnly), request("GET", target, "Authorization", "DPoP "+tok, "DPoP",
-			h.proofWith(other, "GET", target, sign.ProofOptions{AccessToken: tok})))
+			h.proofWith(other, "GET", target, tok, poptest.ProofOptions{})))
 		h.expectRejected(t, resp, rejectWant{status: 401, challenges: []string{
 			`DPoP error="invalid_token", error_description="Invalid DPoP key binding", algs="ES256 PS256 RS256 EdDSA"`,
 		}, code: popguard.CodeInvalidToken, reason: popguard.ReasonTokenKeyBinding, scheme: popguard.DPoP})
@@ -91,27 +90,27 @@ func TestRealmAndAlgs(t *testing.T) {
 		}, code: popguard.CodeNone, reason: popguard.ReasonNoCredentials})
 	})
 	t.Run("proof with an algorithm no longer allowed", func(t *testing.T) {
-		k := sign.MustKey("ES384")
+		k := newClient(t, "ES384")
 		tok := h.token(signBound(k))
 		resp := h.do(h.route(popguard.Mixed), request("GET", target, "Authorization", "DPoP "+tok, "DPoP",
-			h.proofWith(k, "GET", target, sign.ProofOptions{AccessToken: tok})))
+			h.proofWith(k, "GET", target, tok, poptest.ProofOptions{})))
 		h.expectRejected(t, resp, rejectWant{status: 401, challenges: []string{
 			`DPoP error="invalid_dpop_proof", error_description="The DPoP proof alg is not allowed", algs="ES256 EdDSA"`,
 			`Bearer realm="payments API"`,
 		}, code: popguard.CodeInvalidDPoPProof, reason: popguard.ReasonProofAlg, scheme: popguard.DPoP})
 	})
 	t.Run("EdDSA proof accepted", func(t *testing.T) {
-		k := sign.MustKey("EdDSA")
+		k := newClient(t, "EdDSA")
 		tok := h.token(signBound(k))
 		resp := h.do(h.route(popguard.Mixed), request("GET", target, "Authorization", "DPoP "+tok, "DPoP",
-			h.proofWith(k, "GET", target, sign.ProofOptions{AccessToken: tok})))
+			h.proofWith(k, "GET", target, tok, poptest.ProofOptions{})))
 		h.expectAccepted(t, resp, withJKT(bob, k), middleware.Accepted)
 	})
 }
 
 // signBound is bob's token options bound to k.
-func signBound(k *sign.Key) sign.TokenOptions {
-	return sign.TokenOptions{Subject: bob.Subject, ClientID: bob.ClientID, Scope: "read transfer", Cnf: map[string]any{"jkt": k.Thumbprint()}}
+func signBound(k *poptest.Client) poptest.TokenOptions {
+	return poptest.TokenOptions{Subject: bob.Subject, ClientID: bob.ClientID, Scope: "read transfer", DPoP: k}
 }
 
 // TestNoAttackerBytesInHeaders injects quotes, backslashes, CR/LF and
@@ -122,24 +121,11 @@ func TestNoAttackerBytesInHeaders(t *testing.T) {
 	const evil = "EVIL\"\\\r\n\u00e9\u202e"
 	pub := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithNonces(newNonces(t, nil)))
 	host := newHarness(t, middleware.WithTrustedProxies(middleware.XForwarded, "10.0.0.0/8"), middleware.WithInsecureHostFromRequest(), middleware.WithNonces(newNonces(t, nil)))
-	signed := func(h *harness, header, claims map[string]any) string {
-		hdr := map[string]any{"typ": "dpop+jwt", "jwk": h.key.PublicJWK(nil)}
-		for k, v := range header {
-			hdr[k] = v
-		}
-		p, err := h.key.JWS(hdr, claims)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	tok := pub.bound()
-	claims := func(extra map[string]any) map[string]any {
-		c := map[string]any{"jti": sign.RandomID(), "htm": "GET", "htu": target, "iat": time.Now().Unix(), "ath": sign.ATH(tok)}
-		for k, v := range extra {
-			c[k] = v
-		}
-		return c
+	// signed is a proof by h.key for GET target over tok, with header and
+	// claims set in its JOSE header and payload.
+	signed := func(h *harness, header, claims map[string]any) string {
+		return h.proofWith(h.key, "GET", target, tok, poptest.ProofOptions{Claims: claims, Header: header})
 	}
 	cases := []struct {
 		name string
@@ -150,32 +136,32 @@ func TestNoAttackerBytesInHeaders(t *testing.T) {
 		{"evil scheme", pub, func() *http.Request { return request("GET", target, "Authorization", evil+" abc") }},
 		{"evil DPoP value", pub, func() *http.Request { return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", evil) }},
 		{"evil jti", pub, func() *http.Request {
-			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", signed(pub, nil, claims(map[string]any{"jti": evil, "htm": "PUT"})))
+			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", signed(pub, nil, map[string]any{"jti": evil, "htm": "PUT"}))
 		}},
 		{"evil htu", pub, func() *http.Request {
-			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", signed(pub, nil, claims(map[string]any{"htu": "https://api.test/" + evil})))
+			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", signed(pub, nil, map[string]any{"htu": "https://api.test/" + evil}))
 		}},
 		{"evil htm", pub, func() *http.Request {
-			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", signed(pub, nil, claims(map[string]any{"htm": evil})))
+			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", signed(pub, nil, map[string]any{"htm": evil}))
 		}},
 		{"evil typ", pub, func() *http.Request {
-			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", signed(pub, map[string]any{"typ": evil}, claims(nil)))
+			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", signed(pub, map[string]any{"typ": evil}, nil))
 		}},
 		{"evil alg", pub, func() *http.Request {
-			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", signed(pub, map[string]any{"alg": evil}, claims(nil)))
+			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", signed(pub, map[string]any{"alg": evil}, nil))
 		}},
 		{"evil nonce", pub, func() *http.Request {
-			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", signed(pub, nil, claims(map[string]any{"nonce": evil})))
+			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", signed(pub, nil, map[string]any{"nonce": evil}))
 		}},
 		{"evil claim types", pub, func() *http.Request {
-			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", signed(pub, nil, claims(map[string]any{"iat": evil})))
+			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", signed(pub, nil, map[string]any{"iat": evil}))
 		}},
 		{"evil token claims", pub, func() *http.Request {
-			bad := pub.token(sign.TokenOptions{Subject: evil, ClientID: evil, Scope: evil, Extra: map[string]any{"iss": evil}})
+			bad := pub.token(poptest.TokenOptions{Subject: evil, ClientID: evil, Scope: evil, Claims: map[string]any{"iss": evil}})
 			return request("GET", target, "Authorization", "Bearer "+bad)
 		}},
 		{"evil token typ", pub, func() *http.Request {
-			bad := pub.token(sign.TokenOptions{Subject: "x", ClientID: "y", Typ: evil})
+			bad := pub.token(poptest.TokenOptions{Subject: "x", ClientID: "y", Typ: evil})
 			return request("GET", target, "Authorization", "Bearer "+bad)
 		}},
 		{"evil Host", host, func() *http.Request {

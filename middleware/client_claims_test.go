@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -51,9 +51,9 @@ func decodeClaims(t *testing.T, resp response) claimsAnswer {
 
 func TestClientClaimsMSALBrowser(t *testing.T) {
 	h := newHarness(t, middleware.WithPublicURL("https://api.test"), middleware.WithPoP(validate.MSALBrowserCompat()))
-	k := sign.MustKey("RS256") // msal-browser signs with RS256
-	tok := h.token(sign.TokenOptions{Subject: "carol", ClientID: "spa", Scope: "read",
-		Cnf: map[string]any{"kid": k.Thumbprint(), "xms_ksl": "sw"}})
+	k := newClient(t, "RS256") // msal-browser signs with RS256
+	tok := h.token(poptest.TokenOptions{Subject: "carol", ClientID: "spa", Scope: "read",
+		Claims: map[string]any{"cnf": map[string]any{"kid": k.Thumbprint(), "xms_ksl": "sw"}}})
 	calls := 0
 	rt, err := h.guard.Route(popguard.PoPOnly)
 	if err != nil {
@@ -61,11 +61,8 @@ func TestClientClaimsMSALBrowser(t *testing.T) {
 	}
 	handler := rt.Handler(claimsHandler(&calls))
 	// msal-browser's documented request: shrClaims is a stringified object.
-	shr, err := k.SHR(tok, sign.SHROptions{Method: "POST", Host: "api.test", Path: "/transfers", Format: sign.MSALBrowser,
-		ClientClaims: msalShrClaims})
-	if err != nil {
-		t.Fatal(err)
-	}
+	shr := k.SHR("POST", "https://api.test/transfers", tok, poptest.SHROptions{Format: poptest.MSALBrowser,
+		Claims: map[string]any{"client_claims": msalShrClaims}})
 	a := decodeClaims(t, h.do(handler, request("POST", "https://api.test/transfers", "Authorization", "PoP "+shr)))
 	if want := map[string]any{"nonce": "AQAA123456", "local_nonce": "AQAA7890"}; !reflect.DeepEqual(a.ClientClaims, want) {
 		t.Errorf("client claims = %#v, want %#v", a.ClientClaims, want)
@@ -87,10 +84,8 @@ func TestClientClaimsMSALBrowser(t *testing.T) {
 		} {
 			t.Run(name, func(t *testing.T) {
 				calls = 0
-				shr, err := k.SHR(tok, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/transfers", Format: sign.MSALBrowser, ClientClaims: cc})
-				if err != nil {
-					t.Fatal(err)
-				}
+				shr := k.SHR("GET", "https://api.test/transfers", tok, poptest.SHROptions{Format: poptest.MSALBrowser,
+					Claims: map[string]any{"client_claims": cc}})
 				resp := h.do(handler, request("GET", "https://api.test/transfers", "Authorization", "PoP "+shr))
 				h.expectRejected(t, resp, rejectWant{status: 401,
 					challenges: []string{popErr(descClientClaims)},
@@ -118,8 +113,8 @@ func TestClientClaimsDPoP(t *testing.T) {
 		t.Fatal(err)
 	}
 	handler := rt.Handler(claimsHandler(&calls))
-	proof := h.proofWith(h.key, "POST", target, sign.ProofOptions{AccessToken: tok,
-		Extra: map[string]any{"purpose": "transfer", "device": map[string]any{"attested": true}}})
+	proof := h.proofWith(h.key, "POST", target, tok, poptest.ProofOptions{
+		Claims: map[string]any{"purpose": "transfer", "device": map[string]any{"attested": true}}})
 	a := decodeClaims(t, h.do(handler, request("POST", target, "Authorization", "DPoP "+tok, "DPoP", proof)))
 	if want := map[string]any{"purpose": "transfer", "device": map[string]any{"attested": true}}; !reflect.DeepEqual(a.ClientClaims, want) {
 		t.Errorf("client claims = %#v, want %#v", a.ClientClaims, want)

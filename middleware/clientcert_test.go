@@ -20,10 +20,10 @@ import (
 	"testing"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/internal/testcert"
 	"github.com/popguard/popguard/internal/testenv"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -31,8 +31,8 @@ const descClientCert = "The forwarded client certificate is malformed"
 
 // certToken is a token bound to c (cnf.x5t#S256).
 func (h *harness) certToken(c *testcert.Cert) string {
-	return h.token(sign.TokenOptions{Subject: "carol", ClientID: "svc-app", Scope: "read",
-		Cnf: map[string]any{"x5t#S256": validate.CertificateThumbprint(c.DER)}})
+	return h.token(poptest.TokenOptions{Subject: "carol", ClientID: "svc-app", Scope: "read",
+		Claims: map[string]any{"cnf": map[string]any{"x5t#S256": validate.CertificateThumbprint(c.DER)}}})
 }
 
 // send resets the captures and sends req with client.
@@ -383,11 +383,7 @@ func TestForwardedClientCertEnvoyElements(t *testing.T) {
 
 func TestWithForwardedClientCertConfig(t *testing.T) {
 	h := newHarness(t, middleware.WithPublicURL(publicURL))
-	keys, err := validate.NewStaticKeySet(h.iss.JWKS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := validate.NewJWTVerifier(issuerURL, keys, validate.Audience(audience))
+	v, err := validate.NewJWTVerifier(issuerURL, h.iss.KeySet(), validate.Audience(audience))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/nonce"
 	"github.com/popguard/popguard/replay"
@@ -18,15 +17,7 @@ import (
 
 func testVerifier(t *testing.T) *validate.JWTVerifier {
 	t.Helper()
-	iss, err := sign.NewIssuer(issuerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := validate.NewStaticKeySet(iss.JWKS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := validate.NewJWTVerifier(issuerURL, keys, validate.Audience(audience))
+	v, err := validate.NewJWTVerifier(issuerURL, newIssuer().KeySet(), validate.Audience(audience))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -26,10 +26,10 @@ const (
 
 // entraHarness trusts the multi-tenant Entra issuer for entraTenant, with
 // keys published as Entra ID publishes them (an issuer member per key).
-func entraHarness(t *testing.T) (*harness, *sign.Key, string) {
+func entraHarness(t *testing.T) (*harness, *poptest.Client, string) {
 	t.Helper()
-	issKey := sign.MustKey("RS256")
-	jwks := `{"keys":[` + mustJSON(t, issKey.PublicJWK(map[string]any{"kid": "entra-1", "use": "sig", "issuer": entraV2})) + `]}`
+	issKey := newClient(t, "RS256")
+	jwks := `{"keys":[` + mustJSON(t, jwkWith(issKey, map[string]any{"kid": "entra-1", "use": "sig", "issuer": entraV2})) + `]}`
 	keys, err := validate.NewStaticKeySet([]byte(jwks))
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func entraHarness(t *testing.T) (*harness, *sign.Key, string) {
 
 // entraToken mints an Entra ID access token of tenant tid and version ver
 // ("1.0" or "2.0"): delegated (scp) when scp is set, else app-only (roles).
-func entraToken(t *testing.T, k *sign.Key, kid, tid, ver, scp string, roles []string, cnf map[string]any, edit func(map[string]any)) string {
+func entraToken(t *testing.T, k *poptest.Client, kid, tid, ver, scp string, roles []string, cnf map[string]any, edit func(map[string]any)) string {
 	t.Helper()
 	now := time.Now()
 	c := map[string]any{
@@ -69,32 +69,34 @@ func entraToken(t *testing.T, k *sign.Key, kid, tid, ver, scp string, roles []st
 	if edit != nil {
 		edit(c)
 	}
-	tok, err := k.JWS(map[string]any{"typ": "JWT", "kid": kid}, c)
-	if err != nil {
-		t.Fatal(err)
+	return k.Sign([]byte(mustJSON(t, map[string]any{"alg": k.Key().Alg(), "typ": "JWT", "kid": kid})), []byte(mustJSON(t, c)))
+}
+
+// jwkWith is k's public JWK with extra members.
+func jwkWith(k *poptest.Client, extra map[string]any) map[string]any {
+	jwk := k.JWK()
+	for n, v := range extra {
+		jwk[n] = v
 	}
-	return tok
+	return jwk
 }
 
 // entraRequest builds an authenticated GET of https://api.test/items for
 // scheme with tok, signing a proof or SHR with client.
-func entraRequest(t *testing.T, h *harness, s popguard.Scheme, tok string, client *sign.Key) *http.Request {
+func entraRequest(t *testing.T, h *harness, s popguard.Scheme, tok string, client *poptest.Client) *http.Request {
 	t.Helper()
 	switch s {
 	case popguard.DPoP:
-		return request("GET", "https://api.test/items", "Authorization", "DPoP "+tok, "DPoP", h.proofWith(client, "GET", "https://api.test/items", sign.ProofOptions{AccessToken: tok}))
+		return request("GET", "https://api.test/items", "Authorization", "DPoP "+tok, "DPoP", h.proofWith(client, "GET", "https://api.test/items", tok, poptest.ProofOptions{}))
 	case popguard.PoP:
-		shr, err := client.SHR(tok, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/items"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		shr := client.SHR("GET", "https://api.test/items", tok, poptest.SHROptions{})
 		return request("GET", "https://api.test/items", "Authorization", "PoP "+shr)
 	}
 	return request("GET", "https://api.test/items", "Authorization", "Bearer "+tok)
 }
 
 // cnfFor is the binding of scheme to client (none for Bearer).
-func cnfFor(s popguard.Scheme, client *sign.Key) map[string]any {
+func cnfFor(s popguard.Scheme, client *poptest.Client) map[string]any {
 	switch s {
 	case popguard.DPoP:
 		return map[string]any{"jkt": client.Thumbprint()}
@@ -124,9 +126,9 @@ func TestEntraTokensEveryScheme(t *testing.T) {
 	h, issKey, kid := entraHarness(t)
 	mixed := h.route(popguard.Mixed)
 	for _, s := range []popguard.Scheme{popguard.Bearer, popguard.DPoP, popguard.PoP} {
-		client := sign.MustKey("ES256")
+		client := newClient(t, "ES256")
 		if s == popguard.PoP {
-			client = sign.MustKey("PS256") // MSAL.NET's PoP key
+			client = newClient(t, "PS256") // MSAL.NET's PoP key
 		}
 		for _, ver := range []string{"1.0", "2.0"} {
 			t.Run(s.String()+" v"+ver, func(t *testing.T) {
@@ -170,9 +172,9 @@ func TestEntraTokensEveryScheme(t *testing.T) {
 // A key the JWKS publishes for another tenant cannot sign this tenant's
 // tokens, even though the tenant is allowed.
 func TestEntraKeyOfAnotherTenant(t *testing.T) {
-	good, rogue := sign.MustKey("RS256"), sign.MustKey("RS256")
-	jwks := `{"keys":[` + mustJSON(t, good.PublicJWK(map[string]any{"kid": "k1", "use": "sig", "issuer": entraV2})) + `,` +
-		mustJSON(t, rogue.PublicJWK(map[string]any{"kid": "k2", "use": "sig", "issuer": "https://login.microsoftonline.com/" + otherTenant + "/v2.0"})) + `]}`
+	good, rogue := newClient(t, "RS256"), newClient(t, "RS256")
+	jwks := `{"keys":[` + mustJSON(t, jwkWith(good, map[string]any{"kid": "k1", "use": "sig", "issuer": entraV2})) + `,` +
+		mustJSON(t, jwkWith(rogue, map[string]any{"kid": "k2", "use": "sig", "issuer": "https://login.microsoftonline.com/" + otherTenant + "/v2.0"})) + `]}`
 	keys, err := validate.NewStaticKeySet([]byte(jwks))
 	if err != nil {
 		t.Fatal(err)

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 )
 
 // eventLog keeps whole Events, timing fields included.
@@ -60,7 +60,7 @@ func TestEventTimingFields(t *testing.T) {
 
 	tok := h.bound()
 	skew := -7 * time.Second // a client clock 7 s behind
-	proof := h.proofWith(h.key, "GET", publicURL+"/r", sign.ProofOptions{AccessToken: tok, IssuedAt: time.Now().Add(skew)})
+	proof := h.proofWith(h.key, "GET", publicURL+"/r", tok, poptest.ProofOptions{IssuedAt: time.Now().Add(skew)})
 	e := send("Authorization", "DPoP "+tok, "DPoP", proof)
 	if e.Outcome != middleware.Accepted || e.Scheme != popguard.DPoP {
 		t.Fatalf("DPoP: %+v", e)
@@ -82,7 +82,7 @@ func TestEventTimingFields(t *testing.T) {
 		t.Errorf("Bearer: %+v, want no proof iat and no replay latency", e)
 	}
 
-	e = send("Authorization", "DPoP "+tok, "DPoP", h.proofWith(h.key, "POST", publicURL+"/r", sign.ProofOptions{AccessToken: tok}))
+	e = send("Authorization", "DPoP "+tok, "DPoP", h.proofWith(h.key, "POST", publicURL+"/r", tok, poptest.ProofOptions{}))
 	if e.Reason != popguard.ReasonProofHTM || !e.ProofIssuedAt.IsZero() || e.ReplayDuration != 0 {
 		t.Errorf("proof for another method: %+v, want no iat (not verified) and no replay check", e)
 	}

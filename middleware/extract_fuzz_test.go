@@ -42,9 +42,10 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/dpopclient"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/nonce"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -53,9 +54,19 @@ import (
 var fzT0 = time.Unix(1_750_000_000, 0)
 
 // fzKey derives a fixed Ed25519 key from a label.
-func fzKey(label string) *sign.Key {
+func fzKey(tb testing.TB, label string) *poptest.Client {
+	tb.Helper()
+	k, err := dpopclient.NewKey(ed25519.NewKeyFromSeed(fzSeed(label)), "EdDSA")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return poptest.NewClientWithKey(k)
+}
+
+// fzSeed is the Ed25519 seed of label.
+func fzSeed(label string) []byte {
 	seed := sha256.Sum256([]byte("popguard fuzz key: " + label))
-	return &sign.Key{Alg: "EdDSA", Signer: ed25519.NewKeyFromSeed(seed[:])}
+	return seed[:]
 }
 
 type fzCredKind int
@@ -94,9 +105,21 @@ type fzObs struct {
 
 func newFzFixture(tb testing.TB) *fzFixture {
 	tb.Helper()
-	iss := &sign.Issuer{URL: issuerURL, KID: "fuzz-issuer", Key: fzKey("issuer")}
-	client, popKey := fzKey("dpop-client"), fzKey("pop-client")
-	keys, err := validate.NewStaticKeySet(iss.JWKS())
+	// The issuer's key, published and named as a fixed kid: the fixture's
+	// tokens are the same bytes on every run.
+	issKey, err := dpopclient.NewKey(ed25519.NewKeyFromSeed(fzSeed("issuer")), "EdDSA")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	iss := poptest.NewStaticIssuerWithKey(issuerURL, issKey)
+	jwk := poptest.NewClientWithKey(issKey).JWK()
+	jwk["kid"], jwk["alg"], jwk["use"] = "fuzz-issuer", "EdDSA", "sig"
+	jwks, err := json.Marshal(map[string]any{"keys": []any{jwk}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	client, popKey := fzKey(tb, "dpop-client"), fzKey(tb, "pop-client")
+	keys, err := validate.NewStaticKeySet(jwks)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -138,30 +161,18 @@ func newFzFixture(tb testing.TB) *fzFixture {
 			dpop: true, nonce: true},
 		{name: "bearer-query", handler: gB.Require(popguard.BearerOnly)(protected), bearer: true, query: true},
 	}
-	mint := func(o sign.TokenOptions) string {
+	mint := func(o poptest.TokenOptions) string {
 		o.Audience, o.IssuedAt = audience, fzT0
-		o.Extra = map[string]any{"jti": "jti-" + o.Subject}
-		tok, err := iss.Token(o)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return tok
+		o.Claims = map[string]any{"jti": "jti-" + o.Subject}
+		o.Header = map[string]any{"kid": "fuzz-issuer"}
+		return iss.Token(o)
 	}
-	unbound := mint(sign.TokenOptions{Subject: "alice", ClientID: "app", Scope: "read write"})
-	bound := mint(sign.TokenOptions{Subject: "bob", ClientID: "app", Scope: "read", Cnf: map[string]any{"jkt": client.Thumbprint()}})
-	popTok := mint(sign.TokenOptions{Subject: "carol", ClientID: "msal", Scope: "read", Cnf: map[string]any{"kid": popKey.Thumbprint()}})
-	proof, err := client.Proof("GET", target, sign.ProofOptions{AccessToken: bound, IssuedAt: fzT0, JTI: "proof-1"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	proofN, err := client.Proof("GET", target, sign.ProofOptions{AccessToken: bound, IssuedAt: fzT0, Nonce: nonces.Issue(), JTI: "proof-2"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	shr, err := popKey.SHR(popTok, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/r", TS: fzT0, Nonce: "0123456789abcdef0123456789abcdef"})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	unbound := mint(poptest.TokenOptions{Subject: "alice", ClientID: "app", Scope: "read write"})
+	bound := mint(poptest.TokenOptions{Subject: "bob", ClientID: "app", Scope: "read", DPoP: client})
+	popTok := mint(poptest.TokenOptions{Subject: "carol", ClientID: "msal", Scope: "read", PoP: popKey})
+	proof := client.Proof("GET", target, bound, poptest.ProofOptions{IssuedAt: fzT0, JTI: "proof-1"})
+	proofN := client.Proof("GET", target, bound, poptest.ProofOptions{IssuedAt: fzT0, Nonce: nonces.Issue(), JTI: "proof-2"})
+	shr := popKey.SHR("GET", "https://api.test/r", popTok, poptest.SHROptions{Time: fzT0, Nonce: "0123456789abcdef0123456789abcdef"})
 	f.creds[unbound], f.creds[bound], f.creds[popTok] = fzUnbound, fzDPoPTok, fzPoPTok
 	f.creds[proof], f.creds[proofN], f.creds[shr] = fzProof, fzProofNonce, fzSHR
 

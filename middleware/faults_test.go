@@ -15,7 +15,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/faultkit"
+	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
+	"github.com/popguard/popguard/replay"
+	"github.com/popguard/popguard/replay/redisstore"
+	"github.com/popguard/popguard/validate"
 	"io"
 	"log/slog"
 	"net"
@@ -25,13 +32,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
-	"github.com/popguard/popguard/middleware"
-	"github.com/popguard/popguard/replay"
-	"github.com/popguard/popguard/replay/redisstore"
-	"github.com/popguard/popguard/validate"
 )
 
 const fltReplayTimeout = 150 * time.Millisecond
@@ -339,7 +339,7 @@ func TestFaultConcurrentMixedRequests(t *testing.T) {
 	kinds := []kind{
 		{"bearer", func() *http.Request { return mk("Authorization", "Bearer "+unbound) }, 200, true},
 		{"dpop", func() *http.Request { return mk("Authorization", "DPoP "+bound, "DPoP", h.proof("GET", target, bound)) }, 200, true},
-		{"pop", func() *http.Request { return mk("Authorization", "PoP "+p.shr(t, sign.SHROptions{})) }, 200, true},
+		{"pop", func() *http.Request { return mk("Authorization", "PoP "+p.shr(t, poptest.SHROptions{})) }, 200, true},
 		{"replayed proof", func() *http.Request { return mk("Authorization", "DPoP "+bound, "DPoP", used) }, 401, false},
 		{"wrong htm", func() *http.Request {
 			return mk("Authorization", "DPoP "+bound, "DPoP", h.proof("POST", target, bound))
@@ -351,7 +351,7 @@ func TestFaultConcurrentMixedRequests(t *testing.T) {
 		}, 400, false},
 		{"no credentials", func() *http.Request { return mk() }, 401, false},
 		{"foreign proof key", func() *http.Request {
-			return mk("Authorization", "DPoP "+bound, "DPoP", h.proofWith(sign.MustKey("ES256"), "GET", target, sign.ProofOptions{AccessToken: bound}))
+			return mk("Authorization", "DPoP "+bound, "DPoP", h.proofWith(poptest.NewClient(), "GET", target, bound, poptest.ProofOptions{}))
 		}, 401, false},
 	}
 	const workers, each = 16, 30
@@ -454,15 +454,22 @@ func (j *fltJWKS) set(mode string, doc ...[]byte) {
 }
 
 // fltJWKSDoc is a JWKS document of the given issuers' keys.
-func fltJWKSDoc(t *testing.T, issuers ...*sign.Issuer) []byte {
+func fltJWKSDoc(t *testing.T, issuers ...*fltIss) []byte {
 	t.Helper()
 	var keys []json.RawMessage
 	for _, iss := range issuers {
-		var d struct{ Keys []json.RawMessage }
+		var d struct{ Keys []map[string]any }
 		if err := json.Unmarshal(iss.JWKS(), &d); err != nil {
 			t.Fatal(err)
 		}
-		keys = append(keys, d.Keys...)
+		for _, k := range d.Keys {
+			k["kid"] = iss.kid
+			b, err := json.Marshal(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, b)
+		}
 	}
 	b, _ := json.Marshal(map[string]any{"keys": keys})
 	return b
@@ -473,7 +480,7 @@ const fltMinRefresh = 300 * time.Millisecond
 // fltRemoteGuard builds a Guard whose tokens are checked against a
 // RemoteKeySet on j, and a real server for it. It returns after the first
 // fetch.
-func fltRemoteGuard(t *testing.T, j *fltJWKS, iss *sign.Issuer, minRefresh time.Duration) (*harness, *httptest.Server, *validate.RemoteKeySet) {
+func fltRemoteGuard(t *testing.T, j *fltJWKS, iss *fltIss, minRefresh time.Duration) (*harness, *httptest.Server, *validate.RemoteKeySet) {
 	t.Helper()
 	ks, err := validate.NewRemoteKeySet(context.Background(), j.srv.URL, validate.KeySetRefresh(minRefresh, time.Hour),
 		validate.HTTPClient(&http.Client{Timeout: 3 * time.Second}), validate.KeySetLogger(slog.New(slog.DiscardHandler)))
@@ -484,24 +491,28 @@ func fltRemoteGuard(t *testing.T, j *fltJWKS, iss *sign.Issuer, minRefresh time.
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarnessFor(t, iss, middleware.WithPublicURL(publicURL), middleware.WithTokens(v))
+	h := newHarnessFor(t, iss.Issuer, middleware.WithPublicURL(publicURL), middleware.WithTokens(v))
 	srv := httptest.NewServer(h.route(mixed))
 	t.Cleanup(srv.Close)
 	return h, srv, ks
 }
 
-// fltIssuer is an issuer of issuerURL with the given kid.
-func fltIssuer(kid string) *sign.Issuer {
-	return &sign.Issuer{URL: issuerURL, KID: kid, Key: sign.MustKey("ES256")}
+// fltIss is an issuer whose key goes by a kid of the test's choosing (in
+// fltJWKSDoc and in its tokens).
+type fltIss struct {
+	*poptest.Issuer
+	kid string
 }
 
-func fltTokenOf(t *testing.T, iss *sign.Issuer, sub string) string {
+// fltIssuer is an issuer of issuerURL with the given kid.
+func fltIssuer(kid string) *fltIss {
+	return &fltIss{Issuer: poptest.NewStaticIssuer(issuerURL), kid: kid}
+}
+
+func fltTokenOf(t *testing.T, iss *fltIss, sub string) string {
 	t.Helper()
-	tok, err := iss.Token(sign.TokenOptions{Subject: sub, ClientID: "app", Audience: audience, Scope: "read"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return iss.Token(poptest.TokenOptions{Subject: sub, ClientID: "app", Audience: audience, Scope: "read",
+		Header: map[string]any{"kid": iss.kid}})
 }
 
 func TestFaultJWKSUnknownKidStorm(t *testing.T) {
@@ -706,7 +717,7 @@ func TestFaultClockEdges(t *testing.T) {
 		{"ts now+31s", 31 * time.Second, false},
 	} {
 		t.Run("SHR "+c.name, func(t *testing.T) {
-			resp := h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+p.shr(t, sign.SHROptions{TS: now.Add(c.ts)}))
+			resp := h.advHTTP(t, p.srv, "GET", "/r", "Authorization", "PoP "+p.shr(t, poptest.SHROptions{Time: now.Add(c.ts)}))
 			if c.ok {
 				advAccept(t, h, resp, "carol", popguard.PoP)
 			} else {

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/internal/testenv"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/nonce"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/replay/redisstore"
 )
 
@@ -53,10 +53,7 @@ func fleetSameIssuer(t *testing.T, url string) (a, b *harness, routeA, routeB ht
 	prefix := "popguard-test:fleet:" + hex.EncodeToString(id[:]) + ":"
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	iss, err := sign.NewIssuer(issuerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := newIssuer()
 	instance := func() *harness {
 		client, err := redisstore.ParseUniversalURL(url)
 		if err != nil {
@@ -110,7 +107,7 @@ func testFleetNonceAcrossInstances(t *testing.T, url string) {
 		t.Fatalf("instance A without nonce: status %d nonce %q", resp.status, n)
 	}
 	// The nonce A handed out works on B: instances share a secret, not state.
-	p := a.proofWith(a.key, "GET", publicURL+"/r", sign.ProofOptions{AccessToken: tok, Nonce: n})
+	p := a.proofWith(a.key, "GET", publicURL+"/r", tok, poptest.ProofOptions{Nonce: n})
 	if resp := b.do(strictB, request("GET", publicURL+"/r", "Authorization", "DPoP "+tok, "DPoP", p)); resp.status != 200 {
 		t.Fatalf("instance B with A's nonce: status %d", resp.status)
 	}

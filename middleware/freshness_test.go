@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/nonce"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/replay"
 	"github.com/popguard/popguard/validate"
 )
@@ -30,8 +30,8 @@ type freshEnv struct {
 	*harness
 	clk *fakeClock
 	src *nonce.Source
-	rsa *sign.Key // the PoP key, bound by cnf.kid
-	pop string    // carol's PoP token
+	rsa *poptest.Client // the PoP key, bound by cnf.kid
+	pop string          // carol's PoP token
 }
 
 func newFreshEnv(t *testing.T) *freshEnv {
@@ -49,9 +49,9 @@ func newFreshEnv(t *testing.T) *freshEnv {
 	}
 	h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithNonces(src), middleware.WithReplay(store),
 		middleware.WithProofVerifier(proofs), middleware.WithPoP(validate.Clock(clk.Now))) // ts: 5 min back, 30 s ahead
-	k := sign.MustKey("PS256")
-	pop := h.token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Scope: "read",
-		Cnf: map[string]any{"kid": k.Thumbprint(), "xms_ksl": "sw"}})
+	k := newClient(t, "PS256")
+	pop := h.token(poptest.TokenOptions{Subject: "carol", ClientID: "msal-app", Scope: "read",
+		Claims: map[string]any{"cnf": map[string]any{"kid": k.Thumbprint(), "xms_ksl": "sw"}}})
 	return &freshEnv{harness: h, clk: clk, src: src, rsa: k, pop: pop}
 }
 
@@ -66,7 +66,7 @@ func (e *freshEnv) dpop(tok, proof string) *http.Request {
 }
 
 func (e *freshEnv) proofAt(tok string, iat time.Time, n string) string {
-	return e.proofWith(e.key, "GET", target, sign.ProofOptions{AccessToken: tok, Nonce: n, IssuedAt: iat})
+	return e.proofWith(e.key, "GET", target, tok, poptest.ProofOptions{Nonce: n, IssuedAt: iat})
 }
 
 func dpopReject(code popguard.ErrorCode, desc string, reason popguard.Reason, withNonce bool) rejectWant {
@@ -140,27 +140,17 @@ func TestFreshnessClientClockSkew(t *testing.T) {
 		e.expectRejected(t, resp, dpopReject(popguard.CodeUseDPoPNonce, descNonceInvalid, popguard.ReasonNonceInvalid, true))
 	})
 	t.Run("a proof without iat is refused under nonce freshness", func(t *testing.T) {
-		raw := e.signClaims(t, map[string]any{"jti": sign.RandomID(), "htm": "GET", "htu": target, "ath": sign.ATH(tok), "nonce": e.src.Issue()})
+		raw := e.proofWith(e.key, "GET", target, tok, poptest.ProofOptions{Nonce: e.src.Issue(), Claims: map[string]any{"iat": nil}})
 		resp := e.do(byNonce, e.dpop(tok, raw))
 		e.expectRejected(t, resp, dpopReject(popguard.CodeInvalidDPoPProof, "The DPoP proof has no iat", popguard.ReasonProofIAT, true))
 	})
 	t.Run("an iat that is no NumericDate is refused under nonce freshness", func(t *testing.T) {
 		for _, iat := range []any{"now", -1, 1e12} {
-			raw := e.signClaims(t, map[string]any{"jti": sign.RandomID(), "htm": "GET", "htu": target, "ath": sign.ATH(tok), "nonce": e.src.Issue(), "iat": iat})
+			raw := e.proofWith(e.key, "GET", target, tok, poptest.ProofOptions{Nonce: e.src.Issue(), Claims: map[string]any{"iat": iat}})
 			resp := e.do(byNonce, e.dpop(tok, raw))
 			e.expectRejected(t, resp, dpopReject(popguard.CodeInvalidDPoPProof, "The DPoP proof claim iat has the wrong type", popguard.ReasonProofClaims, true))
 		}
 	})
-}
-
-// signClaims signs a proof with exactly these claims.
-func (e *freshEnv) signClaims(t *testing.T, claims map[string]any) string {
-	t.Helper()
-	p, err := e.key.JWS(map[string]any{"typ": "dpop+jwt", "jwk": e.key.PublicJWK(nil)}, claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // TestFreshnessReplayBoundaries replays an accepted proof at the last
@@ -237,10 +227,7 @@ func TestFreshnessPoP(t *testing.T) {
 	byTS := e.route(popguard.PoPOnly)
 	byNonce := e.route(popguard.PoPOnly, middleware.Freshness(validate.FreshnessNonce))
 	shr := func(ts time.Time, n string) *http.Request {
-		s, err := e.rsa.SHR(e.pop, sign.SHROptions{Method: "GET", Host: "api.test", Path: "/r", Nonce: n, TS: ts})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := e.rsa.SHR("GET", "https://api.test/r", e.pop, poptest.SHROptions{Nonce: n, Time: ts})
 		return request("GET", target, "Authorization", "PoP "+s)
 	}
 	popChallenge := func(desc string) []string {

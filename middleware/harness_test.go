@@ -10,6 +10,9 @@ package middleware_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,8 +28,9 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/dpopclient"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -157,14 +161,35 @@ func (h *logHandler) WithGroup(string) slog.Handler { return h }
 // ---- the harness ----
 
 type harness struct {
-	t     testing.TB
-	iss   *sign.Issuer
-	key   *sign.Key // the client's DPoP key
+	t   testing.TB
+	iss *poptest.Issuer
+	key *poptest.Client // the client's DPoP key (ES256)
+	// priv is key's private half, for the adversarial tests that sign what
+	// poptest will not write (a raw JSON payload, an exposed d).
+	priv  *ecdsa.PrivateKey
 	cap   *capture
 	guard *middleware.Guard
 
 	calls  atomic.Int64
 	result atomic.Pointer[popguard.Result]
+}
+
+// newIssuer returns the issuer the harness trusts: issuerURL, minting for
+// audience.
+func newIssuer() *poptest.Issuer {
+	iss := poptest.NewStaticIssuer(issuerURL)
+	iss.Audience = audience
+	return iss
+}
+
+// newClient returns a client with a new key for alg.
+func newClient(t testing.TB, alg string) *poptest.Client {
+	t.Helper()
+	k, err := dpopclient.GenerateKey(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return poptest.NewClientWithKey(k)
 }
 
 // newHarness builds an issuer, a verifier for it and a Guard with captured
@@ -173,26 +198,26 @@ type harness struct {
 // them. Without an explicit WithPublicURL the caller decides the target.
 func newHarness(t testing.TB, opts ...middleware.Option) *harness {
 	t.Helper()
-	iss, err := sign.NewIssuer(issuerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return newHarnessFor(t, iss, opts...)
+	return newHarnessFor(t, newIssuer(), opts...)
 }
 
 // newHarnessFor is newHarness trusting an existing issuer: several
 // instances of one API.
-func newHarnessFor(t testing.TB, iss *sign.Issuer, opts ...middleware.Option) *harness {
+func newHarnessFor(t testing.TB, iss *poptest.Issuer, opts ...middleware.Option) *harness {
 	t.Helper()
-	keys, err := validate.NewStaticKeySet(iss.JWKS())
+	tokens, err := validate.NewJWTVerifier(issuerURL, iss.KeySet(), validate.Audience(audience))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := validate.NewJWTVerifier(issuerURL, keys, validate.Audience(audience))
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, iss: iss, key: sign.MustKey("ES256"), cap: &capture{}}
+	dk, err := dpopclient.NewKey(priv, "ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, iss: iss, key: poptest.NewClientWithKey(dk), priv: priv, cap: &capture{}}
 	base := []middleware.Option{
 		middleware.WithTokens(tokens),
 		middleware.WithLogger(slog.New(&logHandler{c: h.cap})),
@@ -275,52 +300,56 @@ var (
 	bob   = popguard.Result{Scheme: popguard.DPoP, Subject: "bob", ClientID: "dpop-app", Scopes: []string{"read", "transfer"}}
 )
 
-func (h *harness) token(o sign.TokenOptions) string {
+// token mints a token for audience; unlike poptest's defaults, the tests
+// name sub and client_id themselves.
+func (h *harness) token(o poptest.TokenOptions) string {
 	h.t.Helper()
 	if o.Audience == "" {
 		o.Audience = audience
 	}
-	tok, err := h.iss.Token(o)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return tok
+	return h.iss.Token(o)
 }
 
 // unbound is alice's plain Bearer token.
 func (h *harness) unbound() string {
-	return h.token(sign.TokenOptions{Subject: alice.Subject, ClientID: alice.ClientID, Scope: "read write"})
+	return h.token(poptest.TokenOptions{Subject: alice.Subject, ClientID: alice.ClientID, Scope: "read write"})
 }
 
 // bound is bob's token, bound to h.key by cnf.jkt.
 func (h *harness) bound() string {
-	return h.token(sign.TokenOptions{Subject: bob.Subject, ClientID: bob.ClientID, Scope: "read transfer",
-		Cnf: map[string]any{"jkt": h.key.Thumbprint()}})
+	return h.token(poptest.TokenOptions{Subject: bob.Subject, ClientID: bob.ClientID, Scope: "read transfer", DPoP: h.key})
 }
 
 // boundWith is bob's token with another cnf.
 func (h *harness) boundWith(cnf map[string]any) string {
-	return h.token(sign.TokenOptions{Subject: bob.Subject, ClientID: bob.ClientID, Scope: "read transfer", Cnf: cnf})
+	return h.token(poptest.TokenOptions{Subject: bob.Subject, ClientID: bob.ClientID, Scope: "read transfer",
+		Claims: map[string]any{"cnf": cnf}})
 }
 
 // expired is alice's token that expired five minutes ago (beyond the 30 s leeway).
 func (h *harness) expired() string {
-	return h.token(sign.TokenOptions{Subject: alice.Subject, ClientID: alice.ClientID, Scope: "read write",
+	return h.token(poptest.TokenOptions{Subject: alice.Subject, ClientID: alice.ClientID, Scope: "read write",
 		IssuedAt: time.Now().Add(-10 * time.Minute), TTL: 5 * time.Minute})
 }
 
 // proof is a DPoP proof by h.key for method and htu, with ath over token.
 func (h *harness) proof(method, htu, token string) string {
-	return h.proofWith(h.key, method, htu, sign.ProofOptions{AccessToken: token})
+	return h.proofWith(h.key, method, htu, token, poptest.ProofOptions{})
 }
 
-func (h *harness) proofWith(k *sign.Key, method, htu string, o sign.ProofOptions) string {
+// proofWith is a DPoP proof by c for method and htu, with ath over token
+// (none when empty). htu is written exactly as given, query and all, unless
+// o.Claims sets it.
+func (h *harness) proofWith(c *poptest.Client, method, htu, token string, o poptest.ProofOptions) string {
 	h.t.Helper()
-	p, err := k.Proof(method, htu, o)
-	if err != nil {
-		h.t.Fatal(err)
+	if _, set := o.Claims["htu"]; !set {
+		claims := map[string]any{"htu": htu}
+		for n, v := range o.Claims {
+			claims[n] = v
+		}
+		o.Claims = claims
 	}
-	return p
+	return c.Proof(method, htu, token, o)
 }
 
 // request builds a request; hdr are name/value pairs added in order
@@ -533,8 +562,8 @@ func (h *harness) expectAccepted(t *testing.T, resp response, want popguard.Resu
 	checkHeadersSafe(t, resp.header)
 }
 
-// withJKT returns bob with the thumbprint of key.
-func withJKT(r popguard.Result, k *sign.Key) popguard.Result {
+// withJKT returns r with the thumbprint of k's key.
+func withJKT(r popguard.Result, k *poptest.Client) popguard.Result {
 	r.KeyThumbprint = k.Thumbprint()
 	return r
 }

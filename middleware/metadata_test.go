@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -127,14 +127,7 @@ func TestMetadataDocument(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestMetadataBearerMethodsAndIssuers(t *testing.T) {
-	iss, err := sign.NewIssuer("https://b.issuer.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := validate.NewStaticKeySet(iss.JWKS())
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := poptest.NewStaticIssuer("https://b.issuer.test").KeySet()
 	a, _ := validate.NewJWTVerifier("https://a.issuer.test", keys, validate.Audience("https://api.test/v1"))
 	b, _ := validate.NewJWTVerifier("https://b.issuer.test/realms/x", keys, validate.Audience("https://api.test/v1", "other"))
 	set, err := validate.NewIssuerSet(a, b)
@@ -180,11 +173,7 @@ func TestMetadataDPoPAlgsFollowTheProofVerifier(t *testing.T) {
 }
 
 func TestMetadataConfigErrors(t *testing.T) {
-	iss, _ := sign.NewIssuer(issuerURL)
-	keys, err := validate.NewStaticKeySet(iss.JWKS())
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := newIssuer().KeySet()
 	jwt, _ := validate.NewJWTVerifier(issuerURL, keys, validate.Audience(audience))
 	anyAud, _ := validate.NewJWTVerifier(issuerURL, keys, validate.SkipAudienceCheck())
 	entra, err := validate.NewJWTVerifier("https://login.microsoftonline.com/{tenantid}/v2.0", keys,
@@ -360,8 +349,7 @@ func TestResourceOtherThanPublicURL(t *testing.T) {
 	}
 	// The harness's verifier accepts "https://api.test" only: the public
 	// URL with its path is no audience of it, and New says so.
-	iss, _ := sign.NewIssuer(issuerURL)
-	keys, _ := validate.NewStaticKeySet(iss.JWKS())
+	keys := newIssuer().KeySet()
 	v, _ := validate.NewJWTVerifier(issuerURL, keys, validate.Audience(audience))
 	_, err := middleware.New(middleware.WithTokens(v), middleware.WithPublicURL(publicURL+"/v1"), middleware.WithResourceMetadata(middleware.ResourceMetadata{}))
 	if err == nil || !strings.Contains(err.Error(), `"https://api.test/v1"`) {

@@ -55,9 +55,9 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/internal/testcert"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -168,9 +168,9 @@ var scenarios = []scenario{
 	{name: "DPoP, proof by another key", uses: popguard.DPoP,
 		build: func(h *harness) *http.Request {
 			tok := h.bound()
-			thief := sign.MustKey("ES256")
+			thief := poptest.NewClient()
 			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP",
-				h.proofWith(thief, "GET", target, sign.ProofOptions{AccessToken: tok}))
+				h.proofWith(thief, "GET", target, tok, poptest.ProofOptions{}))
 		},
 		code: popguard.CodeInvalidToken, desc: descKeyBinding, reason: popguard.ReasonTokenKeyBinding},
 	{name: "DPoP scheme, no DPoP header", uses: popguard.DPoP,
@@ -179,11 +179,8 @@ var scenarios = []scenario{
 	{name: "Bearer, forged token", uses: popguard.Bearer,
 		build: func(h *harness) *http.Request {
 			// Same iss, signed by a key the issuer never published.
-			rogue, err := sign.NewIssuer(issuerURL)
-			if err != nil {
-				h.t.Fatal(err)
-			}
-			tok, _ := rogue.Token(sign.TokenOptions{Subject: "mallory", ClientID: "x", Audience: audience, Scope: "read write"})
+			rogue := poptest.NewStaticIssuer(issuerURL)
+			tok := rogue.Token(poptest.TokenOptions{Subject: "mallory", ClientID: "x", Audience: audience, Scope: "read write"})
 			return request("GET", target, "Authorization", "Bearer "+tok)
 		},
 		code: popguard.CodeInvalidToken, desc: "No issuer key matches the access token", reason: popguard.ReasonTokenUnknownKey},
@@ -192,8 +189,8 @@ var scenarios = []scenario{
 		code:  popguard.CodeInvalidToken, desc: descTokenExpired, reason: popguard.ReasonTokenExpired},
 	{name: "DPoP, expired token", uses: popguard.DPoP,
 		build: func(h *harness) *http.Request {
-			tok := h.token(sign.TokenOptions{Subject: bob.Subject, ClientID: bob.ClientID, Scope: "read transfer",
-				Cnf: map[string]any{"jkt": h.key.Thumbprint()}, IssuedAt: time.Now().Add(-10 * time.Minute), TTL: 5 * time.Minute})
+			tok := h.token(poptest.TokenOptions{Subject: bob.Subject, ClientID: bob.ClientID, Scope: "read transfer",
+				DPoP: h.key, IssuedAt: time.Now().Add(-10 * time.Minute), TTL: 5 * time.Minute})
 			return request("GET", target, "Authorization", "DPoP "+tok, "DPoP", h.proof("GET", target, tok))
 		},
 		code: popguard.CodeInvalidToken, desc: descTokenExpired, reason: popguard.ReasonTokenExpired},
@@ -249,8 +246,8 @@ var serviceCert = func() func(t testing.TB) *testcert.Cert {
 
 // certBound mints carol's token bound to serviceCert (RFC 8705).
 func (h *harness) certBound() string {
-	return h.token(sign.TokenOptions{Subject: "carol", ClientID: "svc-app", Scope: "read",
-		Cnf: map[string]any{"x5t#S256": validate.CertificateThumbprint(serviceCert(h.t).DER)}})
+	return h.token(poptest.TokenOptions{Subject: "carol", ClientID: "svc-app", Scope: "read",
+		Claims: map[string]any{"cnf": map[string]any{"x5t#S256": validate.CertificateThumbprint(serviceCert(h.t).DER)}}})
 }
 
 // carol is the caller of the certificate-bound scenarios.

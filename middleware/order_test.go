@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 )
 
 // An unauthenticated DPoP request must cost about what a normal rejection
@@ -19,10 +19,7 @@ func TestDPoPTokenBeforeProofSignature(t *testing.T) {
 	srv := advServer(t, h.route(popguard.DPoPOnly))
 	forge := func(t *testing.T, tok string) string {
 		p := h.proof("GET", target, tok)
-		q, err := sign.MustKey("ES256").Proof("GET", target, sign.ProofOptions{AccessToken: tok})
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := poptest.NewClient().Proof("GET", target, tok, poptest.ProofOptions{})
 		return p[:strings.LastIndexByte(p, '.')] + q[strings.LastIndexByte(q, '.'):]
 	}
 	t.Run("junk token", func(t *testing.T) {
@@ -30,14 +27,9 @@ func TestDPoPTokenBeforeProofSignature(t *testing.T) {
 		advReject(t, h, resp, 401, popguard.CodeInvalidToken, popguard.ReasonTokenMalformed)
 	})
 	t.Run("token of another issuer", func(t *testing.T) {
-		other, err := sign.NewIssuer("https://other.issuer.test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, err := other.Token(sign.TokenOptions{Subject: "mallory", Audience: audience, Cnf: map[string]any{"jkt": h.key.Thumbprint()}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		other := poptest.NewStaticIssuer("https://other.issuer.test")
+		tok := other.Token(poptest.TokenOptions{Subject: "mallory", Audience: audience, DPoP: h.key,
+			Claims: map[string]any{"client_id": ""}})
 		resp := h.advHTTP(t, srv, "GET", "/r", "Authorization", "DPoP "+tok, "DPoP", forge(t, tok))
 		advReject(t, h, resp, 401, popguard.CodeInvalidToken, popguard.ReasonTokenIssuer)
 	})
@@ -55,15 +47,9 @@ func TestTargetMismatchLogged(t *testing.T) {
 	h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithPoP())
 	srv := advServer(t, h.route(popguard.Mixed))
 	tok := h.bound()
-	k := sign.MustKey("ES256")
+	k := poptest.NewClient()
 	popTok := h.boundWith(map[string]any{"kid": k.Thumbprint()})
-	shr := func(o sign.SHROptions) string {
-		s, err := k.SHR(popTok, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	shr := func(target string) string { return k.SHR("GET", target, popTok, poptest.SHROptions{}) }
 	for _, c := range []struct {
 		name, signed, computed string
 		send                   func() response
@@ -74,10 +60,10 @@ func TestTargetMismatchLogged(t *testing.T) {
 			return h.advHTTP(t, srv, "GET", "/r", "Authorization", "DPoP "+tok, "DPoP", h.proof("GET", "http://internal:8080/r", tok))
 		}, popguard.CodeInvalidDPoPProof, popguard.ReasonProofHTU},
 		{"SHR u", `"internal:8080"`, `"https://api.test"`, func() response {
-			return h.advHTTP(t, srv, "GET", "/r", "Authorization", "PoP "+shr(sign.SHROptions{Method: "GET", Host: "internal:8080", Path: "/r"}))
+			return h.advHTTP(t, srv, "GET", "/r", "Authorization", "PoP "+shr("https://internal:8080/r"))
 		}, popguard.CodeInvalidToken, popguard.ReasonSHRU},
 		{"SHR p", `"/v1/r"`, `"/r"`, func() response {
-			return h.advHTTP(t, srv, "GET", "/r", "Authorization", "PoP "+shr(sign.SHROptions{Method: "GET", Host: "api.test", Path: "/v1/r"}))
+			return h.advHTTP(t, srv, "GET", "/r", "Authorization", "PoP "+shr("https://api.test/v1/r"))
 		}, popguard.CodeInvalidToken, popguard.ReasonSHRP},
 	} {
 		t.Run(c.name, func(t *testing.T) {

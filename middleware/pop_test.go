@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/nonce"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -20,26 +20,23 @@ import (
 // token the way Microsoft Entra ID binds it: cnf.kid = RFC 7638 thumbprint.
 type popHarness struct {
 	*harness
-	rsa   *sign.Key
+	rsa   *poptest.Client
 	token string
 }
 
 func newPoPHarness(t *testing.T, opts ...middleware.Option) *popHarness {
 	t.Helper()
 	h := newHarness(t, append([]middleware.Option{middleware.WithPublicURL(publicURL), middleware.WithPoP()}, opts...)...)
-	k := sign.MustKey("PS256")
-	tok := h.token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Scope: "read",
-		Cnf: map[string]any{"kid": k.Thumbprint(), "xms_ksl": "sw"}})
+	k := newClient(t, "PS256")
+	tok := h.token(poptest.TokenOptions{Subject: "carol", ClientID: "msal-app", Scope: "read",
+		Claims: map[string]any{"cnf": map[string]any{"kid": k.Thumbprint(), "xms_ksl": "sw"}}})
 	return &popHarness{harness: h, rsa: k, token: tok}
 }
 
-func (p *popHarness) shr(o sign.SHROptions) string {
-	p.t.Helper()
-	s, err := p.rsa.SHR(p.token, o)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return s
+// shr is carol's SHR for method and target, in MSAL.NET's form unless o
+// says otherwise.
+func (p *popHarness) shr(method, target string, o poptest.SHROptions) string {
+	return p.rsa.SHR(method, target, p.token, o)
 }
 
 const popPlain = `PoP realm="api"`
@@ -71,7 +68,7 @@ func (p *popHarness) popReject(t *testing.T, resp response, challenges []string,
 func TestPoPAcceptedMSALNet(t *testing.T) {
 	p := newPoPHarness(t)
 	for _, mode := range []popguard.Mode{popguard.PoPOnly, popguard.Mixed, popguard.ProofOnly} {
-		shr := p.shr(sign.SHROptions{Method: "GET", Host: "api.test", Path: "/accounts/1"})
+		shr := p.shr("GET", "https://api.test/accounts/1", poptest.SHROptions{})
 		resp := p.do(p.route(mode), request("GET", "https://api.test/accounts/1?x=1", "Authorization", "PoP "+shr))
 		if resp.status != http.StatusOK || p.calls.Load() != 1 {
 			t.Fatalf("%v: status %d, calls %d, body %s", mode, resp.status, p.calls.Load(), resp.body)
@@ -86,7 +83,7 @@ func TestPoPAcceptedMSALNet(t *testing.T) {
 func TestPoPSchemeCaseInsensitive(t *testing.T) {
 	p := newPoPHarness(t)
 	for _, scheme := range []string{"pop", "POP", "Pop"} {
-		shr := p.shr(sign.SHROptions{Method: "GET", Host: "api.test", Path: "/a"})
+		shr := p.shr("GET", "https://api.test/a", poptest.SHROptions{})
 		resp := p.do(p.route(popguard.PoPOnly), request("GET", "https://api.test/a", "Authorization", scheme+" "+shr))
 		if resp.status != http.StatusOK {
 			t.Errorf("%s: status %d", scheme, resp.status)
@@ -96,7 +93,7 @@ func TestPoPSchemeCaseInsensitive(t *testing.T) {
 
 func TestPoPRejected(t *testing.T) {
 	p := newPoPHarness(t)
-	good := func() string { return p.shr(sign.SHROptions{Method: "GET", Host: "api.test", Path: "/a"}) }
+	good := func() string { return p.shr("GET", "https://api.test/a", poptest.SHROptions{}) }
 	replayed := good()
 	p.do(p.route(popguard.PoPOnly), request("GET", "https://api.test/a", "Authorization", "PoP "+replayed))
 	cases := []struct {
@@ -115,7 +112,7 @@ func TestPoPRejected(t *testing.T) {
 		{"PoP-bound token as Bearer on Mixed", popguard.Mixed, request("GET", "https://api.test/a", "Authorization", "Bearer "+p.token),
 			[]string{bearerErr(popguard.CodeInvalidToken, descBoundAsBearer), dpopPlain, popPlain}, popguard.ReasonTokenBoundUsedAsBearer},
 		{"PoP-bound token with DPoP scheme", popguard.Mixed, request("GET", "https://api.test/a", "Authorization", "DPoP "+p.token,
-			"DPoP", p.proofWith(p.rsa, "GET", "https://api.test/a", sign.ProofOptions{AccessToken: p.token})),
+			"DPoP", p.proofWith(p.rsa, "GET", "https://api.test/a", p.token, poptest.ProofOptions{})),
 			[]string{dpopErr(popguard.CodeInvalidToken, descNotDPoPKey), bearerPlain, popPlain}, popguard.ReasonTokenKeyBinding},
 		{"wrong method", popguard.PoPOnly, request("POST", "https://api.test/a", "Authorization", "PoP "+good()),
 			[]string{popErr("The PoP signed request m does not match the request method")}, popguard.ReasonSHRM},
@@ -125,7 +122,7 @@ func TestPoPRejected(t *testing.T) {
 			[]string{popErr("The proof has already been used")}, popguard.ReasonReplayDetected},
 		{"DPoP proof as SHR", popguard.PoPOnly, request("GET", "https://api.test/a", "Authorization", "PoP "+p.proof("GET", "https://api.test/a", p.token)),
 			[]string{popErr("The PoP signed request typ is not pop")}, popguard.ReasonSHRTyp},
-		{"stale ts", popguard.PoPOnly, request("GET", "https://api.test/a", "Authorization", "PoP "+p.shr(sign.SHROptions{Method: "GET", Host: "api.test", Path: "/a", TS: time.Now().Add(-time.Hour)})),
+		{"stale ts", popguard.PoPOnly, request("GET", "https://api.test/a", "Authorization", "PoP "+p.shr("GET", "https://api.test/a", poptest.SHROptions{Time: time.Now().Add(-time.Hour)})),
 			nil, popguard.ReasonSHRTs},
 	}
 	for _, c := range cases {
@@ -158,7 +155,7 @@ func TestPoPNonceChallengeAndRotation(t *testing.T) {
 
 	// 1. No nonce: 401 with the nonce FIRST in the PoP challenge (MSAL's
 	// parser splits on "," and "=" and does not trim keys).
-	resp := p.do(route, request("GET", "https://api.test/a", "Authorization", "PoP "+p.shr(sign.SHROptions{Method: "GET", Host: "api.test", Path: "/a", NoNonce: true})))
+	resp := p.do(route, request("GET", "https://api.test/a", "Authorization", "PoP "+p.shr("GET", "https://api.test/a", poptest.SHROptions{Claims: map[string]any{"nonce": nil}})))
 	ch := resp.header.Values("WWW-Authenticate")
 	if resp.status != 401 || len(ch) != 1 || !strings.HasPrefix(ch[0], `PoP nonce="`) {
 		t.Fatalf("status %d challenges %q", resp.status, ch)
@@ -176,7 +173,7 @@ func TestPoPNonceChallengeAndRotation(t *testing.T) {
 	}
 
 	// 2. Retry with the nonce: accepted, no rotation while fresh.
-	resp = p.do(route, request("GET", "https://api.test/a", "Authorization", "PoP "+p.shr(sign.SHROptions{Method: "GET", Host: "api.test", Path: "/a", Nonce: n})))
+	resp = p.do(route, request("GET", "https://api.test/a", "Authorization", "PoP "+p.shr("GET", "https://api.test/a", poptest.SHROptions{Nonce: n})))
 	if resp.status != 200 || resp.header.Get("Authentication-Info") != "" {
 		t.Fatalf("status %d, Authentication-Info %q", resp.status, resp.header.Get("Authentication-Info"))
 	}
@@ -185,14 +182,14 @@ func TestPoPNonceChallengeAndRotation(t *testing.T) {
 	// next one. (Another path: an SHR with the same server nonce, URL and
 	// second as the one before is the same signed statement, a replay.)
 	now = now.Add(61 * time.Second)
-	resp = p.do(route, request("GET", "https://api.test/b", "Authorization", "PoP "+p.shr(sign.SHROptions{Method: "GET", Host: "api.test", Path: "/b", Nonce: n})))
+	resp = p.do(route, request("GET", "https://api.test/b", "Authorization", "PoP "+p.shr("GET", "https://api.test/b", poptest.SHROptions{Nonce: n})))
 	info := resp.header.Get("Authentication-Info")
 	if resp.status != 200 || !strings.HasPrefix(info, `nextnonce="`) || info == `nextnonce="`+n+`"` || resp.header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("status %d, Authentication-Info %q", resp.status, info)
 	}
 
 	// 4. A forged nonce: rejected with a fresh one in the challenge.
-	resp = p.do(route, request("GET", "https://api.test/a", "Authorization", "PoP "+p.shr(sign.SHROptions{Method: "GET", Host: "api.test", Path: "/a", Nonce: strings.Repeat("A", 32)})))
+	resp = p.do(route, request("GET", "https://api.test/a", "Authorization", "PoP "+p.shr("GET", "https://api.test/a", poptest.SHROptions{Nonce: strings.Repeat("A", 32)})))
 	if resp.status != 401 || !strings.HasPrefix(resp.header.Get("WWW-Authenticate"), `PoP nonce="`) || p.calls.Load() != 0 {
 		t.Fatalf("forged nonce: status %d challenge %q", resp.status, resp.header.Get("WWW-Authenticate"))
 	}
@@ -203,7 +200,7 @@ func TestPoPNonceChallengeAndRotation(t *testing.T) {
 func TestPoPBodyHash(t *testing.T) {
 	p := newPoPHarness(t, middleware.WithPoP(validate.SHRRequireBody("POST")))
 	body := `{"amount":100}`
-	shr := p.shr(sign.SHROptions{Method: "POST", Host: "api.test", Path: "/transfers", Body: []byte(body)})
+	shr := p.shr("POST", "https://api.test/transfers", poptest.SHROptions{Body: []byte(body)})
 	var got string
 	h := p.guard.Require(popguard.PoPOnly)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -217,12 +214,12 @@ func TestPoPBodyHash(t *testing.T) {
 	}
 	// Tampered body.
 	req = bodyRequest("POST", "https://api.test/transfers", `{"amount":100000}`)
-	req.Header.Set("Authorization", "PoP "+p.shr(sign.SHROptions{Method: "POST", Host: "api.test", Path: "/transfers", Body: []byte(body)}))
+	req.Header.Set("Authorization", "PoP "+p.shr("POST", "https://api.test/transfers", poptest.SHROptions{Body: []byte(body)}))
 	resp = p.do(p.route(popguard.PoPOnly), req)
 	p.popReject(t, resp, resp.header.Values("WWW-Authenticate"), popguard.ReasonSHRB)
 	// Body required on POST but the SHR has no b.
 	req = bodyRequest("POST", "https://api.test/transfers", body)
-	req.Header.Set("Authorization", "PoP "+p.shr(sign.SHROptions{Method: "POST", Host: "api.test", Path: "/transfers"}))
+	req.Header.Set("Authorization", "PoP "+p.shr("POST", "https://api.test/transfers", poptest.SHROptions{}))
 	resp = p.do(p.route(popguard.PoPOnly), req)
 	p.popReject(t, resp, resp.header.Values("WWW-Authenticate"), popguard.ReasonSHRB)
 }
@@ -244,7 +241,7 @@ func TestPoPBodyTooLarge(t *testing.T) {
 	p := newPoPHarness(t, middleware.WithPoPBodyLimit(16))
 	body := `{"amount":100,"to":"x"}` // 23 bytes
 	req := bodyRequest("POST", "https://api.test/transfers", body)
-	req.Header.Set("Authorization", "PoP "+p.shr(sign.SHROptions{Method: "POST", Host: "api.test", Path: "/transfers", Body: []byte(body)}))
+	req.Header.Set("Authorization", "PoP "+p.shr("POST", "https://api.test/transfers", poptest.SHROptions{Body: []byte(body)}))
 	resp := p.do(p.route(popguard.PoPOnly), req)
 	if resp.status != http.StatusBadRequest || p.calls.Load() != 0 {
 		t.Fatalf("status %d, handler calls %d; want 400 and none", resp.status, p.calls.Load())

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/replay"
 )
 
@@ -48,9 +48,9 @@ func TestReplayKeyQuota(t *testing.T) {
 			if _, events, _ := h.cap.snapshot(); len(events) != 1 || events[0].Reason != tc.hogReason {
 				t.Errorf("metrics events %+v, want one with reason %s", events, tc.hogReason)
 			}
-			other := sign.MustKey("ES256")
+			other := poptest.NewClient()
 			tok := h.boundWith(map[string]any{"jkt": other.Thumbprint()})
-			resp = h.advHTTP(t, srv, "GET", "/r", "Authorization", "DPoP "+tok, "DPoP", h.proofWith(other, "GET", target, sign.ProofOptions{AccessToken: tok}))
+			resp = h.advHTTP(t, srv, "GET", "/r", "Authorization", "DPoP "+tok, "DPoP", h.proofWith(other, "GET", target, tok, poptest.ProofOptions{}))
 			if got := resp.status == http.StatusOK; got != tc.otherOK {
 				t.Errorf("another key's proof: status %d", resp.status)
 			}

@@ -14,30 +14,24 @@ import (
 	"testing"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
 // statsEnv is an issuer, a Guard reporting to a MigrationStats, and a
 // client DPoP key.
 type statsEnv struct {
-	iss   *sign.Issuer
-	key   *sign.Key
+	iss   *poptest.Issuer
+	key   *poptest.Client
 	stats *middleware.MigrationStats
 	guard *middleware.Guard
 }
 
 func newStatsEnv(metrics ...middleware.Metrics) (*statsEnv, error) {
-	iss, err := sign.NewIssuer("https://issuer.example")
-	if err != nil {
-		return nil, err
-	}
-	keys, err := validate.NewStaticKeySet(iss.JWKS())
-	if err != nil {
-		return nil, err
-	}
-	tokens, err := validate.NewJWTVerifier(iss.URL, keys, validate.Audience("https://api.example"))
+	iss := poptest.NewStaticIssuer("https://issuer.example")
+	iss.Audience = "https://api.example"
+	tokens, err := validate.NewJWTVerifier(iss.URL, iss.KeySet(), validate.Audience("https://api.example"))
 	if err != nil {
 		return nil, err
 	}
@@ -48,15 +42,12 @@ func newStatsEnv(metrics ...middleware.Metrics) (*statsEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &statsEnv{iss: iss, key: sign.MustKey("ES256"), stats: stats, guard: guard}, nil
+	return &statsEnv{iss: iss, key: poptest.NewClient(), stats: stats, guard: guard}, nil
 }
 
 // bearer returns a request with an unbound Bearer token.
 func (e *statsEnv) bearer(method, path string) *http.Request {
-	tok, err := e.iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "legacy", Audience: "https://api.example"})
-	if err != nil {
-		panic(err)
-	}
+	tok := e.iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "legacy"})
 	r := httptest.NewRequest(method, path, nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	return r
@@ -64,15 +55,8 @@ func (e *statsEnv) bearer(method, path string) *http.Request {
 
 // dpop returns a request with a DPoP-bound token and a fresh proof.
 func (e *statsEnv) dpop(method, path string) *http.Request {
-	tok, err := e.iss.Token(sign.TokenOptions{Subject: "bob", ClientID: "app", Audience: "https://api.example",
-		Cnf: map[string]any{"jkt": e.key.Thumbprint()}})
-	if err != nil {
-		panic(err)
-	}
-	proof, err := e.key.Proof(method, "https://api.example"+path, sign.ProofOptions{AccessToken: tok})
-	if err != nil {
-		panic(err)
-	}
+	tok := e.iss.Token(poptest.TokenOptions{Subject: "bob", ClientID: "app", DPoP: e.key})
+	proof := e.key.Proof(method, "https://api.example"+path, tok, poptest.ProofOptions{})
 	r := httptest.NewRequest(method, path, nil)
 	r.Header.Set("Authorization", "DPoP "+tok)
 	r.Header.Set("DPoP", proof)
@@ -507,15 +491,8 @@ func TestTee(t *testing.T) {
 
 func testVerifierFor(t *testing.T) validate.TokenVerifier {
 	t.Helper()
-	iss, err := sign.NewIssuer("https://issuer.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := validate.NewStaticKeySet(iss.JWKS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := validate.NewJWTVerifier(iss.URL, keys, validate.Audience("https://api.example"))
+	v, err := validate.NewJWTVerifier("https://issuer.example", poptest.NewStaticIssuer("https://issuer.example").KeySet(),
+		validate.Audience("https://api.example"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 )
 
 // targetCase sends a DPoP request for the request URL reqURL whose proof
@@ -263,8 +263,8 @@ func TestTargetHostGrammarInsecure(t *testing.T) {
 		badTarget(targetCase{name: "trailing dot", reqURL: "http://api.example./x", htu: "http://api.example/x"}, descBadHost),
 		badTarget(targetCase{name: "short IPv4 form", reqURL: "http://api.example/x", host: "127.1", htu: "http://127.0.0.1/x"}, descBadHost),
 	})
-	k := sign.MustKey("ES256")
-	tok := h.token(sign.TokenOptions{Subject: "carol", ClientID: "msal-app", Cnf: map[string]any{"kid": k.Thumbprint()}})
+	k := poptest.NewClient()
+	tok := h.token(poptest.TokenOptions{Subject: "carol", ClientID: "msal-app", PoP: k})
 	for _, tc := range []struct {
 		host string
 		ok   bool
@@ -281,10 +281,8 @@ func TestTargetHostGrammarInsecure(t *testing.T) {
 		{"api.example:99999", false},
 	} {
 		t.Run("PoP Host "+tc.host, func(t *testing.T) {
-			shr, err := k.SHR(tok, sign.SHROptions{Method: "GET", Host: tc.host, Path: "/x"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			// u is the Host as sent, which no URL would carry as its host.
+			shr := k.SHR("GET", "http://api.example/x", tok, poptest.SHROptions{Claims: map[string]any{"u": tc.host}})
 			req := request("GET", "http://api.example/x", "Authorization", "PoP "+shr)
 			req.Host = tc.host
 			resp := h.do(h.route(popguard.Accepting(popguard.PoP)), req)

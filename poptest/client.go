@@ -165,6 +165,18 @@ func (c *Client) SHR(method, target, accessToken string, o SHROptions) string {
 		Method: method, Host: uri.HostPort(u), Path: u.EscapedPath(), RawQuery: u.RawQuery,
 		Nonce: o.Nonce, TS: o.Time, Body: o.Body, ExtraClaims: o.Claims, Header: o.Header,
 	}
+	// client_claims is not one of the format's own members: as a string it
+	// goes where msal-browser writes it, after q, h and b (as an extra
+	// claim it would land after cnf).
+	if cc, ok := o.Claims["client_claims"].(string); ok && cc != "" {
+		so.ClientClaims = cc
+		so.ExtraClaims = make(map[string]any, len(o.Claims))
+		for n, v := range o.Claims {
+			if n != "client_claims" {
+				so.ExtraClaims[n] = v
+			}
+		}
+	}
 	switch o.Format {
 	case MSALNet:
 		so.Format = sign.MSALNet
