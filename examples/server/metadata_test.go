@@ -14,8 +14,8 @@ import (
 	"testing"
 
 	"github.com/popguard/popguard/internal/nodetest"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/internal/testenv"
+	"github.com/popguard/popguard/poptest"
 )
 
 const testIssuer = "https://issuer.example.test"
@@ -48,12 +48,9 @@ func buildServer(t *testing.T) string {
 
 // startServer builds and runs the server trusting testIssuer (keys from a
 // JWKS file) with args added, and returns its address and issuer.
-func startMetadataServer(t *testing.T, args ...string) (string, *sign.Issuer) {
+func startMetadataServer(t *testing.T, args ...string) (string, *poptest.Issuer) {
 	t.Helper()
-	iss, err := sign.NewIssuer(testIssuer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := poptest.NewStaticIssuer(testIssuer)
 	dir := t.TempDir()
 	jwks := filepath.Join(dir, "jwks.json")
 	if err := os.WriteFile(jwks, iss.JWKS(), 0o600); err != nil {
@@ -155,10 +152,7 @@ func TestResourceMetadata(t *testing.T) {
 		// A token issued for the resource identifier (RFC 8707) is
 		// accepted, as is one for -audience.
 		for _, aud := range []string{"https://api.example.test/orders", "https://api.example.test"} {
-			tok, err := iss.Token(sign.TokenOptions{Subject: "s", ClientID: "c", Audience: aud, Scope: "read"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			tok := iss.Token(poptest.TokenOptions{Subject: "s", ClientID: "c", Audience: aud, Scope: "read"})
 			req, _ := http.NewRequest("GET", "http://"+addr+"/bearer/x", nil)
 			req.Header.Set("Authorization", "Bearer "+tok)
 			res, err := http.DefaultClient.Do(req)
