@@ -1,38 +1,36 @@
-package validate
+package validate_test
 
 import (
 	"context"
 	"slices"
 	"testing"
 
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
+	"github.com/popguard/popguard/validate"
 )
 
 // nopVerifier is a TokenVerifier that tells nothing about itself.
 type nopVerifier struct{}
 
-func (nopVerifier) VerifyToken(context.Context, string) (*Token, error) { return nil, nil }
+func (nopVerifier) VerifyToken(context.Context, string) (*validate.Token, error) { return nil, nil }
 
 func TestAcceptsAudienceAndIssuers(t *testing.T) {
-	iss, err := sign.NewIssuer("https://a.test")
+	iss := poptest.NewStaticIssuer("https://a.test")
+	keys, err := validate.NewStaticKeySet(iss.JWKS())
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := NewStaticKeySet(iss.JWKS())
+	a, _ := validate.NewJWTVerifier("https://a.test", keys, validate.Audience("https://api.test", "api"))
+	b, _ := validate.NewJWTVerifier("https://b.test", keys, validate.Audience("https://api.test"))
+	anyAud, _ := validate.NewJWTVerifier("https://c.test", keys, validate.SkipAudienceCheck())
+	set, err := validate.NewIssuerSet(a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := NewJWTVerifier("https://a.test", keys, Audience("https://api.test", "api"))
-	b, _ := NewJWTVerifier("https://b.test", keys, Audience("https://api.test"))
-	anyAud, _ := NewJWTVerifier("https://c.test", keys, SkipAudienceCheck())
-	set, err := NewIssuerSet(a, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	intro, _ := NewIntrospector("https://as.test/i", ClientSecretBasic("c", "s"))
-	introAud, _ := NewIntrospector("https://as.test/i", ClientSecretBasic("c", "s"), Audience("api"))
-	cache := func(v TokenVerifier) *TokenCache {
-		c, err := NewTokenCache(v)
+	intro, _ := validate.NewIntrospector("https://as.test/i", validate.ClientSecretBasic("c", "s"))
+	introAud, _ := validate.NewIntrospector("https://as.test/i", validate.ClientSecretBasic("c", "s"), validate.Audience("api"))
+	cache := func(v validate.TokenVerifier) *validate.TokenCache {
+		c, err := validate.NewTokenCache(v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +59,7 @@ func TestAcceptsAudienceAndIssuers(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		c    *TokenCache
+		c    *validate.TokenCache
 		want []string
 	}{
 		{"verifier", cache(a), []string{"https://a.test"}},

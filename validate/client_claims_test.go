@@ -1,4 +1,4 @@
-package validate
+package validate_test
 
 // The client's own claims: msal-browser's client_claims in a signed HTTP
 // request, and a DPoP proof's claims beyond RFC 9449's.
@@ -13,6 +13,7 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/validate"
 )
 
 // msalShrClaims is the shrClaims value of msal-browser's "Custom SHR Claims"
@@ -40,8 +41,8 @@ func TestSHRClientClaims(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := SHRRequest{Method: "POST", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=1"}
-	got, err := e.verifier(t, MSALBrowserCompat()).Verify(context.Background(), shr, req)
+	req := validate.SHRRequest{Method: "POST", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=1"}
+	got, err := e.verifier(t, validate.MSALBrowserCompat()).Verify(context.Background(), shr, req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,9 +68,9 @@ func TestSHRClientClaims(t *testing.T) {
 		}
 	})
 	t.Run("nested values and the size limit", func(t *testing.T) {
-		pad := strings.Repeat("x", maxClientClaims-len(`{"deep":{"a":[1,true,null,"é"]},"pad":""}`))
+		pad := strings.Repeat("x", validate.MaxClientClaims-len(`{"deep":{"a":[1,true,null,"é"]},"pad":""}`))
 		cc := `{"deep":{"a":[1,true,null,"é"]},"pad":"` + pad + `"}`
-		if len(cc) != maxClientClaims {
+		if len(cc) != validate.MaxClientClaims {
 			t.Fatalf("test setup: %d bytes", len(cc))
 		}
 		o := shrBaseOpts()
@@ -116,7 +117,7 @@ func shrClientClaimsRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "client_claims trailing bytes", tamper: str(`{"a":1} evil`), reason: reason},
 		{name: "client_claims unterminated", tamper: str(`{"a":"evil`), reason: reason},
 		{name: "client_claims single quotes", tamper: str(`{'a':1}`), reason: reason},
-		{name: "client_claims too large", tamper: str(`{"pad":"` + strings.Repeat("x", maxClientClaims) + `"}`), reason: reason},
+		{name: "client_claims too large", tamper: str(`{"pad":"` + strings.Repeat("x", validate.MaxClientClaims) + `"}`), reason: reason},
 		{name: "client_claims too many members", tamper: str(manyMembers(65)), reason: reason},
 		// Parsed after the signature: a forged SHR is a signature failure.
 		{name: "client_claims invalid and signature forged", key: e.other, tamper: func(t testing.TB, h, p []byte) ([]byte, []byte) {

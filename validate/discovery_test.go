@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -114,13 +114,9 @@ func dsDiscover(t *testing.T, issuer string, opts ...validate.Option) (*validate
 }
 
 // dsToken mints an RFC 9068 token of iss (real clock).
-func dsToken(t *testing.T, iss *sign.Issuer) string {
+func dsToken(t *testing.T, iss *poptest.Issuer) string {
 	t.Helper()
-	tok, err := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "client-1", Audience: jtAudience, Scope: "read"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "client-1", Audience: jtAudience, Scope: "read"})
 }
 
 func dsVerifier(t *testing.T, issuer string, keys validate.KeySet) *validate.JWTVerifier {
@@ -138,10 +134,7 @@ func TestDiscoverOIDC(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := newDSServer(t, tls)
 			issuer := s.srv.URL
-			as, err := sign.NewIssuer(issuer)
-			if err != nil {
-				t.Fatal(err)
-			}
+			as := poptest.NewStaticIssuer(issuer)
 			s.json(t, dsOIDC, s.meta(issuer, "/jwks"))
 			s.set("/jwks", dsRoute{status: 200, ctype: "application/json", body: as.JWKS()})
 			var opts []validate.Option
@@ -155,8 +148,8 @@ func TestDiscoverOIDC(t *testing.T) {
 			if p.Issuer() != issuer || p.IntrospectionEndpoint() != s.srv.URL+"/introspect" {
 				t.Errorf("Issuer() = %q, IntrospectionEndpoint() = %q", p.Issuer(), p.IntrospectionEndpoint())
 			}
-			if !p.Has(as.KID) || p.Has("other") {
-				t.Errorf("Has(%q) = %v, Has(other) = %v", as.KID, p.Has(as.KID), p.Has("other"))
+			if !p.Has(as.KeyID()) || p.Has("other") {
+				t.Errorf("Has(%q) = %v, Has(other) = %v", as.KeyID(), p.Has(as.KeyID()), p.Has("other"))
 			}
 			jtAccept(t, dsVerifier(t, issuer, p), dsToken(t, as))
 			if n := s.hitsOf(dsOIDC); n != 1 {
@@ -187,10 +180,7 @@ func TestDiscoverRFC8414PathInsertion(t *testing.T) {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			s := newDSServer(t, false)
 			issuer := s.srv.URL + "/tenant1"
-			as, err := sign.NewIssuer(issuer)
-			if err != nil {
-				t.Fatal(err)
-			}
+			as := poptest.NewStaticIssuer(issuer)
 			s.set("/tenant1"+dsOIDC, dsRoute{status: status, ctype: "text/plain", body: []byte("no")})
 			s.json(t, dsRFC8414+"/tenant1", s.meta(issuer, "/tenant1/jwks"))
 			// The path-appended form is not RFC 8414's: never asked.
@@ -209,10 +199,7 @@ func TestDiscoverRFC8414PathInsertion(t *testing.T) {
 }
 
 func TestDiscoverRefusals(t *testing.T) {
-	as, err := sign.NewIssuer("https://unused.example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
+	as := poptest.NewStaticIssuer("https://unused.example.com")
 	for _, c := range []struct {
 		name string
 		// setup serves the OIDC document (and others) for issuer.
@@ -304,7 +291,7 @@ func TestDiscoverRefusals(t *testing.T) {
 			c.setup(s, issuer)
 			p, err := dsDiscover(t, issuer)
 			if err == nil {
-				t.Fatalf("Discover succeeded: jwks %v", p.Has(as.KID))
+				t.Fatalf("Discover succeeded: jwks %v", p.Has(as.KeyID()))
 			}
 			if n := s.hitsOf(dsRFC8414); c.noRFC8414 && n != 0 {
 				t.Errorf("the RFC 8414 URL was tried after the OIDC document failed: %v", err)
@@ -383,14 +370,8 @@ func dsPoll(t *testing.T, what string, cond func() bool) {
 func TestDiscoverRefresh(t *testing.T) {
 	s := newDSServer(t, false)
 	issuer := s.srv.URL
-	k1, err := sign.NewIssuer(issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k2, err := sign.NewIssuer(issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k1 := poptest.NewStaticIssuer(issuer)
+	k2 := poptest.NewStaticIssuer(issuer)
 	s.json(t, dsOIDC, s.meta(issuer, "/jwks1"))
 	s.set("/jwks1", dsRoute{status: 200, ctype: "application/json", body: k1.JWKS()})
 	s.set("/jwks2", dsRoute{status: 200, ctype: "application/json", body: k2.JWKS()})
@@ -444,8 +425,8 @@ func TestDiscoverRefresh(t *testing.T) {
 	if got := p.IntrospectionEndpoint(); got != s.srv.URL+"/introspect2" {
 		t.Errorf("IntrospectionEndpoint() = %q after the swap", got)
 	}
-	if !p.Has(k2.KID) || p.Has(k1.KID) {
-		t.Errorf("Has: k1 %v, k2 %v", p.Has(k1.KID), p.Has(k2.KID))
+	if !p.Has(k2.KeyID()) || p.Has(k1.KeyID()) {
+		t.Errorf("Has: k1 %v, k2 %v", p.Has(k1.KeyID()), p.Has(k2.KeyID()))
 	}
 
 	// Close is idempotent and safe from several goroutines.

@@ -1,4 +1,4 @@
-package validate
+package validate_test
 
 import (
 	"crypto/ecdsa"
@@ -6,22 +6,19 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"github.com/popguard/popguard/internal/benchutil"
+	"github.com/popguard/popguard/validate"
 	"strings"
 	"testing"
 
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 )
 
 // dpopBenchProof returns a verifier, a valid ES256 proof with ath and the
 // request it is valid for. Verification is stateless, so one proof serves
 // every iteration.
-func dpopBenchProof(b testing.TB) (*ProofVerifier, string, ProofRequest) {
+func dpopBenchProof(b testing.TB) (*validate.ProofVerifier, string, validate.ProofRequest) {
 	b.Helper()
-	k := sign.MustKey("ES256")
-	proof, err := k.Proof("GET", dpopTarget, sign.ProofOptions{AccessToken: dpopToken, IssuedAt: dpopNow})
-	if err != nil {
-		b.Fatal(err)
-	}
+	proof := poptest.NewClient().Proof("GET", dpopTarget, dpopToken, poptest.ProofOptions{IssuedAt: dpopNow})
 	v := dpopVerifierAt(b, dpopNow)
 	if _, err := v.Verify(proof, dpopRequest()); err != nil {
 		b.Fatal(err)

@@ -1,4 +1,4 @@
-package validate
+package validate_test
 
 import (
 	"encoding/base64"
@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/dpopclient"
+	"github.com/popguard/popguard/poptest"
+	"github.com/popguard/popguard/validate"
 )
 
 // The fuzz request contexts: the RFC 9449 resource request (Figure 13), the
@@ -22,15 +24,15 @@ const dpopFuzzNonce = "eyJ7S_zG.eyJH0-Z.HX4w-7v"
 
 type dpopFuzzConfig struct {
 	name string
-	v    *ProofVerifier
-	req  ProofRequest
+	v    *validate.ProofVerifier
+	req  validate.ProofRequest
 }
 
 func dpopFuzzConfigs(t testing.TB) []dpopFuzzConfig {
-	rs := ProofRequest{Method: "GET", Target: dpopRFCResource + "?foo=bar", AccessToken: dpopRFCToken}
+	rs := validate.ProofRequest{Method: "GET", Target: dpopRFCResource + "?foo=bar", AccessToken: dpopRFCToken}
 	rsNonce := rs
 	rsNonce.Nonces = dpopNonces{valid: dpopFuzzNonce}
-	as := ProofRequest{Method: "POST", Target: dpopRFCTokenEndpoint}
+	as := validate.ProofRequest{Method: "POST", Target: dpopRFCTokenEndpoint}
 	return []dpopFuzzConfig{
 		{"resource", dpopVerifierAt(t, time.Unix(dpopFig13IAT, 0)), rs},
 		{"resource_nonce", dpopVerifierAt(t, time.Unix(dpopFig13IAT, 0)), rsNonce},
@@ -44,7 +46,7 @@ func dpopFuzzConfigs(t testing.TB) []dpopFuzzConfig {
 // and a description of printable ASCII that RFC 6750 §3 allows in
 // error_description (so no input byte outside that set can leak into a
 // challenge), and every accepted proof has a jti and a thumbprint.
-func dpopCheckResult(t *testing.T, cfg, proof string, p *Proof, err error) {
+func dpopCheckResult(t *testing.T, cfg, proof string, p *validate.Proof, err error) {
 	t.Helper()
 	if err != nil {
 		if p != nil {
@@ -119,12 +121,13 @@ func FuzzProofVerify(f *testing.F) {
 		f.Add(dpopVector(f, name))
 	}
 	for _, alg := range []string{"ES256", "EdDSA", "PS256"} {
-		valid, err := sign.MustKey(alg).Proof("GET", dpopRFCResource, sign.ProofOptions{
-			AccessToken: dpopRFCToken, Nonce: dpopFuzzNonce, IssuedAt: time.Unix(dpopFig13IAT, 0),
-		})
+		key, err := dpopclient.GenerateKey(alg)
 		if err != nil {
 			f.Fatal(err)
 		}
+		valid := poptest.NewClientWithKey(key).Proof("GET", dpopRFCResource, dpopRFCToken, poptest.ProofOptions{
+			Nonce: dpopFuzzNonce, IssuedAt: time.Unix(dpopFig13IAT, 0),
+		})
 		f.Add(valid)
 		for _, m := range dpopFuzzMutations(valid) {
 			f.Add(m)

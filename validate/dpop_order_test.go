@@ -1,7 +1,8 @@
-package validate
+package validate_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
@@ -11,8 +12,10 @@ import (
 	"testing"
 
 	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/dpopclient"
 	"github.com/popguard/popguard/internal/benchutil"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
+	"github.com/popguard/popguard/validate"
 )
 
 // The order of VerifyRequest keeps an unauthenticated request cheap: the
@@ -24,58 +27,65 @@ import (
 const orderIssuer, orderAud, orderTarget = "https://issuer.order.test", "https://api.order.test", "https://api.order.test/r"
 
 type orderEnv struct {
-	iss    *sign.Issuer
-	jwt    *JWTVerifier
-	key    *sign.Key // the client's DPoP key
-	other  *sign.Key // signs forged signatures
-	proofs *ProofVerifier
+	iss    *poptest.Issuer
+	jwt    *validate.JWTVerifier
+	key    *poptest.Client // the client's DPoP key
+	other  *poptest.Client // signs forged signatures
+	proofs *validate.ProofVerifier
 }
 
-func newOrderEnv(t testing.TB, opts ...Option) *orderEnv {
+func newOrderEnv(t testing.TB, opts ...validate.Option) *orderEnv {
 	t.Helper()
-	iss, err := sign.NewIssuer(orderIssuer)
+	iss := poptest.NewStaticIssuer(orderIssuer)
+	keys, err := validate.NewStaticKeySet(iss.JWKS())
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := NewStaticKeySet(iss.JWKS())
+	jv, err := validate.NewJWTVerifier(orderIssuer, keys, validate.Audience(orderAud))
 	if err != nil {
 		t.Fatal(err)
 	}
-	jv, err := NewJWTVerifier(orderIssuer, keys, Audience(orderAud))
+	pv, err := validate.NewProofVerifier(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pv, err := NewProofVerifier(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &orderEnv{iss: iss, jwt: jv, key: sign.MustKey("ES256"), other: sign.MustKey("ES256"), proofs: pv}
+	return &orderEnv{iss: iss, jwt: jv, key: poptest.NewClient(), other: poptest.NewClient(), proofs: pv}
 }
 
 func (e *orderEnv) bound(t testing.TB) string {
 	t.Helper()
-	tok, err := e.iss.Token(sign.TokenOptions{Subject: "bob", ClientID: "app", Audience: orderAud, Cnf: map[string]any{"jkt": e.key.Thumbprint()}})
+	return e.iss.Token(poptest.TokenOptions{Subject: "bob", ClientID: "app", Audience: orderAud, DPoP: e.key})
+}
+
+// orderClient is a client with a new key for alg.
+func orderClient(t testing.TB, alg string) *poptest.Client {
+	t.Helper()
+	k, err := dpopclient.GenerateKey(alg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tok
+	return poptest.NewClientWithKey(k)
+}
+
+// orderClientOf is a client signing with signer under alg.
+func orderClientOf(t testing.TB, signer crypto.Signer, alg string) *poptest.Client {
+	t.Helper()
+	k, err := dpopclient.NewKey(signer, alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return poptest.NewClientWithKey(k)
 }
 
 // proof signs a proof for tok with k; forged swaps in a signature made by
 // another key over the same input, so only the signature check fails.
-func (e *orderEnv) proof(t testing.TB, k *sign.Key, tok string, forged bool) string {
+func (e *orderEnv) proof(t testing.TB, k *poptest.Client, tok string, forged bool) string {
 	t.Helper()
-	p, err := k.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: tok})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := k.Proof("GET", orderTarget, tok, poptest.ProofOptions{})
 	if !forged {
 		return p
 	}
-	q, err := e.other.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: tok})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := e.other.Proof("GET", orderTarget, tok, poptest.ProofOptions{})
 	return p[:strings.LastIndexByte(p, '.')] + q[strings.LastIndexByte(q, '.'):]
 }
 
@@ -91,33 +101,33 @@ func forgeJWT(tok string) string {
 	return tok[:i+1] + string(sig)
 }
 
-// countingVerifier stands for an introspection client: every call is a
+// orderCountingVerifier stands for an introspection client: every call is a
 // network round trip.
-type countingVerifier struct {
-	inner TokenVerifier
+type orderCountingVerifier struct {
+	inner validate.TokenVerifier
 	calls atomic.Int64
 }
 
-func (c *countingVerifier) VerifyToken(ctx context.Context, token string) (*Token, error) {
+func (c *orderCountingVerifier) VerifyToken(ctx context.Context, token string) (*validate.Token, error) {
 	c.calls.Add(1)
 	return c.inner.VerifyToken(ctx, token)
 }
 
-func orderReq(tok string) ProofRequest {
-	return ProofRequest{Method: "GET", Target: orderTarget, AccessToken: tok}
+func orderReq(tok string) validate.ProofRequest {
+	return validate.ProofRequest{Method: "GET", Target: orderTarget, AccessToken: tok}
 }
 
 func TestVerifyRequestOrder(t *testing.T) {
 	e := newOrderEnv(t)
 	ctx := context.Background()
 	tok := e.bound(t)
-	cache, err := NewTokenCache(e.jwt)
+	cache, err := validate.NewTokenCache(e.jwt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name   string
-		tokens TokenVerifier
+		tokens validate.TokenVerifier
 		tok    string
 		forged bool
 		code   popguard.ErrorCode
@@ -144,13 +154,13 @@ func TestVerifyRequestOrder(t *testing.T) {
 		wantErr(t, err, popguard.CodeInvalidDPoPProof, popguard.ReasonProofHTM)
 	})
 	t.Run("a remote verifier is called only for a proof with a valid signature", func(t *testing.T) {
-		remote := &countingVerifier{inner: e.jwt}
+		remote := &orderCountingVerifier{inner: e.jwt}
 		_, _, err := e.proofs.VerifyRequest(ctx, remote, e.proof(t, e.key, tok, true), orderReq(tok))
 		wantErr(t, err, popguard.CodeInvalidDPoPProof, popguard.ReasonProofSignature)
 		if n := remote.calls.Load(); n != 0 {
 			t.Fatalf("remote verifier called %d times for a forged proof", n)
 		}
-		cached, err := NewTokenCache(remote)
+		cached, err := validate.NewTokenCache(remote)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,10 +181,7 @@ func TestVerifyRequestOrder(t *testing.T) {
 		}
 	})
 	t.Run("binding: a valid proof by another key", func(t *testing.T) {
-		p, err := e.other.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: tok})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := e.other.Proof("GET", orderTarget, tok, poptest.ProofOptions{})
 		_, _, err = e.proofs.VerifyRequest(ctx, e.jwt, p, orderReq(tok))
 		wantErr(t, err, popguard.CodeInvalidToken, popguard.ReasonTokenKeyBinding)
 	})
@@ -203,14 +210,11 @@ func TestProofDefaultAlgs(t *testing.T) {
 	e := newOrderEnv(t)
 	tok := e.bound(t)
 	for _, alg := range []string{"ES384", "ES512", "PS384", "PS512"} {
-		k := sign.MustKey(alg)
-		p, err := k.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: tok})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = e.proofs.Verify(p, orderReq(tok))
+		k := orderClient(t, alg)
+		p := k.Proof("GET", orderTarget, tok, poptest.ProofOptions{})
+		_, err := e.proofs.Verify(p, orderReq(tok))
 		wantErr(t, err, popguard.CodeInvalidDPoPProof, popguard.ReasonProofAlg)
-		opt, err := NewProofVerifier(Algs(alg))
+		opt, err := validate.NewProofVerifier(validate.Algs(alg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,39 +239,36 @@ func wantErr(t testing.TB, err error, code popguard.ErrorCode, reason popguard.R
 // signature, both through VerifyRequest, beside the raw P-256 verify floor.
 // The ratio sub-benchmarks report each against the floor (x-raw-verify).
 func BenchmarkUnauthenticatedDPoP(b *testing.B) {
-	e := newOrderEnv(b, Algs("ES256", "ES384", "ES512", "PS256", "PS512", "RS256", "EdDSA"))
+	e := newOrderEnv(b, validate.Algs("ES256", "ES384", "ES512", "PS256", "PS512", "RS256", "EdDSA"))
 	tok := e.bound(b)
 	rsa4096, err := rsa.GenerateKey(rand.Reader, 4096)
 	if err != nil {
 		b.Fatal(err)
 	}
 	floor := benchutil.Measure(b, "raw-p256", BenchmarkRawP256Verify)
-	for _, k := range []*sign.Key{
-		sign.MustKey("ES256"), sign.MustKey("ES384"), sign.MustKey("ES512"), sign.MustKey("EdDSA"),
-		sign.MustKey("PS256"), {Alg: "PS512", Signer: rsa4096}, {Alg: "RS256", Signer: rsa4096},
+	for _, k := range []*poptest.Client{
+		orderClient(b, "ES256"), orderClient(b, "ES384"), orderClient(b, "ES512"), orderClient(b, "EdDSA"),
+		orderClient(b, "PS256"), orderClientOf(b, rsa4096, "PS512"), orderClientOf(b, rsa4096, "RS256"),
 	} {
-		name := k.Alg
-		if _, ok := k.Signer.(*rsa.PrivateKey); ok {
-			name += "-" + strconv.Itoa(k.Signer.(*rsa.PrivateKey).N.BitLen())
+		name := k.Key().Alg()
+		if pub, ok := k.Key().Public().(*rsa.PublicKey); ok {
+			name += "-" + strconv.Itoa(pub.N.BitLen())
 		}
 		for _, c := range []struct {
 			kind, tok string
-			run       func(p string, req ProofRequest) error
+			run       func(p string, req validate.ProofRequest) error
 		}{
-			{"proof", "junk", func(p string, req ProofRequest) error { _, err := e.proofs.Verify(p, req); return err }},
-			{"junk", "junk", func(p string, req ProofRequest) error {
+			{"proof", "junk", func(p string, req validate.ProofRequest) error { _, err := e.proofs.Verify(p, req); return err }},
+			{"junk", "junk", func(p string, req validate.ProofRequest) error {
 				_, _, err := e.proofs.VerifyRequest(context.Background(), e.jwt, p, req)
 				return err
 			}},
-			{"forged-jwt", forgeJWT(tok), func(p string, req ProofRequest) error {
+			{"forged-jwt", forgeJWT(tok), func(p string, req validate.ProofRequest) error {
 				_, _, err := e.proofs.VerifyRequest(context.Background(), e.jwt, p, req)
 				return err
 			}},
 		} {
-			p, err := k.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: c.tok})
-			if err != nil {
-				b.Fatal(err)
-			}
+			p := k.Proof("GET", orderTarget, c.tok, poptest.ProofOptions{})
 			req := orderReq(c.tok)
 			ns := benchutil.Measure(b, name+"/"+c.kind, func(b *testing.B) {
 				b.ReportAllocs()
@@ -306,10 +307,7 @@ func TestProofNextNonce(t *testing.T) {
 	e := newOrderEnv(t)
 	tok := e.bound(t)
 	for _, c := range []struct{ nonce, next string }{{"old", "new"}, {"new", ""}} {
-		p, err := e.key.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: tok, Nonce: c.nonce})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := e.key.Proof("GET", orderTarget, tok, poptest.ProofOptions{Nonce: c.nonce})
 		req := orderReq(tok)
 		req.Nonces = rotatingNonces{}
 		got, _, err := e.proofs.VerifyRequest(context.Background(), e.jwt, p, req)
@@ -317,12 +315,9 @@ func TestProofNextNonce(t *testing.T) {
 			t.Errorf("nonce %q: NextNonce %q, %v; want %q", c.nonce, got.NextNonce, err, c.next)
 		}
 	}
-	p, err := e.key.Proof("GET", orderTarget, sign.ProofOptions{AccessToken: tok, Nonce: "forged"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := e.key.Proof("GET", orderTarget, tok, poptest.ProofOptions{Nonce: "forged"})
 	req := orderReq(tok)
 	req.Nonces = rotatingNonces{}
-	_, _, err = e.proofs.VerifyRequest(context.Background(), e.jwt, p, req)
+	_, _, err := e.proofs.VerifyRequest(context.Background(), e.jwt, p, req)
 	wantErr(t, err, popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid)
 }

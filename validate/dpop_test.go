@@ -1,4 +1,4 @@
-package validate
+package validate_test
 
 // Adversarial tests of DPoP proof validation (RFC 9449 §4.3 checks 1-12, the
 // examples of §4.2, §6 and §7, and the security considerations of §11).
@@ -29,6 +29,8 @@ import (
 	"github.com/popguard/popguard/internal/jose"
 	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/internal/trace"
+	"github.com/popguard/popguard/poptest"
+	"github.com/popguard/popguard/validate"
 )
 
 // RFC 9449 example values (§4.2, §4.3, §7).
@@ -60,9 +62,9 @@ func dpopVector(t testing.TB, name string) string {
 
 func dpopClock(tm time.Time) func() time.Time { return func() time.Time { return tm } }
 
-func dpopVerifierAt(t testing.TB, now time.Time, opts ...Option) *ProofVerifier {
+func dpopVerifierAt(t testing.TB, now time.Time, opts ...validate.Option) *validate.ProofVerifier {
 	t.Helper()
-	v, err := NewProofVerifier(append([]Option{Clock(dpopClock(now))}, opts...)...)
+	v, err := validate.NewProofVerifier(append([]validate.Option{validate.Clock(dpopClock(now))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +93,8 @@ func dpopWantErr(t testing.TB, err error, code popguard.ErrorCode, reason popgua
 // ---------------------------------------------------------------------------
 // RFC 9449 (Figures 6, 7, 13) and RFC 7638 §3.1 vectors.
 
-func dpopRFCRequest() ProofRequest {
-	return ProofRequest{Method: "GET", Target: dpopRFCResource, AccessToken: dpopRFCToken}
+func dpopRFCRequest() validate.ProofRequest {
+	return validate.ProofRequest{Method: "GET", Target: dpopRFCResource, AccessToken: dpopRFCToken}
 }
 
 func TestRFC9449Figure13Accepted(t *testing.T) {
@@ -106,7 +108,7 @@ func TestRFC9449Figure13Accepted(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Figure 13 proof rejected: %v", err)
 			}
-			want := Proof{
+			want := validate.Proof{
 				JTI:        "e1j3V_bKic8-LAEB",
 				Method:     "GET",
 				HTU:        dpopRFCResource,
@@ -139,26 +141,26 @@ func TestRFC9449Figure13Rejected(t *testing.T) {
 		name   string
 		now    time.Time
 		proof  string
-		edit   func(*ProofRequest)
+		edit   func(*validate.ProofRequest)
 		reason popguard.Reason
 	}{
 		{name: "too_old_61s", now: iat.Add(61 * time.Second), reason: popguard.ReasonProofIAT},
-		{name: "too_old_by_1ns", now: iat.Add(defaultProofMaxAge + time.Nanosecond), reason: popguard.ReasonProofIAT},
+		{name: "too_old_by_1ns", now: iat.Add(validate.DefaultProofMaxAge + time.Nanosecond), reason: popguard.ReasonProofIAT},
 		{name: "too_old_an_hour", now: iat.Add(time.Hour), reason: popguard.ReasonProofIAT},
 		{name: "future_11s", now: iat.Add(-11 * time.Second), reason: popguard.ReasonProofIAT},
-		{name: "future_by_1ns", now: iat.Add(-defaultProofFutureSkew - time.Nanosecond), reason: popguard.ReasonProofIAT},
+		{name: "future_by_1ns", now: iat.Add(-validate.DefaultProofFutureSkew - time.Nanosecond), reason: popguard.ReasonProofIAT},
 		{name: "future_a_day", now: iat.Add(-24 * time.Hour), reason: popguard.ReasonProofIAT},
-		{name: "method_POST", edit: func(r *ProofRequest) { r.Method = "POST" }, reason: popguard.ReasonProofHTM},
-		{name: "method_lowercase_get", edit: func(r *ProofRequest) { r.Method = "get" }, reason: popguard.ReasonProofHTM},
-		{name: "other_path", edit: func(r *ProofRequest) { r.Target = "https://resource.example.org/otherresource" }, reason: popguard.ReasonProofHTU},
-		{name: "other_host", edit: func(r *ProofRequest) { r.Target = "https://resource.example.com/protectedresource" }, reason: popguard.ReasonProofHTU},
-		{name: "http_scheme", edit: func(r *ProofRequest) { r.Target = "http://resource.example.org/protectedresource" }, reason: popguard.ReasonProofHTU},
-		{name: "other_port", edit: func(r *ProofRequest) { r.Target = "https://resource.example.org:8443/protectedresource" }, reason: popguard.ReasonProofHTU},
-		{name: "trailing_slash", edit: func(r *ProofRequest) { r.Target = dpopRFCResource + "/" }, reason: popguard.ReasonProofHTU},
-		{name: "other_token", edit: func(r *ProofRequest) { r.AccessToken = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxV" }, reason: popguard.ReasonProofATH},
-		{name: "token_with_scheme", edit: func(r *ProofRequest) { r.AccessToken = "DPoP " + dpopRFCToken }, reason: popguard.ReasonProofATH},
-		{name: "token_url_encoded", edit: func(r *ProofRequest) { r.AccessToken = strings.ReplaceAll(dpopRFCToken, "~", "%7E") }, reason: popguard.ReasonProofATH},
-		{name: "htm_tampered_signature_fails", proof: tampered, edit: func(r *ProofRequest) { r.Method = "POST" }, reason: popguard.ReasonProofSignature},
+		{name: "method_POST", edit: func(r *validate.ProofRequest) { r.Method = "POST" }, reason: popguard.ReasonProofHTM},
+		{name: "method_lowercase_get", edit: func(r *validate.ProofRequest) { r.Method = "get" }, reason: popguard.ReasonProofHTM},
+		{name: "other_path", edit: func(r *validate.ProofRequest) { r.Target = "https://resource.example.org/otherresource" }, reason: popguard.ReasonProofHTU},
+		{name: "other_host", edit: func(r *validate.ProofRequest) { r.Target = "https://resource.example.com/protectedresource" }, reason: popguard.ReasonProofHTU},
+		{name: "http_scheme", edit: func(r *validate.ProofRequest) { r.Target = "http://resource.example.org/protectedresource" }, reason: popguard.ReasonProofHTU},
+		{name: "other_port", edit: func(r *validate.ProofRequest) { r.Target = "https://resource.example.org:8443/protectedresource" }, reason: popguard.ReasonProofHTU},
+		{name: "trailing_slash", edit: func(r *validate.ProofRequest) { r.Target = dpopRFCResource + "/" }, reason: popguard.ReasonProofHTU},
+		{name: "other_token", edit: func(r *validate.ProofRequest) { r.AccessToken = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxV" }, reason: popguard.ReasonProofATH},
+		{name: "token_with_scheme", edit: func(r *validate.ProofRequest) { r.AccessToken = "DPoP " + dpopRFCToken }, reason: popguard.ReasonProofATH},
+		{name: "token_url_encoded", edit: func(r *validate.ProofRequest) { r.AccessToken = strings.ReplaceAll(dpopRFCToken, "~", "%7E") }, reason: popguard.ReasonProofATH},
+		{name: "htm_tampered_signature_fails", proof: tampered, edit: func(r *validate.ProofRequest) { r.Method = "POST" }, reason: popguard.ReasonProofSignature},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,7 +185,7 @@ func TestRFC9449Figure13Rejected(t *testing.T) {
 func TestRFC9449Figure13WindowEdges(t *testing.T) {
 	proof := dpopVector(t, dpopFig13)
 	iat := time.Unix(dpopFig13IAT, 0)
-	for _, now := range []time.Time{iat.Add(defaultProofMaxAge), iat.Add(-defaultProofFutureSkew), iat.Add(defaultProofMaxAge - time.Nanosecond)} {
+	for _, now := range []time.Time{iat.Add(validate.DefaultProofMaxAge), iat.Add(-validate.DefaultProofFutureSkew), iat.Add(validate.DefaultProofMaxAge - time.Nanosecond)} {
 		if _, err := dpopVerifierAt(t, now).Verify(proof, dpopRFCRequest()); err != nil {
 			t.Errorf("now = iat%+v: %v", now.Sub(iat), err)
 		}
@@ -196,7 +198,7 @@ func TestRFC9449TokenEndpointProofs(t *testing.T) {
 		iat  int64
 	}{{dpopFig2, dpopFig2IAT}, {dpopFig7, dpopFig7IAT}} {
 		proof := dpopVector(t, tc.file)
-		asReq := ProofRequest{Method: "POST", Target: dpopRFCTokenEndpoint}
+		asReq := validate.ProofRequest{Method: "POST", Target: dpopRFCTokenEndpoint}
 		now := time.Unix(tc.iat, 0)
 		t.Run(tc.file+"/token_endpoint", func(t *testing.T) {
 			p, err := dpopVerifierAt(t, now).Verify(proof, asReq)
@@ -222,7 +224,7 @@ func TestRFC9449TokenEndpointProofs(t *testing.T) {
 	// identity, 2680 s apart, far outside the acceptance window.
 	v2 := dpopVerifierAt(t, time.Unix(dpopFig2IAT, 0))
 	v7 := dpopVerifierAt(t, time.Unix(dpopFig7IAT, 0))
-	asReq := ProofRequest{Method: "POST", Target: dpopRFCTokenEndpoint}
+	asReq := validate.ProofRequest{Method: "POST", Target: dpopRFCTokenEndpoint}
 	p2, err2 := v2.Verify(dpopVector(t, dpopFig2), asReq)
 	p7, err7 := v7.Verify(dpopVector(t, dpopFig7), asReq)
 	if err2 != nil || err7 != nil {
@@ -343,7 +345,7 @@ func TestRFC9449Figure9CnfJKT(t *testing.T) {
 	if !ok {
 		t.Fatal("Figure 9 has no cnf")
 	}
-	cnf, err := parseCnf(raw)
+	cnf, err := validate.ParseCnf(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +358,7 @@ func TestRFC9449Figure9CnfJKT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckDPoPBinding(&Token{Cnf: cnf}, p); err != nil {
+	if err := validate.CheckDPoPBinding(&validate.Token{Cnf: cnf}, p); err != nil {
 		t.Fatalf("CheckDPoPBinding: %v", err)
 	}
 }
@@ -385,8 +387,20 @@ func TestRFC9449ATHIndependent(t *testing.T) {
 	if got := jose.HashB64(dpopRFCToken); got != ath {
 		t.Fatalf("jose.HashB64 = %s", got)
 	}
-	if got := sign.ATH(dpopRFCToken); got != ath {
-		t.Fatalf("sign.ATH = %s", got)
+	// The client side: the test kit's proofs carry the same ath.
+	_, kitPayload, _ := dpopSplit(t, poptest.NewClient().Proof("GET", dpopRFCResource, dpopRFCToken, poptest.ProofOptions{}))
+	raw, err := base64.RawURLEncoding.DecodeString(kitPayload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kit struct {
+		ATH string `json:"ath"`
+	}
+	if err := json.Unmarshal(raw, &kit); err != nil || kit.ATH != ath {
+		t.Fatalf("poptest proof ath = %q (%v)", kit.ATH, err)
+	}
+	if got := dpopATH(dpopRFCToken); got != ath {
+		t.Fatalf("dpopATH = %s", got)
 	}
 }
 
@@ -400,8 +414,8 @@ const (
 	dpopTarget = "https://resource.example.org/protectedresource"
 )
 
-func dpopRequest() ProofRequest {
-	return ProofRequest{Method: "GET", Target: dpopTarget + "?foo=bar", AccessToken: dpopToken}
+func dpopRequest() validate.ProofRequest {
+	return validate.ProofRequest{Method: "GET", Target: dpopTarget + "?foo=bar", AccessToken: dpopToken}
 }
 
 func dpopMustKey(alg string) func() *sign.Key {
@@ -461,7 +475,7 @@ func dpopBase(k *sign.Key) *dpopParts {
 			"htm": "GET",
 			"htu": dpopTarget,
 			"iat": dpopNow.Unix(),
-			"ath": sign.ATH(dpopToken),
+			"ath": dpopATH(dpopToken),
 		},
 	}
 }
@@ -522,6 +536,12 @@ const dpopStdHeader = `{"typ":"dpop+jwt","alg":"ES256","jwk":JWK}`
 
 func dpopB64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
+// dpopATH is the ath claim for accessToken: base64url(SHA-256(accessToken)).
+func dpopATH(accessToken string) string {
+	sum := sha256.Sum256([]byte(accessToken))
+	return dpopB64(sum[:])
+}
+
 // dpopSplit returns the three segments of a compact JWS.
 func dpopSplit(t testing.TB, s string) (h, p string, sig []byte) {
 	t.Helper()
@@ -571,8 +591,8 @@ func dpopNest(n int) json.RawMessage {
 type dpopCase struct {
 	name   string
 	proof  func(testing.TB) string
-	req    func(*ProofRequest)
-	opts   []Option
+	req    func(*validate.ProofRequest)
+	opts   []validate.Option
 	code   popguard.ErrorCode // default invalid_dpop_proof
 	reason popguard.Reason
 	cause  error // when set, errors.Is(err, cause) must hold
@@ -599,7 +619,7 @@ func dpopRun(t *testing.T, cases []dpopCase) {
 			}
 			// Once with a fresh verifier, once with one whose key cache
 			// already holds every test key: a cache hit must not skip a check.
-			for _, v := range []*ProofVerifier{dpopVerifierAt(t, dpopNow, tc.opts...), dpopWarmVerifier(t, tc.opts...)} {
+			for _, v := range []*validate.ProofVerifier{dpopVerifierAt(t, dpopNow, tc.opts...), dpopWarmVerifier(t, tc.opts...)} {
 				_, err := v.Verify(proof, req)
 				dpopWantErr(t, err, code, tc.reason)
 				if tc.cause != nil && !errors.Is(err, tc.cause) {
@@ -617,7 +637,7 @@ func dpopRun(t *testing.T, cases []dpopCase) {
 
 // dpopWarmVerifier returns a verifier that has accepted a proof from every
 // test key (as far as opts allow), so their jwks are in its key cache.
-func dpopWarmVerifier(t testing.TB, opts ...Option) *ProofVerifier {
+func dpopWarmVerifier(t testing.TB, opts ...validate.Option) *validate.ProofVerifier {
 	t.Helper()
 	v := dpopVerifierAt(t, dpopNow, opts...)
 	for _, k := range []func() *sign.Key{dpopES256, dpopES256b, dpopES384, dpopES512, dpopEd25519, dpopRSA("RS256"), dpopRSA("PS256"), dpopRSA1024Key("RS256"), dpopP384AsES256} {
@@ -678,12 +698,12 @@ func TestProofRejectsStructure(t *testing.T) {
 		{name: "alg_lowercase_es256", reason: popguard.ReasonProofAlg, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["alg"] = "es256" })},
 		{name: "alg_RS384_not_in_default_list", reason: popguard.ReasonProofAlg, proof: dpopProof(dpopRSA("RS384"), nil)},
 		{name: "alg_ES256K_unknown", reason: popguard.ReasonProofAlg, proof: dpopProof(dpopES256, func(p *dpopParts) { p.header["alg"] = "ES256K" })},
-		{name: "alg_not_in_configured_list", reason: popguard.ReasonProofAlg, opts: []Option{Algs("PS256")}, proof: dpopProof(dpopES256, nil)},
+		{name: "alg_not_in_configured_list", reason: popguard.ReasonProofAlg, opts: []validate.Option{validate.Algs("PS256")}, proof: dpopProof(dpopES256, nil)},
 
 		// RSA key size and exponent
 		{name: "RS256_1024_bit_key", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA1024Key("RS256"), nil)},
 		{name: "PS256_1024_bit_key", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA1024Key("PS256"), nil)},
-		{name: "RS256_2048_below_policy_minimum", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKRSASize, opts: []Option{RSAKeySize(3072, 4096)}, proof: dpopProof(dpopRSA("RS256"), nil)},
+		{name: "RS256_2048_below_policy_minimum", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKRSASize, opts: []validate.Option{validate.RSAKeySize(3072, 4096)}, proof: dpopProof(dpopRSA("RS256"), nil)},
 		{name: "RS256_16384_bit_modulus", reason: popguard.ReasonProofJWK, cause: jose.ErrJWKRSASize, proof: dpopProof(dpopRSA("RS256"), func(p *dpopParts) {
 			p.jwk()["n"] = dpopRandB64(16384 / 8)
 		})},
@@ -969,13 +989,13 @@ func TestProofRejectsStructure(t *testing.T) {
 
 		// sizes
 		{name: "proof_over_8192_bytes", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["pad"] = strings.Repeat("a", 8192) })},
-		{name: "proof_one_byte_over_max", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, proof: func(t testing.TB) string { return dpopProofOfLength(t, defaultMaxProofSize+1) }},
-		{name: "proof_over_configured_max", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, opts: []Option{MaxSize(600)}, proof: func(t testing.TB) string { return dpopProofOfLength(t, 601) }},
+		{name: "proof_one_byte_over_max", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, proof: func(t testing.TB) string { return dpopProofOfLength(t, validate.DefaultMaxProofSize+1) }},
+		{name: "proof_over_configured_max", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, opts: []validate.Option{validate.MaxSize(600)}, proof: func(t testing.TB) string { return dpopProofOfLength(t, 601) }},
 		{name: "huge_jwk_1MB", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["pad"] = strings.Repeat("A", 1<<20) })},
 		{name: "jti_8KB_default_limits", reason: popguard.ReasonProofTooLarge, cause: jose.ErrTooLarge, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", 8<<10) })},
-		{name: "jti_8KB_large_proof_allowed", reason: popguard.ReasonProofJTI, opts: []Option{MaxSize(64 << 10)}, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", 8<<10) })},
-		{name: "jti_one_over_max", reason: popguard.ReasonProofJTI, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", defaultMaxJTILength+1) })},
-		{name: "jti_over_configured_max", reason: popguard.ReasonProofJTI, opts: []Option{MaxJTILength(16)}, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", 17) })},
+		{name: "jti_8KB_large_proof_allowed", reason: popguard.ReasonProofJTI, opts: []validate.Option{validate.MaxSize(64 << 10)}, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", 8<<10) })},
+		{name: "jti_one_over_max", reason: popguard.ReasonProofJTI, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", validate.DefaultMaxJTILength+1) })},
+		{name: "jti_over_configured_max", reason: popguard.ReasonProofJTI, opts: []validate.Option{validate.MaxJTILength(16)}, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["jti"] = strings.Repeat("j", 17) })},
 		{name: "nested_payload_100_levels", reason: malformed, cause: jose.ErrPayloadNotJSON, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["x"] = dpopNest(100) })},
 		{name: "nested_payload_17_levels", reason: malformed, cause: jose.ErrPayloadNotJSON, proof: dpopProof(dpopES256, func(p *dpopParts) { p.claims["x"] = dpopNest(16) })},
 		{name: "nested_jwk_100_levels", reason: malformed, cause: jose.ErrHeaderNotJSON, proof: dpopProof(dpopES256, func(p *dpopParts) { p.jwk()["ext"] = dpopNest(100) })},
@@ -1046,7 +1066,7 @@ func TestProofRejectsClaims(t *testing.T) {
 		{name: "iat_1e999", reason: claims, proof: es(set("iat", raw("1e999")))},
 		{name: "iat_minus_1e999", reason: claims, proof: es(set("iat", raw("-1e999")))},
 		{name: "iat_string", reason: claims, proof: es(set("iat", "1700000000"))},
-		{name: "iat_rfc_string", reason: claims, opts: []Option{Clock(dpopClock(time.Unix(dpopFig13IAT, 0)))}, proof: es(set("iat", "1562262618"))},
+		{name: "iat_rfc_string", reason: claims, opts: []validate.Option{validate.Clock(dpopClock(time.Unix(dpopFig13IAT, 0)))}, proof: es(set("iat", "1562262618"))},
 		{name: "iat_true", reason: claims, proof: es(set("iat", true))},
 		{name: "iat_array", reason: claims, proof: es(set("iat", []int{}))},
 		{name: "iat_array_with_value", reason: claims, proof: es(set("iat", []int64{dpopNow.Unix()}))},
@@ -1061,12 +1081,12 @@ func TestProofRejectsClaims(t *testing.T) {
 		{name: "iat_zero", reason: popguard.ReasonProofIAT, proof: es(set("iat", 0))},
 		{name: "iat_far_future", reason: popguard.ReasonProofIAT, proof: es(set("iat", dpopNow.Add(365*24*time.Hour).Unix()))},
 		{name: "iat_far_past", reason: popguard.ReasonProofIAT, proof: es(set("iat", dpopNow.Add(-365*24*time.Hour).Unix()))},
-		{name: "iat_future_beyond_skew", reason: popguard.ReasonProofIAT, proof: es(set("iat", dpopNow.Add(defaultProofFutureSkew+time.Second).Unix()))},
-		{name: "iat_past_beyond_max_age", reason: popguard.ReasonProofIAT, proof: es(set("iat", dpopNow.Add(-defaultProofMaxAge-time.Second).Unix()))},
-		{name: "iat_fraction_past_max_age", reason: popguard.ReasonProofIAT, proof: es(set("iat", float64(dpopNow.Add(-defaultProofMaxAge).Unix())-0.25))},
-		{name: "iat_fraction_past_skew", reason: popguard.ReasonProofIAT, proof: es(set("iat", float64(dpopNow.Add(defaultProofFutureSkew).Unix())+0.25))},
-		{name: "iat_future_with_zero_skew", reason: popguard.ReasonProofIAT, opts: []Option{FutureSkew(0)}, proof: es(set("iat", dpopNow.Unix()+1))},
-		{name: "iat_past_with_short_max_age", reason: popguard.ReasonProofIAT, opts: []Option{MaxAge(5 * time.Second)}, proof: es(set("iat", dpopNow.Unix()-6))},
+		{name: "iat_future_beyond_skew", reason: popguard.ReasonProofIAT, proof: es(set("iat", dpopNow.Add(validate.DefaultProofFutureSkew+time.Second).Unix()))},
+		{name: "iat_past_beyond_max_age", reason: popguard.ReasonProofIAT, proof: es(set("iat", dpopNow.Add(-validate.DefaultProofMaxAge-time.Second).Unix()))},
+		{name: "iat_fraction_past_max_age", reason: popguard.ReasonProofIAT, proof: es(set("iat", float64(dpopNow.Add(-validate.DefaultProofMaxAge).Unix())-0.25))},
+		{name: "iat_fraction_past_skew", reason: popguard.ReasonProofIAT, proof: es(set("iat", float64(dpopNow.Add(validate.DefaultProofFutureSkew).Unix())+0.25))},
+		{name: "iat_future_with_zero_skew", reason: popguard.ReasonProofIAT, opts: []validate.Option{validate.FutureSkew(0)}, proof: es(set("iat", dpopNow.Unix()+1))},
+		{name: "iat_past_with_short_max_age", reason: popguard.ReasonProofIAT, opts: []validate.Option{validate.MaxAge(5 * time.Second)}, proof: es(set("iat", dpopNow.Unix()-6))},
 		{name: "iat_milliseconds", reason: claims, proof: es(set("iat", dpopNow.UnixMilli()))},
 
 		// htm
@@ -1097,20 +1117,20 @@ func TestProofRejectsClaims(t *testing.T) {
 		{name: "htu_pct_encoded_unreserved", reason: popguard.ReasonProofHTU, proof: es(set("htu", "https://resource.example.org/%70rotected%72esource"))},
 		{name: "htu_dot_segment", reason: popguard.ReasonProofHTU, proof: es(set("htu", "https://resource.example.org/x/../protectedresource"))},
 		{name: "htu_encoded_dot_segment", reason: popguard.ReasonProofHTU, proof: es(set("htu", "https://resource.example.org/x/%2E%2E/protectedresource"))},
-		{name: "request_target_dot_segment", code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestDotSegment, req: func(r *ProofRequest) { r.Target = "https://resource.example.org/x/%2e%2e/protectedresource" }, proof: es(nil)},
-		{name: "request_target_dot_segment_between_encoded_slashes", code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestDotSegment, req: func(r *ProofRequest) { r.Target = "https://resource.example.org/x%2F..%2Fprotectedresource" }, proof: es(nil)},
+		{name: "request_target_dot_segment", code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestDotSegment, req: func(r *validate.ProofRequest) { r.Target = "https://resource.example.org/x/%2e%2e/protectedresource" }, proof: es(nil)},
+		{name: "request_target_dot_segment_between_encoded_slashes", code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestDotSegment, req: func(r *validate.ProofRequest) { r.Target = "https://resource.example.org/x%2F..%2Fprotectedresource" }, proof: es(nil)},
 		{name: "htu_missing", reason: claims, proof: es(del("htu"))},
 		{name: "htu_empty", reason: claims, proof: es(set("htu", ""))},
 		{name: "htu_number", reason: claims, proof: es(set("htu", 443))},
-		{name: "request_target_invalid", code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestBadTarget, req: func(r *ProofRequest) { r.Target = "/protectedresource" }, proof: es(nil)},
+		{name: "request_target_invalid", code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestBadTarget, req: func(r *validate.ProofRequest) { r.Target = "/protectedresource" }, proof: es(nil)},
 
 		// ath
 		{name: "ath_missing", reason: popguard.ReasonProofATH, proof: es(del("ath"))},
-		{name: "ath_other_token", reason: popguard.ReasonProofATH, proof: es(set("ath", sign.ATH("another-token")))},
-		{name: "ath_over_DPoP_scheme_and_token", reason: popguard.ReasonProofATH, proof: es(set("ath", sign.ATH("DPoP "+dpopToken)))},
-		{name: "ath_over_url_decoded_token", reason: popguard.ReasonProofATH, req: func(r *ProofRequest) { r.AccessToken = "a%2Bb" }, proof: es(set("ath", sign.ATH("a+b")))},
-		{name: "ath_over_token_with_trailing_space", reason: popguard.ReasonProofATH, proof: es(set("ath", sign.ATH(dpopToken+" ")))},
-		{name: "ath_with_padding", reason: popguard.ReasonProofATH, proof: es(set("ath", sign.ATH(dpopToken)+"="))},
+		{name: "ath_other_token", reason: popguard.ReasonProofATH, proof: es(set("ath", dpopATH("another-token")))},
+		{name: "ath_over_DPoP_scheme_and_token", reason: popguard.ReasonProofATH, proof: es(set("ath", dpopATH("DPoP "+dpopToken)))},
+		{name: "ath_over_url_decoded_token", reason: popguard.ReasonProofATH, req: func(r *validate.ProofRequest) { r.AccessToken = "a%2Bb" }, proof: es(set("ath", dpopATH("a+b")))},
+		{name: "ath_over_token_with_trailing_space", reason: popguard.ReasonProofATH, proof: es(set("ath", dpopATH(dpopToken+" ")))},
+		{name: "ath_with_padding", reason: popguard.ReasonProofATH, proof: es(set("ath", dpopATH(dpopToken)+"="))},
 		{name: "ath_standard_base64", reason: popguard.ReasonProofATH, proof: es(set("ath", base64.StdEncoding.EncodeToString(other[:])))},
 		{name: "ath_hex", reason: popguard.ReasonProofATH, proof: es(set("ath", hex.EncodeToString(other[:])))},
 		{name: "ath_sha384", reason: popguard.ReasonProofATH, proof: es(set("ath", func() string { s := sha512.Sum384([]byte(dpopToken)); return dpopB64(s[:]) }()))},
@@ -1140,7 +1160,7 @@ func (n dpopNonces) Check(nonce string) (bool, error) {
 
 func TestProofNonce(t *testing.T) {
 	const nonce = "eyJ7S_zG.eyJH0-Z.HX4w-7v"
-	withNonce := func(r *ProofRequest) { r.Nonces = dpopNonces{valid: nonce} }
+	withNonce := func(r *validate.ProofRequest) { r.Nonces = dpopNonces{valid: nonce} }
 	es := func(edit func(*dpopParts)) func(testing.TB) string { return dpopProof(dpopES256, edit) }
 	setNonce := func(v any) func(*dpopParts) { return func(p *dpopParts) { p.claims["nonce"] = v } }
 	dpopRun(t, []dpopCase{
@@ -1179,31 +1199,31 @@ func TestCheckDPoPBinding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckDPoPBinding(&Token{Cnf: Confirmation{JKT: k.Thumbprint()}}, p); err != nil {
+	if err := validate.CheckDPoPBinding(&validate.Token{Cnf: validate.Confirmation{JKT: k.Thumbprint()}}, p); err != nil {
 		t.Fatalf("bound token rejected: %v", err)
 	}
 	cases := []struct {
 		name   string
-		cnf    Confirmation
+		cnf    validate.Confirmation
 		reason popguard.Reason
 	}{
-		{"proof_jwk_differs_from_cnf_jkt", Confirmation{JKT: dpopES256b().Thumbprint()}, popguard.ReasonTokenKeyBinding},
-		{"cnf_jkt_is_rfc_example_key", Confirmation{JKT: dpopRFCJKT}, popguard.ReasonTokenKeyBinding},
-		{"cnf_jkt_thumbprint_uri", Confirmation{JKT: jose.ThumbprintURI(k.Thumbprint())}, popguard.ReasonTokenKeyBinding},
-		{"cnf_jkt_case_changed", Confirmation{JKT: strings.ToUpper(k.Thumbprint())}, popguard.ReasonTokenKeyBinding},
-		{"cnf_jkt_last_char_changed", Confirmation{JKT: k.Thumbprint()[:42] + string("AB"[dpopBool(k.Thumbprint()[42] == 'A')])}, popguard.ReasonTokenKeyBinding},
-		{"cnf_jkt_prefix", Confirmation{JKT: k.Thumbprint()[:42]}, popguard.ReasonTokenKeyBinding},
-		{"cnf_jkt_with_padding", Confirmation{JKT: k.Thumbprint() + "="}, popguard.ReasonTokenKeyBinding},
-		{"unbound_token", Confirmation{}, popguard.ReasonTokenNotBound},
-		{"bound_by_cnf_kid", Confirmation{KID: k.Thumbprint()}, popguard.ReasonTokenKeyBinding},
-		{"bound_by_x5t#S256", Confirmation{X5tS256: k.Thumbprint()}, popguard.ReasonTokenKeyBinding},
-		{"bound_by_cnf_jwk", Confirmation{JWK: dpopMarshal(t, k.PublicJWK(nil))}, popguard.ReasonTokenKeyBinding},
-		{"bound_by_cnf_jku", Confirmation{JKU: "https://client.example/jwks"}, popguard.ReasonTokenKeyBinding},
-		{"bound_by_cnf_jwe", Confirmation{JWE: []byte(`"eyJ.x.y.z.w"`)}, popguard.ReasonTokenKeyBinding},
+		{"proof_jwk_differs_from_cnf_jkt", validate.Confirmation{JKT: dpopES256b().Thumbprint()}, popguard.ReasonTokenKeyBinding},
+		{"cnf_jkt_is_rfc_example_key", validate.Confirmation{JKT: dpopRFCJKT}, popguard.ReasonTokenKeyBinding},
+		{"cnf_jkt_thumbprint_uri", validate.Confirmation{JKT: jose.ThumbprintURI(k.Thumbprint())}, popguard.ReasonTokenKeyBinding},
+		{"cnf_jkt_case_changed", validate.Confirmation{JKT: strings.ToUpper(k.Thumbprint())}, popguard.ReasonTokenKeyBinding},
+		{"cnf_jkt_last_char_changed", validate.Confirmation{JKT: k.Thumbprint()[:42] + string("AB"[dpopBool(k.Thumbprint()[42] == 'A')])}, popguard.ReasonTokenKeyBinding},
+		{"cnf_jkt_prefix", validate.Confirmation{JKT: k.Thumbprint()[:42]}, popguard.ReasonTokenKeyBinding},
+		{"cnf_jkt_with_padding", validate.Confirmation{JKT: k.Thumbprint() + "="}, popguard.ReasonTokenKeyBinding},
+		{"unbound_token", validate.Confirmation{}, popguard.ReasonTokenNotBound},
+		{"bound_by_cnf_kid", validate.Confirmation{KID: k.Thumbprint()}, popguard.ReasonTokenKeyBinding},
+		{"bound_by_x5t#S256", validate.Confirmation{X5tS256: k.Thumbprint()}, popguard.ReasonTokenKeyBinding},
+		{"bound_by_cnf_jwk", validate.Confirmation{JWK: dpopMarshal(t, k.PublicJWK(nil))}, popguard.ReasonTokenKeyBinding},
+		{"bound_by_cnf_jku", validate.Confirmation{JKU: "https://client.example/jwks"}, popguard.ReasonTokenKeyBinding},
+		{"bound_by_cnf_jwe", validate.Confirmation{JWE: []byte(`"eyJ.x.y.z.w"`)}, popguard.ReasonTokenKeyBinding},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckDPoPBinding(&Token{Cnf: tc.cnf}, p)
+			err := validate.CheckDPoPBinding(&validate.Token{Cnf: tc.cnf}, p)
 			dpopWantErr(t, err, popguard.CodeInvalidToken, tc.reason)
 		})
 	}
@@ -1221,17 +1241,17 @@ func TestParseCnf(t *testing.T) {
 	accept := []struct {
 		name string
 		raw  string
-		want Confirmation
+		want validate.Confirmation
 	}{
-		{"jkt", `{"jkt":"` + tp + `"}`, Confirmation{JKT: tp}},
-		{"jkt_escaped_name", `{"j\u006bt":"` + tp + `"}`, Confirmation{JKT: tp}},
-		{"jkt_unknown_member_ignored", `{"jkt":"` + tp + `","ext":{"a":[1]}}`, Confirmation{JKT: tp}},
-		{"kid", `{"kid":"` + tp + `"}`, Confirmation{KID: tp}},
-		{"x5t#S256", `{"x5t#S256":"` + tp + `"}`, Confirmation{X5tS256: tp}},
+		{"jkt", `{"jkt":"` + tp + `"}`, validate.Confirmation{JKT: tp}},
+		{"jkt_escaped_name", `{"j\u006bt":"` + tp + `"}`, validate.Confirmation{JKT: tp}},
+		{"jkt_unknown_member_ignored", `{"jkt":"` + tp + `","ext":{"a":[1]}}`, validate.Confirmation{JKT: tp}},
+		{"kid", `{"kid":"` + tp + `"}`, validate.Confirmation{KID: tp}},
+		{"x5t#S256", `{"x5t#S256":"` + tp + `"}`, validate.Confirmation{X5tS256: tp}},
 	}
 	for _, tc := range accept {
 		t.Run("accept/"+tc.name, func(t *testing.T) {
-			c, err := parseCnf([]byte(tc.raw))
+			c, err := validate.ParseCnf([]byte(tc.raw))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1267,7 +1287,7 @@ func TestParseCnf(t *testing.T) {
 	}
 	for _, tc := range reject {
 		t.Run("reject/"+tc.name, func(t *testing.T) {
-			_, err := parseCnf([]byte(tc.raw))
+			_, err := validate.ParseCnf([]byte(tc.raw))
 			dpopWantErr(t, err, popguard.CodeInvalidToken, popguard.ReasonTokenCnf)
 		})
 	}
@@ -1278,7 +1298,7 @@ func TestParseCnf(t *testing.T) {
 
 func TestProofReplayKey(t *testing.T) {
 	k := dpopES256()
-	v := dpopVerifierAt(t, dpopNow, Algs("ES256", "ES384", "ES512"))
+	v := dpopVerifierAt(t, dpopNow, validate.Algs("ES256", "ES384", "ES512"))
 	base := dpopBase(k)
 	proof := base.sign(t)
 	h, pl, sig := dpopSplit(t, proof)
@@ -1351,7 +1371,7 @@ func TestProofAlgorithmsAccepted(t *testing.T) {
 		"EdDSA":   dpopEd25519,
 		"Ed25519": func() *sign.Key { return &sign.Key{Alg: "Ed25519", Signer: dpopEd25519().Signer} },
 	}
-	algs := append(DefaultProofAlgs(), "Ed25519")
+	algs := append(validate.DefaultProofAlgs(), "Ed25519")
 	for _, alg := range algs {
 		t.Run(alg, func(t *testing.T) {
 			kf, ok := keys[alg]
@@ -1369,7 +1389,7 @@ func TestProofAlgorithmsAccepted(t *testing.T) {
 		})
 	}
 	t.Run("Ed25519_only_allow_list_accepts_EdDSA", func(t *testing.T) {
-		v := dpopVerifierAt(t, dpopNow, Algs("Ed25519"))
+		v := dpopVerifierAt(t, dpopNow, validate.Algs("Ed25519"))
 		if _, err := v.Verify(dpopBase(dpopEd25519()).sign(t), dpopRequest()); err != nil {
 			t.Fatal(err)
 		}
@@ -1384,24 +1404,24 @@ func TestProofAccepted(t *testing.T) {
 	cases := []struct {
 		name    string
 		proof   func(testing.TB) string
-		req     func(*ProofRequest)
-		opts    []Option
+		req     func(*validate.ProofRequest)
+		opts    []validate.Option
 		wantIAT time.Time
 	}{
 		{name: "fractional_iat", proof: es(set("iat", float64(dpopNow.Unix())+0.5)), wantIAT: dpopNow.Add(500 * time.Millisecond)},
 		{name: "fractional_iat_exponent", proof: es(set("iat", json.RawMessage("1.7000000005e9"))), wantIAT: dpopNow.Add(500 * time.Millisecond)},
-		{name: "iat_exactly_max_age_old", proof: es(set("iat", dpopNow.Add(-defaultProofMaxAge).Unix())), wantIAT: dpopNow.Add(-defaultProofMaxAge)},
-		{name: "iat_exactly_future_skew", proof: es(set("iat", dpopNow.Add(defaultProofFutureSkew).Unix())), wantIAT: dpopNow.Add(defaultProofFutureSkew)},
-		{name: "iat_fraction_inside_max_age", proof: es(set("iat", float64(dpopNow.Add(-defaultProofMaxAge).Unix())+0.25))},
-		{name: "iat_exactly_configured_edges_past", opts: []Option{MaxAge(5 * time.Second)}, proof: es(set("iat", dpopNow.Unix()-5))},
-		{name: "iat_exactly_configured_edges_future", opts: []Option{FutureSkew(0)}, proof: es(set("iat", dpopNow.Unix()))},
+		{name: "iat_exactly_max_age_old", proof: es(set("iat", dpopNow.Add(-validate.DefaultProofMaxAge).Unix())), wantIAT: dpopNow.Add(-validate.DefaultProofMaxAge)},
+		{name: "iat_exactly_future_skew", proof: es(set("iat", dpopNow.Add(validate.DefaultProofFutureSkew).Unix())), wantIAT: dpopNow.Add(validate.DefaultProofFutureSkew)},
+		{name: "iat_fraction_inside_max_age", proof: es(set("iat", float64(dpopNow.Add(-validate.DefaultProofMaxAge).Unix())+0.25))},
+		{name: "iat_exactly_configured_edges_past", opts: []validate.Option{validate.MaxAge(5 * time.Second)}, proof: es(set("iat", dpopNow.Unix()-5))},
+		{name: "iat_exactly_configured_edges_future", opts: []validate.Option{validate.FutureSkew(0)}, proof: es(set("iat", dpopNow.Unix()))},
 		{name: "htu_scheme_and_host_case", proof: es(set("htu", "HTTPS://Resource.Example.ORG/protectedresource"))},
 		{name: "htu_default_port", proof: es(set("htu", "https://resource.example.org:443/protectedresource"))},
 		{name: "htu_empty_port", proof: es(set("htu", "https://resource.example.org:/protectedresource"))},
-		{name: "target_default_port_and_case", req: func(r *ProofRequest) { r.Target = "HTTPS://RESOURCE.example.org:443/protectedresource?x=1#y" }, proof: es(nil)},
-		{name: "http_default_port", req: func(r *ProofRequest) { r.Target = "http://localhost/protectedresource" }, proof: es(set("htu", "http://localhost:80/protectedresource"))},
-		{name: "token_endpoint_no_access_token_ath_ignored", req: func(r *ProofRequest) { r.AccessToken = "" }, proof: es(set("ath", "anything"))},
-		{name: "token_endpoint_no_ath", req: func(r *ProofRequest) { r.AccessToken = "" }, proof: es(func(p *dpopParts) { delete(p.claims, "ath") })},
+		{name: "target_default_port_and_case", req: func(r *validate.ProofRequest) { r.Target = "HTTPS://RESOURCE.example.org:443/protectedresource?x=1#y" }, proof: es(nil)},
+		{name: "http_default_port", req: func(r *validate.ProofRequest) { r.Target = "http://localhost/protectedresource" }, proof: es(set("htu", "http://localhost:80/protectedresource"))},
+		{name: "token_endpoint_no_access_token_ath_ignored", req: func(r *validate.ProofRequest) { r.AccessToken = "" }, proof: es(set("ath", "anything"))},
+		{name: "token_endpoint_no_ath", req: func(r *validate.ProofRequest) { r.AccessToken = "" }, proof: es(func(p *dpopParts) { delete(p.claims, "ath") })},
 		{name: "kid_header_ignored", proof: es(func(p *dpopParts) { p.header["kid"] = "https://attacker.example/key" })},
 		{name: "jwk_alg_kid_use_ignored", proof: es(func(p *dpopParts) {
 			p.jwk()["alg"], p.jwk()["kid"], p.jwk()["use"] = "ES256", "k1", "sig"
@@ -1411,7 +1431,7 @@ func TestProofAccepted(t *testing.T) {
 			p.claims["x-ext"] = json.RawMessage("1e999")
 		})},
 		{name: "escaped_names_and_values", proof: dpopRaw(`{"\u0074yp":"dpop\u002bjwt","alg":"ES\u0032\u0035\u0036","jwk":JWK}`, `{CLAIMS,"x":"\u00e9\ud83d\ude00"}`)},
-		{name: "jti_at_max_length", proof: es(set("jti", strings.Repeat("j", defaultMaxJTILength)))},
+		{name: "jti_at_max_length", proof: es(set("jti", strings.Repeat("j", validate.DefaultMaxJTILength)))},
 		{name: "jti_unicode", proof: es(set("jti", "☃-jti"))},
 		{name: "nested_16_levels", proof: es(set("x", dpopNest(15)))},
 		{name: "payload_64_members", proof: es(func(p *dpopParts) {
@@ -1419,7 +1439,7 @@ func TestProofAccepted(t *testing.T) {
 				p.claims[fmt.Sprintf("x%d", i)] = i
 			}
 		})},
-		{name: "proof_exactly_8192_bytes", proof: func(t testing.TB) string { return dpopProofOfLength(t, defaultMaxProofSize) }},
+		{name: "proof_exactly_8192_bytes", proof: func(t testing.TB) string { return dpopProofOfLength(t, validate.DefaultMaxProofSize) }},
 		{name: "ES256_high_s_malleated", proof: dpopResign(func(_ testing.TB, sig []byte, _ string, _ *ecdsa.PrivateKey) []byte {
 			return dpopMalleate(sig, elliptic.P256())
 		})},
@@ -1454,7 +1474,7 @@ func TestProofAccepted(t *testing.T) {
 
 func TestProofKeyCache(t *testing.T) {
 	es, esb := dpopES256(), dpopES256b()
-	for _, opts := range [][]Option{nil, {ProofKeyCache(0)}, {ProofKeyCache(1)}} {
+	for _, opts := range [][]validate.Option{nil, {validate.ProofKeyCache(0)}, {validate.ProofKeyCache(1)}} {
 		v := dpopVerifierAt(t, dpopNow, opts...)
 		// Alternating keys through a cache of one: every answer stays right.
 		for range 3 {
@@ -1491,45 +1511,45 @@ func TestProofKeyCache(t *testing.T) {
 	if _, err := v.Verify(dpopProof(rsa, nil)(t), dpopRequest()); err != nil {
 		t.Fatal(err)
 	}
-	strict := dpopVerifierAt(t, dpopNow, RSAKeySize(3072, 8192))
+	strict := dpopVerifierAt(t, dpopNow, validate.RSAKeySize(3072, 8192))
 	_, err := strict.Verify(dpopProof(rsa, nil)(t), dpopRequest())
 	dpopWantErr(t, err, popguard.CodeInvalidDPoPProof, popguard.ReasonProofJWK)
-	if _, err := NewProofVerifier(ProofKeyCache(-1)); err == nil {
+	if _, err := validate.NewProofVerifier(validate.ProofKeyCache(-1)); err == nil {
 		t.Error("ProofKeyCache(-1) accepted")
 	}
 }
 
 func TestProofVerifierOptions(t *testing.T) {
-	bad := map[string]Option{
-		"alg_none":         Algs("none"),
-		"alg_HS256":        Algs("HS256"),
-		"alg_empty_list":   Algs(),
-		"max_age_zero":     MaxAge(0),
-		"skew_negative":    FutureSkew(-time.Second),
-		"jti_too_small":    MaxJTILength(15),
-		"size_too_small":   MaxSize(255),
-		"rsa_min_1024":     RSAKeySize(1024, 4096),
-		"rsa_max_above_16": RSAKeySize(2048, 16385),
-		"rsa_max_below":    RSAKeySize(4096, 2048),
-		"nil_clock":        Clock(nil),
+	bad := map[string]validate.Option{
+		"alg_none":         validate.Algs("none"),
+		"alg_HS256":        validate.Algs("HS256"),
+		"alg_empty_list":   validate.Algs(),
+		"max_age_zero":     validate.MaxAge(0),
+		"skew_negative":    validate.FutureSkew(-time.Second),
+		"jti_too_small":    validate.MaxJTILength(15),
+		"size_too_small":   validate.MaxSize(255),
+		"rsa_min_1024":     validate.RSAKeySize(1024, 4096),
+		"rsa_max_above_16": validate.RSAKeySize(2048, 16385),
+		"rsa_max_below":    validate.RSAKeySize(4096, 2048),
+		"nil_clock":        validate.Clock(nil),
 	}
 	for name, opt := range bad {
-		if _, err := NewProofVerifier(opt); err == nil {
+		if _, err := validate.NewProofVerifier(opt); err == nil {
 			t.Errorf("%s: NewProofVerifier accepted it", name)
 		}
 	}
-	v, err := NewProofVerifier()
+	v, err := validate.NewProofVerifier()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(v.Algs(), " "); got != strings.Join(DefaultProofAlgs(), " ") {
+	if got := strings.Join(v.Algs(), " "); got != strings.Join(validate.DefaultProofAlgs(), " ") {
 		t.Errorf("Algs() = %s", got)
 	}
-	if v.Window() != defaultProofMaxAge+defaultProofFutureSkew {
+	if v.Window() != validate.DefaultProofMaxAge+validate.DefaultProofFutureSkew {
 		t.Errorf("Window() = %v", v.Window())
 	}
 	v.Algs()[0] = "none" // a copy
-	if v.Algs()[0] != DefaultProofAlgs()[0] {
+	if v.Algs()[0] != validate.DefaultProofAlgs()[0] {
 		t.Error("Algs() exposes the allow-list")
 	}
 }

@@ -1,4 +1,4 @@
-package validate
+package validate_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/trace"
+	"github.com/popguard/popguard/validate"
 )
 
 func TestProofFreshness(t *testing.T) {
@@ -17,20 +18,20 @@ func TestProofFreshness(t *testing.T) {
 		p.claims["nonce"] = nonce
 		proof := p.sign(t)
 		for _, c := range []struct {
-			f      Freshness
-			nonces Nonces
+			f      validate.Freshness
+			nonces validate.Nonces
 			code   popguard.ErrorCode
 			reason popguard.Reason
 		}{
-			{FreshnessIAT, nil, popguard.CodeInvalidDPoPProof, popguard.ReasonProofIAT},
-			{FreshnessIAT, dpopNonces{nonce}, popguard.CodeInvalidDPoPProof, popguard.ReasonProofIAT},
-			{FreshnessNonce, dpopNonces{nonce}, "", ""},
-			{FreshnessNonce, dpopNonces{"n-other"}, popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid},
-			{FreshnessBoth, dpopNonces{nonce}, popguard.CodeInvalidDPoPProof, popguard.ReasonProofIAT},
+			{validate.FreshnessIAT, nil, popguard.CodeInvalidDPoPProof, popguard.ReasonProofIAT},
+			{validate.FreshnessIAT, dpopNonces{nonce}, popguard.CodeInvalidDPoPProof, popguard.ReasonProofIAT},
+			{validate.FreshnessNonce, dpopNonces{nonce}, "", ""},
+			{validate.FreshnessNonce, dpopNonces{"n-other"}, popguard.CodeUseDPoPNonce, popguard.ReasonNonceInvalid},
+			{validate.FreshnessBoth, dpopNonces{nonce}, popguard.CodeInvalidDPoPProof, popguard.ReasonProofIAT},
 			// A server mistake, not the client's: never accepted.
-			{FreshnessNonce, nil, popguard.CodeInvalidToken, popguard.ReasonInternal},
-			{FreshnessBoth, nil, popguard.CodeInvalidToken, popguard.ReasonInternal},
-			{Freshness(3), dpopNonces{nonce}, popguard.CodeInvalidToken, popguard.ReasonInternal},
+			{validate.FreshnessNonce, nil, popguard.CodeInvalidToken, popguard.ReasonInternal},
+			{validate.FreshnessBoth, nil, popguard.CodeInvalidToken, popguard.ReasonInternal},
+			{validate.Freshness(3), dpopNonces{nonce}, popguard.CodeInvalidToken, popguard.ReasonInternal},
 		} {
 			req := dpopRequest()
 			req.Freshness, req.Nonces = c.f, c.nonces
@@ -63,15 +64,15 @@ func TestSHRFreshness(t *testing.T) {
 		o.TS, o.Nonce = now.Add(skew), "n-current"
 		shr := mustSHR(t, e.net, at, o)
 		for _, c := range []struct {
-			f      Freshness
-			nonces Nonces
+			f      validate.Freshness
+			nonces validate.Nonces
 			reason popguard.Reason
 		}{
-			{FreshnessIAT, shrNonces{"n-current"}, popguard.ReasonSHRTs},
-			{FreshnessNonce, shrNonces{"n-current"}, ""},
-			{FreshnessNonce, shrNonces{"n-other"}, popguard.ReasonNonceInvalid},
-			{FreshnessBoth, shrNonces{"n-current"}, popguard.ReasonSHRTs},
-			{FreshnessNonce, nil, popguard.ReasonInternal},
+			{validate.FreshnessIAT, shrNonces{"n-current"}, popguard.ReasonSHRTs},
+			{validate.FreshnessNonce, shrNonces{"n-current"}, ""},
+			{validate.FreshnessNonce, shrNonces{"n-other"}, popguard.ReasonNonceInvalid},
+			{validate.FreshnessBoth, shrNonces{"n-current"}, popguard.ReasonSHRTs},
+			{validate.FreshnessNonce, nil, popguard.ReasonInternal},
 		} {
 			req := shrBaseReq()
 			req.Freshness, req.Nonces = c.f, c.nonces
@@ -98,7 +99,7 @@ func TestSHRFreshness(t *testing.T) {
 			t.Fatal(err)
 		}
 		req := shrBaseReq()
-		req.Freshness, req.Nonces = FreshnessNonce, shrNonces{"n-current"}
+		req.Freshness, req.Nonces = validate.FreshnessNonce, shrNonces{"n-current"}
 		_, err = e.verifier(t).Verify(context.Background(), shr, req)
 		wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRTs)
 	}

@@ -1,4 +1,4 @@
-package validate
+package validate_test
 
 import (
 	"context"
@@ -6,48 +6,44 @@ import (
 	"time"
 
 	"github.com/popguard/popguard/internal/benchutil"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
+	"github.com/popguard/popguard/validate"
 )
 
 // issuerBench returns an ES256 token of the second of three issuers, its
 // own verifier, and an IssuerSet of the three (one of them a multi-tenant
 // Entra issuer, matched by template).
-func issuerBench(b *testing.B) (string, *JWTVerifier, *IssuerSet) {
+func issuerBench(b *testing.B) (string, *validate.JWTVerifier, *validate.IssuerSet) {
 	b.Helper()
-	var vs []*JWTVerifier
+	var vs []*validate.JWTVerifier
 	var tok string
 	for i, url := range []string{"https://a.example.com", "https://b.example.com", "https://login.example.com/{tenantid}/v2.0"} {
-		iss, err := sign.NewIssuer(url)
+		iss := poptest.NewStaticIssuer(url)
+		keys, err := validate.NewStaticKeySet(iss.JWKS())
 		if err != nil {
 			b.Fatal(err)
 		}
-		keys, err := NewStaticKeySet(iss.JWKS())
-		if err != nil {
-			b.Fatal(err)
-		}
-		opts := []Option{Audience("https://api.example.com")}
+		opts := []validate.Option{validate.Audience("https://api.example.com")}
 		if i == 2 {
-			opts = append(opts, UseProfile(Entra()), Tenants("t1"))
+			opts = append(opts, validate.UseProfile(validate.Entra()), validate.Tenants("t1"))
 		}
-		v, err := NewJWTVerifier(url, keys, opts...)
+		v, err := validate.NewJWTVerifier(url, keys, opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
 		vs = append(vs, v)
 		if i == 1 {
-			if tok, err = iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "cli", Audience: "https://api.example.com", TTL: time.Hour}); err != nil {
-				b.Fatal(err)
-			}
+			tok = iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "cli", Audience: "https://api.example.com", TTL: time.Hour})
 		}
 	}
-	set, err := NewIssuerSet(vs...)
+	set, err := validate.NewIssuerSet(vs...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return tok, vs[1], set
 }
 
-func benchVerify(b *testing.B, v TokenVerifier, tok string) {
+func benchVerify(b *testing.B, v validate.TokenVerifier, tok string) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := v.VerifyToken(context.Background(), tok); err != nil {
@@ -79,7 +75,7 @@ func BenchmarkIssuerSetRoute(b *testing.B) {
 	tok, _, set := issuerBench(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := set.route(tok); err != nil {
+		if _, err := set.Route(tok); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -187,7 +187,7 @@ func jtVerify(t *testing.T, v *validate.JWTVerifier, token string) (*validate.To
 		t.Fatal("VerifyToken returned neither a token nor an error")
 	}
 	// A traced copy (popctl inspect) reports this very verdict.
-	validate.TraceAgrees(t, func(tr trace.Tracer) error {
+	traceAgrees(t, func(tr trace.Tracer) error {
 		_, err := trace.With(v, trace.Options{Tracer: tr}).VerifyToken(ctx, token)
 		return err
 	})

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -18,6 +18,12 @@ import (
 // ksNewWithin calls NewRemoteKeySet on s and fails the test if it does not
 // return within limit (a generous bound: hanging is the bug). A key set
 // returned is closed at the end of the test.
+// ksIssuerToken is ksToken for iss's own key: an RFC 9068 token for alice
+// from jtIssuer to jtAudience, valid for five minutes, with iss's kid.
+func ksIssuerToken(iss *poptest.Issuer) string {
+	return iss.Token(poptest.TokenOptions{Subject: "alice", Audience: jtAudience})
+}
+
 func ksNewWithin(t *testing.T, ctx context.Context, limit time.Duration, s *ksServer, opts ...validate.Option) (*validate.RemoteKeySet, error) {
 	t.Helper()
 	all := append([]validate.Option{validate.HTTPClient(ksClient(t)), validate.KeySetLogger(ksQuiet)}, opts...)
@@ -66,7 +72,7 @@ func ksNoMoreRequests(t *testing.T, s *ksServer, what string) {
 }
 
 func TestRemoteKeySetStartupBoundedWhenDown(t *testing.T) {
-	iss, _ := sign.NewIssuer(jtIssuer)
+	iss := poptest.NewStaticIssuer(jtIssuer)
 	const bound = 300 * time.Millisecond
 	t.Run("failing, StartupTimeout", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
@@ -132,7 +138,7 @@ func TestRemoteKeySetStartupBoundedWhenDown(t *testing.T) {
 }
 
 func TestRemoteKeySetStartupSlowServer(t *testing.T) {
-	iss, _ := sign.NewIssuer(jtIssuer)
+	iss := poptest.NewStaticIssuer(jtIssuer)
 	t.Run("bounded, then recovers", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
 		s.mode.Store(ksHang)
@@ -148,7 +154,7 @@ func TestRemoteKeySetStartupSlowServer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("NewRemoteKeySet after recovery: %v", err)
 		}
-		jtAccept(t, ksVerifier(t, ks), ksToken(t, iss.Key, iss.KID))
+		jtAccept(t, ksVerifier(t, ks), ksIssuerToken(iss))
 	})
 	t.Run("WaitForKeys(false) returns at once", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
@@ -158,14 +164,14 @@ func TestRemoteKeySetStartupSlowServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ks.Has(iss.KID) {
+		if ks.Has(iss.KeyID()) {
 			t.Fatal("Has(kid) before the first fetch completed")
 		}
 		// The fetch completes in the background.
 		s.unblock()
-		ksPoll(t, 3*time.Second, func() bool { return ks.Has(iss.KID) },
+		ksPoll(t, 3*time.Second, func() bool { return ks.Has(iss.KeyID()) },
 			func() string { return "the keys never arrived in the background" })
-		jtAccept(t, ksVerifier(t, ks), ksToken(t, iss.Key, iss.KID))
+		jtAccept(t, ksVerifier(t, ks), ksIssuerToken(iss))
 	})
 }
 
@@ -175,8 +181,8 @@ func TestRemoteKeySetStartupSlowServer(t *testing.T) {
 func TestRemoteKeySetRefreshOutlivesConstructionContext(t *testing.T) {
 	for _, how := range []string{"cancelled", "deadline"} {
 		t.Run(how+", unknown kid", func(t *testing.T) {
-			iss1, _ := sign.NewIssuer(jtIssuer)
-			iss2, _ := sign.NewIssuer(jtIssuer)
+			iss1 := poptest.NewStaticIssuer(jtIssuer)
+			iss2 := poptest.NewStaticIssuer(jtIssuer)
 			s := newKSServer(t, iss1.JWKS())
 			// A long max-age keeps the periodic refresh out of the way: the
 			// new key can only arrive through the forced refresh.
@@ -196,18 +202,18 @@ func TestRemoteKeySetRefreshOutlivesConstructionContext(t *testing.T) {
 			s.set(iss2.JWKS()) // rotate
 			kctx := ksCtx(t, 3*time.Second)
 			ksPoll(t, 3*time.Second, func() bool {
-				keys, err := ks.Keys(kctx, iss2.KID)
+				keys, err := ks.Keys(kctx, iss2.KeyID())
 				return err == nil && len(keys) == 1
 			}, func() string {
 				return "the rotated key was never fetched after the construction context ended (" +
 					context.Cause(ctx).Error() + ")"
 			})
-			jtAccept(t, ksVerifier(t, ks), ksToken(t, iss2.Key, iss2.KID))
+			jtAccept(t, ksVerifier(t, ks), ksIssuerToken(iss2))
 		})
 	}
 	t.Run("cancelled, periodic refresh", func(t *testing.T) {
-		iss1, _ := sign.NewIssuer(jtIssuer)
-		iss2, _ := sign.NewIssuer(jtIssuer)
+		iss1 := poptest.NewStaticIssuer(jtIssuer)
+		iss2 := poptest.NewStaticIssuer(jtIssuer)
 		s := newKSServer(t, iss1.JWKS())
 		s.cacheControl("max-age=1")
 		ctx, cancel := context.WithCancel(context.Background())
@@ -218,7 +224,7 @@ func TestRemoteKeySetRefreshOutlivesConstructionContext(t *testing.T) {
 		}
 		s.set(iss2.JWKS())
 		// Has never fetches: only the periodic refresh can bring the key.
-		ksPoll(t, 4*time.Second, func() bool { return ks.Has(iss2.KID) },
+		ksPoll(t, 4*time.Second, func() bool { return ks.Has(iss2.KeyID()) },
 			func() string { return "the periodic refresh stopped with the construction context" })
 	})
 }
@@ -226,7 +232,7 @@ func TestRemoteKeySetRefreshOutlivesConstructionContext(t *testing.T) {
 // Close, not the construction context, stops the refresher; it is
 // idempotent, and cached keys keep serving without any further fetch.
 func TestRemoteKeySetCloseStopsRefresher(t *testing.T) {
-	iss, _ := sign.NewIssuer(jtIssuer)
+	iss := poptest.NewStaticIssuer(jtIssuer)
 	s := newKSServer(t, iss.JWKS())
 	s.cacheControl("max-age=3600")
 	const gap = 50 * time.Millisecond
@@ -258,8 +264,8 @@ func TestRemoteKeySetCloseStopsRefresher(t *testing.T) {
 			t.Errorf("after Close, Keys(unknown) = %v, %v; want no key", keys, err)
 		}
 	}
-	if keys, err := ks.Keys(kctx, iss.KID); err != nil || len(keys) != 1 {
-		t.Errorf("after Close, Keys(%s) = %v, %v; want the cached key", iss.KID, keys, err)
+	if keys, err := ks.Keys(kctx, iss.KeyID()); err != nil || len(keys) != 1 {
+		t.Errorf("after Close, Keys(%s) = %v, %v; want the cached key", iss.KeyID(), keys, err)
 	}
 	if n := s.hits.Load() - hits; n != 0 {
 		t.Errorf("%d requests after Close", n)

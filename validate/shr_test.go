@@ -1,4 +1,4 @@
-package validate
+package validate_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/popguard/popguard/internal/shrwire"
+	"github.com/popguard/popguard/validate"
 	"net/http"
 	"os"
 	"regexp"
@@ -36,7 +37,7 @@ const (
 // client keys; built once (RSA key generation is slow).
 type shrEnv struct {
 	iss     *sign.Issuer
-	tokens  *JWTVerifier
+	tokens  *validate.JWTVerifier
 	net     *sign.Key // MSAL.NET: PS256
 	browser *sign.Key // msal-browser: RS256
 	ec      *sign.Key // ES256
@@ -49,11 +50,11 @@ var shrEnvOnce = sync.OnceValue(func() *shrEnv {
 	if err != nil {
 		panic(err)
 	}
-	keys, err := NewStaticKeySet(iss.JWKS())
+	keys, err := validate.NewStaticKeySet(iss.JWKS())
 	if err != nil {
 		panic(err)
 	}
-	tokens, err := NewJWTVerifier(shrIssuer, keys, Audience(shrAud), UseProfile(Entra()))
+	tokens, err := validate.NewJWTVerifier(shrIssuer, keys, validate.Audience(shrAud), validate.UseProfile(validate.Entra()))
 	if err != nil {
 		panic(err)
 	}
@@ -97,9 +98,9 @@ func (e *shrEnv) token(t testing.TB, cnf map[string]any, mod ...func(*sign.Token
 	return at
 }
 
-func (e *shrEnv) verifier(t testing.TB, opts ...Option) *SHRVerifier {
+func (e *shrEnv) verifier(t testing.TB, opts ...validate.Option) *validate.SHRVerifier {
 	t.Helper()
-	v, err := NewSHRVerifier(e.tokens, opts...)
+	v, err := validate.NewSHRVerifier(e.tokens, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +111,8 @@ func shrBaseOpts() sign.SHROptions {
 	return sign.SHROptions{Method: "GET", Host: shrHost, Path: shrPath, Format: sign.MSALNet}
 }
 
-func shrBaseReq() SHRRequest {
-	return SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: shrPath, Header: http.Header{}}
+func shrBaseReq() validate.SHRRequest {
+	return validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: shrPath, Header: http.Header{}}
 }
 
 func mustSHR(t testing.TB, k *sign.Key, at string, o sign.SHROptions) string {
@@ -235,7 +236,7 @@ func TestSHRMSALNet(t *testing.T) {
 	if got.ReplayKey() == "" {
 		t.Fatal("empty replay key")
 	}
-	if v.Window() != 5*time.Minute+30*time.Second || !slices.Equal(v.Algs(), DefaultSHRAlgs()) {
+	if v.Window() != 5*time.Minute+30*time.Second || !slices.Equal(v.Algs(), validate.DefaultSHRAlgs()) {
 		t.Fatalf("defaults: window %v algs %v", v.Window(), v.Algs())
 	}
 }
@@ -250,20 +251,20 @@ func TestSHRAccepted(t *testing.T) {
 		cnf    func(e *shrEnv) map[string]any
 		opts   func(*sign.SHROptions)
 		tamper func(t testing.TB, h, p []byte) ([]byte, []byte)
-		req    func(*SHRRequest)
-		vopts  []Option
+		req    func(*validate.SHRRequest)
+		vopts  []validate.Option
 	}{
 		{name: "u upper case", opts: func(o *sign.SHROptions) { o.Host = "API.Contoso.COM" }},
 		{name: "u with explicit default port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":443" }},
-		{name: "request host with explicit default port", req: func(r *SHRRequest) { r.Host = shrHost + ":443" }},
-		{name: "http default port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":80" }, req: func(r *SHRRequest) { r.Scheme = "http" }},
-		{name: "non-default port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":8443" }, req: func(r *SHRRequest) { r.Host = shrHost + ":8443" }},
-		{name: "ipv6 literal", opts: func(o *sign.SHROptions) { o.Host = "[2001:db8::1]:8443" }, req: func(r *SHRRequest) { r.Host = "[2001:DB8::1]:8443" }},
-		{name: "ipv6 loopback", opts: func(o *sign.SHROptions) { o.Host = "[::1]:8080" }, req: func(r *SHRRequest) { r.Host = "[::1]:8080" }},
-		{name: "ipv4 address", opts: func(o *sign.SHROptions) { o.Host = "127.0.0.1" }, req: func(r *SHRRequest) { r.Host = "127.0.0.1" }},
-		{name: "request host with an empty port", req: func(r *SHRRequest) { r.Host = shrHost + ":" }},
-		{name: "percent hex case", opts: func(o *sign.SHROptions) { o.Path = "/v1/a%2fb" }, req: func(r *SHRRequest) { r.Path = "/v1/a%2Fb" }},
-		{name: "root path", opts: func(o *sign.SHROptions) { o.Path = "/" }, req: func(r *SHRRequest) { r.Path = "" }},
+		{name: "request host with explicit default port", req: func(r *validate.SHRRequest) { r.Host = shrHost + ":443" }},
+		{name: "http default port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":80" }, req: func(r *validate.SHRRequest) { r.Scheme = "http" }},
+		{name: "non-default port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":8443" }, req: func(r *validate.SHRRequest) { r.Host = shrHost + ":8443" }},
+		{name: "ipv6 literal", opts: func(o *sign.SHROptions) { o.Host = "[2001:db8::1]:8443" }, req: func(r *validate.SHRRequest) { r.Host = "[2001:DB8::1]:8443" }},
+		{name: "ipv6 loopback", opts: func(o *sign.SHROptions) { o.Host = "[::1]:8080" }, req: func(r *validate.SHRRequest) { r.Host = "[::1]:8080" }},
+		{name: "ipv4 address", opts: func(o *sign.SHROptions) { o.Host = "127.0.0.1" }, req: func(r *validate.SHRRequest) { r.Host = "127.0.0.1" }},
+		{name: "request host with an empty port", req: func(r *validate.SHRRequest) { r.Host = shrHost + ":" }},
+		{name: "percent hex case", opts: func(o *sign.SHROptions) { o.Path = "/v1/a%2fb" }, req: func(r *validate.SHRRequest) { r.Path = "/v1/a%2Fb" }},
+		{name: "root path", opts: func(o *sign.SHROptions) { o.Path = "/" }, req: func(r *validate.SHRRequest) { r.Path = "" }},
 		{name: "ts at future skew", opts: func(o *sign.SHROptions) { o.TS = now.Add(25 * time.Second) }},
 		{name: "ts near max age", opts: func(o *sign.SHROptions) { o.TS = now.Add(-4 * time.Minute) }},
 		{name: "typ JWT with SHR shape", opts: func(o *sign.SHROptions) { o.Typ = "JWT" }},
@@ -285,20 +286,20 @@ func TestSHRAccepted(t *testing.T) {
 		{name: "q raw form on query-less request", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("") }},
 		{name: "q empty IdentityModel form", opts: func(o *sign.SHROptions) { o.Q = sign.QHash("") }},
 		{name: "q covers the whole query", opts: func(o *sign.SHROptions) { o.RawQuery = "a=1&b=2"; o.Q = sign.QHash("a=1&b=2") },
-			req: func(r *SHRRequest) { r.RawQuery = "a=1&b=2" }, vopts: []Option{SHRRequireQuery()}},
+			req: func(r *validate.SHRRequest) { r.RawQuery = "a=1&b=2" }, vopts: []validate.Option{validate.SHRRequireQuery()}},
 		{name: "q raw form covers the whole query", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("a=1&a=2&flag") },
-			req: func(r *SHRRequest) { r.RawQuery = "a=1&a=2&flag" }, vopts: []Option{SHRRequireQuery()}},
-		{name: "unsigned query accepted by default", req: func(r *SHRRequest) { r.RawQuery = "debug=1" }},
-		{name: "required header absent needs no h", vopts: []Option{SHRRequireHeaders("X-Client-Id")}},
+			req: func(r *validate.SHRRequest) { r.RawQuery = "a=1&a=2&flag" }, vopts: []validate.Option{validate.SHRRequireQuery()}},
+		{name: "unsigned query accepted by default", req: func(r *validate.SHRRequest) { r.RawQuery = "debug=1" }},
+		{name: "required header absent needs no h", vopts: []validate.Option{validate.SHRRequireHeaders("X-Client-Id")}},
 		{name: "h name case differs", opts: func(o *sign.SHROptions) {
 			o.H = sign.HHash(http.Header{"X-Client-Id": {"abc"}}, "X-Client-Id")
 			o.H.Names = []string{"X-CLIENT-ID"}
 			o.H.Hash = jose.HashB64("X-CLIENT-ID: abc")
-		}, req: func(r *SHRRequest) { r.Header.Set("X-Client-Id", "abc") }, vopts: []Option{SHRRequireHeaders("x-client-id")}},
+		}, req: func(r *validate.SHRRequest) { r.Header.Set("X-Client-Id", "abc") }, vopts: []validate.Option{validate.SHRRequireHeaders("x-client-id")}},
 		{name: "b on GET with empty body", opts: func(o *sign.SHROptions) { o.Body = []byte{} }},
 		{name: "nonce accepted", opts: func(o *sign.SHROptions) { o.Nonce = "server-nonce-1" },
-			req: func(r *SHRRequest) { r.Nonces = shrNonces{"server-nonce-1"} }},
-		{name: "custom algs", key: e.browser, cnf: func(e *shrEnv) map[string]any { return entraCnf(e.browser) }, vopts: []Option{Algs("RS256")}},
+			req: func(r *validate.SHRRequest) { r.Nonces = shrNonces{"server-nonce-1"} }},
+		{name: "custom algs", key: e.browser, cnf: func(e *shrEnv) map[string]any { return entraCnf(e.browser) }, vopts: []validate.Option{validate.Algs("RS256")}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -371,18 +372,18 @@ func TestSHRMSALBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mixedReq := SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/Api/Items", RawQuery: "Filter=Active"}
+	mixedReq := validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/Api/Items", RawQuery: "Filter=Active"}
 	// A mixed-case URL needs the compatibility option.
 	_, err = e.verifier(t).Verify(ctx, mixed, mixedReq)
 	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRP)
-	compat := e.verifier(t, MSALBrowserCompat())
+	compat := e.verifier(t, validate.MSALBrowserCompat())
 	if _, err := compat.Verify(ctx, mixed, mixedReq); err != nil {
 		t.Fatalf("compat, mixed case with query: %v", err)
 	}
 
 	// No query: msal-browser appends '/' to the path.
 	noQuery := mustSHR(t, k, at, sign.SHROptions{Method: "GET", Host: shrHost, Path: "/Api/Items", Format: sign.MSALBrowser})
-	noQueryReq := SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/Api/Items"}
+	noQueryReq := validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/Api/Items"}
 	if _, err := compat.Verify(ctx, noQuery, noQueryReq); err != nil {
 		t.Fatalf("compat, trailing slash: %v", err)
 	}
@@ -391,15 +392,15 @@ func TestSHRMSALBrowser(t *testing.T) {
 
 	// Lower-case percent hex from the browser matches upper-case on the wire.
 	pct := mustSHR(t, k, at, sign.SHROptions{Method: "GET", Host: shrHost, Path: "/A%2FB", RawQuery: "x=1", Format: sign.MSALBrowser})
-	if _, err := compat.Verify(ctx, pct, SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/A%2FB", RawQuery: "x=1"}); err != nil {
+	if _, err := compat.Verify(ctx, pct, validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/A%2FB", RawQuery: "x=1"}); err != nil {
 		t.Fatalf("compat, percent-encoded path: %v", err)
 	}
 
 	// Lower-case paths verify without the option.
 	for _, tc := range []struct{ path, query string }{{"/api/items", "x=1"}, {"/api/items/", ""}} {
 		shr := mustSHR(t, k, at, sign.SHROptions{Method: "GET", Host: shrHost, Path: tc.path, RawQuery: tc.query, Format: sign.MSALBrowser})
-		req := SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: tc.path, RawQuery: tc.query}
-		if _, err := e.verifier(t, SHRRequireQuery()).Verify(ctx, shr, req); err != nil {
+		req := validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: tc.path, RawQuery: tc.query}
+		if _, err := e.verifier(t, validate.SHRRequireQuery()).Verify(ctx, shr, req); err != nil {
 			t.Fatalf("exact case %s?%s: %v", tc.path, tc.query, err)
 		}
 	}
@@ -409,33 +410,33 @@ func TestSHRMSALBrowser(t *testing.T) {
 		name   string
 		o      sign.SHROptions
 		tamper func(p []byte) []byte
-		req    SHRRequest
+		req    validate.SHRRequest
 		reason popguard.Reason
 	}{
 		{name: "upper-case p is compared exactly",
 			o:      sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: sign.MSALBrowser},
 			tamper: func(p []byte) []byte { return shrSet(t, p, "p", `"/API/items"`) },
-			req:    SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/Items", RawQuery: "x=1"}, reason: popguard.ReasonSHRP},
+			req:    validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/Items", RawQuery: "x=1"}, reason: popguard.ReasonSHRP},
 		{name: "trailing slash only without a query",
 			o:      sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: sign.MSALBrowser},
 			tamper: func(p []byte) []byte { return shrSet(t, p, "p", `"/api/items/"`) },
-			req:    SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=1"}, reason: popguard.ReasonSHRP},
+			req:    validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=1"}, reason: popguard.ReasonSHRP},
 		{name: "only one trailing slash",
 			o:   sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items//", Format: sign.MSALBrowser},
-			req: SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items"}, reason: popguard.ReasonSHRP},
+			req: validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items"}, reason: popguard.ReasonSHRP},
 		{name: "other path",
 			o:   sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/other", Format: sign.MSALBrowser},
-			req: SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/Items"}, reason: popguard.ReasonSHRP},
+			req: validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/Items"}, reason: popguard.ReasonSHRP},
 		{name: "upper-case percent hex is not msal-browser's",
 			o:      sign.SHROptions{Method: "GET", Host: shrHost, Path: "/a%2fb", RawQuery: "x=1", Format: sign.MSALBrowser},
 			tamper: func(p []byte) []byte { return shrSet(t, p, "p", `"/a%2Fb"`) },
-			req:    SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/A%2fB", RawQuery: "x=1"}, reason: popguard.ReasonSHRP},
+			req:    validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/A%2fB", RawQuery: "x=1"}, reason: popguard.ReasonSHRP},
 		{name: "raw q mismatch",
 			o:   sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: sign.MSALBrowser},
-			req: SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=2"}, reason: popguard.ReasonSHRQ},
+			req: validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=2"}, reason: popguard.ReasonSHRQ},
 		{name: "raw q with an extra parameter",
 			o:   sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: sign.MSALBrowser},
-			req: SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=1&admin=true"}, reason: popguard.ReasonSHRQ},
+			req: validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=1&admin=true"}, reason: popguard.ReasonSHRQ},
 	}
 	for _, tc := range narrow {
 		t.Run(tc.name, func(t *testing.T) {
@@ -457,7 +458,7 @@ func TestSHRMSALBrowser(t *testing.T) {
 
 	// A mixed-case query differs from the lower-cased q without the option.
 	_, err = e.verifier(t).Verify(ctx, mustSHR(t, k, at, sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "X=1", Format: sign.MSALBrowser}),
-		SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "X=1"})
+		validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "X=1"})
 	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRQ)
 }
 
@@ -500,9 +501,9 @@ func TestSHRIdentityModelWorkedExample(t *testing.T) {
 	}
 	shr := mustSHR(t, e.net, at, o)
 	calls := 0
-	req := SHRRequest{Method: "POST", Scheme: "https", Host: shrHost + ":8443", Path: shrPath, RawQuery: rawQuery, Header: hdr,
+	req := validate.SHRRequest{Method: "POST", Scheme: "https", Host: shrHost + ":8443", Path: shrPath, RawQuery: rawQuery, Header: hdr,
 		Body: func() ([]byte, error) { calls++; return body, nil }}
-	v := e.verifier(t, SHRRequireHeaders("Content-Type", "X-Client-Id"), SHRRequireBody("POST", "PUT"))
+	v := e.verifier(t, validate.SHRRequireHeaders("Content-Type", "X-Client-Id"), validate.SHRRequireBody("POST", "PUT"))
 	if _, err := v.Verify(context.Background(), shr, req); err != nil {
 		t.Fatal(err)
 	}
@@ -510,10 +511,10 @@ func TestSHRIdentityModelWorkedExample(t *testing.T) {
 		t.Fatalf("Body called %d times", calls)
 	}
 	// tag (repeated) and empty= (empty value) cannot be covered.
-	_, err = e.verifier(t, SHRRequireQuery()).Verify(context.Background(), shr, req)
+	_, err = e.verifier(t, validate.SHRRequireQuery()).Verify(context.Background(), shr, req)
 	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRQ)
 	// Accept is present but not required: fine. Requiring it is not.
-	_, err = e.verifier(t, SHRRequireHeaders("accept")).Verify(context.Background(), shr, req)
+	_, err = e.verifier(t, validate.SHRRequireHeaders("accept")).Verify(context.Background(), shr, req)
 	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRH)
 }
 
@@ -555,11 +556,11 @@ func TestSHRCanonicalizationVectors(t *testing.T) {
 	}
 	v := shrEnvOnce().verifier(t)
 	for _, q := range vec.Q {
-		buf, why := parseSHRQuery(q.RawQuery).buffer(q.Names)
+		buf, why := validate.SHRQueryBuffer(q.RawQuery, q.Names)
 		if why != "" || buf != q.Buffer || jose.HashB64(buf) != q.Hash {
 			t.Errorf("q %q: buffer %q (%s), hash %s; want %q %s", q.RawQuery, buf, why, jose.HashB64(buf), q.Buffer, q.Hash)
 		}
-		if err := v.checkQuery(&shrClaims{q: &shrwire.List{Names: q.Names, Value: q.Hash}}, q.RawQuery); err != nil {
+		if err := v.CheckQuery(&shrwire.List{Names: q.Names, Value: q.Hash}, q.RawQuery); err != nil {
 			t.Errorf("checkQuery %q: %v", q.RawQuery, err)
 		}
 		if got := sign.QHash(q.RawQuery, q.Names...); got.Value != q.Hash {
@@ -567,7 +568,7 @@ func TestSHRCanonicalizationVectors(t *testing.T) {
 		}
 	}
 	// Decoding would give another hash: the raw query is what counts.
-	if err := v.checkQuery(&shrClaims{q: &shrwire.List{Names: []string{"q", "x"}, Value: "sAmNGxwQ-T_WlRrrSlOA4Fg8DHtNtCvizftk7muxXfo"}}, "q=a%20b&x=~"); err == nil {
+	if err := v.CheckQuery(&shrwire.List{Names: []string{"q", "x"}, Value: "sAmNGxwQ-T_WlRrrSlOA4Fg8DHtNtCvizftk7muxXfo"}, "q=a%20b&x=~"); err == nil {
 		t.Error("q: a pct-normalized query matched the raw-query hash")
 	}
 	for _, h := range vec.H {
@@ -575,7 +576,7 @@ func TestSHRCanonicalizationVectors(t *testing.T) {
 		for _, kv := range h.Headers {
 			hdr.Add(kv[0], kv[1])
 		}
-		if err := v.checkHeaders(&shrClaims{h: &shrwire.List{Names: h.Names, Value: h.Hash}}, hdr); err != nil {
+		if err := v.CheckHeaders(&shrwire.List{Names: h.Names, Value: h.Hash}, hdr); err != nil {
 			t.Errorf("checkHeaders %v: %v", h.Names, err)
 		}
 		if jose.HashB64(h.Buffer) != h.Hash {
@@ -586,7 +587,7 @@ func TestSHRCanonicalizationVectors(t *testing.T) {
 		}
 		if len(h.Names) == 2 && h.Names[1] == "etag" {
 			// The draft's printed value was computed with CRLF.
-			err := v.checkHeaders(&shrClaims{h: &shrwire.List{Names: h.Names, Value: vec.HDraftCRLF}}, hdr)
+			err := v.CheckHeaders(&shrwire.List{Names: h.Names, Value: vec.HDraftCRLF}, hdr)
 			wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRH)
 		}
 	}
@@ -596,7 +597,7 @@ func TestSHRCanonicalizationVectors(t *testing.T) {
 			t.Errorf("b %q = %s, want %s", b.Body, got, b.Hash)
 		}
 	}
-	if jose.HashB64("") != shrEmptyHash {
+	if jose.HashB64("") != validate.SHREmptyHash {
 		t.Error("shrEmptyHash")
 	}
 }
@@ -610,8 +611,8 @@ type shrRejectCase struct {
 	opts   func(o *sign.SHROptions)             // on shrBaseOpts
 	tamper func(t testing.TB, h, p []byte) ([]byte, []byte)
 	build  func(t testing.TB, e *shrEnv, at string) string // replaces the SHR
-	req    func(r *SHRRequest)
-	vopts  []Option
+	req    func(r *validate.SHRRequest)
+	vopts  []validate.Option
 	code   popguard.ErrorCode // default invalid_token
 	reason popguard.Reason
 }
@@ -627,7 +628,7 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 	tokenFor := func(cnf map[string]any, mod ...func(*sign.TokenOptions)) func(t testing.TB, e *shrEnv) string {
 		return func(t testing.TB, e *shrEnv) string { return e.token(t, cnf, mod...) }
 	}
-	workedHeader := func(r *SHRRequest) {
+	workedHeader := func(r *validate.SHRRequest) {
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("X-Client-Id", "abc123")
 	}
@@ -644,11 +645,11 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 	qOpt := func(names ...string) func(o *sign.SHROptions) {
 		return func(o *sign.SHROptions) { o.RawQuery = query; o.Q = sign.QHash(query, names...) }
 	}
-	withQuery := func(r *SHRRequest) { r.RawQuery = query }
+	withQuery := func(r *validate.SHRRequest) { r.RawQuery = query }
 	// badHost: a request host outside the host grammar, repeated by u.
 	badHost := func(name, host string) shrRejectCase {
 		return shrRejectCase{name: "request host " + name + ", u the same",
-			opts: func(o *sign.SHROptions) { o.Host = host }, req: func(r *SHRRequest) { r.Host = host },
+			opts: func(o *sign.SHROptions) { o.Host = host }, req: func(r *validate.SHRRequest) { r.Host = host },
 			code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestBadTarget}
 	}
 	hsSHR := func(t testing.TB, e *shrEnv, at string) string {
@@ -698,7 +699,7 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 			return shrB64(`{"alg":"none","typ":"pop"}`) + "." + base64.RawURLEncoding.EncodeToString(p) + ".AAAA"
 		}, reason: popguard.ReasonSHRAlg},
 		{name: "alg HS256 keyed with the thumbprint", build: hsSHR, reason: popguard.ReasonSHRAlg},
-		{name: "alg not allowed", key: e.browser, token: tokenFor(entraCnf(e.browser)), vopts: []Option{Algs("PS256")}, reason: popguard.ReasonSHRAlg},
+		{name: "alg not allowed", key: e.browser, token: tokenFor(entraCnf(e.browser)), vopts: []validate.Option{validate.Algs("PS256")}, reason: popguard.ReasonSHRAlg},
 		{name: "alg does not fit key", tamper: setH("alg", `"ES256"`), reason: popguard.ReasonSHRAlg},
 
 		// Key: header members, kid, cnf.
@@ -746,7 +747,7 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		// ts.
 		{name: "ts stale", opts: func(o *sign.SHROptions) { o.TS = now.Add(-6 * time.Minute) }, reason: popguard.ReasonSHRTs},
 		{name: "ts future", opts: func(o *sign.SHROptions) { o.TS = now.Add(2 * time.Minute) }, reason: popguard.ReasonSHRTs},
-		{name: "ts past custom max age", opts: func(o *sign.SHROptions) { o.TS = now.Add(-90 * time.Second) }, vopts: []Option{MaxAge(time.Minute)}, reason: popguard.ReasonSHRTs},
+		{name: "ts past custom max age", opts: func(o *sign.SHROptions) { o.TS = now.Add(-90 * time.Second) }, vopts: []validate.Option{validate.MaxAge(time.Minute)}, reason: popguard.ReasonSHRTs},
 		{name: "ts missing", tamper: setP("ts", ""), reason: popguard.ReasonSHRTs},
 		{name: "ts string", tamper: setP("ts", `"`+shrItoa(now.Unix())+`"`), reason: popguard.ReasonSHRTs},
 		{name: "ts float", tamper: setP("ts", shrItoa(now.Unix())+".5"), reason: popguard.ReasonSHRTs},
@@ -764,18 +765,18 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		// u.
 		{name: "u other host", opts: func(o *sign.SHROptions) { o.Host = "evil.contoso.com" }, reason: popguard.ReasonSHRU},
 		{name: "u suffix host", opts: func(o *sign.SHROptions) { o.Host = "contoso.com" }, reason: popguard.ReasonSHRU},
-		{name: "u missing port on non-default port", req: func(r *SHRRequest) { r.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRU},
-		{name: "u wrong port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":8444" }, req: func(r *SHRRequest) { r.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRU},
+		{name: "u missing port on non-default port", req: func(r *validate.SHRRequest) { r.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRU},
+		{name: "u wrong port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":8444" }, req: func(r *validate.SHRRequest) { r.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRU},
 		{name: "u port on default request", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRU},
-		{name: "u https port on http", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":443" }, req: func(r *SHRRequest) { r.Scheme = "http" }, reason: popguard.ReasonSHRU},
+		{name: "u https port on http", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":443" }, req: func(r *validate.SHRRequest) { r.Scheme = "http" }, reason: popguard.ReasonSHRU},
 		{name: "u leading zero port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":0443" }, reason: popguard.ReasonSHRU},
 		{name: "u empty port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":" }, reason: popguard.ReasonSHRU},
 		{name: "u with scheme", opts: func(o *sign.SHROptions) { o.Host = "https://" + shrHost }, reason: popguard.ReasonSHRU},
 		{name: "u with userinfo", opts: func(o *sign.SHROptions) { o.Host = "user@" + shrHost }, reason: popguard.ReasonSHRU},
 		{name: "u with trailing dot", opts: func(o *sign.SHROptions) { o.Host = shrHost + "." }, reason: popguard.ReasonSHRU},
 		{name: "u missing", opts: func(o *sign.SHROptions) { o.Host = "" }, reason: popguard.ReasonSHRU},
-		{name: "request scheme not http(s)", req: func(r *SHRRequest) { r.Scheme = "ftp" }, code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestBadTarget},
-		{name: "request host empty", req: func(r *SHRRequest) { r.Host = "" }, code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestBadTarget},
+		{name: "request scheme not http(s)", req: func(r *validate.SHRRequest) { r.Scheme = "ftp" }, code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestBadTarget},
+		{name: "request host empty", req: func(r *validate.SHRRequest) { r.Host = "" }, code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestBadTarget},
 		// The request host follows internal/uri's grammar, the middleware's
 		// and CanonicalTarget's: these were accepted when u repeated them.
 		badHost("trailing dot", shrHost+"."),
@@ -789,14 +790,14 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 
 		// p.
 		{name: "p case", opts: func(o *sign.SHROptions) { o.Path = "/V1/items/42" }, reason: popguard.ReasonSHRP},
-		{name: "p case with compat", opts: func(o *sign.SHROptions) { o.Path = "/V1/items/42" }, vopts: []Option{MSALBrowserCompat()}, reason: popguard.ReasonSHRP},
+		{name: "p case with compat", opts: func(o *sign.SHROptions) { o.Path = "/V1/items/42" }, vopts: []validate.Option{validate.MSALBrowserCompat()}, reason: popguard.ReasonSHRP},
 		{name: "p trailing slash", opts: func(o *sign.SHROptions) { o.Path = shrPath + "/" }, reason: popguard.ReasonSHRP},
 		{name: "p without leading slash", opts: func(o *sign.SHROptions) { o.Path = "v1/items/42" }, reason: popguard.ReasonSHRP},
 		{name: "p dot segment", opts: func(o *sign.SHROptions) { o.Path = "/v1/items/../items/42" }, reason: popguard.ReasonSHRP},
 		{name: "p %2F for /", opts: func(o *sign.SHROptions) { o.Path = "/v1/items%2F42" }, reason: popguard.ReasonSHRP},
-		{name: "p / for %2F", req: func(r *SHRRequest) { r.Path = "/v1/items%2F42" }, reason: popguard.ReasonSHRP},
+		{name: "p / for %2F", req: func(r *validate.SHRRequest) { r.Path = "/v1/items%2F42" }, reason: popguard.ReasonSHRP},
 		{name: "p encoded unreserved", opts: func(o *sign.SHROptions) { o.Path = "/v1/%69tems/42" }, reason: popguard.ReasonSHRP},
-		{name: "p with query", opts: func(o *sign.SHROptions) { o.Path = shrPath + "?a=1" }, req: func(r *SHRRequest) { r.RawQuery = "a=1" }, reason: popguard.ReasonSHRP},
+		{name: "p with query", opts: func(o *sign.SHROptions) { o.Path = shrPath + "?a=1" }, req: func(r *validate.SHRRequest) { r.RawQuery = "a=1" }, reason: popguard.ReasonSHRP},
 		{name: "p missing", opts: func(o *sign.SHROptions) { o.Path = "" }, reason: popguard.ReasonSHRP},
 
 		// q.
@@ -806,19 +807,19 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 			o.RawQuery = query
 			o.Q = &sign.QClaim{Names: []string{"a", "a"}, Value: jose.HashB64("a=1&a=1")}
 		}, req: withQuery, reason: popguard.ReasonSHRQ},
-		{name: "q value changed", opts: qOpt("a", "b"), req: func(r *SHRRequest) { r.RawQuery = "a=1&b=3&tag=x&tag=y" }, reason: popguard.ReasonSHRQ},
+		{name: "q value changed", opts: qOpt("a", "b"), req: func(r *validate.SHRRequest) { r.RawQuery = "a=1&b=3&tag=x&tag=y" }, reason: popguard.ReasonSHRQ},
 		{name: "q order changed", opts: func(o *sign.SHROptions) {
 			o.RawQuery = query
 			o.Q = &sign.QClaim{Names: []string{"b", "a"}, Value: sign.QHash(query, "a", "b").Value}
 		}, req: withQuery, reason: popguard.ReasonSHRQ},
 		{name: "q decoded value", opts: func(o *sign.SHROptions) { o.Q = &sign.QClaim{Names: []string{"x"}, Value: jose.HashB64("x=~")} },
-			req: func(r *SHRRequest) { r.RawQuery = "x=%7E" }, reason: popguard.ReasonSHRQ},
-		{name: "q uncovered parameter with RequireQuery", opts: qOpt("a", "b"), req: withQuery, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
+			req: func(r *validate.SHRRequest) { r.RawQuery = "x=%7E" }, reason: popguard.ReasonSHRQ},
+		{name: "q uncovered parameter with RequireQuery", opts: qOpt("a", "b"), req: withQuery, vopts: []validate.Option{validate.SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
 		{name: "q uncovered flag with RequireQuery", opts: func(o *sign.SHROptions) { o.Q = sign.QHash("a=1", "a") },
-			req: func(r *SHRRequest) { r.RawQuery = "a=1&debug" }, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
-		{name: "q missing with RequireQuery", req: withQuery, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
-		{name: "q empty hash with RequireQuery", opts: func(o *sign.SHROptions) { o.Q = sign.QHash("") }, req: withQuery, vopts: []Option{SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
-		{name: "q raw form mismatch", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("a=1") }, req: func(r *SHRRequest) { r.RawQuery = "a=2" }, reason: popguard.ReasonSHRQ},
+			req: func(r *validate.SHRRequest) { r.RawQuery = "a=1&debug" }, vopts: []validate.Option{validate.SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
+		{name: "q missing with RequireQuery", req: withQuery, vopts: []validate.Option{validate.SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
+		{name: "q empty hash with RequireQuery", opts: func(o *sign.SHROptions) { o.Q = sign.QHash("") }, req: withQuery, vopts: []validate.Option{validate.SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
+		{name: "q raw form mismatch", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("a=1") }, req: func(r *validate.SHRRequest) { r.RawQuery = "a=2" }, reason: popguard.ReasonSHRQ},
 		{name: "q raw form on extra query", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("") }, req: withQuery, reason: popguard.ReasonSHRQ},
 		{name: "q wrong type", tamper: setP("q", `"a=1"`), reason: popguard.ReasonSHRQ},
 		{name: "q three elements", tamper: setP("q", `[[],"",""]`), reason: popguard.ReasonSHRQ},
@@ -826,50 +827,50 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "q null name", tamper: setP("q", `[[null],"x"]`), reason: popguard.ReasonSHRQ},
 
 		// h.
-		{name: "h lists authorization", opts: hOpt("authorization"), req: func(r *SHRRequest) { r.Header.Set("Authorization", "PoP x") }, reason: popguard.ReasonSHRH},
-		{name: "h lists Authorization", opts: hOpt("content-type", "Authorization"), req: func(r *SHRRequest) { workedHeader(r); r.Header.Set("Authorization", "PoP x") }, reason: popguard.ReasonSHRH},
-		{name: "h lists an absent header", opts: hOpt("content-type", "x-client-id"), req: func(r *SHRRequest) { r.Header.Set("Content-Type", "application/json") }, reason: popguard.ReasonSHRH},
-		{name: "h lists a repeated header", opts: hOpt("content-type", "x-client-id"), req: func(r *SHRRequest) { workedHeader(r); r.Header.Add("X-Client-Id", "abc123") }, reason: popguard.ReasonSHRH},
-		{name: "h lists a header under two spellings", opts: hOpt("x-client-id"), req: func(r *SHRRequest) { workedHeader(r); r.Header["x-client-id"] = []string{"abc123"} }, reason: popguard.ReasonSHRH},
+		{name: "h lists authorization", opts: hOpt("authorization"), req: func(r *validate.SHRRequest) { r.Header.Set("Authorization", "PoP x") }, reason: popguard.ReasonSHRH},
+		{name: "h lists Authorization", opts: hOpt("content-type", "Authorization"), req: func(r *validate.SHRRequest) { workedHeader(r); r.Header.Set("Authorization", "PoP x") }, reason: popguard.ReasonSHRH},
+		{name: "h lists an absent header", opts: hOpt("content-type", "x-client-id"), req: func(r *validate.SHRRequest) { r.Header.Set("Content-Type", "application/json") }, reason: popguard.ReasonSHRH},
+		{name: "h lists a repeated header", opts: hOpt("content-type", "x-client-id"), req: func(r *validate.SHRRequest) { workedHeader(r); r.Header.Add("X-Client-Id", "abc123") }, reason: popguard.ReasonSHRH},
+		{name: "h lists a header under two spellings", opts: hOpt("x-client-id"), req: func(r *validate.SHRRequest) { workedHeader(r); r.Header["x-client-id"] = []string{"abc123"} }, reason: popguard.ReasonSHRH},
 		{name: "h lists a header twice", opts: func(o *sign.SHROptions) {
 			o.H = &sign.HClaim{Names: []string{"x-client-id", "X-Client-Id"}, Hash: jose.HashB64("x-client-id: abc123\nX-Client-Id: abc123")}
 		}, req: workedHeader, reason: popguard.ReasonSHRH},
-		{name: "h value changed", opts: hOpt("content-type", "x-client-id"), req: func(r *SHRRequest) { workedHeader(r); r.Header.Set("X-Client-Id", "eve") }, reason: popguard.ReasonSHRH},
+		{name: "h value changed", opts: hOpt("content-type", "x-client-id"), req: func(r *validate.SHRRequest) { workedHeader(r); r.Header.Set("X-Client-Id", "eve") }, reason: popguard.ReasonSHRH},
 		{name: "h draft CRLF hash", opts: func(o *sign.SHROptions) {
 			o.H = &sign.HClaim{Names: []string{"content-type", "x-client-id"}, Hash: jose.HashB64("content-type: application/json\r\nx-client-id: abc123")}
 		}, req: workedHeader, reason: popguard.ReasonSHRH},
-		{name: "h does not cover a required header", opts: hOpt("content-type"), req: workedHeader, vopts: []Option{SHRRequireHeaders("X-Client-Id")}, reason: popguard.ReasonSHRH},
-		{name: "h missing with a required header", req: workedHeader, vopts: []Option{SHRRequireHeaders("content-type")}, reason: popguard.ReasonSHRH},
+		{name: "h does not cover a required header", opts: hOpt("content-type"), req: workedHeader, vopts: []validate.Option{validate.SHRRequireHeaders("X-Client-Id")}, reason: popguard.ReasonSHRH},
+		{name: "h missing with a required header", req: workedHeader, vopts: []validate.Option{validate.SHRRequireHeaders("content-type")}, reason: popguard.ReasonSHRH},
 		{name: "h wrong type", tamper: setP("h", `{}`), reason: popguard.ReasonSHRH},
 
 		// b.
 		{name: "b mismatch", opts: func(o *sign.SHROptions) { o.Method = "POST"; o.Body = []byte(`{"amount":1}`) },
-			req: func(r *SHRRequest) {
+			req: func(r *validate.SHRRequest) {
 				r.Method = "POST"
 				r.Body = func() ([]byte, error) { return []byte(`{"amount":1000}`), nil }
 			}, reason: popguard.ReasonSHRB},
 		{name: "b present, body nil", opts: func(o *sign.SHROptions) { o.Body = []byte("x") }, reason: popguard.ReasonSHRB},
 		{name: "b required for POST, missing", opts: func(o *sign.SHROptions) { o.Method = "POST" },
-			req:   func(r *SHRRequest) { r.Method = "POST"; r.Body = func() ([]byte, error) { return nil, nil } },
-			vopts: []Option{SHRRequireBody("POST")}, reason: popguard.ReasonSHRB},
-		{name: "b required, missing", vopts: []Option{SHRRequireBody()}, reason: popguard.ReasonSHRB},
+			req:   func(r *validate.SHRRequest) { r.Method = "POST"; r.Body = func() ([]byte, error) { return nil, nil } },
+			vopts: []validate.Option{validate.SHRRequireBody("POST")}, reason: popguard.ReasonSHRB},
+		{name: "b required, missing", vopts: []validate.Option{validate.SHRRequireBody()}, reason: popguard.ReasonSHRB},
 		{name: "b wrong type", tamper: setP("b", `1`), reason: popguard.ReasonSHRB},
 		{name: "body unreadable", opts: func(o *sign.SHROptions) { o.Body = []byte("x") },
-			req: func(r *SHRRequest) {
+			req: func(r *validate.SHRRequest) {
 				r.Body = func() ([]byte, error) { return nil, errors.New("read: connection reset") }
 			},
 			code: popguard.CodeInvalidRequest, reason: popguard.ReasonSHRB},
 
 		// nonce.
-		{name: "nonce missing", opts: func(o *sign.SHROptions) { o.NoNonce = true }, req: func(r *SHRRequest) { r.Nonces = shrNonces{"n-1"} },
+		{name: "nonce missing", opts: func(o *sign.SHROptions) { o.NoNonce = true }, req: func(r *validate.SHRRequest) { r.Nonces = shrNonces{"n-1"} },
 			code: popguard.CodeInvalidToken, reason: popguard.ReasonNonceMissing},
-		{name: "nonce invalid", opts: func(o *sign.SHROptions) { o.Nonce = "n-0" }, req: func(r *SHRRequest) { r.Nonces = shrNonces{"n-1"} },
+		{name: "nonce invalid", opts: func(o *sign.SHROptions) { o.Nonce = "n-0" }, req: func(r *validate.SHRRequest) { r.Nonces = shrNonces{"n-1"} },
 			code: popguard.CodeInvalidToken, reason: popguard.ReasonNonceInvalid},
 		{name: "nonce checked after the signature", opts: func(o *sign.SHROptions) { o.NoNonce = true }, key: e.other,
 			tamper: func(t testing.TB, h, p []byte) ([]byte, []byte) {
 				j, _ := json.Marshal(map[string]any{"jwk": e.net.PublicJWK(nil)})
 				return shrSet(t, h, "kid", ""), shrSet(t, p, "cnf", string(j))
-			}, req: func(r *SHRRequest) { r.Nonces = shrNonces{"n-1"} }, reason: popguard.ReasonSHRSignature},
+			}, req: func(r *validate.SHRRequest) { r.Nonces = shrNonces{"n-1"} }, reason: popguard.ReasonSHRSignature},
 	}
 }
 
@@ -937,7 +938,7 @@ func TestSHRReplayKey(t *testing.T) {
 	ctx := context.Background()
 	v := e.verifier(t)
 	at := e.token(t, entraCnf(e.net))
-	verify := func(shr string) *SHR {
+	verify := func(shr string) *validate.SHR {
 		t.Helper()
 		got, err := v.Verify(ctx, shr, shrBaseReq())
 		if err != nil {
@@ -982,41 +983,41 @@ func TestSHRReplayKey(t *testing.T) {
 	if verify(mustSHR(t, e.other, at2, o)).ReplayKey() == a.ReplayKey() {
 		t.Fatal("different key, same replay key")
 	}
-	if a.ReplayKey() == replayKey("dpop", a.Thumbprint, a.payloadHash) {
+	if a.ReplayKey() == validate.ReplayKey("dpop", a.Thumbprint, a.PayloadHash()) {
 		t.Fatal("replay key not scoped to shr")
 	}
 }
 
 func TestSHRVerifierOptions(t *testing.T) {
 	e := shrEnvOnce()
-	bad := map[string][]Option{
-		"alg none":          {Algs("none")},
-		"alg HS256":         {Algs("HS256")},
-		"no algs":           {Algs()},
-		"max age 0":         {MaxAge(0)},
-		"negative skew":     {FutureSkew(-time.Second)},
-		"authorization":     {SHRRequireHeaders("Authorization")},
-		"bad header name":   {SHRRequireHeaders("x y")},
-		"no headers":        {SHRRequireHeaders()},
-		"empty method":      {SHRRequireBody("")},
-		"nil clock":         {Clock(nil)},
-		"small max size":    {MaxSize(10)},
-		"small RSA":         {RSAKeySize(1024, 4096)},
-		"inverted RSA size": {RSAKeySize(4096, 2048)},
+	bad := map[string][]validate.Option{
+		"alg none":          {validate.Algs("none")},
+		"alg HS256":         {validate.Algs("HS256")},
+		"no algs":           {validate.Algs()},
+		"max age 0":         {validate.MaxAge(0)},
+		"negative skew":     {validate.FutureSkew(-time.Second)},
+		"authorization":     {validate.SHRRequireHeaders("Authorization")},
+		"bad header name":   {validate.SHRRequireHeaders("x y")},
+		"no headers":        {validate.SHRRequireHeaders()},
+		"empty method":      {validate.SHRRequireBody("")},
+		"nil clock":         {validate.Clock(nil)},
+		"small max size":    {validate.MaxSize(10)},
+		"small RSA":         {validate.RSAKeySize(1024, 4096)},
+		"inverted RSA size": {validate.RSAKeySize(4096, 2048)},
 	}
 	// Options of other verifiers do not apply to an SHRVerifier.
-	for _, o := range []Option{Leeway(time.Second), Audience("a"), CacheSize(1), ProofKeyCache(1), WaitForKeys(false), Timeout(time.Second), {}} {
-		bad["not for an SHRVerifier: "+o.name] = []Option{o}
+	for _, o := range []validate.Option{validate.Leeway(time.Second), validate.Audience("a"), validate.CacheSize(1), validate.ProofKeyCache(1), validate.WaitForKeys(false), validate.Timeout(time.Second), {}} {
+		bad["not for an SHRVerifier: "+validate.OptionName(o)] = []validate.Option{o}
 	}
 	for name, opts := range bad {
-		if _, err := NewSHRVerifier(e.tokens, opts...); err == nil {
+		if _, err := validate.NewSHRVerifier(e.tokens, opts...); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if _, err := NewSHRVerifier(nil); err == nil {
+	if _, err := validate.NewSHRVerifier(nil); err == nil {
 		t.Error("nil TokenVerifier accepted")
 	}
-	v := e.verifier(t, MaxAge(time.Minute), FutureSkew(5*time.Second), Algs("ES256", "PS256"))
+	v := e.verifier(t, validate.MaxAge(time.Minute), validate.FutureSkew(5*time.Second), validate.Algs("ES256", "PS256"))
 	if v.Window() != 65*time.Second || !slices.Equal(v.Algs(), []string{"ES256", "PS256"}) {
 		t.Fatalf("window %v, algs %v", v.Window(), v.Algs())
 	}
@@ -1026,18 +1027,18 @@ func TestSHRVerifierOptions(t *testing.T) {
 	o.TS = time.Now().Add(-time.Hour)
 	shr := mustSHR(t, e.net, at, o)
 	clock := func() time.Time { return o.TS.Add(10 * time.Second) }
-	if _, err := e.verifier(t, Clock(clock)).Verify(context.Background(), shr, shrBaseReq()); err != nil {
+	if _, err := e.verifier(t, validate.Clock(clock)).Verify(context.Background(), shr, shrBaseReq()); err != nil {
 		t.Fatalf("with clock: %v", err)
 	}
 	// RSAKeySize: a 2048-bit key below a 3072 floor.
-	_, err := e.verifier(t, RSAKeySize(3072, 8192)).Verify(context.Background(), mustSHR(t, e.net, at, shrBaseOpts()), shrBaseReq())
+	_, err := e.verifier(t, validate.RSAKeySize(3072, 8192)).Verify(context.Background(), mustSHR(t, e.net, at, shrBaseOpts()), shrBaseReq())
 	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRKey)
 }
 
 // shrTokenFunc adapts a function to TokenVerifier.
-type shrTokenFunc func(ctx context.Context, token string) (*Token, error)
+type shrTokenFunc func(ctx context.Context, token string) (*validate.Token, error)
 
-func (f shrTokenFunc) VerifyToken(ctx context.Context, token string) (*Token, error) {
+func (f shrTokenFunc) VerifyToken(ctx context.Context, token string) (*validate.Token, error) {
 	return f(ctx, token)
 }
 
@@ -1050,13 +1051,13 @@ func TestSHRTokenVerifierErrors(t *testing.T) {
 		code   popguard.ErrorCode
 		reason popguard.Reason
 	}{
-		"plain error": {func(context.Context, string) (*Token, error) { return nil, errors.New("boom") }, popguard.CodeInvalidToken, popguard.ReasonInternal},
-		"nil token":   {func(context.Context, string) (*Token, error) { return nil, nil }, popguard.CodeInvalidToken, popguard.ReasonInternal},
-		"unavailable": {func(context.Context, string) (*Token, error) {
+		"plain error": {func(context.Context, string) (*validate.Token, error) { return nil, errors.New("boom") }, popguard.CodeInvalidToken, popguard.ReasonInternal},
+		"nil token":   {func(context.Context, string) (*validate.Token, error) { return nil, nil }, popguard.CodeInvalidToken, popguard.ReasonInternal},
+		"unavailable": {func(context.Context, string) (*validate.Token, error) {
 			return nil, popguard.NewError(popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable, "down", nil)
 		}, popguard.CodeTemporarilyUnavailable, popguard.ReasonTokenKeySetUnavailable},
 	} {
-		v, err := NewSHRVerifier(tc.f)
+		v, err := validate.NewSHRVerifier(tc.f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1068,7 +1069,7 @@ func TestSHRTokenVerifierErrors(t *testing.T) {
 	}
 	// The token verifier sees exactly the at claim.
 	var seen string
-	v, _ := NewSHRVerifier(shrTokenFunc(func(ctx context.Context, token string) (*Token, error) {
+	v, _ := validate.NewSHRVerifier(shrTokenFunc(func(ctx context.Context, token string) (*validate.Token, error) {
 		seen = token
 		return e.tokens.VerifyToken(ctx, token)
 	}))
@@ -1128,9 +1129,9 @@ func FuzzSHRVerify(f *testing.F) {
 		f.Add(s, shrPath, query)
 		f.Add(s, "/v1/items/42/", "")
 	}
-	v := e.verifier(f, MSALBrowserCompat(), SHRRequireHeaders("content-type"))
+	v := e.verifier(f, validate.MSALBrowserCompat(), validate.SHRRequireHeaders("content-type"))
 	f.Fuzz(func(t *testing.T, shr, path, rawQuery string) {
-		req := SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: path, RawQuery: rawQuery, Header: hdr,
+		req := validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: path, RawQuery: rawQuery, Header: hdr,
 			Body:   func() ([]byte, error) { return []byte(`{"name":"x"}`), nil },
 			Nonces: nil}
 		got, err := v.Verify(context.Background(), shr, req)

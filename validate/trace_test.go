@@ -1,4 +1,4 @@
-package validate
+package validate_test
 
 import (
 	"context"
@@ -6,12 +6,9 @@ import (
 	"testing"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/internal/trace"
+	"github.com/popguard/popguard/validate"
 )
-
-// TraceAgrees is traceAgrees for the external tests (jwt_test.go).
-var TraceAgrees = traceAgrees
 
 // traceAgrees checks a traced run against an untraced one: the same
 // verdict, and a trace that reports a rejection exactly once, as its last
@@ -64,7 +61,7 @@ func TestTraceProofAccepted(t *testing.T) {
 		}
 	}
 	// Tracing is on the copy only.
-	if v.tr != nil {
+	if v.Traced() {
 		t.Fatal("trace.With changed the verifier it copied")
 	}
 }
@@ -78,14 +75,14 @@ func TestTraceMissingInputsSkip(t *testing.T) {
 			skipped = append(skipped, ev.Check)
 		}
 	}})
-	if _, err := tv.Verify(proof, ProofRequest{}); err != nil {
+	if _, err := tv.Verify(proof, validate.ProofRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(skipped); got != 6 { // htm, target, htu, ath, nonce, replay
 		t.Fatalf("skipped %q", skipped)
 	}
 	// The same request without the declaration is refused.
-	if _, err := v.Verify(proof, ProofRequest{}); err == nil {
+	if _, err := v.Verify(proof, validate.ProofRequest{}); err == nil {
 		t.Fatal("accepted without method and target")
 	}
 }
@@ -95,7 +92,7 @@ func TestTraceVerifyRequest(t *testing.T) {
 	k := dpopES256()
 	at := e.token(t, map[string]any{"jkt": k.Thumbprint()})
 	p := dpopBase(k)
-	p.claims["ath"] = sign.ATH(at)
+	p.claims["ath"] = dpopATH(at)
 	proof := p.sign(t)
 	req := dpopRequest()
 	req.AccessToken = at
@@ -108,7 +105,7 @@ func TestTraceVerifyRequest(t *testing.T) {
 		t.Fatalf("events %+v", events)
 	}
 	other := e.token(t, map[string]any{"jkt": dpopES256b().Thumbprint()})
-	p.claims["ath"] = sign.ATH(other)
+	p.claims["ath"] = dpopATH(other)
 	proof = p.sign(t)
 	req.AccessToken = other
 	events = traceAgrees(t, func(tr trace.Tracer) error {
