@@ -78,16 +78,16 @@ func (k *jwsKey) JWS(header, claims map[string]any) (string, error) {
 // SignRaw signs exactly header and payload.
 func (k *jwsKey) SignRaw(header, payload []byte) (string, error) {
 	input := jwsB64.EncodeToString(header) + "." + jwsB64.EncodeToString(payload)
-	sig, err := k.sign([]byte(input))
+	sig, err := k.Sign([]byte(input))
 	if err != nil {
 		return "", err
 	}
 	return input + "." + jwsB64.EncodeToString(sig), nil
 }
 
-// sign is the JWS signature of input: the hash by k.Alg's digits, PSS for
+// Sign is the JWS signature of input: the hash by k.Alg's digits, PSS for
 // PS*, ECDSA as r||s sized by the key's curve.
-func (k *jwsKey) sign(input []byte) ([]byte, error) {
+func (k *jwsKey) Sign(input []byte) ([]byte, error) {
 	h := crypto.SHA256
 	switch {
 	case strings.HasSuffix(k.Alg, "384"):
