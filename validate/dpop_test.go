@@ -27,7 +27,6 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/internal/trace"
 	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
@@ -418,8 +417,8 @@ func dpopRequest() validate.ProofRequest {
 	return validate.ProofRequest{Method: "GET", Target: dpopTarget + "?foo=bar", AccessToken: dpopToken}
 }
 
-func dpopMustKey(alg string) func() *sign.Key {
-	return sync.OnceValue(func() *sign.Key { return sign.MustKey(alg) })
+func dpopMustKey(alg string) func() *jwsKey {
+	return sync.OnceValue(func() *jwsKey { return newJWSKey(alg) })
 }
 
 var (
@@ -433,12 +432,12 @@ var (
 	dpopRSA2048 = sync.OnceValue(func() *rsa.PrivateKey { return dpopGenRSA(2048) })
 	dpopRSA1024 = sync.OnceValue(func() *rsa.PrivateKey { return dpopGenRSA(1024) })
 	// An ES256-labelled key on P-384.
-	dpopP384AsES256 = sync.OnceValue(func() *sign.Key {
+	dpopP384AsES256 = sync.OnceValue(func() *jwsKey {
 		k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 		if err != nil {
 			panic(err)
 		}
-		return &sign.Key{Alg: "ES256", Signer: k}
+		return &jwsKey{Alg: "ES256", Signer: k}
 	})
 )
 
@@ -450,28 +449,28 @@ func dpopGenRSA(bits int) *rsa.PrivateKey {
 	return k
 }
 
-func dpopRSA(alg string) func() *sign.Key {
-	return func() *sign.Key { return &sign.Key{Alg: alg, Signer: dpopRSA2048()} }
+func dpopRSA(alg string) func() *jwsKey {
+	return func() *jwsKey { return &jwsKey{Alg: alg, Signer: dpopRSA2048()} }
 }
 
-func dpopRSA1024Key(alg string) func() *sign.Key {
-	return func() *sign.Key { return &sign.Key{Alg: alg, Signer: dpopRSA1024()} }
+func dpopRSA1024Key(alg string) func() *jwsKey {
+	return func() *jwsKey { return &jwsKey{Alg: alg, Signer: dpopRSA1024()} }
 }
 
 // dpopParts is a proof before signing: header and claims are marshalled
 // as they are (json.RawMessage for values a marshaller would not make).
 type dpopParts struct {
-	key    *sign.Key
+	key    *jwsKey
 	header map[string]any
 	claims map[string]any
 }
 
-func dpopBase(k *sign.Key) *dpopParts {
+func dpopBase(k *jwsKey) *dpopParts {
 	return &dpopParts{
 		key:    k,
 		header: map[string]any{"typ": "dpop+jwt", "alg": k.Alg, "jwk": k.PublicJWK(nil)},
 		claims: map[string]any{
-			"jti": sign.RandomID(),
+			"jti": jwsRandomID(),
 			"htm": "GET",
 			"htu": dpopTarget,
 			"iat": dpopNow.Unix(),
@@ -501,7 +500,7 @@ func (p *dpopParts) sign(t testing.TB) string {
 }
 
 // dpopProof returns a factory for the base proof of key, changed by edit.
-func dpopProof(key func() *sign.Key, edit func(p *dpopParts)) func(testing.TB) string {
+func dpopProof(key func() *jwsKey, edit func(p *dpopParts)) func(testing.TB) string {
 	return func(t testing.TB) string {
 		p := dpopBase(key())
 		if edit != nil {
@@ -525,7 +524,7 @@ func dpopRaw(header, payload string) func(testing.TB) string {
 	}
 }
 
-func dpopExpand(t testing.TB, k *sign.Key, s string) string {
+func dpopExpand(t testing.TB, k *jwsKey, s string) string {
 	base := dpopBase(k)
 	claims := string(dpopMarshal(t, base.claims))
 	s = strings.ReplaceAll(s, "JWK", string(dpopMarshal(t, k.PublicJWK(nil))))
@@ -640,7 +639,7 @@ func dpopRun(t *testing.T, cases []dpopCase) {
 func dpopWarmVerifier(t testing.TB, opts ...validate.Option) *validate.ProofVerifier {
 	t.Helper()
 	v := dpopVerifierAt(t, dpopNow, opts...)
-	for _, k := range []func() *sign.Key{dpopES256, dpopES256b, dpopES384, dpopES512, dpopEd25519, dpopRSA("RS256"), dpopRSA("PS256"), dpopRSA1024Key("RS256"), dpopP384AsES256} {
+	for _, k := range []func() *jwsKey{dpopES256, dpopES256b, dpopES384, dpopES512, dpopEd25519, dpopRSA("RS256"), dpopRSA("PS256"), dpopRSA1024Key("RS256"), dpopP384AsES256} {
 		_, _ = v.Verify(dpopBase(k()).sign(t), dpopRequest())
 	}
 	return v
@@ -1342,7 +1341,7 @@ func TestProofReplayKey(t *testing.T) {
 		t.Fatalf("different key: %v, same key %v", err, p5.ReplayKey() == p1.ReplayKey())
 	}
 	// Every ES curve: the malleated signature still verifies.
-	for _, kf := range []func() *sign.Key{dpopES384, dpopES512} {
+	for _, kf := range []func() *jwsKey{dpopES384, dpopES512} {
 		k := kf()
 		proof := dpopBase(k).sign(t)
 		h, pl, sig := dpopSplit(t, proof)
@@ -1360,7 +1359,7 @@ func TestProofReplayKey(t *testing.T) {
 // Accepted proofs.
 
 func TestProofAlgorithmsAccepted(t *testing.T) {
-	keys := map[string]func() *sign.Key{
+	keys := map[string]func() *jwsKey{
 		"ES256":   dpopES256,
 		"ES384":   dpopES384,
 		"ES512":   dpopES512,
@@ -1369,7 +1368,7 @@ func TestProofAlgorithmsAccepted(t *testing.T) {
 		"PS512":   dpopRSA("PS512"),
 		"RS256":   dpopRSA("RS256"),
 		"EdDSA":   dpopEd25519,
-		"Ed25519": func() *sign.Key { return &sign.Key{Alg: "Ed25519", Signer: dpopEd25519().Signer} },
+		"Ed25519": func() *jwsKey { return &jwsKey{Alg: "Ed25519", Signer: dpopEd25519().Signer} },
 	}
 	algs := append(validate.DefaultProofAlgs(), "Ed25519")
 	for _, alg := range algs {
@@ -1478,7 +1477,7 @@ func TestProofKeyCache(t *testing.T) {
 		v := dpopVerifierAt(t, dpopNow, opts...)
 		// Alternating keys through a cache of one: every answer stays right.
 		for range 3 {
-			for _, k := range []*sign.Key{es, esb, es} {
+			for _, k := range []*jwsKey{es, esb, es} {
 				p, err := v.Verify(dpopBase(k).sign(t), dpopRequest())
 				if err != nil || p.Thumbprint != k.Thumbprint() {
 					t.Fatalf("opts %d: %v, thumbprint %v", len(opts), err, p)

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -53,7 +52,7 @@ var entraNow = time.Unix(1_750_000_000, 0)
 // entraJWK returns k's public key as Entra's JWKS publishes it: a
 // self-signed certificate in x5c, its SHA-1 thumbprint as x5t and kid, an
 // issuer member (omitted when issuer is ""), no alg.
-func entraJWK(t *testing.T, k *sign.Key, issuer string) (jwk map[string]any, kid string) {
+func entraJWK(t *testing.T, k *jwsKey, issuer string) (jwk map[string]any, kid string) {
 	t.Helper()
 	priv, ok := k.Signer.(*rsa.PrivateKey)
 	if !ok {
@@ -83,7 +82,7 @@ func entraJWK(t *testing.T, k *sign.Key, issuer string) (jwk map[string]any, kid
 
 // entraFixture is an Entra signing key published with a per-key issuer.
 type entraFixture struct {
-	key  *sign.Key
+	key  *jwsKey
 	kid  string
 	keys *validate.StaticKeySet
 }
@@ -233,7 +232,7 @@ func TestEntraAcceptsAllowedTenants(t *testing.T) {
 func TestEntraPoPToken(t *testing.T) {
 	f := newEntra(t, entraV2Template)
 	v := f.verifier(t, entraV2Template, validate.Tenants(entraT1))
-	client := sign.MustKey("ES256")
+	client := newJWSKey("ES256")
 	cnf := map[string]any{"kid": client.Thumbprint(), "xms_ksl": "sw"}
 	for name, c := range map[string]map[string]any{
 		"v1": entraV1(entraT1, map[string]any{"cnf": cnf}),
@@ -527,7 +526,7 @@ func TestEntraKeyIssuer(t *testing.T) {
 	t.Run("issuer member not a string", func(t *testing.T) {
 		bad, badKID := entraJWK(t, jtRSAKey(), "")
 		bad["issuer"] = 42
-		other := sign.MustKey("ES256").PublicJWK(map[string]any{"kid": "ec-1", "use": "sig", "issuer": entraV2Template})
+		other := newJWSKey("ES256").PublicJWK(map[string]any{"kid": "ec-1", "use": "sig", "issuer": entraV2Template})
 		keys, err := validate.NewStaticKeySet(ksJWKS(t, bad, other))
 		if err != nil {
 			t.Fatal(err)

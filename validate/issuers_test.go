@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -65,8 +64,8 @@ func (s *isKeys) drop(kid string) {
 // JWKS), and Entra ID's multi-tenant issuer.
 type isEnv struct {
 	kc, okta, entra      *isKeys
-	kcKey, oktaKey       *sign.Key
-	entraKey             *sign.Key
+	kcKey, oktaKey       *jwsKey
+	entraKey             *jwsKey
 	kcV, oktaV, entraV   *validate.JWTVerifier
 	set                  *validate.IssuerSet
 	kcTok, oktaTok       string
@@ -75,7 +74,7 @@ type isEnv struct {
 
 func newISEnv(t *testing.T) *isEnv {
 	t.Helper()
-	e := &isEnv{kcKey: jtRSAKey(), oktaKey: prRSAKey2(), entraKey: sign.MustKey("ES256")}
+	e := &isEnv{kcKey: jtRSAKey(), oktaKey: prRSAKey2(), entraKey: newJWSKey("ES256")}
 	e.kc = newISKeys(t, validate.PublicKey{KeyID: "k1", Key: e.kcKey.Signer.Public()})
 	e.okta = newISKeys(t, validate.PublicKey{KeyID: "k1", Key: e.oktaKey.Signer.Public()},
 		validate.PublicKey{KeyID: "okta-only", Key: e.oktaKey.Signer.Public()})

@@ -17,8 +17,8 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/internal/trace"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -35,28 +35,24 @@ var jtB64 = base64.RawURLEncoding
 
 // jtRSAKey is one 2048-bit RSA key shared by the tests (key generation is
 // slow under -race).
-var jtRSAKey = sync.OnceValue(func() *sign.Key { return sign.MustKey("RS256") })
-
-// jtWithAlg returns k signing under another algorithm of the same family.
+var jtRSAKey = sync.OnceValue(func() *jwsKey { return newJWSKey("RS256") })
 
 // maxTokenSize is the documented default of validate.MaxSize for a JWTVerifier.
 const maxTokenSize = 16384
 
-func jtWithAlg(k *sign.Key, alg string) *sign.Key { return &sign.Key{Alg: alg, Signer: k.Signer} }
+// jtWithAlg returns k signing under another algorithm of the same family.
+func jtWithAlg(k *jwsKey, alg string) *jwsKey { return &jwsKey{Alg: alg, Signer: k.Signer} }
 
 // jtFixture is an issuer with a static key set and a fixed clock.
 type jtFixture struct {
-	iss  *sign.Issuer
+	iss  *jwsIssuer
 	keys *validate.StaticKeySet
 	now  time.Time
 }
 
 func newJTFixture(t *testing.T) *jtFixture {
 	t.Helper()
-	iss, err := sign.NewIssuer(jtIssuer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := newJWSIssuer(jtIssuer)
 	keys, err := validate.NewStaticKeySet(iss.JWKS())
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +107,7 @@ func (f *jtFixture) sign(t *testing.T, hdr, claims map[string]any) string {
 	return jtSign(t, f.iss.Key, f.header(hdr), claims)
 }
 
-func jtSign(t *testing.T, k *sign.Key, hdr, claims map[string]any) string {
+func jtSign(t *testing.T, k *jwsKey, hdr, claims map[string]any) string {
 	t.Helper()
 	tok, err := k.JWS(hdr, claims)
 	if err != nil {
@@ -120,7 +116,7 @@ func jtSign(t *testing.T, k *sign.Key, hdr, claims map[string]any) string {
 	return tok
 }
 
-func jtSignRaw(t *testing.T, k *sign.Key, hdr, payload string) string {
+func jtSignRaw(t *testing.T, k *jwsKey, hdr, payload string) string {
 	t.Helper()
 	tok, err := k.SignRaw([]byte(hdr), []byte(payload))
 	if err != nil {
@@ -212,16 +208,14 @@ func TestJWTValidTokenFields(t *testing.T) {
 	if v.Issuer() != jtIssuer {
 		t.Errorf("Issuer() = %q", v.Issuer())
 	}
-	dpopKey := sign.MustKey("ES256")
-	at, err := f.iss.Token(sign.TokenOptions{
-		Subject: "alice", ClientID: "client-1", Audience: jtAudience, Scope: "read  write",
-		IssuedAt: f.now.Add(-time.Minute), TTL: 10 * time.Minute,
-		Cnf:   map[string]any{"jkt": dpopKey.Thumbprint()},
-		Extra: map[string]any{"roles": []string{"r1", "r2"}, "nbf": f.now.Add(-time.Minute).Unix()},
+	dpopKey := poptest.NewClient()
+	iat := f.now.Add(-time.Minute)
+	at := f.sign(t, nil, map[string]any{
+		"iss": jtIssuer, "sub": "alice", "aud": jtAudience, "client_id": "client-1", "scope": "read  write",
+		"iat": iat.Unix(), "exp": iat.Add(10 * time.Minute).Unix(), "jti": jwsRandomID(),
+		"cnf":   map[string]any{"jkt": dpopKey.Thumbprint()},
+		"roles": []string{"r1", "r2"}, "nbf": iat.Unix(),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	tok := jtAccept(t, v, at)
 	if tok.Issuer != jtIssuer || tok.Subject != "alice" || tok.ClientID != "client-1" {
 		t.Errorf("iss/sub/client_id = %q %q %q", tok.Issuer, tok.Subject, tok.ClientID)
@@ -370,17 +364,13 @@ func TestJWTTokenType(t *testing.T) {
 
 	// RFC 9449 §7.1 / conformance §7.4: a DPoP proof as the access token.
 	t.Run("DPoP proof as access token", func(t *testing.T) {
-		k := sign.MustKey("ES256")
-		proof, err := k.Proof("GET", jtAudience+"/resource", sign.ProofOptions{IssuedAt: f.now})
-		if err != nil {
-			t.Fatal(err)
-		}
+		proof := poptest.NewClient().Proof("GET", jtAudience+"/resource", "", poptest.ProofOptions{IssuedAt: f.now})
 		for _, v := range []*validate.JWTVerifier{strict, relaxed} {
 			_, err := jtVerify(t, v, proof)
 			jtReject(t, err, popguard.ReasonTokenType)
 		}
 		// Even signed by the issuer key and carrying every claim.
-		_, err = jtVerify(t, relaxed, f.sign(t, map[string]any{"typ": "dpop+jwt", "jwk": f.iss.Key.PublicJWK(nil)}, f.claims(nil)))
+		_, err := jtVerify(t, relaxed, f.sign(t, map[string]any{"typ": "dpop+jwt", "jwk": f.iss.Key.PublicJWK(nil)}, f.claims(nil)))
 		jtReject(t, err, popguard.ReasonTokenType)
 	})
 
@@ -529,9 +519,9 @@ func TestJWTTokenAlg(t *testing.T) {
 
 	t.Run("header alg does not fit the key", func(t *testing.T) {
 		rsaK := jtRSAKey()
-		ec := sign.MustKey("ES256")
-		p384 := sign.MustKey("ES384")
-		ed := sign.MustKey("EdDSA")
+		ec := newJWSKey("ES256")
+		p384 := newJWSKey("ES384")
+		ed := newJWSKey("EdDSA")
 		keys, err := validate.StaticKeys(
 			validate.PublicKey{KeyID: "rsa", Key: rsaK.Signer.Public()},
 			validate.PublicKey{KeyID: "ec", Key: ec.Signer.Public()},
@@ -548,7 +538,7 @@ func TestJWTTokenAlg(t *testing.T) {
 		}
 		cases := []struct {
 			name, kid string
-			key       *sign.Key
+			key       *jwsKey
 		}{
 			{"ES256 token, RSA key", "rsa", ec},
 			{"RS256 token, EC key", "ec", rsaK},
@@ -568,7 +558,7 @@ func TestJWTTokenAlg(t *testing.T) {
 			})
 		}
 		// The fitting combinations verify.
-		for kid, k := range map[string]*sign.Key{"rsa": rsaK, "ec": ec, "p384": p384, "ed": ed, "rsa-pinned": rsaK} {
+		for kid, k := range map[string]*jwsKey{"rsa": rsaK, "ec": ec, "p384": p384, "ed": ed, "rsa-pinned": rsaK} {
 			tok := jtAccept(t, mv, jtSign(t, k, map[string]any{"typ": "at+jwt", "kid": kid}, claims))
 			if tok.SigningKeyID != kid {
 				t.Errorf("SigningKeyID = %q, want %q", tok.SigningKeyID, kid)
@@ -584,7 +574,7 @@ func TestJWTTokenAlg(t *testing.T) {
 		ev := f.verifier(t, validate.Algs("ES256"))
 		jtAccept(t, ev, f.sign(t, nil, claims))
 		// EdDSA in the list admits its RFC 9864 name Ed25519 too.
-		ed := sign.MustKey("EdDSA")
+		ed := newJWSKey("EdDSA")
 		keys, err := validate.StaticKeys(validate.PublicKey{KeyID: "ed", Key: ed.Signer.Public()})
 		if err != nil {
 			t.Fatal(err)
@@ -602,7 +592,7 @@ func TestJWTTokenAlg(t *testing.T) {
 func TestJWTTokenHeaderKeys(t *testing.T) {
 	f := newJTFixture(t)
 	v := f.verifier(t)
-	attacker := sign.MustKey("ES256")
+	attacker := newJWSKey("ES256")
 	cases := map[string]map[string]any{
 		"jwk (issuer key)":   {"jwk": f.iss.Key.PublicJWK(nil)},
 		"jwk (attacker key)": {"jwk": attacker.PublicJWK(nil)},
@@ -613,7 +603,7 @@ func TestJWTTokenHeaderKeys(t *testing.T) {
 	}
 	for name, hdr := range cases {
 		t.Run(name, func(t *testing.T) {
-			for _, k := range []*sign.Key{f.iss.Key, attacker} {
+			for _, k := range []*jwsKey{f.iss.Key, attacker} {
 				_, err := jtVerify(t, v, jtSign(t, k, f.header(hdr), f.claims(nil)))
 				jtReject(t, err, popguard.ReasonTokenUnknownKey)
 			}
@@ -657,7 +647,7 @@ func TestJWTTokenKeyAndSignature(t *testing.T) {
 		jtReject(t, err, popguard.ReasonTokenSignature)
 	})
 	t.Run("another key with the same kid", func(t *testing.T) {
-		other := sign.MustKey("ES256")
+		other := newJWSKey("ES256")
 		_, err := jtVerify(t, v, jtSign(t, other, f.header(nil), claims))
 		jtReject(t, err, popguard.ReasonTokenSignature)
 		// Without a kid every issuer key is tried; none fits.
@@ -1005,7 +995,7 @@ func TestJWTTokenSizeAndGarbage(t *testing.T) {
 func TestJWTTokenCnf(t *testing.T) {
 	f := newJTFixture(t)
 	v := f.verifier(t)
-	k := sign.MustKey("ES256")
+	k := newJWSKey("ES256")
 	jkt := k.Thumbprint()
 	accept := func(t *testing.T, cnf any) validate.Confirmation {
 		t.Helper()

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -36,7 +35,7 @@ func ksJWKS(t *testing.T, keys ...map[string]any) []byte {
 }
 
 // ksToken signs a valid access token (real clock) with k under kid.
-func ksToken(t *testing.T, k *sign.Key, kid string) string {
+func ksToken(t *testing.T, k *jwsKey, kid string) string {
 	t.Helper()
 	now := time.Now()
 	hdr := map[string]any{"typ": "at+jwt"}
@@ -45,7 +44,7 @@ func ksToken(t *testing.T, k *sign.Key, kid string) string {
 	}
 	return jtSign(t, k, hdr, map[string]any{
 		"iss": jtIssuer, "sub": "alice", "aud": jtAudience, "client_id": "client-1",
-		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": sign.RandomID(),
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": jwsRandomID(),
 	})
 }
 
@@ -76,12 +75,12 @@ func ksCtx(t *testing.T, d time.Duration) context.Context {
 }
 
 func TestKeySetStaticJWKS(t *testing.T) {
-	ec := sign.MustKey("ES256")
-	p384 := sign.MustKey("ES384")
-	p521 := sign.MustKey("ES512")
+	ec := newJWSKey("ES256")
+	p384 := newJWSKey("ES384")
+	p521 := newJWSKey("ES512")
 	rsaK := jtRSAKey()
-	ed := sign.MustKey("EdDSA")
-	enc := sign.MustKey("ES256")
+	ed := newJWSKey("EdDSA")
+	enc := newJWSKey("ES256")
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	doc := ksJWKS(t,
 		ec.PublicJWK(map[string]any{"kid": "ec", "alg": "ES256", "use": "sig"}),
@@ -122,7 +121,7 @@ func TestKeySetStaticJWKS(t *testing.T) {
 	v := ksVerifier(t, ks)
 	for _, c := range []struct {
 		kid string
-		key *sign.Key
+		key *jwsKey
 	}{
 		{"ec", ec}, {"p384", p384}, {"p521", p521}, {"rsa", rsaK}, {"rsa", jtWithAlg(rsaK, "PS256")},
 		{"rsa", jtWithAlg(rsaK, "RS512")}, {"rsa-rs256", rsaK}, {"ed", ed}, {"ed", jtWithAlg(ed, "Ed25519")},
@@ -178,7 +177,7 @@ func TestKeySetStaticJWKS(t *testing.T) {
 }
 
 func TestKeySetStaticErrors(t *testing.T) {
-	ec := sign.MustKey("ES256")
+	ec := newJWSKey("ES256")
 	secret := jtB64.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
 	bad := map[string][]byte{
 		"empty set":    []byte(`{"keys":[]}`),
@@ -225,8 +224,8 @@ func TestKeySetStaticErrors(t *testing.T) {
 }
 
 func TestKeySetStaticKeys(t *testing.T) {
-	a, b := sign.MustKey("ES256"), sign.MustKey("EdDSA")
-	old := sign.MustKey("ES256")
+	a, b := newJWSKey("ES256"), newJWSKey("EdDSA")
+	old := newJWSKey("ES256")
 	ks, err := validate.StaticKeys(
 		validate.PublicKey{KeyID: "a", Key: a.Signer.Public()},
 		validate.PublicKey{KeyID: "b", Algorithm: "EdDSA", Key: b.Signer.Public()},
@@ -252,7 +251,7 @@ func TestKeySetStaticKeys(t *testing.T) {
 	jtReject(t, err, popguard.ReasonTokenUnknownKey)
 	_, err = jtVerify(t, v, ksToken(t, a, "c"))
 	jtReject(t, err, popguard.ReasonTokenUnknownKey)
-	_, err = jtVerify(t, v, ksToken(t, sign.MustKey("ES256"), "a"))
+	_, err = jtVerify(t, v, ksToken(t, newJWSKey("ES256"), "a"))
 	jtReject(t, err, popguard.ReasonTokenSignature)
 
 	xk, err := ecdh.X25519().GenerateKey(rand.Reader)
@@ -368,10 +367,7 @@ func newRemote(t *testing.T, s *ksServer, opts ...validate.Option) *validate.Rem
 }
 
 func TestKeySetRemoteVerifies(t *testing.T) {
-	iss, err := sign.NewIssuer(jtIssuer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := newJWSIssuer(jtIssuer)
 	s := newKSServer(t, iss.JWKS())
 	ks := newRemote(t, s)
 	if n := s.hits.Load(); n != 1 {
@@ -384,9 +380,9 @@ func TestKeySetRemoteVerifies(t *testing.T) {
 	if !ks.Has(iss.KID) || ks.Has("other") {
 		t.Errorf("Has(%s), Has(other) = %v, %v", iss.KID, ks.Has(iss.KID), ks.Has("other"))
 	}
-	_, err = jtVerify(t, v, ksToken(t, iss.Key, "other"))
+	_, err := jtVerify(t, v, ksToken(t, iss.Key, "other"))
 	jtReject(t, err, popguard.ReasonTokenUnknownKey)
-	_, err = jtVerify(t, v, ksToken(t, sign.MustKey("ES256"), iss.KID))
+	_, err = jtVerify(t, v, ksToken(t, newJWSKey("ES256"), iss.KID))
 	jtReject(t, err, popguard.ReasonTokenSignature)
 	if n := s.hits.Load(); n != 1 {
 		t.Errorf("verification made %d requests in all, want 1 (the unknown kid is within the minimum gap)", n)
@@ -394,8 +390,8 @@ func TestKeySetRemoteVerifies(t *testing.T) {
 }
 
 func TestKeySetRemoteRotation(t *testing.T) {
-	iss1, _ := sign.NewIssuer(jtIssuer)
-	iss2, _ := sign.NewIssuer(jtIssuer)
+	iss1 := newJWSIssuer(jtIssuer)
+	iss2 := newJWSIssuer(jtIssuer)
 	s := newKSServer(t, iss1.JWKS())
 	// A long max-age keeps the background refresh out of the way: the new
 	// key can only arrive through the forced refresh on an unknown kid.
@@ -436,13 +432,13 @@ func TestKeySetRemoteRotation(t *testing.T) {
 	jtAccept(t, v, tok2)
 }
 
-func ksStorm(t *testing.T, v *validate.JWTVerifier, k *sign.Key, n int) {
+func ksStorm(t *testing.T, v *validate.JWTVerifier, k *jwsKey, n int) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	start := make(chan struct{})
 	for range n {
-		tok := ksToken(t, k, sign.RandomID())
+		tok := ksToken(t, k, jwsRandomID())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -466,7 +462,7 @@ func ksStorm(t *testing.T, v *validate.JWTVerifier, k *sign.Key, n int) {
 }
 
 func TestKeySetRemoteUnknownKidStorm(t *testing.T) {
-	iss, _ := sign.NewIssuer(jtIssuer)
+	iss := newJWSIssuer(jtIssuer)
 	t.Run("within the minimum gap", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
 		ks := newRemote(t, s, validate.KeySetRefresh(10*time.Minute, time.Hour))
@@ -492,7 +488,7 @@ func TestKeySetRemoteUnknownKidStorm(t *testing.T) {
 }
 
 func TestKeySetRemoteKeepsKeysOnFailure(t *testing.T) {
-	iss, _ := sign.NewIssuer(jtIssuer)
+	iss := newJWSIssuer(jtIssuer)
 	for _, mode := range []string{"500", "garbage", "down"} {
 		t.Run(mode, func(t *testing.T) {
 			s := newKSServer(t, iss.JWKS())
@@ -539,7 +535,7 @@ func TestKeySetRemoteKeepsKeysOnFailure(t *testing.T) {
 // An issuer that publishes a set with no usable signing key: tokens cannot
 // be verified and the error says the keys are unavailable.
 func TestKeySetRemoteUnusableSet(t *testing.T) {
-	iss, _ := sign.NewIssuer(jtIssuer)
+	iss := newJWSIssuer(jtIssuer)
 	s := newKSServer(t, iss.JWKS())
 	ks := newRemote(t, s, validate.KeySetRefresh(50*time.Millisecond, time.Hour))
 	v := ksVerifier(t, ks)
@@ -555,7 +551,7 @@ func TestKeySetRemoteUnusableSet(t *testing.T) {
 }
 
 func TestKeySetRemoteFirstFetchFails(t *testing.T) {
-	iss, _ := sign.NewIssuer(jtIssuer)
+	iss := newJWSIssuer(jtIssuer)
 	t.Run("WaitForKeys(true)", func(t *testing.T) {
 		s := newKSServer(t, iss.JWKS())
 		s.mode.Store(ksFail)
@@ -612,7 +608,7 @@ func TestKeySetRemoteFirstFetchFails(t *testing.T) {
 }
 
 func TestKeySetRemoteClose(t *testing.T) {
-	iss, _ := sign.NewIssuer(jtIssuer)
+	iss := newJWSIssuer(jtIssuer)
 	s := newKSServer(t, iss.JWKS())
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
 	tok := ksToken(t, iss.Key, iss.KID)
@@ -665,7 +661,7 @@ func TestKeySetRemoteClose(t *testing.T) {
 // context without deadline. (The end of the construction context does not
 // stop the refresher: see TestRemoteKeySetRefreshOutlivesConstructionContext.)
 func TestKeySetRemoteUnknownKidAfterStop(t *testing.T) {
-	iss, _ := sign.NewIssuer(jtIssuer)
+	iss := newJWSIssuer(jtIssuer)
 	for _, how := range []string{"Close", "Close, then context cancelled"} {
 		t.Run(how, func(t *testing.T) {
 			s := newKSServer(t, iss.JWKS())
@@ -714,7 +710,7 @@ func TestKeySetRemoteUnknownKidAfterStop(t *testing.T) {
 // refuses keys under 2048 bits or with an even exponent when it parses the
 // set; StaticKeys, which takes crypto keys, refuses all of them).
 func TestKeySetIssuerRSABounds(t *testing.T) {
-	good := sign.MustKey("RS256")
+	good := newJWSKey("RS256")
 	rsaJWK := func(kid string, pub *rsa.PublicKey) map[string]any {
 		return map[string]any{"kty": "RSA", "kid": kid, "n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
 			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes())}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -18,20 +17,20 @@ import (
 // default RFC 9068 profile.
 
 // prRSAKey2 is a second shared RSA key (key generation is slow under -race).
-var prRSAKey2 = sync.OnceValue(func() *sign.Key { return sign.MustKey("RS256") })
+var prRSAKey2 = sync.OnceValue(func() *jwsKey { return newJWSKey("RS256") })
 
 var prNow = time.Unix(1_750_000_000, 0)
 
 // prProvider is one provider's issuer, key set and token header.
 type prProvider struct {
 	issuer string
-	key    *sign.Key
+	key    *jwsKey
 	kid    string
 	keys   *validate.StaticKeySet
 	hdr    map[string]any // the provider's JOSE header, without alg
 }
 
-func newPrProvider(t *testing.T, issuer string, key *sign.Key, kid string, hdr map[string]any, jwks ...map[string]any) *prProvider {
+func newPrProvider(t *testing.T, issuer string, key *jwsKey, kid string, hdr map[string]any, jwks ...map[string]any) *prProvider {
 	t.Helper()
 	keys, err := validate.NewStaticKeySet(ksJWKS(t, jwks...))
 	if err != nil {

@@ -45,7 +45,6 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -90,7 +89,7 @@ var (
 
 // tfKeys are the fixed issuer keys, by kid.
 type tfKeys struct {
-	es, ed, rs, ps *sign.Key
+	es, ed, rs, ps *jwsKey
 }
 
 func tfFixedKeys(tb testing.TB) tfKeys {
@@ -111,15 +110,15 @@ func tfFixedKeys(tb testing.TB) tfKeys {
 	}
 	r := rk.(*rsa.PrivateKey)
 	return tfKeys{
-		es: &sign.Key{Alg: "ES256", Signer: ec},
-		ed: &sign.Key{Alg: "EdDSA", Signer: ed25519.NewKeyFromSeed(seed[:])},
-		rs: &sign.Key{Alg: "RS256", Signer: r},
-		ps: &sign.Key{Alg: "PS256", Signer: r},
+		es: &jwsKey{Alg: "ES256", Signer: ec},
+		ed: &jwsKey{Alg: "EdDSA", Signer: ed25519.NewKeyFromSeed(seed[:])},
+		rs: &jwsKey{Alg: "RS256", Signer: r},
+		ps: &jwsKey{Alg: "PS256", Signer: r},
 	}
 }
 
 // tfJWK is the public JWK of k with kid.
-func tfJWK(k *sign.Key, kid string) map[string]any {
+func tfJWK(k *jwsKey, kid string) map[string]any {
 	return k.PublicJWK(map[string]any{"kid": kid, "use": "sig"})
 }
 
@@ -134,7 +133,7 @@ func tfClaims(sub string) map[string]any {
 }
 
 // tfSign signs header and claims with k and records the signing input.
-func tfSign(tb testing.TB, signed map[string]bool, k *sign.Key, hdr, claims map[string]any) string {
+func tfSign(tb testing.TB, signed map[string]bool, k *jwsKey, hdr, claims map[string]any) string {
 	tb.Helper()
 	hb, _ := json.Marshal(hdr)
 	cb, _ := json.Marshal(claims)
@@ -288,7 +287,7 @@ func newTFFixture(tb testing.TB) *tfFixture {
 	f.jwksSeeds["alg-pinned"] = tfJWKS(withPriv(esJWK, map[string]any{"alg": "ES256"}), withPriv(rsJWK, map[string]any{"alg": "PS256"}))
 	f.jwksSeeds["alg-confused"] = tfJWKS(withPriv(esJWK, map[string]any{"alg": "HS256"}), withPriv(rsJWK, map[string]any{"alg": "none"}))
 	f.jwksSeeds["duplicate-kid"] = tfJWKS(withPriv(esJWK, map[string]any{"kid": "k"}), withPriv(rsJWK, map[string]any{"kid": "k"}))
-	f.jwksSeeds["p384-as-es"] = tfJWKS(sign.MustKey("ES384").PublicJWK(map[string]any{"kid": "es"}))
+	f.jwksSeeds["p384-as-es"] = tfJWKS(newJWSKey("ES384").PublicJWK(map[string]any{"kid": "es"}))
 	f.jwksSeeds["secp256k1"] = tfJWKS(map[string]any{"kty": "EC", "crv": "secp256k1", "kid": "k1",
 		"x": esJWK["x"], "y": esJWK["y"]})
 	f.jwksSeeds["off-curve"] = tfJWKS(map[string]any{"kty": "EC", "crv": "P-256", "kid": "es", "x": esJWK["x"], "y": esJWK["x"]})

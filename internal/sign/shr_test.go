@@ -2,7 +2,9 @@ package sign
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -28,6 +30,59 @@ func TestQHashSanitizes(t *testing.T) {
 	}
 	if q := QHash(""); len(q.Names) != 0 || q.Value != "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU" {
 		t.Fatalf("empty q = %+v", q)
+	}
+}
+
+// TestCanonicalizationVectors checks QHash, HHash and BodyHash against the
+// vectors in testdata/shr/vectors.json
+// (draft-ietf-oauth-signed-http-request-03 §3.2, as IdentityModel computes
+// them), which validate's TestSHRCanonicalizationVectors checks the
+// validator against.
+func TestCanonicalizationVectors(t *testing.T) {
+	raw, err := os.ReadFile("../../testdata/shr/vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vec struct {
+		Q []struct {
+			RawQuery string   `json:"raw_query"`
+			Names    []string `json:"names"`
+			Hash     string   `json:"hash"`
+		} `json:"q"`
+		H []struct {
+			Headers [][2]string `json:"headers"`
+			Names   []string    `json:"names"`
+			Hash    string      `json:"hash"`
+		} `json:"h"`
+		B []struct {
+			Body string `json:"body"`
+			Hash string `json:"hash"`
+		} `json:"b"`
+	}
+	if err := json.Unmarshal(raw, &vec); err != nil {
+		t.Fatal(err)
+	}
+	if len(vec.Q) != 3 || len(vec.H) != 3 || len(vec.B) != 2 {
+		t.Fatalf("vectors: %d q, %d h, %d b", len(vec.Q), len(vec.H), len(vec.B))
+	}
+	for _, q := range vec.Q {
+		if got := QHash(q.RawQuery, q.Names...); got.Value != q.Hash {
+			t.Errorf("QHash %q = %s", q.RawQuery, got.Value)
+		}
+	}
+	for _, h := range vec.H {
+		hdr := http.Header{}
+		for _, kv := range h.Headers {
+			hdr.Add(kv[0], kv[1])
+		}
+		if got := HHash(hdr, h.Names...); got.Hash != h.Hash {
+			t.Errorf("HHash %v = %s", h.Names, got.Hash)
+		}
+	}
+	for _, b := range vec.B {
+		if got := BodyHash([]byte(b.Body)); got != b.Hash {
+			t.Errorf("BodyHash %q = %s, want %s", b.Body, got, b.Hash)
+		}
 	}
 }
 
