@@ -11,6 +11,7 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/routeprobe"
+	"github.com/popguard/popguard/poptest"
 )
 
 func do(t *testing.T, r http.Handler, method, path, auth, proof string) (*httptest.ResponseRecorder, map[string]string) {
@@ -34,10 +35,10 @@ func do(t *testing.T, r http.Handler, method, path, auth, proof string) (*httpte
 }
 
 func TestChiRoutes(t *testing.T) {
-	iss, client := newKey(t), newKey(t)
+	iss, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
 	r := Routes(newGuard(t, iss))
-	bearer := accessToken(t, iss, "")
-	bound := accessToken(t, iss, thumbprint(client))
+	bearer := accessToken(iss, nil)
+	bound := accessToken(iss, client)
 
 	t.Run("Bearer accepted on Mixed", func(t *testing.T) {
 		w, body := do(t, r, "GET", "/accounts/42", "Bearer "+bearer, "")
@@ -52,11 +53,11 @@ func TestChiRoutes(t *testing.T) {
 		}
 	})
 	t.Run("DPoP accepted", func(t *testing.T) {
-		w, body := do(t, r, "POST", "/transfers", "DPoP "+bound, dpopProof(t, client, "POST", testAudience+"/transfers", bound, ""))
-		if w.Code != http.StatusCreated || body["created_by"] != "alice" || body["jkt"] != thumbprint(client) {
+		w, body := do(t, r, "POST", "/transfers", "DPoP "+bound, client.Proof("POST", testAudience+"/transfers", bound, poptest.ProofOptions{}))
+		if w.Code != http.StatusCreated || body["created_by"] != "alice" || body["jkt"] != client.Thumbprint() {
 			t.Fatalf("status %d, body %v, WWW-Authenticate %q", w.Code, body, w.Header().Values("WWW-Authenticate"))
 		}
-		w, body = do(t, r, "GET", "/accounts/", "DPoP "+bound, dpopProof(t, client, "GET", testAudience+"/accounts/", bound, ""))
+		w, body = do(t, r, "GET", "/accounts/", "DPoP "+bound, client.Proof("GET", testAudience+"/accounts/", bound, poptest.ProofOptions{}))
 		if w.Code != http.StatusOK || body["scheme"] != "DPoP" {
 			t.Fatalf("accounts: status %d, body %v", w.Code, body)
 		}
@@ -80,12 +81,12 @@ func TestChiRoutes(t *testing.T) {
 // "/dpop/../mixed/profile" reaches /dpop/*, directly or through a mounted
 // sub-router. popguard refuses such paths before any proof is compared.
 func TestDotSegmentsRefused(t *testing.T) {
-	iss, client := newKey(t), newKey(t)
+	iss, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
 	p := &routeprobe.Probe{}
 	g := newGuard(t, iss, p.Option())
 	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { p.Handled(); _, _ = w.Write([]byte("ok")) })
-	tok := accessToken(t, iss, thumbprint(client))
-	proof := func(path string) string { return dpopProof(t, client, "GET", testAudience+path, tok, "") }
+	tok := accessToken(iss, client)
+	proof := func(path string) string { return client.Proof("GET", testAudience+path, tok, poptest.ProofOptions{}) }
 	t.Run("flat routes", func(t *testing.T) {
 		r := chi.NewRouter()
 		r.With(g.Require(popguard.DPoPOnly)).Get("/dpop/*", h)

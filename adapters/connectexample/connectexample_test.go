@@ -2,7 +2,6 @@ package connectexample_test
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +16,7 @@ import (
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/adapters/connectexample"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 )
 
 // The public URL clients sign (testAudience); the test server listens on a
@@ -41,17 +41,18 @@ func (e *events) last() middleware.Event {
 }
 
 type rig struct {
-	client      *connect.Client[wrapperspb.StringValue, wrapperspb.StringValue]
-	issuer, key *ecdsa.PrivateKey
-	events      *events
-	served      atomic.Int32 // calls that reached the Connect handler
-	mu          sync.Mutex
-	lastHeader  http.Header // the last response's header, as sent
+	client     *connect.Client[wrapperspb.StringValue, wrapperspb.StringValue]
+	issuer     *poptest.Issuer
+	key        *poptest.Client // the client's DPoP key
+	events     *events
+	served     atomic.Int32 // calls that reached the Connect handler
+	mu         sync.Mutex
+	lastHeader http.Header // the last response's header, as sent
 }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	r := &rig{issuer: newKey(t), key: newKey(t), events: &events{}}
+	r := &rig{issuer: poptest.NewStaticIssuer(testIssuer), key: poptest.NewClient(), events: &events{}}
 	g := newGuard(t, r.issuer, middleware.WithMetrics(r.events))
 	h := connectexample.NewServer(g)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -100,8 +101,8 @@ func (r *rig) call(hdr ...string) (*connect.Response[wrapperspb.StringValue], er
 
 func TestConnectDPoP(t *testing.T) {
 	r := newRig(t)
-	tok := accessToken(t, r.issuer, thumbprint(r.key))
-	proof := dpopProof(t, r.key, "POST", greetURL, tok, "")
+	tok := accessToken(r.issuer, r.key)
+	proof := r.key.Proof("POST", greetURL, tok, poptest.ProofOptions{})
 	resp, err := r.call("Authorization", "DPoP "+tok, "DPoP", proof)
 	if err != nil {
 		t.Fatalf("Greet: %v", err)
@@ -116,8 +117,8 @@ func TestConnectDPoP(t *testing.T) {
 
 func TestConnectRejections(t *testing.T) {
 	r := newRig(t)
-	tok := accessToken(t, r.issuer, thumbprint(r.key))
-	used := dpopProof(t, r.key, "POST", greetURL, tok, "")
+	tok := accessToken(r.issuer, r.key)
+	used := r.key.Proof("POST", greetURL, tok, poptest.ProofOptions{})
 	if _, err := r.call("Authorization", "DPoP "+tok, "DPoP", used); err != nil {
 		t.Fatal(err)
 	}
@@ -132,11 +133,11 @@ func TestConnectRejections(t *testing.T) {
 		{"no credentials", nil, connect.CodeUnauthenticated, popguard.ReasonNoCredentials, `DPoP algs="`},
 		{"replayed proof", []string{"Authorization", "DPoP " + tok, "DPoP", used},
 			connect.CodeUnauthenticated, popguard.ReasonReplayDetected, `error="invalid_dpop_proof"`},
-		{"proof for another procedure", []string{"Authorization", "DPoP " + tok, "DPoP", dpopProof(t, r.key, "POST", testAudience+"/greet.v1.GreetService/Other", tok, "")},
+		{"proof for another procedure", []string{"Authorization", "DPoP " + tok, "DPoP", r.key.Proof("POST", testAudience+"/greet.v1.GreetService/Other", tok, poptest.ProofOptions{})},
 			connect.CodeUnauthenticated, popguard.ReasonProofHTU, `error="invalid_dpop_proof"`},
-		{"proof for GET (Connect's GET form is another request)", []string{"Authorization", "DPoP " + tok, "DPoP", dpopProof(t, r.key, "GET", greetURL, tok, "")},
+		{"proof for GET (Connect's GET form is another request)", []string{"Authorization", "DPoP " + tok, "DPoP", r.key.Proof("GET", greetURL, tok, poptest.ProofOptions{})},
 			connect.CodeUnauthenticated, popguard.ReasonProofHTM, `error="invalid_dpop_proof"`},
-		{"Bearer token on a DPoP route", []string{"Authorization", "Bearer " + accessToken(t, r.issuer, "")},
+		{"Bearer token on a DPoP route", []string{"Authorization", "Bearer " + accessToken(r.issuer, nil)},
 			connect.CodeUnauthenticated, popguard.ReasonRequestSchemeNotAllowed, `DPoP algs="`},
 		{"bound token sent as Bearer", []string{"Authorization", "Bearer " + tok},
 			connect.CodeUnauthenticated, popguard.ReasonRequestSchemeNotAllowed, `DPoP algs="`},

@@ -12,6 +12,7 @@ import (
 	"github.com/popguard/popguard/adapters/echopop"
 	"github.com/popguard/popguard/internal/routeprobe"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 )
 
 type calls struct{ after, handler int }
@@ -49,11 +50,11 @@ func do(r http.Handler, method, path, auth, proof string) *httptest.ResponseReco
 }
 
 func TestBearerAcceptedOnMixed(t *testing.T) {
-	iss := newKey(t)
+	iss := poptest.NewStaticIssuer(testIssuer)
 	var n calls
 	var got, fromCtx *popguard.Result
 	r := router(newGuard(t, iss), &n, &got, &fromCtx)
-	w := do(r, "GET", "/accounts", "Bearer "+accessToken(t, iss, ""), "")
+	w := do(r, "GET", "/accounts", "Bearer "+accessToken(iss, nil), "")
 	if w.Code != http.StatusOK || n.handler != 1 || n.after != 1 {
 		t.Fatalf("status %d, handler %d, after %d; body %s", w.Code, n.handler, n.after, w.Body)
 	}
@@ -66,11 +67,11 @@ func TestBearerAcceptedOnMixed(t *testing.T) {
 }
 
 func TestBearerRejectedOnDPoPOnly(t *testing.T) {
-	iss := newKey(t)
+	iss := poptest.NewStaticIssuer(testIssuer)
 	var n calls
 	var got, fromCtx *popguard.Result
 	r := router(newGuard(t, iss), &n, &got, &fromCtx)
-	w := do(r, "POST", "/transfers", "Bearer "+accessToken(t, iss, ""), "")
+	w := do(r, "POST", "/transfers", "Bearer "+accessToken(iss, nil), "")
 	if w.Code != http.StatusUnauthorized {
 		t.Fatalf("status %d, want 401", w.Code)
 	}
@@ -83,22 +84,22 @@ func TestBearerRejectedOnDPoPOnly(t *testing.T) {
 }
 
 func TestDPoPAccepted(t *testing.T) {
-	iss, client := newKey(t), newKey(t)
+	iss, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
 	var n calls
 	var got, fromCtx *popguard.Result
 	r := router(newGuard(t, iss), &n, &got, &fromCtx)
-	tok := accessToken(t, iss, thumbprint(client))
+	tok := accessToken(iss, client)
 	for _, tc := range []struct{ method, path string }{{"POST", "/transfers"}, {"GET", "/accounts"}} {
-		w := do(r, tc.method, tc.path, "DPoP "+tok, dpopProof(t, client, tc.method, testAudience+tc.path, tok, ""))
+		w := do(r, tc.method, tc.path, "DPoP "+tok, client.Proof(tc.method, testAudience+tc.path, tok, poptest.ProofOptions{}))
 		if w.Code != http.StatusOK {
 			t.Fatalf("%s %s: status %d, body %s, WWW-Authenticate %q", tc.method, tc.path, w.Code, w.Body, w.Header().Values("WWW-Authenticate"))
 		}
-		if got == nil || got.Scheme != popguard.DPoP || got.KeyThumbprint != thumbprint(client) || fromCtx != got {
+		if got == nil || got.Scheme != popguard.DPoP || got.KeyThumbprint != client.Thumbprint() || fromCtx != got {
 			t.Fatalf("%s %s: Result %+v, FromContext %p", tc.method, tc.path, got, fromCtx)
 		}
 	}
 	// The same proof again is a replay.
-	proof := dpopProof(t, client, "POST", testAudience+"/transfers", tok, "")
+	proof := client.Proof("POST", testAudience+"/transfers", tok, poptest.ProofOptions{})
 	if w := do(r, "POST", "/transfers", "DPoP "+tok, proof); w.Code != http.StatusOK {
 		t.Fatalf("first use: %d", w.Code)
 	}
@@ -108,7 +109,7 @@ func TestDPoPAccepted(t *testing.T) {
 }
 
 func TestMissingCredentials(t *testing.T) {
-	iss := newKey(t)
+	iss := poptest.NewStaticIssuer(testIssuer)
 	var n calls
 	var got, fromCtx *popguard.Result
 	r := router(newGuard(t, iss), &n, &got, &fromCtx)
@@ -124,24 +125,24 @@ func TestMissingCredentials(t *testing.T) {
 }
 
 func TestNonceHeaders(t *testing.T) {
-	iss, client := newKey(t), newKey(t)
+	iss, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
 	var n calls
 	var got, fromCtx *popguard.Result
 	r := router(newGuard(t, iss, middleware.WithNonces(staleNonces{})), &n, &got, &fromCtx, middleware.RequireNonce())
-	tok := accessToken(t, iss, thumbprint(client))
+	tok := accessToken(iss, client)
 	htu := testAudience + "/transfers"
-	w := do(r, "POST", "/transfers", "DPoP "+tok, dpopProof(t, client, "POST", htu, tok, ""))
+	w := do(r, "POST", "/transfers", "DPoP "+tok, client.Proof("POST", htu, tok, poptest.ProofOptions{}))
 	if w.Code != http.StatusUnauthorized || w.Header().Get("DPoP-Nonce") != "new" {
 		t.Fatalf("no nonce: status %d, DPoP-Nonce %q", w.Code, w.Header().Get("DPoP-Nonce"))
 	}
-	w = do(r, "POST", "/transfers", "DPoP "+tok, dpopProof(t, client, "POST", htu, tok, "old"))
+	w = do(r, "POST", "/transfers", "DPoP "+tok, client.Proof("POST", htu, tok, poptest.ProofOptions{Nonce: "old"}))
 	if w.Code != http.StatusOK || w.Header().Get("DPoP-Nonce") != "new" {
 		t.Fatalf("stale nonce: status %d, DPoP-Nonce %q, body %s", w.Code, w.Header().Get("DPoP-Nonce"), w.Body)
 	}
 }
 
 func TestInvalidRouteOptionsPanic(t *testing.T) {
-	g := newGuard(t, newKey(t))
+	g := newGuard(t, poptest.NewStaticIssuer(testIssuer))
 	defer func() {
 		if recover() == nil {
 			t.Fatal("Require with RequireNonce on a Guard without nonces did not panic")
@@ -161,23 +162,23 @@ func TestResultWithoutRequire(t *testing.T) {
 // never removes dot-segments, so "/dpop/%2E%2E/mixed/profile" reaches
 // /dpop/*. popguard refuses such paths before any proof is compared.
 func TestDotSegmentsRefused(t *testing.T) {
-	iss, client := newKey(t), newKey(t)
+	iss, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
 	p := &routeprobe.Probe{}
 	g := newGuard(t, iss, p.Option())
 	e := echo.New()
 	h := func(c echo.Context) error { p.Handled(); return c.String(http.StatusOK, "ok") }
 	e.GET("/dpop/*", h, echopop.Require(g, popguard.DPoPOnly))
 	e.GET("/mixed/*", h, echopop.Require(g, popguard.Mixed))
-	tok := accessToken(t, iss, thumbprint(client))
+	tok := accessToken(iss, client)
 	routeprobe.CheckDotSegments(t, routeprobe.Serve(t, e), p, tok, func(path string) string {
-		return dpopProof(t, client, "GET", testAudience+path, tok, "")
+		return client.Proof("GET", testAudience+path, tok, poptest.ProofOptions{})
 	})
 }
 
 // The adapter writes rejections with the route's error handler: the
 // Guard's (WithErrorHandler) or the route's own (RouteErrorHandler).
 func TestErrorHandlersHonoured(t *testing.T) {
-	iss := newKey(t)
+	iss := poptest.NewStaticIssuer(testIssuer)
 	guardHandled, routeHandled := 0, 0
 	g := newGuard(t, iss, middleware.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, rej *middleware.Rejection) {
 		guardHandled++
@@ -194,10 +195,10 @@ func TestErrorHandlersHonoured(t *testing.T) {
 	ok := func(c echo.Context) error { t.Error("handler reached"); return c.NoContent(http.StatusOK) }
 	e.GET("/guard", ok, echopop.Require(g, popguard.DPoPOnly))
 	e.GET("/route", ok, echopop.Handler(rt))
-	if w := do(e, "GET", "/guard", "Bearer "+accessToken(t, iss, ""), ""); w.Code != http.StatusTeapot || guardHandled != 1 {
+	if w := do(e, "GET", "/guard", "Bearer "+accessToken(iss, nil), ""); w.Code != http.StatusTeapot || guardHandled != 1 {
 		t.Errorf("Guard handler: status %d, ran %d times", w.Code, guardHandled)
 	}
-	if w := do(e, "GET", "/route", "Bearer "+accessToken(t, iss, ""), ""); w.Code != http.StatusPaymentRequired || routeHandled != 1 || guardHandled != 1 {
+	if w := do(e, "GET", "/route", "Bearer "+accessToken(iss, nil), ""); w.Code != http.StatusPaymentRequired || routeHandled != 1 || guardHandled != 1 {
 		t.Errorf("route handler: status %d, route ran %d times, Guard %d", w.Code, routeHandled, guardHandled)
 	}
 }
@@ -206,7 +207,7 @@ func TestErrorHandlersHonoured(t *testing.T) {
 // it through without a caller instead of answering 401, while an OPTIONS
 // request that is no preflight is authenticated like any other.
 func TestCORSPreflightPasses(t *testing.T) {
-	iss := newKey(t)
+	iss := poptest.NewStaticIssuer(testIssuer)
 	var n calls
 	var got, fromCtx *popguard.Result
 	e := echo.New()

@@ -2,7 +2,6 @@ package grpcpop_test
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"errors"
 	"net"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/popguard/popguard/adapters/grpcpop"
 	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/nonce"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/replay"
 )
 
@@ -55,8 +55,8 @@ func (e *events) last() middleware.Event {
 
 type server struct {
 	client  healthpb.HealthClient
-	issuer  *ecdsa.PrivateKey
-	key     *ecdsa.PrivateKey // the client's DPoP key
+	issuer  *poptest.Issuer
+	key     *poptest.Client // the client's DPoP key
 	events  *events
 	ran     atomic.Int32 // calls that reached the service
 	results chan *popguard.Result
@@ -66,7 +66,7 @@ type server struct {
 // interceptors, and dials it with a real client.
 func newServer(t *testing.T, mode popguard.Mode, guardOpts []middleware.Option, opts ...grpcpop.Option) *server {
 	t.Helper()
-	s := &server{issuer: newKey(t), key: newKey(t), events: &events{}, results: make(chan *popguard.Result, 16)}
+	s := &server{issuer: poptest.NewStaticIssuer(testIssuer), key: poptest.NewClient(), events: &events{}, results: make(chan *popguard.Result, 16)}
 	g := newGuard(t, s.issuer, append([]middleware.Option{middleware.WithMetrics(s.events)}, guardOpts...)...)
 	ic, err := grpcpop.New(g, mode, opts...)
 	if err != nil {
@@ -101,7 +101,7 @@ func newServer(t *testing.T, mode popguard.Mode, guardOpts []middleware.Option, 
 	return s
 }
 
-func (s *server) boundToken(t *testing.T) string { return accessToken(t, s.issuer, thumbprint(s.key)) }
+func (s *server) boundToken() string { return accessToken(s.issuer, s.key) }
 
 func withCreds(kv ...string) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -129,8 +129,8 @@ func (s *server) rejected(t *testing.T, err error, tr metadata.MD, code codes.Co
 
 func TestUnaryDPoP(t *testing.T) {
 	s := newServer(t, popguard.DPoPOnly, nil)
-	tok := s.boundToken(t)
-	proof := dpopProof(t, s.key, "POST", checkURL, tok, "")
+	tok := s.boundToken()
+	proof := s.key.Proof("POST", checkURL, tok, poptest.ProofOptions{})
 	resp, err := s.client.Check(withCreds("authorization", "DPoP "+tok, "dpop", proof), &healthpb.HealthCheckRequest{})
 	if err != nil {
 		t.Fatalf("Check: %v", err)
@@ -139,7 +139,7 @@ func TestUnaryDPoP(t *testing.T) {
 		t.Fatalf("status %v", resp.GetStatus())
 	}
 	res := <-s.results
-	if res == nil || res.Scheme != popguard.DPoP || res.Subject != "alice" || res.KeyThumbprint != thumbprint(s.key) {
+	if res == nil || res.Scheme != popguard.DPoP || res.Subject != "alice" || res.KeyThumbprint != s.key.Thumbprint() {
 		t.Fatalf("result in the handler's context: %+v", res)
 	}
 	s.ran.Store(0)
@@ -151,7 +151,7 @@ func TestUnaryDPoP(t *testing.T) {
 
 func TestUnaryRejections(t *testing.T) {
 	s := newServer(t, popguard.DPoPOnly, nil, grpcpop.RouteOptions(middleware.RequireScopes("admin")))
-	tok := s.boundToken(t)
+	tok := s.boundToken()
 	for _, tc := range []struct {
 		name      string
 		md        []string
@@ -160,19 +160,19 @@ func TestUnaryRejections(t *testing.T) {
 		challenge string
 	}{
 		{"no credentials", nil, codes.Unauthenticated, popguard.ReasonNoCredentials, `DPoP scope="admin", algs="`},
-		{"Bearer on a DPoP route", []string{"authorization", "Bearer " + accessToken(t, s.issuer, "")},
+		{"Bearer on a DPoP route", []string{"authorization", "Bearer " + accessToken(s.issuer, nil)},
 			codes.Unauthenticated, popguard.ReasonRequestSchemeNotAllowed, `DPoP scope="admin", algs="`},
-		{"proof for another procedure", []string{"authorization", "DPoP " + tok, "dpop", dpopProof(t, s.key, "POST", watchURL, tok, "")},
+		{"proof for another procedure", []string{"authorization", "DPoP " + tok, "dpop", s.key.Proof("POST", watchURL, tok, poptest.ProofOptions{})},
 			codes.Unauthenticated, popguard.ReasonProofHTU, `error="invalid_dpop_proof"`},
-		{"proof for GET", []string{"authorization", "DPoP " + tok, "dpop", dpopProof(t, s.key, "GET", checkURL, tok, "")},
+		{"proof for GET", []string{"authorization", "DPoP " + tok, "dpop", s.key.Proof("GET", checkURL, tok, poptest.ProofOptions{})},
 			codes.Unauthenticated, popguard.ReasonProofHTM, `error="invalid_dpop_proof"`},
-		{"proof with the request's own host as origin", []string{"authorization", "DPoP " + tok, "dpop", dpopProof(t, s.key, "POST", "http://127.0.0.1/grpc.health.v1.Health/Check", tok, "")},
+		{"proof with the request's own host as origin", []string{"authorization", "DPoP " + tok, "dpop", s.key.Proof("POST", "http://127.0.0.1/grpc.health.v1.Health/Check", tok, poptest.ProofOptions{})},
 			codes.Unauthenticated, popguard.ReasonProofHTU, `error="invalid_dpop_proof"`},
-		{"proof by another key", []string{"authorization", "DPoP " + tok, "dpop", dpopProof(t, newKey(t), "POST", checkURL, tok, "")},
+		{"proof by another key", []string{"authorization", "DPoP " + tok, "dpop", poptest.NewClient().Proof("POST", checkURL, tok, poptest.ProofOptions{})},
 			codes.Unauthenticated, popguard.ReasonTokenKeyBinding, `error="invalid_token"`},
-		{"two authorization values", []string{"authorization", "DPoP " + tok, "authorization", "Bearer x", "dpop", dpopProof(t, s.key, "POST", checkURL, tok, "")},
+		{"two authorization values", []string{"authorization", "DPoP " + tok, "authorization", "Bearer x", "dpop", s.key.Proof("POST", checkURL, tok, poptest.ProofOptions{})},
 			codes.InvalidArgument, popguard.ReasonRequestMultipleAuthorization, `error="invalid_request"`},
-		{"scope missing", []string{"authorization", "DPoP " + tok, "dpop", dpopProof(t, s.key, "POST", checkURL, tok, "")},
+		{"scope missing", []string{"authorization", "DPoP " + tok, "dpop", s.key.Proof("POST", checkURL, tok, poptest.ProofOptions{})},
 			codes.PermissionDenied, popguard.ReasonInsufficientScope, `error="insufficient_scope"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,9 +194,9 @@ func (downStore) InsertIfAbsent(context.Context, string, time.Duration) error {
 
 func TestUnaryStoreDown(t *testing.T) {
 	s := newServer(t, popguard.DPoPOnly, []middleware.Option{middleware.WithReplay(downStore{})})
-	tok := s.boundToken(t)
+	tok := s.boundToken()
 	var tr metadata.MD
-	_, err := s.client.Check(withCreds("authorization", "DPoP "+tok, "dpop", dpopProof(t, s.key, "POST", checkURL, tok, "")),
+	_, err := s.client.Check(withCreds("authorization", "DPoP "+tok, "dpop", s.key.Proof("POST", checkURL, tok, poptest.ProofOptions{})),
 		&healthpb.HealthCheckRequest{}, grpc.Trailer(&tr))
 	s.rejected(t, err, tr, codes.Unavailable, popguard.ReasonReplayStoreUnavailable, "")
 	if len(tr.Get("retry-after")) != 1 {
@@ -212,16 +212,16 @@ func TestUnaryNonce(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newServer(t, popguard.DPoPOnly, []middleware.Option{middleware.WithNonces(src)}, grpcpop.RouteOptions(middleware.RequireNonce()))
-	tok := s.boundToken(t)
+	tok := s.boundToken()
 	var tr metadata.MD
-	_, err = s.client.Check(withCreds("authorization", "DPoP "+tok, "dpop", dpopProof(t, s.key, "POST", checkURL, tok, "")),
+	_, err = s.client.Check(withCreds("authorization", "DPoP "+tok, "dpop", s.key.Proof("POST", checkURL, tok, poptest.ProofOptions{})),
 		&healthpb.HealthCheckRequest{}, grpc.Trailer(&tr))
 	s.rejected(t, err, tr, codes.Unauthenticated, popguard.ReasonNonceMissing, `error="use_dpop_nonce"`)
 	n := tr.Get("dpop-nonce")
 	if len(n) != 1 {
 		t.Fatalf("dpop-nonce trailer %q", n)
 	}
-	if _, err := s.client.Check(withCreds("authorization", "DPoP "+tok, "dpop", dpopProof(t, s.key, "POST", checkURL, tok, n[0])),
+	if _, err := s.client.Check(withCreds("authorization", "DPoP "+tok, "dpop", s.key.Proof("POST", checkURL, tok, poptest.ProofOptions{Nonce: n[0]})),
 		&healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatalf("with the nonce: %v", err)
 	}
@@ -229,9 +229,9 @@ func TestUnaryNonce(t *testing.T) {
 
 func TestStream(t *testing.T) {
 	s := newServer(t, popguard.DPoPOnly, nil)
-	tok := s.boundToken(t)
+	tok := s.boundToken()
 
-	ctx, cancel := context.WithCancel(withCreds("authorization", "DPoP "+tok, "dpop", dpopProof(t, s.key, "POST", checkURL, tok, "")))
+	ctx, cancel := context.WithCancel(withCreds("authorization", "DPoP "+tok, "dpop", s.key.Proof("POST", checkURL, tok, poptest.ProofOptions{})))
 	w, err := s.client.Watch(ctx, &healthpb.HealthCheckRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +240,7 @@ func TestStream(t *testing.T) {
 	s.rejected(t, err, w.Trailer(), codes.Unauthenticated, popguard.ReasonProofHTU, `error="invalid_dpop_proof"`)
 	cancel()
 
-	ctx, cancel = context.WithCancel(withCreds("authorization", "DPoP "+tok, "dpop", dpopProof(t, s.key, "POST", watchURL, tok, "")))
+	ctx, cancel = context.WithCancel(withCreds("authorization", "DPoP "+tok, "dpop", s.key.Proof("POST", watchURL, tok, poptest.ProofOptions{})))
 	defer cancel()
 	w, err = s.client.Watch(ctx, &healthpb.HealthCheckRequest{})
 	if err != nil {
@@ -259,15 +259,15 @@ func TestStream(t *testing.T) {
 // publishes the service under a prefix.
 func TestPath(t *testing.T) {
 	s := newServer(t, popguard.DPoPOnly, nil, grpcpop.Path(func(m string) string { return "/rpc" + m }))
-	tok := s.boundToken(t)
-	if _, err := s.client.Check(withCreds("authorization", "DPoP "+tok, "dpop", dpopProof(t, s.key, "POST", testAudience+"/rpc/grpc.health.v1.Health/Check", tok, "")),
+	tok := s.boundToken()
+	if _, err := s.client.Check(withCreds("authorization", "DPoP "+tok, "dpop", s.key.Proof("POST", testAudience+"/rpc/grpc.health.v1.Health/Check", tok, poptest.ProofOptions{})),
 		&healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatalf("Check: %v", err)
 	}
 }
 
 func TestNewErrors(t *testing.T) {
-	g := newGuard(t, newKey(t))
+	g := newGuard(t, poptest.NewStaticIssuer(testIssuer))
 	if _, err := grpcpop.New(nil, popguard.DPoPOnly); err == nil {
 		t.Error("New(nil Guard) succeeded")
 	}

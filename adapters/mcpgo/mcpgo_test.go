@@ -18,14 +18,14 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/adapters/mcpgo"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
 // app is an mcp-go server with a whoami tool behind a DPoP-only guard.
 type app struct {
-	iss      *sign.Issuer
+	iss      *poptest.Issuer
 	base     string
 	endpoint string
 	guard    *middleware.Guard
@@ -34,19 +34,12 @@ type app struct {
 func newApp(t *testing.T) *app {
 	t.Helper()
 	a := &app{}
-	var err error
-	if a.iss, err = sign.NewIssuer("https://issuer.example.test"); err != nil {
-		t.Fatal(err)
-	}
+	a.iss = poptest.NewStaticIssuer("https://issuer.example.test")
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	a.base, a.endpoint = srv.URL, srv.URL+"/mcp"
-	keys, err := validate.NewStaticKeySet(a.iss.JWKS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := validate.NewJWTVerifier(a.iss.URL, keys, validate.Audience(a.endpoint))
+	v, err := validate.NewJWTVerifier(a.iss.URL, a.iss.KeySet(), validate.Audience(a.endpoint))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,14 +69,10 @@ func newApp(t *testing.T) *app {
 }
 
 // dpop returns a function adding a DPoP-bound token of sub and a proof.
-func (a *app) dpop(t *testing.T, sub string, key *sign.Key) func(*http.Request) {
-	tok, err := a.iss.Token(sign.TokenOptions{Subject: sub, ClientID: "agent", Audience: a.endpoint, Scope: "tools",
-		Cnf: map[string]any{"jkt": key.Thumbprint()}})
-	if err != nil {
-		t.Fatal(err)
-	}
+func (a *app) dpop(sub string, key *poptest.Client) func(*http.Request) {
+	tok := a.iss.Token(poptest.TokenOptions{Subject: sub, ClientID: "agent", Audience: a.endpoint, Scope: "tools", DPoP: key})
 	return func(r *http.Request) {
-		p, _ := key.Proof(r.Method, a.endpoint, sign.ProofOptions{AccessToken: tok})
+		p := key.Proof(r.Method, a.endpoint, tok, poptest.ProofOptions{})
 		r.Header.Set("Authorization", "DPoP "+tok)
 		r.Header.Set("DPoP", p)
 	}
@@ -114,7 +103,7 @@ const whoami = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"
 
 func TestDPoPToolsAndSessionBinding(t *testing.T) {
 	a := newApp(t)
-	alice, mallory := sign.MustKey("ES256"), sign.MustKey("ES256")
+	alice, mallory := poptest.NewClient(), poptest.NewClient()
 
 	res, _ := a.post(t, "", nil, initialize)
 	want := `DPoP scope="tools", resource_metadata="` + a.base + `/.well-known/oauth-protected-resource/mcp", algs="ES256 PS256 RS256 EdDSA"`
@@ -122,23 +111,23 @@ func TestDPoPToolsAndSessionBinding(t *testing.T) {
 		t.Errorf("no token: %d %q", res.StatusCode, res.Header.Get("WWW-Authenticate"))
 	}
 
-	res, _ = a.post(t, "", a.dpop(t, "alice", alice), initialize)
+	res, _ = a.post(t, "", a.dpop("alice", alice), initialize)
 	sid := res.Header.Get("Mcp-Session-Id")
 	if res.StatusCode != 200 || !strings.HasPrefix(sid, "pg-") {
 		t.Fatalf("initialize: %d session %q", res.StatusCode, sid)
 	}
-	res, body := a.post(t, sid, a.dpop(t, "alice", alice), whoami)
+	res, body := a.post(t, sid, a.dpop("alice", alice), whoami)
 	if res.StatusCode != 200 || !strings.Contains(body, "DPoP alice "+alice.Thumbprint()) {
 		t.Errorf("whoami: %d %s", res.StatusCode, body)
 	}
-	if res, body := a.post(t, sid, a.dpop(t, "mallory", mallory), whoami); res.StatusCode != 404 || strings.Contains(body, "alice") {
+	if res, body := a.post(t, sid, a.dpop("mallory", mallory), whoami); res.StatusCode != 404 || strings.Contains(body, "alice") {
 		t.Errorf("mallory on alice's session: %d %s, want 404", res.StatusCode, body)
 	}
 	forged := sid[:len(sid)-2] + "AA"
-	if res, _ := a.post(t, forged, a.dpop(t, "alice", alice), whoami); res.StatusCode != 404 {
+	if res, _ := a.post(t, forged, a.dpop("alice", alice), whoami); res.StatusCode != 404 {
 		t.Errorf("forged session ID: %d, want 404", res.StatusCode)
 	}
-	bearer, _ := a.iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "agent", Audience: a.endpoint, Scope: "tools"})
+	bearer := a.iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "agent", Audience: a.endpoint, Scope: "tools"})
 	if res, _ := a.post(t, sid, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+bearer) }, whoami); res.StatusCode != 401 {
 		t.Errorf("Bearer on the DPoP-only route: %d", res.StatusCode)
 	}
@@ -169,12 +158,8 @@ func TestMetadata(t *testing.T) {
 // An mcp-go server whose tools require DPoP, with sessions bound to their
 // callers and the RFC 9728 metadata MCP clients discover.
 func Example() {
-	iss, _ := sign.NewIssuer("https://login.example.com")
-	keys, err := validate.NewStaticKeySet(iss.JWKS())
-	if err != nil {
-		log.Fatal(err)
-	}
-	tokens, err := validate.NewJWTVerifier(iss.URL, keys, validate.Audience("https://mcp.example.com/mcp"))
+	iss := poptest.NewStaticIssuer("https://login.example.com") // the authorization server
+	tokens, err := validate.NewJWTVerifier(iss.URL, iss.KeySet(), validate.Audience("https://mcp.example.com/mcp"))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/adapters/mcpgosdk"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -20,12 +20,8 @@ import (
 // from the challenge where the metadata is, and from the metadata which
 // authorization server to ask.
 func ExampleRequire() {
-	iss, _ := sign.NewIssuer("https://login.example.com") // the authorization server
-	keys, err := validate.NewStaticKeySet(iss.JWKS())
-	if err != nil {
-		log.Fatal(err)
-	}
-	tokens, err := validate.NewJWTVerifier("https://login.example.com", keys, validate.Audience("https://mcp.example.com/mcp"))
+	iss := poptest.NewStaticIssuer("https://login.example.com") // the authorization server
+	tokens, err := validate.NewJWTVerifier("https://login.example.com", iss.KeySet(), validate.Audience("https://mcp.example.com/mcp"))
 	if err != nil {
 		log.Fatal(err)
 	}

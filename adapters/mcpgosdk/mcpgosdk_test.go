@@ -12,24 +12,17 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/adapters/mcpgosdk"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
 const api = "https://mcp.example.test"
 
-func newGuard(t *testing.T, meta bool) (*middleware.Guard, *sign.Issuer) {
+func newGuard(t *testing.T, meta bool) (*middleware.Guard, *poptest.Issuer) {
 	t.Helper()
-	iss, err := sign.NewIssuer("https://issuer.example.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := validate.NewStaticKeySet(iss.JWKS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := validate.NewJWTVerifier(iss.URL, keys, validate.Audience(api+"/mcp"))
+	iss := poptest.NewStaticIssuer("https://issuer.example.test")
+	v, err := validate.NewJWTVerifier(iss.URL, iss.KeySet(), validate.Audience(api+"/mcp"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +53,7 @@ func TestRequire(t *testing.T) {
 	})
 	h := mcpgosdk.Require(g, popguard.Mixed)(next)
 
-	tok, _ := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "agent", Audience: api + "/mcp", Scope: "tools read"})
+	tok := iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "agent", Audience: api + "/mcp", Scope: "tools read"})
 	r := httptest.NewRequest("POST", api+"/mcp", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	rr := httptest.NewRecorder()

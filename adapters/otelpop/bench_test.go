@@ -23,6 +23,7 @@ import (
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/adapters/otelpop"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 )
 
 func noopInst(b *testing.B) *otelpop.Instrumentation {
@@ -46,8 +47,8 @@ func sdkInst(b *testing.B) *otelpop.Instrumentation {
 }
 
 func BenchmarkBearerRequest(b *testing.B) {
-	issuer := newKey(b)
-	tok := accessToken(b, issuer, "")
+	issuer := poptest.NewStaticIssuer(testIssuer)
+	tok := accessToken(issuer, nil)
 	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	run := func(b *testing.B, opts ...middleware.Option) {
 		g := newGuard(b, issuer, opts...)

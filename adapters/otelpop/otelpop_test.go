@@ -2,7 +2,6 @@ package otelpop_test
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"errors"
 	"math"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/adapters/otelpop"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/replay"
 	"github.com/popguard/popguard/validate"
 )
@@ -109,19 +109,19 @@ var ok = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { *r.Cont
 
 func TestSpansAndMetrics(t *testing.T) {
 	r := newRig(t)
-	issuer, client := newKey(t), newKey(t)
+	issuer, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
 	g := newGuard(t, issuer, middleware.WithMetrics(r.inst))
 	h := r.inst.Handler(g.Require(popguard.DPoPOnly, middleware.Name("transfers"))(ok))
 
-	tok := accessToken(t, issuer, thumbprint(client))
-	proof := dpopProofAt(t, client, "GET", "https://api.example.test/r", tok, "", time.Now().Add(-5*time.Second))
+	tok := accessToken(issuer, client)
+	proof := client.Proof("GET", "https://api.example.test/r", tok, poptest.ProofOptions{IssuedAt: time.Now().Add(-5 * time.Second)})
 	if code, ran := send(t, h, "Authorization", "DPoP "+tok, "DPoP", proof); code != 200 || !ran {
 		t.Fatalf("fresh proof: status %d, handler ran %v", code, ran)
 	}
 	if code, ran := send(t, h, "Authorization", "DPoP "+tok, "DPoP", proof); code != 401 || ran {
 		t.Fatalf("replayed proof: status %d, handler ran %v; want 401, not run", code, ran)
 	}
-	bearer := accessToken(t, issuer, "")
+	bearer := accessToken(issuer, nil)
 	if code, ran := send(t, h, "Authorization", "Bearer "+bearer); code != 401 || ran {
 		t.Fatalf("Bearer on a DPoP route: status %d, handler ran %v; want 401, not run", code, ran)
 	}
@@ -150,7 +150,7 @@ func TestSpansAndMetrics(t *testing.T) {
 		}
 		for _, kv := range s.Attributes() {
 			v := kv.Value.String()
-			for _, secret := range []string{tok, proof, bearer, thumbprint(client), tok[:20], proof[:20]} {
+			for _, secret := range []string{tok, proof, bearer, client.Thumbprint(), tok[:20], proof[:20]} {
 				if strings.Contains(v, secret) || strings.Contains(secret, v) && len(v) > 16 {
 					t.Errorf("span %d attribute %s carries credential material", i, kv.Key)
 				}
@@ -221,13 +221,13 @@ func TestSpansAndMetrics(t *testing.T) {
 // parent; a traceparent header is then not read again.
 func TestParentFromContext(t *testing.T) {
 	r := newRig(t)
-	issuer := newKey(t)
+	issuer := poptest.NewStaticIssuer(testIssuer)
 	g := newGuard(t, issuer, middleware.WithMetrics(r.inst))
 	h := r.inst.Handler(g.Require(popguard.Mixed)(ok))
 	ctx, server := r.tp.Tracer("test").Start(context.Background(), "server", trace.WithSpanKind(trace.SpanKindServer))
 	req := httptest.NewRequest("GET", "https://api.example.test/r", nil).WithContext(ctx)
 	req.Header.Set("traceparent", traceparent)
-	req.Header.Set("Authorization", "Bearer "+accessToken(t, issuer, ""))
+	req.Header.Set("Authorization", "Bearer "+accessToken(issuer, nil))
 	ran := false
 	h.ServeHTTP(httptest.NewRecorder(), req.WithContext(context.WithValue(req.Context(), ranKey{}, &ran)))
 	server.End()
@@ -255,11 +255,11 @@ func (downStore) InsertIfAbsent(context.Context, string, time.Duration) error {
 // Error, and the latency still recorded.
 func TestServerFaultStatus(t *testing.T) {
 	r := newRig(t)
-	issuer, client := newKey(t), newKey(t)
+	issuer, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
 	g := newGuard(t, issuer, middleware.WithMetrics(r.inst), middleware.WithReplay(downStore{}))
 	h := r.inst.Handler(g.Require(popguard.DPoPOnly)(ok))
-	tok := accessToken(t, issuer, thumbprint(client))
-	code, ran := send(t, h, "Authorization", "DPoP "+tok, "DPoP", dpopProof(t, client, "GET", "https://api.example.test/r", tok, ""))
+	tok := accessToken(issuer, client)
+	code, ran := send(t, h, "Authorization", "DPoP "+tok, "DPoP", client.Proof("GET", "https://api.example.test/r", tok, poptest.ProofOptions{}))
 	if code != 503 || ran {
 		t.Fatalf("status %d, handler ran %v; want 503, not run", code, ran)
 	}
@@ -278,8 +278,8 @@ func TestServerFaultStatus(t *testing.T) {
 
 func TestKeySetRefreshes(t *testing.T) {
 	r := newRig(t)
-	issuer := newKey(t)
-	jwks := jwksOf(issuer)
+	issuer := poptest.NewStaticIssuer(testIssuer)
+	jwks := issuer.JWKS()
 	var fail bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if fail {
@@ -311,11 +311,4 @@ func TestKeySetRefreshes(t *testing.T) {
 	if got[""] < 1 || got["503"] < 1 || len(got) != 2 {
 		t.Errorf("refreshes by error.type %v, want successes and 503 failures", got)
 	}
-}
-
-// jwksOf is the JWKS document of the issuer key.
-func jwksOf(k *ecdsa.PrivateKey) []byte {
-	j := publicJWK(k)
-	return []byte(`{"keys":[{"kty":"EC","crv":"P-256","kid":"` + testKID + `","alg":"ES256","use":"sig","x":"` +
-		j["x"].(string) + `","y":"` + j["y"].(string) + `"}]}`)
 }

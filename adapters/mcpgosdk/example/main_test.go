@@ -16,7 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/popguard/popguard/internal/nodetest"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/poptest"
 )
 
 // serve runs the example on a loopback port with c (publicURL is set from
@@ -49,12 +49,9 @@ func serveOn(t *testing.T, ln net.Listener, c config) string {
 
 // staticIssuer is an authorization server whose tokens the test mints: its
 // JWKS is served on loopback.
-func staticIssuer(t *testing.T) (*sign.Issuer, string) {
+func staticIssuer(t *testing.T) (*poptest.Issuer, string) {
 	t.Helper()
-	iss, err := sign.NewIssuer("https://issuer.example.test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := poptest.NewStaticIssuer("https://issuer.example.test")
 	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(iss.JWKS())
@@ -64,22 +61,15 @@ func staticIssuer(t *testing.T) (*sign.Issuer, string) {
 }
 
 // dpopTransport sends each request with a DPoP-bound token and a fresh
-// proof by key, made by popguard's signing code, as a DPoP client does.
+// proof by key, signed by poptest, as a DPoP client does.
 type dpopTransport struct {
 	token string
-	key   *sign.Key
+	key   *poptest.Client
 }
 
 func (d *dpopTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
-	u := *r.URL
-	u.RawQuery, u.Fragment = "", ""
-	proof, err := d.key.Proof(r.Method, u.String(), sign.ProofOptions{AccessToken: d.token})
-	if err != nil {
-		return nil, err
-	}
-	r.Header.Set("Authorization", "DPoP "+d.token)
-	r.Header.Set("DPoP", proof)
+	d.key.DPoP(r, d.token, poptest.ProofOptions{}) // htu: the URL without its query
 	return http.DefaultTransport.RoundTrip(r)
 }
 
@@ -89,12 +79,8 @@ func (d *dpopTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestGoClientWithDPoP(t *testing.T) {
 	iss, jwks := staticIssuer(t)
 	base := serve(t, config{issuer: iss.URL, jwks: jwks, scope: "tools"})
-	key := sign.MustKey("ES256")
-	tok, err := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "agent", Audience: base + "/mcp", Scope: "tools",
-		Cnf: map[string]any{"jkt": key.Thumbprint()}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := poptest.NewClient()
+	tok := iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "agent", Audience: base + "/mcp", Scope: "tools", DPoP: key})
 	client := mcp.NewClient(&mcp.Implementation{Name: "go-test", Version: "1"}, nil)
 	ctx := context.Background()
 	session, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/mcp",
@@ -175,7 +161,7 @@ func TestRefusals(t *testing.T) {
 	if res.StatusCode != 401 || res.Header.Get("WWW-Authenticate") != want {
 		t.Errorf("no token: %d %q, want 401 %q", res.StatusCode, res.Header.Get("WWW-Authenticate"), want)
 	}
-	bearer, _ := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "agent", Audience: endpoint, Scope: "tools"})
+	bearer := iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "agent", Audience: endpoint, Scope: "tools"})
 	res = rpc(t, endpoint, "", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+bearer) }, initialize)
 	if res.StatusCode != 401 || !strings.Contains(res.Header.Get("WWW-Authenticate"), "resource_metadata=") {
 		t.Errorf("Bearer on the DPoP-only server: %d %q", res.StatusCode, res.Header.Get("WWW-Authenticate"))
@@ -193,16 +179,15 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("metadata %v", doc)
 	}
 
-	dpopAuth := func(sub string, key *sign.Key) func(*http.Request) {
-		tok, _ := iss.Token(sign.TokenOptions{Subject: sub, ClientID: "agent", Audience: endpoint, Scope: "tools",
-			Cnf: map[string]any{"jkt": key.Thumbprint()}})
+	dpopAuth := func(sub string, key *poptest.Client) func(*http.Request) {
+		tok := iss.Token(poptest.TokenOptions{Subject: sub, ClientID: "agent", Audience: endpoint, Scope: "tools", DPoP: key})
 		return func(r *http.Request) {
-			p, _ := key.Proof("POST", endpoint, sign.ProofOptions{AccessToken: tok})
+			p := key.Proof("POST", endpoint, tok, poptest.ProofOptions{})
 			r.Header.Set("Authorization", "DPoP "+tok)
 			r.Header.Set("DPoP", p)
 		}
 	}
-	aliceKey, malloryKey := sign.MustKey("ES256"), sign.MustKey("ES256")
+	aliceKey, malloryKey := poptest.NewClient(), poptest.NewClient()
 	res = rpc(t, endpoint, "", dpopAuth("alice", aliceKey), initialize)
 	sid := res.Header.Get("Mcp-Session-Id")
 	if res.StatusCode != 200 || sid == "" {
@@ -215,10 +200,9 @@ func TestRefusals(t *testing.T) {
 	if res := rpc(t, endpoint, sid, dpopAuth("alice", aliceKey), list); res.StatusCode != 200 {
 		t.Errorf("alice on her session: %d", res.StatusCode)
 	}
-	other, _ := iss.Token(sign.TokenOptions{Subject: "alice", ClientID: "agent", Audience: "https://other.example.test", Scope: "tools",
-		Cnf: map[string]any{"jkt": aliceKey.Thumbprint()}})
+	other := iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "agent", Audience: "https://other.example.test", Scope: "tools", DPoP: aliceKey})
 	res = rpc(t, endpoint, sid, func(r *http.Request) {
-		p, _ := aliceKey.Proof("POST", endpoint, sign.ProofOptions{AccessToken: other})
+		p := aliceKey.Proof("POST", endpoint, other, poptest.ProofOptions{})
 		r.Header.Set("Authorization", "DPoP "+other)
 		r.Header.Set("DPoP", p)
 	}, list)
