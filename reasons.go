@@ -8,7 +8,11 @@ type Reason string
 // Rejection reasons. The prefix says which part failed: request framing,
 // token, DPoP proof, PoP signed request, nonce, replay or policy.
 const (
-	ReasonNoCredentials                 Reason = "no_credentials"
+	ReasonNoCredentials Reason = "no_credentials"
+	// ReasonCORSPreflight: a CORS preflight (OPTIONS with Origin and
+	// Access-Control-Request-Method), which carries no credentials. The
+	// guard answers it 204 itself and never passes it to the handler.
+	ReasonCORSPreflight                 Reason = "cors_preflight"
 	ReasonInternal                      Reason = "internal"
 	ReasonRequestMultipleAuthorization  Reason = "request_multiple_authorization"
 	ReasonRequestMultipleMethods        Reason = "request_multiple_methods"

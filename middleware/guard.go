@@ -675,17 +675,18 @@ func (g *Guard) Require(mode popguard.Mode, opts ...RouteOption) func(http.Handl
 // one is answered by the route's error handler and never reaches next.
 //
 // A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)
-// carries no credentials by definition (Fetch standard): it is never
-// refused but passed to next as it is, without a Result
-// (popguard.FromContext returns nil). Put a CORS middleware in front of the
-// guard: it answers preflights itself, with Access-Control-Allow-Headers
-// including Authorization and DPoP, so they do not reach next at all. A
-// handler registered for any method must not treat a request without a
-// Result as authenticated.
+// carries no credentials by definition (Fetch standard), so it is never
+// answered 401; it never reaches next either, since anyone can send one and
+// next must only ever see authenticated requests. The guard answers it 204
+// No Content, keeping the headers already set on w. Put a CORS middleware
+// in front of the guard: it answers preflights itself (or sets
+// Access-Control-Allow-Origin, -Methods and -Headers, with Authorization
+// and DPoP, before passing them on), and the browser then sends the real
+// request, which the guard checks.
 func (rt *Route) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isPreflight(r) {
-			next.ServeHTTP(w, r)
+			WriteRejection(w, r, preflight()) // not the error handler: a 204, not a refusal
 			return
 		}
 		res, hdr, rej := rt.g.authenticate(rt.p, r)
@@ -711,6 +712,12 @@ func AddHeaders(dst, hdr http.Header) {
 	}
 }
 
+// preflight is the answer to a CORS preflight: 204, no challenge, no body.
+func preflight() *Rejection {
+	return &Rejection{Status: http.StatusNoContent, Header: http.Header{},
+		Err: popguard.NewError(popguard.CodeNone, popguard.ReasonCORSPreflight, "", nil)}
+}
+
 // isPreflight reports whether r is a CORS preflight request.
 func isPreflight(r *http.Request) bool {
 	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
@@ -720,11 +727,12 @@ func isPreflight(r *http.Request) bool {
 // drive the response themselves (see adapters/ginpop and adapters/echopop).
 // On success it returns the result and the headers to add to the response
 // (with AddHeaders); on failure an error that is a *Rejection, to be
-// written with WriteRejection. A CORS preflight returns nil, nil, nil: let
-// it through unauthenticated, as Handler does.
+// written with WriteRejection. A CORS preflight gets a *Rejection with
+// status 204 and reason cors_preflight: write it as any other, and never
+// pass the request to the handler.
 func (rt *Route) Check(r *http.Request) (*popguard.Result, http.Header, error) {
 	if isPreflight(r) {
-		return nil, nil, nil
+		return nil, nil, preflight()
 	}
 	res, hdr, rej := rt.g.authenticate(rt.p, r)
 	if rej != nil {
@@ -740,6 +748,10 @@ func (rt *Route) WriteRejection(w http.ResponseWriter, r *http.Request, err erro
 	var rej *Rejection
 	if !errors.As(err, &rej) {
 		rej = rt.g.reject(rt.p, 0, err)
+	}
+	if rej.Err != nil && rej.Err.Reason == popguard.ReasonCORSPreflight {
+		WriteRejection(w, r, rej) // 204, whatever the error handler would write
+		return
 	}
 	rt.p.onError(w, r, rej)
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -402,8 +403,10 @@ func TestChallengesCarryResourceMetadata(t *testing.T) {
 }
 
 // TestCORSPreflight: a preflight carries no credentials and is never
-// refused: it reaches the handler without a Result. An OPTIONS request that
-// is no preflight is checked like any other.
+// answered 401, but it never reaches the handler either: anyone can send one,
+// and an unauthenticated request must not run a protected handler. The guard
+// answers 204 and keeps the headers a CORS middleware in front set. An
+// OPTIONS request that is no preflight is checked like any other.
 func TestCORSPreflight(t *testing.T) {
 	h := newHarness(t, middleware.WithPublicURL(publicURL), middleware.WithResourceMetadata(middleware.ResourceMetadata{}))
 	rt, err := h.guard.Route(popguard.DPoPOnly)
@@ -420,10 +423,28 @@ func TestCORSPreflight(t *testing.T) {
 	preflight := request("OPTIONS", target, "Origin", "https://app.test", "Access-Control-Request-Method", "POST",
 		"Access-Control-Request-Headers", "authorization, dpop")
 	resp := h.do(handler, preflight)
-	if resp.status != 204 || ran != 1 || got != nil || resp.header.Get("WWW-Authenticate") != "" {
-		t.Errorf("preflight: %d ran=%d result=%v %v", resp.status, ran, got, resp.header)
+	if resp.status != 204 || ran != 0 || got != nil || resp.header.Get("WWW-Authenticate") != "" || len(resp.body) != 0 {
+		t.Errorf("preflight: %d ran=%d result=%v %v %q", resp.status, ran, got, resp.header, resp.body)
 	}
-	if res, hdr, err := rt.Check(preflight); res != nil || hdr != nil || err != nil {
+	// A preflight that would move money if it reached the handler: it does not.
+	for _, m := range []string{"POST", "DELETE", "PUT"} {
+		resp := h.do(handler, request("OPTIONS", target+"?amount=1000", "Origin", "https://evil.test", "Access-Control-Request-Method", m))
+		if resp.status != 204 || ran != 0 {
+			t.Errorf("preflight for %s: %d, handler ran %d times", m, resp.status, ran)
+		}
+	}
+	// Behind a CORS middleware that passes preflights on, its headers stay.
+	cors := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "https://app.test")
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization, DPoP")
+		handler.ServeHTTP(w, r)
+	})
+	if resp := h.do(cors, preflight); resp.status != 204 || ran != 0 || resp.header.Get("Access-Control-Allow-Origin") != "https://app.test" {
+		t.Errorf("behind CORS: %d ran=%d %v", resp.status, ran, resp.header)
+	}
+	res, hdr, err := rt.Check(preflight)
+	var rej *middleware.Rejection
+	if res != nil || hdr != nil || !errors.As(err, &rej) || rej.Status != 204 || rej.Err.Reason != popguard.ReasonCORSPreflight || len(rej.Header) != 0 {
 		t.Errorf("Check(preflight) = %v %v %v", res, hdr, err)
 	}
 	for name, r := range map[string]*http.Request{

@@ -23,7 +23,7 @@
 //	accounts := e.Group("/accounts", echopop.Require(guard, popguard.Mixed,
 //		popmw.RequireScopes("accounts:read")))
 //	accounts.GET("", func(c echo.Context) error {
-//		caller := echopop.Result(c) // nil only for a CORS preflight (see below)
+//		caller := echopop.Result(c) // never nil behind Require
 //		return c.JSON(http.StatusOK, map[string]string{"sub": caller.Subject})
 //	})
 //
@@ -32,9 +32,10 @@
 // net/http handlers keeps working.
 //
 // A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)
-// is never refused: it goes on to the next handler without a Result. Put
-// a CORS middleware (such as Echo's middleware.CORS) before Require, allowing the
-// Authorization and DPoP request headers; it answers preflights itself.
+// is never answered 401, and never reaches the next handler: Require
+// answers it 204. Put a CORS middleware (such as Echo's middleware.CORS)
+// before Require, allowing the Authorization and DPoP request headers; it
+// answers preflights itself, or sets its headers before Require's 204.
 //
 // Rejections are written by the route's error handler: the Guard's
 // (middleware.WithErrorHandler, by default middleware.WriteRejection with
@@ -85,9 +86,6 @@ func Handler(rt *middleware.Route) echo.MiddlewareFunc {
 			if err != nil {
 				rt.WriteRejection(c.Response(), req, err)
 				return nil
-			}
-			if res == nil { // a CORS preflight: through, unauthenticated
-				return next(c)
 			}
 			middleware.AddHeaders(c.Response().Header(), hdr)
 			c.Set(ContextKey, res)

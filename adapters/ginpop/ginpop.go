@@ -16,7 +16,7 @@
 //
 //	r := gin.New()
 //	r.POST("/transfers", ginpop.Require(guard, popguard.DPoPOnly), func(c *gin.Context) {
-//		caller := ginpop.Result(c) // nil only for a CORS preflight (see below)
+//		caller := ginpop.Result(c) // never nil behind Require
 //		c.JSON(http.StatusOK, gin.H{"sub": caller.Subject, "jkt": caller.KeyThumbprint})
 //	})
 //	accounts := r.Group("/accounts", ginpop.Require(guard, popguard.Mixed,
@@ -27,9 +27,10 @@
 // so code shared with plain net/http handlers keeps working.
 //
 // A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)
-// is never refused: it goes on to the next handler without a Result. Put
-// a CORS middleware (such as gin-contrib/cors) before Require, allowing the
-// Authorization and DPoP request headers; it answers preflights itself.
+// is never answered 401, and never reaches the next handler: Require
+// answers it 204. Put a CORS middleware (such as gin-contrib/cors) before
+// Require, allowing the Authorization and DPoP request headers; it answers
+// preflights itself, or sets its headers before Require's 204.
 //
 // Rejections are written by the route's error handler: the Guard's
 // (middleware.WithErrorHandler, by default middleware.WriteRejection with
@@ -78,10 +79,6 @@ func Handler(rt *middleware.Route) gin.HandlerFunc {
 		if err != nil {
 			rt.WriteRejection(c.Writer, c.Request, err)
 			c.Abort()
-			return
-		}
-		if res == nil { // a CORS preflight: through, unauthenticated
-			c.Next()
 			return
 		}
 		middleware.AddHeaders(c.Writer.Header(), hdr)

@@ -207,10 +207,11 @@ func TestErrorHandlersHonoured(t *testing.T) {
 	}
 }
 
-// TestCORSPreflightPasses: a preflight carries no credentials; Require lets
-// it through without a caller instead of answering 401, while an OPTIONS
-// request that is no preflight is authenticated like any other.
-func TestCORSPreflightPasses(t *testing.T) {
+// TestCORSPreflight: a preflight carries no credentials; Require answers it
+// 204 instead of 401, and never runs the handler, which must only see
+// authenticated callers. An OPTIONS request that is no preflight is
+// authenticated like any other.
+func TestCORSPreflight(t *testing.T) {
 	iss := poptest.NewStaticIssuer(testIssuer)
 	var n calls
 	var got, fromCtx *popguard.Result
@@ -225,7 +226,7 @@ func TestCORSPreflightPasses(t *testing.T) {
 	req.Header.Set("Access-Control-Request-Method", "POST")
 	w := httptest.NewRecorder()
 	r.ServeHTTP(w, req)
-	if w.Code != http.StatusNoContent || n.handler != 1 || got != nil || fromCtx != nil || w.Header().Get("WWW-Authenticate") != "" {
+	if w.Code != http.StatusNoContent || n.handler != 0 || got != nil || fromCtx != nil || w.Header().Get("WWW-Authenticate") != "" || w.Body.Len() != 0 {
 		t.Errorf("preflight: %d handler %d result %v %v", w.Code, n.handler, got, fromCtx)
 	}
 	n.handler = 0
