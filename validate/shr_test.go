@@ -9,8 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/popguard/popguard/internal/shrwire"
-	"github.com/popguard/popguard/validate"
 	"net/http"
 	"os"
 	"regexp"
@@ -22,7 +20,9 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
+	"github.com/popguard/popguard/internal/shrwire"
 	"github.com/popguard/popguard/internal/trace"
+	"github.com/popguard/popguard/validate"
 )
 
 const (
