@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/popguard/popguard"
-	"github.com/popguard/popguard/internal/sign"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -24,7 +23,7 @@ func TestSHRClientClaims(t *testing.T) {
 	e := shrEnvOnce()
 	k := e.browser
 	at := e.token(t, entraCnf(k))
-	o := sign.SHROptions{Method: "POST", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: sign.MSALBrowser,
+	o := shrOptions{Method: "POST", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: shrMSALBrowser,
 		ClientClaims: msalShrClaims}
 	h, pl, err := k.SHRParts(at, o)
 	if err != nil {

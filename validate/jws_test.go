@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"time"
 )
 
 // The tests' own JWS signer for access tokens, key sets and adversarial
@@ -190,4 +191,45 @@ func (i *jwsIssuer) JWKS() []byte {
 	jwk := i.Key.PublicJWK(map[string]any{"kid": i.KID, "alg": i.Key.Alg, "use": "sig"})
 	b, _ := json.Marshal(map[string]any{"keys": []any{jwk}})
 	return b
+}
+
+// jwsTokenOptions describe an access token.
+type jwsTokenOptions struct {
+	Subject, ClientID, Audience, Scope string
+	TTL                                time.Duration // default 5 minutes
+	IssuedAt                           time.Time     // default now
+	Cnf                                map[string]any
+	Typ                                string // default at+jwt
+	Extra                              map[string]any
+}
+
+// Token mints an access token: iss, sub, aud, client_id, iat, exp and a
+// random jti, with scope and cnf when set and Extra over them all.
+func (i *jwsIssuer) Token(o jwsTokenOptions) (string, error) {
+	iat := o.IssuedAt
+	if iat.IsZero() {
+		iat = time.Now()
+	}
+	ttl := o.TTL
+	if ttl == 0 {
+		ttl = 5 * time.Minute
+	}
+	claims := map[string]any{
+		"iss": i.URL, "sub": o.Subject, "aud": o.Audience, "client_id": o.ClientID,
+		"iat": iat.Unix(), "exp": iat.Add(ttl).Unix(), "jti": jwsRandomID(),
+	}
+	if o.Scope != "" {
+		claims["scope"] = o.Scope
+	}
+	if o.Cnf != nil {
+		claims["cnf"] = o.Cnf
+	}
+	for n, v := range o.Extra {
+		claims[n] = v
+	}
+	typ := o.Typ
+	if typ == "" {
+		typ = "at+jwt"
+	}
+	return i.Key.JWS(map[string]any{"typ": typ, "kid": i.KID}, claims)
 }

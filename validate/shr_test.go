@@ -9,8 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/popguard/popguard/internal/shrwire"
-	"github.com/popguard/popguard/validate"
 	"net/http"
 	"os"
 	"regexp"
@@ -22,8 +20,9 @@ import (
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
-	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/internal/shrwire"
 	"github.com/popguard/popguard/internal/trace"
+	"github.com/popguard/popguard/validate"
 )
 
 const (
@@ -36,20 +35,17 @@ const (
 // shrEnv is an issuer, a token verifier for Entra-style tokens and the
 // client keys; built once (RSA key generation is slow).
 type shrEnv struct {
-	iss     *sign.Issuer
+	iss     *jwsIssuer
 	tokens  *validate.JWTVerifier
-	net     *sign.Key // MSAL.NET: PS256
-	browser *sign.Key // msal-browser: RS256
-	ec      *sign.Key // ES256
-	other   *sign.Key // an attacker's PS256 key
-	weak    *sign.Key // RSA-1024
+	net     *jwsKey // MSAL.NET: PS256
+	browser *jwsKey // msal-browser: RS256
+	ec      *jwsKey // ES256
+	other   *jwsKey // an attacker's PS256 key
+	weak    *jwsKey // RSA-1024
 }
 
 var shrEnvOnce = sync.OnceValue(func() *shrEnv {
-	iss, err := sign.NewIssuer(shrIssuer)
-	if err != nil {
-		panic(err)
-	}
+	iss := newJWSIssuer(shrIssuer)
 	keys, err := validate.NewStaticKeySet(iss.JWKS())
 	if err != nil {
 		panic(err)
@@ -64,8 +60,8 @@ var shrEnvOnce = sync.OnceValue(func() *shrEnv {
 	}
 	return &shrEnv{
 		iss: iss, tokens: tokens,
-		net: sign.MustKey("PS256"), browser: sign.MustKey("RS256"), ec: sign.MustKey("ES256"),
-		other: sign.MustKey("PS256"), weak: &sign.Key{Alg: "RS256", Signer: weak},
+		net: newJWSKey("PS256"), browser: newJWSKey("RS256"), ec: newJWSKey("ES256"),
+		other: newJWSKey("PS256"), weak: &jwsKey{Alg: "RS256", Signer: weak},
 	}
 })
 
@@ -79,14 +75,14 @@ func withEntraClaims(extra map[string]any, scope, client string) map[string]any 
 	return out
 }
 
-func entraCnf(k *sign.Key) map[string]any {
+func entraCnf(k *jwsKey) map[string]any {
 	return map[string]any{"kid": k.Thumbprint(), "xms_ksl": "sw"}
 }
 
 // token mints an Entra-style access token (typ JWT) with cnf.
-func (e *shrEnv) token(t testing.TB, cnf map[string]any, mod ...func(*sign.TokenOptions)) string {
+func (e *shrEnv) token(t testing.TB, cnf map[string]any, mod ...func(*jwsTokenOptions)) string {
 	t.Helper()
-	o := sign.TokenOptions{Subject: "alice", ClientID: "client-1", Audience: shrAud, Scope: "items.read", Typ: "JWT", Cnf: cnf}
+	o := jwsTokenOptions{Subject: "alice", ClientID: "client-1", Audience: shrAud, Scope: "items.read", Typ: "JWT", Cnf: cnf}
 	for _, m := range mod {
 		m(&o)
 	}
@@ -107,15 +103,15 @@ func (e *shrEnv) verifier(t testing.TB, opts ...validate.Option) *validate.SHRVe
 	return v
 }
 
-func shrBaseOpts() sign.SHROptions {
-	return sign.SHROptions{Method: "GET", Host: shrHost, Path: shrPath, Format: sign.MSALNet}
+func shrBaseOpts() shrOptions {
+	return shrOptions{Method: "GET", Host: shrHost, Path: shrPath, Format: shrMSALNet}
 }
 
 func shrBaseReq() validate.SHRRequest {
 	return validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: shrPath, Header: http.Header{}}
 }
 
-func mustSHR(t testing.TB, k *sign.Key, at string, o sign.SHROptions) string {
+func mustSHR(t testing.TB, k *jwsKey, at string, o shrOptions) string {
 	t.Helper()
 	s, err := k.SHR(at, o)
 	if err != nil {
@@ -247,57 +243,57 @@ func TestSHRAccepted(t *testing.T) {
 	now := time.Now()
 	cases := []struct {
 		name   string
-		key    *sign.Key
+		key    *jwsKey
 		cnf    func(e *shrEnv) map[string]any
-		opts   func(*sign.SHROptions)
+		opts   func(*shrOptions)
 		tamper func(t testing.TB, h, p []byte) ([]byte, []byte)
 		req    func(*validate.SHRRequest)
 		vopts  []validate.Option
 	}{
-		{name: "u upper case", opts: func(o *sign.SHROptions) { o.Host = "API.Contoso.COM" }},
-		{name: "u with explicit default port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":443" }},
+		{name: "u upper case", opts: func(o *shrOptions) { o.Host = "API.Contoso.COM" }},
+		{name: "u with explicit default port", opts: func(o *shrOptions) { o.Host = shrHost + ":443" }},
 		{name: "request host with explicit default port", req: func(r *validate.SHRRequest) { r.Host = shrHost + ":443" }},
-		{name: "http default port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":80" }, req: func(r *validate.SHRRequest) { r.Scheme = "http" }},
-		{name: "non-default port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":8443" }, req: func(r *validate.SHRRequest) { r.Host = shrHost + ":8443" }},
-		{name: "ipv6 literal", opts: func(o *sign.SHROptions) { o.Host = "[2001:db8::1]:8443" }, req: func(r *validate.SHRRequest) { r.Host = "[2001:DB8::1]:8443" }},
-		{name: "ipv6 loopback", opts: func(o *sign.SHROptions) { o.Host = "[::1]:8080" }, req: func(r *validate.SHRRequest) { r.Host = "[::1]:8080" }},
-		{name: "ipv4 address", opts: func(o *sign.SHROptions) { o.Host = "127.0.0.1" }, req: func(r *validate.SHRRequest) { r.Host = "127.0.0.1" }},
+		{name: "http default port", opts: func(o *shrOptions) { o.Host = shrHost + ":80" }, req: func(r *validate.SHRRequest) { r.Scheme = "http" }},
+		{name: "non-default port", opts: func(o *shrOptions) { o.Host = shrHost + ":8443" }, req: func(r *validate.SHRRequest) { r.Host = shrHost + ":8443" }},
+		{name: "ipv6 literal", opts: func(o *shrOptions) { o.Host = "[2001:db8::1]:8443" }, req: func(r *validate.SHRRequest) { r.Host = "[2001:DB8::1]:8443" }},
+		{name: "ipv6 loopback", opts: func(o *shrOptions) { o.Host = "[::1]:8080" }, req: func(r *validate.SHRRequest) { r.Host = "[::1]:8080" }},
+		{name: "ipv4 address", opts: func(o *shrOptions) { o.Host = "127.0.0.1" }, req: func(r *validate.SHRRequest) { r.Host = "127.0.0.1" }},
 		{name: "request host with an empty port", req: func(r *validate.SHRRequest) { r.Host = shrHost + ":" }},
-		{name: "percent hex case", opts: func(o *sign.SHROptions) { o.Path = "/v1/a%2fb" }, req: func(r *validate.SHRRequest) { r.Path = "/v1/a%2Fb" }},
-		{name: "root path", opts: func(o *sign.SHROptions) { o.Path = "/" }, req: func(r *validate.SHRRequest) { r.Path = "" }},
-		{name: "ts at future skew", opts: func(o *sign.SHROptions) { o.TS = now.Add(25 * time.Second) }},
-		{name: "ts near max age", opts: func(o *sign.SHROptions) { o.TS = now.Add(-4 * time.Minute) }},
-		{name: "typ JWT with SHR shape", opts: func(o *sign.SHROptions) { o.Typ = "JWT" }},
-		{name: "typ absent with SHR shape", opts: func(o *sign.SHROptions) { o.Typ = "-" }},
-		{name: "typ POP upper case", opts: func(o *sign.SHROptions) { o.Typ = "POP" }},
-		{name: "typ application/pop", opts: func(o *sign.SHROptions) { o.Typ = "application/pop" }},
+		{name: "percent hex case", opts: func(o *shrOptions) { o.Path = "/v1/a%2fb" }, req: func(r *validate.SHRRequest) { r.Path = "/v1/a%2Fb" }},
+		{name: "root path", opts: func(o *shrOptions) { o.Path = "/" }, req: func(r *validate.SHRRequest) { r.Path = "" }},
+		{name: "ts at future skew", opts: func(o *shrOptions) { o.TS = now.Add(25 * time.Second) }},
+		{name: "ts near max age", opts: func(o *shrOptions) { o.TS = now.Add(-4 * time.Minute) }},
+		{name: "typ JWT with SHR shape", opts: func(o *shrOptions) { o.Typ = "JWT" }},
+		{name: "typ absent with SHR shape", opts: func(o *shrOptions) { o.Typ = "-" }},
+		{name: "typ POP upper case", opts: func(o *shrOptions) { o.Typ = "POP" }},
+		{name: "typ application/pop", opts: func(o *shrOptions) { o.Typ = "application/pop" }},
 		{name: "kid header absent", tamper: func(t testing.TB, h, p []byte) ([]byte, []byte) { return shrSet(t, h, "kid", ""), p }},
 		{name: "kid header of unknown form ignored", tamper: func(t testing.TB, h, p []byte) ([]byte, []byte) { return shrSet(t, h, "kid", `"key-1"`), p }},
 		{name: "kid header in msal-browser form", tamper: func(t testing.TB, h, p []byte) ([]byte, []byte) {
-			return shrSet(t, h, "kid", `"`+sign.ReqCnf(e.net.Thumbprint())+`"`), p
+			return shrSet(t, h, "kid", `"`+shrReqCnf(e.net.Thumbprint())+`"`), p
 		}},
-		{name: "cnf.jwk with alg ext key_ops kid", opts: func(o *sign.SHROptions) {
+		{name: "cnf.jwk with alg ext key_ops kid", opts: func(o *shrOptions) {
 			o.ExtraJWK = map[string]any{"alg": "PS256", "ext": true, "key_ops": []string{"verify"}, "kid": "some-other-id", "use": "sig"}
 		}},
 		{name: "ES256", key: e.ec, cnf: func(e *shrEnv) map[string]any { return entraCnf(e.ec) }},
 		{name: "token with cnf.jwk", cnf: func(e *shrEnv) map[string]any { return map[string]any{"jwk": e.net.PublicJWK(nil)} }},
 		{name: "token with cnf.jwk, SHR without cnf", cnf: func(e *shrEnv) map[string]any { return map[string]any{"jwk": e.net.PublicJWK(nil)} },
 			tamper: func(t testing.TB, h, p []byte) ([]byte, []byte) { return h, shrSet(t, p, "cnf", "") }},
-		{name: "q raw form on query-less request", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("") }},
-		{name: "q empty IdentityModel form", opts: func(o *sign.SHROptions) { o.Q = sign.QHash("") }},
-		{name: "q covers the whole query", opts: func(o *sign.SHROptions) { o.RawQuery = "a=1&b=2"; o.Q = sign.QHash("a=1&b=2") },
+		{name: "q raw form on query-less request", opts: func(o *shrOptions) { o.Q = shrQRaw("") }},
+		{name: "q empty IdentityModel form", opts: func(o *shrOptions) { o.Q = shrQHash("") }},
+		{name: "q covers the whole query", opts: func(o *shrOptions) { o.RawQuery = "a=1&b=2"; o.Q = shrQHash("a=1&b=2") },
 			req: func(r *validate.SHRRequest) { r.RawQuery = "a=1&b=2" }, vopts: []validate.Option{validate.SHRRequireQuery()}},
-		{name: "q raw form covers the whole query", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("a=1&a=2&flag") },
+		{name: "q raw form covers the whole query", opts: func(o *shrOptions) { o.Q = shrQRaw("a=1&a=2&flag") },
 			req: func(r *validate.SHRRequest) { r.RawQuery = "a=1&a=2&flag" }, vopts: []validate.Option{validate.SHRRequireQuery()}},
 		{name: "unsigned query accepted by default", req: func(r *validate.SHRRequest) { r.RawQuery = "debug=1" }},
 		{name: "required header absent needs no h", vopts: []validate.Option{validate.SHRRequireHeaders("X-Client-Id")}},
-		{name: "h name case differs", opts: func(o *sign.SHROptions) {
-			o.H = sign.HHash(http.Header{"X-Client-Id": {"abc"}}, "X-Client-Id")
+		{name: "h name case differs", opts: func(o *shrOptions) {
+			o.H = shrHHash(http.Header{"X-Client-Id": {"abc"}}, "X-Client-Id")
 			o.H.Names = []string{"X-CLIENT-ID"}
 			o.H.Hash = jose.HashB64("X-CLIENT-ID: abc")
 		}, req: func(r *validate.SHRRequest) { r.Header.Set("X-Client-Id", "abc") }, vopts: []validate.Option{validate.SHRRequireHeaders("x-client-id")}},
-		{name: "b on GET with empty body", opts: func(o *sign.SHROptions) { o.Body = []byte{} }},
-		{name: "nonce accepted", opts: func(o *sign.SHROptions) { o.Nonce = "server-nonce-1" },
+		{name: "b on GET with empty body", opts: func(o *shrOptions) { o.Body = []byte{} }},
+		{name: "nonce accepted", opts: func(o *shrOptions) { o.Nonce = "server-nonce-1" },
 			req: func(r *validate.SHRRequest) { r.Nonces = shrNonces{"server-nonce-1"} }},
 		{name: "custom algs", key: e.browser, cnf: func(e *shrEnv) map[string]any { return entraCnf(e.browser) }, vopts: []validate.Option{validate.Algs("RS256")}},
 	}
@@ -349,12 +345,12 @@ func TestSHRMSALBrowser(t *testing.T) {
 	ctx := context.Background()
 
 	// Exact bytes of the format.
-	o := sign.SHROptions{Method: "get", Host: "API.Contoso.com", Path: "/Api/Items", RawQuery: "Filter=Active", Format: sign.MSALBrowser}
+	o := shrOptions{Method: "get", Host: "API.Contoso.com", Path: "/Api/Items", RawQuery: "Filter=Active", Format: shrMSALBrowser}
 	hdr, pl, err := k.SHRParts(at, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"typ":"pop","alg":"RS256","kid":"` + sign.ReqCnf(k.Thumbprint()) + `"}`; string(hdr) != want {
+	if want := `{"typ":"pop","alg":"RS256","kid":"` + shrReqCnf(k.Thumbprint()) + `"}`; string(hdr) != want {
 		t.Fatalf("header = %s, want %s", hdr, want)
 	}
 	if got, want := shrMemberNames(t, pl), []string{"at", "ts", "m", "u", "nonce", "p", "q", "cnf"}; !slices.Equal(got, want) {
@@ -382,7 +378,7 @@ func TestSHRMSALBrowser(t *testing.T) {
 	}
 
 	// No query: msal-browser appends '/' to the path.
-	noQuery := mustSHR(t, k, at, sign.SHROptions{Method: "GET", Host: shrHost, Path: "/Api/Items", Format: sign.MSALBrowser})
+	noQuery := mustSHR(t, k, at, shrOptions{Method: "GET", Host: shrHost, Path: "/Api/Items", Format: shrMSALBrowser})
 	noQueryReq := validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/Api/Items"}
 	if _, err := compat.Verify(ctx, noQuery, noQueryReq); err != nil {
 		t.Fatalf("compat, trailing slash: %v", err)
@@ -391,14 +387,14 @@ func TestSHRMSALBrowser(t *testing.T) {
 	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRP)
 
 	// Lower-case percent hex from the browser matches upper-case on the wire.
-	pct := mustSHR(t, k, at, sign.SHROptions{Method: "GET", Host: shrHost, Path: "/A%2FB", RawQuery: "x=1", Format: sign.MSALBrowser})
+	pct := mustSHR(t, k, at, shrOptions{Method: "GET", Host: shrHost, Path: "/A%2FB", RawQuery: "x=1", Format: shrMSALBrowser})
 	if _, err := compat.Verify(ctx, pct, validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/A%2FB", RawQuery: "x=1"}); err != nil {
 		t.Fatalf("compat, percent-encoded path: %v", err)
 	}
 
 	// Lower-case paths verify without the option.
 	for _, tc := range []struct{ path, query string }{{"/api/items", "x=1"}, {"/api/items/", ""}} {
-		shr := mustSHR(t, k, at, sign.SHROptions{Method: "GET", Host: shrHost, Path: tc.path, RawQuery: tc.query, Format: sign.MSALBrowser})
+		shr := mustSHR(t, k, at, shrOptions{Method: "GET", Host: shrHost, Path: tc.path, RawQuery: tc.query, Format: shrMSALBrowser})
 		req := validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: tc.path, RawQuery: tc.query}
 		if _, err := e.verifier(t, validate.SHRRequireQuery()).Verify(ctx, shr, req); err != nil {
 			t.Fatalf("exact case %s?%s: %v", tc.path, tc.query, err)
@@ -408,34 +404,34 @@ func TestSHRMSALBrowser(t *testing.T) {
 	// The option stays narrow.
 	narrow := []struct {
 		name   string
-		o      sign.SHROptions
+		o      shrOptions
 		tamper func(p []byte) []byte
 		req    validate.SHRRequest
 		reason popguard.Reason
 	}{
 		{name: "upper-case p is compared exactly",
-			o:      sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: sign.MSALBrowser},
+			o:      shrOptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: shrMSALBrowser},
 			tamper: func(p []byte) []byte { return shrSet(t, p, "p", `"/API/items"`) },
 			req:    validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/Items", RawQuery: "x=1"}, reason: popguard.ReasonSHRP},
 		{name: "trailing slash only without a query",
-			o:      sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: sign.MSALBrowser},
+			o:      shrOptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: shrMSALBrowser},
 			tamper: func(p []byte) []byte { return shrSet(t, p, "p", `"/api/items/"`) },
 			req:    validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=1"}, reason: popguard.ReasonSHRP},
 		{name: "only one trailing slash",
-			o:   sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items//", Format: sign.MSALBrowser},
+			o:   shrOptions{Method: "GET", Host: shrHost, Path: "/api/items//", Format: shrMSALBrowser},
 			req: validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items"}, reason: popguard.ReasonSHRP},
 		{name: "other path",
-			o:   sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/other", Format: sign.MSALBrowser},
+			o:   shrOptions{Method: "GET", Host: shrHost, Path: "/api/other", Format: shrMSALBrowser},
 			req: validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/Items"}, reason: popguard.ReasonSHRP},
 		{name: "upper-case percent hex is not msal-browser's",
-			o:      sign.SHROptions{Method: "GET", Host: shrHost, Path: "/a%2fb", RawQuery: "x=1", Format: sign.MSALBrowser},
+			o:      shrOptions{Method: "GET", Host: shrHost, Path: "/a%2fb", RawQuery: "x=1", Format: shrMSALBrowser},
 			tamper: func(p []byte) []byte { return shrSet(t, p, "p", `"/a%2Fb"`) },
 			req:    validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/A%2fB", RawQuery: "x=1"}, reason: popguard.ReasonSHRP},
 		{name: "raw q mismatch",
-			o:   sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: sign.MSALBrowser},
+			o:   shrOptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: shrMSALBrowser},
 			req: validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=2"}, reason: popguard.ReasonSHRQ},
 		{name: "raw q with an extra parameter",
-			o:   sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: sign.MSALBrowser},
+			o:   shrOptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "x=1", Format: shrMSALBrowser},
 			req: validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "x=1&admin=true"}, reason: popguard.ReasonSHRQ},
 	}
 	for _, tc := range narrow {
@@ -457,7 +453,7 @@ func TestSHRMSALBrowser(t *testing.T) {
 	}
 
 	// A mixed-case query differs from the lower-cased q without the option.
-	_, err = e.verifier(t).Verify(ctx, mustSHR(t, k, at, sign.SHROptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "X=1", Format: sign.MSALBrowser}),
+	_, err = e.verifier(t).Verify(ctx, mustSHR(t, k, at, shrOptions{Method: "GET", Host: shrHost, Path: "/api/items", RawQuery: "X=1", Format: shrMSALBrowser}),
 		validate.SHRRequest{Method: "GET", Scheme: "https", Host: shrHost, Path: "/api/items", RawQuery: "X=1"})
 	wantSHRErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRQ)
 }
@@ -475,23 +471,23 @@ func TestSHRIdentityModelWorkedExample(t *testing.T) {
 	hdr.Set("Authorization", "PoP eyJ...")
 	hdr.Set("Accept", "*/*")
 
-	q := sign.QHash(rawQuery, "api-version", "filter")
-	h := sign.HHash(hdr, "content-type", "x-client-id")
+	q := shrQHash(rawQuery, "api-version", "filter")
+	h := shrHHash(hdr, "content-type", "x-client-id")
 	if q.Value != "Hyq3efpKZC79nFRjMPF34Wqgnx1ULx20beBcz8AH9Yw" {
 		t.Fatalf("q = %s", q.Value)
 	}
 	if h.Hash != "Wb39o-BKAZvdozFSRdGjxdM9JgHh4TtzXiyrG2OmZU8" {
 		t.Fatalf("h = %s", h.Hash)
 	}
-	if b := sign.BodyHash(body); b != "AinTfjParhSb9AVDpc4dtEWdEPgw1ROSeaor_V9khaE" {
+	if b := shrBodyHash(body); b != "AinTfjParhSb9AVDpc4dtEWdEPgw1ROSeaor_V9khaE" {
 		t.Fatalf("b = %s", b)
 	}
-	if all := sign.QHash(rawQuery); !slices.Equal(all.Names, []string{"api-version", "filter"}) || all.Value != q.Value {
+	if all := shrQHash(rawQuery); !slices.Equal(all.Names, []string{"api-version", "filter"}) || all.Value != q.Value {
 		t.Fatalf("QHash of every parameter = %+v", all)
 	}
 
 	at := e.token(t, entraCnf(e.net))
-	o := sign.SHROptions{Method: "POST", Host: shrHost + ":8443", Path: shrPath, Q: q, H: h, Body: body, Format: sign.IdentityModel}
+	o := shrOptions{Method: "POST", Host: shrHost + ":8443", Path: shrPath, Q: q, H: h, Body: body, Format: shrIdentityModel}
 	_, pl, err := e.net.SHRParts(at, o)
 	if err != nil {
 		t.Fatal(err)
@@ -601,9 +597,9 @@ func TestSHRCanonicalizationVectors(t *testing.T) {
 
 type shrRejectCase struct {
 	name   string
-	key    *sign.Key                            // signs; default e.net
+	key    *jwsKey                              // signs; default e.net
 	token  func(t testing.TB, e *shrEnv) string // default Entra token bound to e.net
-	opts   func(o *sign.SHROptions)             // on shrBaseOpts
+	opts   func(o *shrOptions)                  // on shrBaseOpts
 	tamper func(t testing.TB, h, p []byte) ([]byte, []byte)
 	build  func(t testing.TB, e *shrEnv, at string) string // replaces the SHR
 	req    func(r *validate.SHRRequest)
@@ -620,31 +616,31 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 	setH := func(name, raw string) func(t testing.TB, h, p []byte) ([]byte, []byte) {
 		return func(t testing.TB, h, p []byte) ([]byte, []byte) { return shrSet(t, h, name, raw), p }
 	}
-	tokenFor := func(cnf map[string]any, mod ...func(*sign.TokenOptions)) func(t testing.TB, e *shrEnv) string {
+	tokenFor := func(cnf map[string]any, mod ...func(*jwsTokenOptions)) func(t testing.TB, e *shrEnv) string {
 		return func(t testing.TB, e *shrEnv) string { return e.token(t, cnf, mod...) }
 	}
 	workedHeader := func(r *validate.SHRRequest) {
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("X-Client-Id", "abc123")
 	}
-	hOpt := func(names ...string) func(o *sign.SHROptions) {
-		return func(o *sign.SHROptions) {
+	hOpt := func(names ...string) func(o *shrOptions) {
+		return func(o *shrOptions) {
 			hdr := http.Header{}
 			hdr.Set("Content-Type", "application/json")
 			hdr.Set("X-Client-Id", "abc123")
 			hdr.Set("Authorization", "PoP x")
-			o.H = sign.HHash(hdr, names...)
+			o.H = shrHHash(hdr, names...)
 		}
 	}
 	const query = "a=1&b=2&tag=x&tag=y"
-	qOpt := func(names ...string) func(o *sign.SHROptions) {
-		return func(o *sign.SHROptions) { o.RawQuery = query; o.Q = sign.QHash(query, names...) }
+	qOpt := func(names ...string) func(o *shrOptions) {
+		return func(o *shrOptions) { o.RawQuery = query; o.Q = shrQHash(query, names...) }
 	}
 	withQuery := func(r *validate.SHRRequest) { r.RawQuery = query }
 	// badHost: a request host outside the host grammar, repeated by u.
 	badHost := func(name, host string) shrRejectCase {
 		return shrRejectCase{name: "request host " + name + ", u the same",
-			opts: func(o *sign.SHROptions) { o.Host = host }, req: func(r *validate.SHRRequest) { r.Host = host },
+			opts: func(o *shrOptions) { o.Host = host }, req: func(r *validate.SHRRequest) { r.Host = host },
 			code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestBadTarget}
 	}
 	hsSHR := func(t testing.TB, e *shrEnv, at string) string {
@@ -661,7 +657,7 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		// Structure.
 		{name: "empty", build: func(testing.TB, *shrEnv, string) string { return "" }, reason: popguard.ReasonSHRMalformed},
 		{name: "garbage", build: func(testing.TB, *shrEnv, string) string { return "not.a.jws" }, reason: popguard.ReasonSHRMalformed},
-		{name: "too large", opts: func(o *sign.SHROptions) { o.ExtraClaims = map[string]any{"pad": strings.Repeat("x", 20000)} }, reason: popguard.ReasonSHRMalformed},
+		{name: "too large", opts: func(o *shrOptions) { o.ExtraClaims = map[string]any{"pad": strings.Repeat("x", 20000)} }, reason: popguard.ReasonSHRMalformed},
 		{name: "duplicate claim", tamper: func(t testing.TB, h, p []byte) ([]byte, []byte) {
 			return h, []byte(strings.Replace(string(p), `"m":"GET"`, `"m":"GET","m":"POST"`, 1))
 		}, reason: popguard.ReasonSHRMalformed},
@@ -671,16 +667,17 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "nonce number", tamper: setP("nonce", "12"), reason: popguard.ReasonSHRMalformed},
 
 		// typ.
-		{name: "typ dpop+jwt", opts: func(o *sign.SHROptions) { o.Typ = "dpop+jwt" }, reason: popguard.ReasonSHRTyp},
-		{name: "typ at+jwt", opts: func(o *sign.SHROptions) { o.Typ = "at+jwt" }, reason: popguard.ReasonSHRTyp},
-		{name: "typ popx", opts: func(o *sign.SHROptions) { o.Typ = "popx" }, reason: popguard.ReasonSHRTyp},
-		{name: "typ JWT with htm", opts: func(o *sign.SHROptions) { o.Typ = "JWT"; o.ExtraClaims = map[string]any{"htm": "GET"} }, reason: popguard.ReasonSHRTyp},
-		{name: "typ absent with htu", opts: func(o *sign.SHROptions) {
+		{name: "typ dpop+jwt", opts: func(o *shrOptions) { o.Typ = "dpop+jwt" }, reason: popguard.ReasonSHRTyp},
+		{name: "typ at+jwt", opts: func(o *shrOptions) { o.Typ = "at+jwt" }, reason: popguard.ReasonSHRTyp},
+		{name: "typ popx", opts: func(o *shrOptions) { o.Typ = "popx" }, reason: popguard.ReasonSHRTyp},
+		{name: "typ JWT with htm", opts: func(o *shrOptions) { o.Typ = "JWT"; o.ExtraClaims = map[string]any{"htm": "GET"} }, reason: popguard.ReasonSHRTyp},
+		{name: "typ absent with htu", opts: func(o *shrOptions) {
 			o.Typ = "-"
 			o.ExtraClaims = map[string]any{"htu": "https://" + shrHost + shrPath}
 		}, reason: popguard.ReasonSHRTyp},
 		{name: "DPoP proof as SHR", build: func(t testing.TB, e *shrEnv, at string) string {
-			p, err := e.ec.Proof("GET", "https://"+shrHost+shrPath, sign.ProofOptions{AccessToken: at})
+			p, err := e.ec.JWS(map[string]any{"typ": "dpop+jwt", "jwk": e.ec.PublicJWK(nil)},
+				map[string]any{"jti": jwsRandomID(), "htm": "GET", "htu": "https://" + shrHost + shrPath, "iat": time.Now().Unix(), "ath": dpopATH(at)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -705,7 +702,7 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "jku header", tamper: setH("jku", `"https://evil.example/jwks"`), reason: popguard.ReasonSHRKey},
 		{name: "x5c header", tamper: setH("x5c", `["MIIB"]`), reason: popguard.ReasonSHRKey},
 		{name: "kid names another key", tamper: setH("kid", `"`+e.other.Thumbprint()+`"`), reason: popguard.ReasonSHRKey},
-		{name: "msal-browser kid names another key", tamper: setH("kid", `"`+sign.ReqCnf(e.other.Thumbprint())+`"`), reason: popguard.ReasonSHRKey},
+		{name: "msal-browser kid names another key", tamper: setH("kid", `"`+shrReqCnf(e.other.Thumbprint())+`"`), reason: popguard.ReasonSHRKey},
 		{name: "SHR cnf.jwk not the token's cnf.kid", key: e.other, reason: popguard.ReasonTokenKeyBinding},
 		{name: "signed by another key than cnf.jwk", key: e.other, tamper: func(t testing.TB, h, p []byte) ([]byte, []byte) {
 			j, _ := json.Marshal(map[string]any{"jwk": e.net.PublicJWK(nil)})
@@ -714,21 +711,21 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "SHR without cnf", tamper: setP("cnf", ""), reason: popguard.ReasonSHRKey},
 		{name: "cnf not an object", tamper: setP("cnf", `"x"`), reason: popguard.ReasonSHRKey},
 		{name: "cnf.jwk not an object", tamper: setP("cnf", `{"jwk":"x"}`), reason: popguard.ReasonSHRKey},
-		{name: "private key in cnf.jwk", opts: func(o *sign.SHROptions) { o.ExtraJWK = map[string]any{"d": "AAAA"} }, reason: popguard.ReasonSHRKey},
+		{name: "private key in cnf.jwk", opts: func(o *shrOptions) { o.ExtraJWK = map[string]any{"d": "AAAA"} }, reason: popguard.ReasonSHRKey},
 		{name: "RSA-1024", key: e.weak, token: tokenFor(entraCnf(e.weak)), reason: popguard.ReasonSHRKey},
 
 		// The access token.
 		{name: "at of another key", token: tokenFor(entraCnf(e.other)), reason: popguard.ReasonTokenKeyBinding},
 		{name: "at signed by another issuer", token: func(t testing.TB, e *shrEnv) string {
-			rogue := &sign.Issuer{URL: shrIssuer, KID: e.iss.KID, Key: sign.MustKey("ES256")}
-			at, err := rogue.Token(sign.TokenOptions{Subject: "alice", ClientID: "client-1", Audience: shrAud, Typ: "JWT", Cnf: entraCnf(e.net), Extra: withEntraClaims(nil, "", "client-1")})
+			rogue := &jwsIssuer{URL: shrIssuer, KID: e.iss.KID, Key: newJWSKey("ES256")}
+			at, err := rogue.Token(jwsTokenOptions{Subject: "alice", ClientID: "client-1", Audience: shrAud, Typ: "JWT", Cnf: entraCnf(e.net), Extra: withEntraClaims(nil, "", "client-1")})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return at
 		}, reason: popguard.ReasonTokenSignature},
-		{name: "at expired", token: tokenFor(entraCnf(e.net), func(o *sign.TokenOptions) { o.IssuedAt = now.Add(-2 * time.Hour) }), reason: popguard.ReasonTokenExpired},
-		{name: "at for another audience", token: tokenFor(entraCnf(e.net), func(o *sign.TokenOptions) { o.Audience = "api://other" }), reason: popguard.ReasonTokenAudience},
+		{name: "at expired", token: tokenFor(entraCnf(e.net), func(o *jwsTokenOptions) { o.IssuedAt = now.Add(-2 * time.Hour) }), reason: popguard.ReasonTokenExpired},
+		{name: "at for another audience", token: tokenFor(entraCnf(e.net), func(o *jwsTokenOptions) { o.Audience = "api://other" }), reason: popguard.ReasonTokenAudience},
 		{name: "at without cnf", token: tokenFor(nil), reason: popguard.ReasonTokenNotBound},
 		{name: "at DPoP-bound (cnf.jkt)", token: tokenFor(map[string]any{"jkt": e.net.Thumbprint()}), reason: popguard.ReasonTokenKeyBinding},
 		{name: "at mTLS-bound", token: tokenFor(map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}), reason: popguard.ReasonTokenKeyBinding},
@@ -736,13 +733,13 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "at bound by jku", token: tokenFor(map[string]any{"jku": "https://client.example/jwks", "kid": e.net.Thumbprint()}), reason: popguard.ReasonSHRKey},
 		{name: "at cnf.jwk private", token: tokenFor(map[string]any{"jwk": e.net.PublicJWK(map[string]any{"d": "AAAA"})}), reason: popguard.ReasonTokenCnf},
 		{name: "at cnf.jwk differs from SHR cnf.jwk", token: tokenFor(map[string]any{"jwk": e.other.PublicJWK(nil)}), reason: popguard.ReasonTokenKeyBinding},
-		{name: "token checked before the signature", token: tokenFor(entraCnf(e.net), func(o *sign.TokenOptions) { o.IssuedAt = now.Add(-2 * time.Hour) }),
+		{name: "token checked before the signature", token: tokenFor(entraCnf(e.net), func(o *jwsTokenOptions) { o.IssuedAt = now.Add(-2 * time.Hour) }),
 			key: e.other, tamper: setH("kid", ""), reason: popguard.ReasonTokenExpired},
 
 		// ts.
-		{name: "ts stale", opts: func(o *sign.SHROptions) { o.TS = now.Add(-6 * time.Minute) }, reason: popguard.ReasonSHRTs},
-		{name: "ts future", opts: func(o *sign.SHROptions) { o.TS = now.Add(2 * time.Minute) }, reason: popguard.ReasonSHRTs},
-		{name: "ts past custom max age", opts: func(o *sign.SHROptions) { o.TS = now.Add(-90 * time.Second) }, vopts: []validate.Option{validate.MaxAge(time.Minute)}, reason: popguard.ReasonSHRTs},
+		{name: "ts stale", opts: func(o *shrOptions) { o.TS = now.Add(-6 * time.Minute) }, reason: popguard.ReasonSHRTs},
+		{name: "ts future", opts: func(o *shrOptions) { o.TS = now.Add(2 * time.Minute) }, reason: popguard.ReasonSHRTs},
+		{name: "ts past custom max age", opts: func(o *shrOptions) { o.TS = now.Add(-90 * time.Second) }, vopts: []validate.Option{validate.MaxAge(time.Minute)}, reason: popguard.ReasonSHRTs},
 		{name: "ts missing", tamper: setP("ts", ""), reason: popguard.ReasonSHRTs},
 		{name: "ts string", tamper: setP("ts", `"`+shrItoa(now.Unix())+`"`), reason: popguard.ReasonSHRTs},
 		{name: "ts float", tamper: setP("ts", shrItoa(now.Unix())+".5"), reason: popguard.ReasonSHRTs},
@@ -752,24 +749,24 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "ts huge", tamper: setP("ts", "100000000000000000000"), reason: popguard.ReasonSHRTs},
 
 		// m.
-		{name: "m lower case", opts: func(o *sign.SHROptions) { o.Method = "get" }, reason: popguard.ReasonSHRM},
-		{name: "m other method", opts: func(o *sign.SHROptions) { o.Method = "POST" }, reason: popguard.ReasonSHRM},
-		{name: "m missing", opts: func(o *sign.SHROptions) { o.Method = "" }, reason: popguard.ReasonSHRM},
-		{name: "m padded", opts: func(o *sign.SHROptions) { o.Method = " GET" }, reason: popguard.ReasonSHRM},
+		{name: "m lower case", opts: func(o *shrOptions) { o.Method = "get" }, reason: popguard.ReasonSHRM},
+		{name: "m other method", opts: func(o *shrOptions) { o.Method = "POST" }, reason: popguard.ReasonSHRM},
+		{name: "m missing", opts: func(o *shrOptions) { o.Method = "" }, reason: popguard.ReasonSHRM},
+		{name: "m padded", opts: func(o *shrOptions) { o.Method = " GET" }, reason: popguard.ReasonSHRM},
 
 		// u.
-		{name: "u other host", opts: func(o *sign.SHROptions) { o.Host = "evil.contoso.com" }, reason: popguard.ReasonSHRU},
-		{name: "u suffix host", opts: func(o *sign.SHROptions) { o.Host = "contoso.com" }, reason: popguard.ReasonSHRU},
+		{name: "u other host", opts: func(o *shrOptions) { o.Host = "evil.contoso.com" }, reason: popguard.ReasonSHRU},
+		{name: "u suffix host", opts: func(o *shrOptions) { o.Host = "contoso.com" }, reason: popguard.ReasonSHRU},
 		{name: "u missing port on non-default port", req: func(r *validate.SHRRequest) { r.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRU},
-		{name: "u wrong port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":8444" }, req: func(r *validate.SHRRequest) { r.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRU},
-		{name: "u port on default request", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRU},
-		{name: "u https port on http", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":443" }, req: func(r *validate.SHRRequest) { r.Scheme = "http" }, reason: popguard.ReasonSHRU},
-		{name: "u leading zero port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":0443" }, reason: popguard.ReasonSHRU},
-		{name: "u empty port", opts: func(o *sign.SHROptions) { o.Host = shrHost + ":" }, reason: popguard.ReasonSHRU},
-		{name: "u with scheme", opts: func(o *sign.SHROptions) { o.Host = "https://" + shrHost }, reason: popguard.ReasonSHRU},
-		{name: "u with userinfo", opts: func(o *sign.SHROptions) { o.Host = "user@" + shrHost }, reason: popguard.ReasonSHRU},
-		{name: "u with trailing dot", opts: func(o *sign.SHROptions) { o.Host = shrHost + "." }, reason: popguard.ReasonSHRU},
-		{name: "u missing", opts: func(o *sign.SHROptions) { o.Host = "" }, reason: popguard.ReasonSHRU},
+		{name: "u wrong port", opts: func(o *shrOptions) { o.Host = shrHost + ":8444" }, req: func(r *validate.SHRRequest) { r.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRU},
+		{name: "u port on default request", opts: func(o *shrOptions) { o.Host = shrHost + ":8443" }, reason: popguard.ReasonSHRU},
+		{name: "u https port on http", opts: func(o *shrOptions) { o.Host = shrHost + ":443" }, req: func(r *validate.SHRRequest) { r.Scheme = "http" }, reason: popguard.ReasonSHRU},
+		{name: "u leading zero port", opts: func(o *shrOptions) { o.Host = shrHost + ":0443" }, reason: popguard.ReasonSHRU},
+		{name: "u empty port", opts: func(o *shrOptions) { o.Host = shrHost + ":" }, reason: popguard.ReasonSHRU},
+		{name: "u with scheme", opts: func(o *shrOptions) { o.Host = "https://" + shrHost }, reason: popguard.ReasonSHRU},
+		{name: "u with userinfo", opts: func(o *shrOptions) { o.Host = "user@" + shrHost }, reason: popguard.ReasonSHRU},
+		{name: "u with trailing dot", opts: func(o *shrOptions) { o.Host = shrHost + "." }, reason: popguard.ReasonSHRU},
+		{name: "u missing", opts: func(o *shrOptions) { o.Host = "" }, reason: popguard.ReasonSHRU},
 		{name: "request scheme not http(s)", req: func(r *validate.SHRRequest) { r.Scheme = "ftp" }, code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestBadTarget},
 		{name: "request host empty", req: func(r *validate.SHRRequest) { r.Host = "" }, code: popguard.CodeInvalidRequest, reason: popguard.ReasonRequestBadTarget},
 		// The request host follows internal/uri's grammar, the middleware's
@@ -784,38 +781,38 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		badHost("IPv6 zone", "[fe80::1%25eth0]"),
 
 		// p.
-		{name: "p case", opts: func(o *sign.SHROptions) { o.Path = "/V1/items/42" }, reason: popguard.ReasonSHRP},
-		{name: "p case with compat", opts: func(o *sign.SHROptions) { o.Path = "/V1/items/42" }, vopts: []validate.Option{validate.MSALBrowserCompat()}, reason: popguard.ReasonSHRP},
-		{name: "p trailing slash", opts: func(o *sign.SHROptions) { o.Path = shrPath + "/" }, reason: popguard.ReasonSHRP},
-		{name: "p without leading slash", opts: func(o *sign.SHROptions) { o.Path = "v1/items/42" }, reason: popguard.ReasonSHRP},
-		{name: "p dot segment", opts: func(o *sign.SHROptions) { o.Path = "/v1/items/../items/42" }, reason: popguard.ReasonSHRP},
-		{name: "p %2F for /", opts: func(o *sign.SHROptions) { o.Path = "/v1/items%2F42" }, reason: popguard.ReasonSHRP},
+		{name: "p case", opts: func(o *shrOptions) { o.Path = "/V1/items/42" }, reason: popguard.ReasonSHRP},
+		{name: "p case with compat", opts: func(o *shrOptions) { o.Path = "/V1/items/42" }, vopts: []validate.Option{validate.MSALBrowserCompat()}, reason: popguard.ReasonSHRP},
+		{name: "p trailing slash", opts: func(o *shrOptions) { o.Path = shrPath + "/" }, reason: popguard.ReasonSHRP},
+		{name: "p without leading slash", opts: func(o *shrOptions) { o.Path = "v1/items/42" }, reason: popguard.ReasonSHRP},
+		{name: "p dot segment", opts: func(o *shrOptions) { o.Path = "/v1/items/../items/42" }, reason: popguard.ReasonSHRP},
+		{name: "p %2F for /", opts: func(o *shrOptions) { o.Path = "/v1/items%2F42" }, reason: popguard.ReasonSHRP},
 		{name: "p / for %2F", req: func(r *validate.SHRRequest) { r.Path = "/v1/items%2F42" }, reason: popguard.ReasonSHRP},
-		{name: "p encoded unreserved", opts: func(o *sign.SHROptions) { o.Path = "/v1/%69tems/42" }, reason: popguard.ReasonSHRP},
-		{name: "p with query", opts: func(o *sign.SHROptions) { o.Path = shrPath + "?a=1" }, req: func(r *validate.SHRRequest) { r.RawQuery = "a=1" }, reason: popguard.ReasonSHRP},
-		{name: "p missing", opts: func(o *sign.SHROptions) { o.Path = "" }, reason: popguard.ReasonSHRP},
+		{name: "p encoded unreserved", opts: func(o *shrOptions) { o.Path = "/v1/%69tems/42" }, reason: popguard.ReasonSHRP},
+		{name: "p with query", opts: func(o *shrOptions) { o.Path = shrPath + "?a=1" }, req: func(r *validate.SHRRequest) { r.RawQuery = "a=1" }, reason: popguard.ReasonSHRP},
+		{name: "p missing", opts: func(o *shrOptions) { o.Path = "" }, reason: popguard.ReasonSHRP},
 
 		// q.
 		{name: "q lists an absent parameter", opts: qOpt("a", "missing"), req: withQuery, reason: popguard.ReasonSHRQ},
 		{name: "q lists a repeated parameter", opts: qOpt("a", "tag"), req: withQuery, reason: popguard.ReasonSHRQ},
-		{name: "q lists a parameter twice", opts: func(o *sign.SHROptions) {
+		{name: "q lists a parameter twice", opts: func(o *shrOptions) {
 			o.RawQuery = query
-			o.Q = &sign.QClaim{Names: []string{"a", "a"}, Value: jose.HashB64("a=1&a=1")}
+			o.Q = &shrQClaim{Names: []string{"a", "a"}, Value: jose.HashB64("a=1&a=1")}
 		}, req: withQuery, reason: popguard.ReasonSHRQ},
 		{name: "q value changed", opts: qOpt("a", "b"), req: func(r *validate.SHRRequest) { r.RawQuery = "a=1&b=3&tag=x&tag=y" }, reason: popguard.ReasonSHRQ},
-		{name: "q order changed", opts: func(o *sign.SHROptions) {
+		{name: "q order changed", opts: func(o *shrOptions) {
 			o.RawQuery = query
-			o.Q = &sign.QClaim{Names: []string{"b", "a"}, Value: sign.QHash(query, "a", "b").Value}
+			o.Q = &shrQClaim{Names: []string{"b", "a"}, Value: shrQHash(query, "a", "b").Value}
 		}, req: withQuery, reason: popguard.ReasonSHRQ},
-		{name: "q decoded value", opts: func(o *sign.SHROptions) { o.Q = &sign.QClaim{Names: []string{"x"}, Value: jose.HashB64("x=~")} },
+		{name: "q decoded value", opts: func(o *shrOptions) { o.Q = &shrQClaim{Names: []string{"x"}, Value: jose.HashB64("x=~")} },
 			req: func(r *validate.SHRRequest) { r.RawQuery = "x=%7E" }, reason: popguard.ReasonSHRQ},
 		{name: "q uncovered parameter with RequireQuery", opts: qOpt("a", "b"), req: withQuery, vopts: []validate.Option{validate.SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
-		{name: "q uncovered flag with RequireQuery", opts: func(o *sign.SHROptions) { o.Q = sign.QHash("a=1", "a") },
+		{name: "q uncovered flag with RequireQuery", opts: func(o *shrOptions) { o.Q = shrQHash("a=1", "a") },
 			req: func(r *validate.SHRRequest) { r.RawQuery = "a=1&debug" }, vopts: []validate.Option{validate.SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
 		{name: "q missing with RequireQuery", req: withQuery, vopts: []validate.Option{validate.SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
-		{name: "q empty hash with RequireQuery", opts: func(o *sign.SHROptions) { o.Q = sign.QHash("") }, req: withQuery, vopts: []validate.Option{validate.SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
-		{name: "q raw form mismatch", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("a=1") }, req: func(r *validate.SHRRequest) { r.RawQuery = "a=2" }, reason: popguard.ReasonSHRQ},
-		{name: "q raw form on extra query", opts: func(o *sign.SHROptions) { o.Q = sign.QRaw("") }, req: withQuery, reason: popguard.ReasonSHRQ},
+		{name: "q empty hash with RequireQuery", opts: func(o *shrOptions) { o.Q = shrQHash("") }, req: withQuery, vopts: []validate.Option{validate.SHRRequireQuery()}, reason: popguard.ReasonSHRQ},
+		{name: "q raw form mismatch", opts: func(o *shrOptions) { o.Q = shrQRaw("a=1") }, req: func(r *validate.SHRRequest) { r.RawQuery = "a=2" }, reason: popguard.ReasonSHRQ},
+		{name: "q raw form on extra query", opts: func(o *shrOptions) { o.Q = shrQRaw("") }, req: withQuery, reason: popguard.ReasonSHRQ},
 		{name: "q wrong type", tamper: setP("q", `"a=1"`), reason: popguard.ReasonSHRQ},
 		{name: "q three elements", tamper: setP("q", `[[],"",""]`), reason: popguard.ReasonSHRQ},
 		{name: "q empty name", tamper: setP("q", `[[""],"x"]`), reason: popguard.ReasonSHRQ},
@@ -827,41 +824,41 @@ func shrRejectCases(e *shrEnv) []shrRejectCase {
 		{name: "h lists an absent header", opts: hOpt("content-type", "x-client-id"), req: func(r *validate.SHRRequest) { r.Header.Set("Content-Type", "application/json") }, reason: popguard.ReasonSHRH},
 		{name: "h lists a repeated header", opts: hOpt("content-type", "x-client-id"), req: func(r *validate.SHRRequest) { workedHeader(r); r.Header.Add("X-Client-Id", "abc123") }, reason: popguard.ReasonSHRH},
 		{name: "h lists a header under two spellings", opts: hOpt("x-client-id"), req: func(r *validate.SHRRequest) { workedHeader(r); r.Header["x-client-id"] = []string{"abc123"} }, reason: popguard.ReasonSHRH},
-		{name: "h lists a header twice", opts: func(o *sign.SHROptions) {
-			o.H = &sign.HClaim{Names: []string{"x-client-id", "X-Client-Id"}, Hash: jose.HashB64("x-client-id: abc123\nX-Client-Id: abc123")}
+		{name: "h lists a header twice", opts: func(o *shrOptions) {
+			o.H = &shrHClaim{Names: []string{"x-client-id", "X-Client-Id"}, Hash: jose.HashB64("x-client-id: abc123\nX-Client-Id: abc123")}
 		}, req: workedHeader, reason: popguard.ReasonSHRH},
 		{name: "h value changed", opts: hOpt("content-type", "x-client-id"), req: func(r *validate.SHRRequest) { workedHeader(r); r.Header.Set("X-Client-Id", "eve") }, reason: popguard.ReasonSHRH},
-		{name: "h draft CRLF hash", opts: func(o *sign.SHROptions) {
-			o.H = &sign.HClaim{Names: []string{"content-type", "x-client-id"}, Hash: jose.HashB64("content-type: application/json\r\nx-client-id: abc123")}
+		{name: "h draft CRLF hash", opts: func(o *shrOptions) {
+			o.H = &shrHClaim{Names: []string{"content-type", "x-client-id"}, Hash: jose.HashB64("content-type: application/json\r\nx-client-id: abc123")}
 		}, req: workedHeader, reason: popguard.ReasonSHRH},
 		{name: "h does not cover a required header", opts: hOpt("content-type"), req: workedHeader, vopts: []validate.Option{validate.SHRRequireHeaders("X-Client-Id")}, reason: popguard.ReasonSHRH},
 		{name: "h missing with a required header", req: workedHeader, vopts: []validate.Option{validate.SHRRequireHeaders("content-type")}, reason: popguard.ReasonSHRH},
 		{name: "h wrong type", tamper: setP("h", `{}`), reason: popguard.ReasonSHRH},
 
 		// b.
-		{name: "b mismatch", opts: func(o *sign.SHROptions) { o.Method = "POST"; o.Body = []byte(`{"amount":1}`) },
+		{name: "b mismatch", opts: func(o *shrOptions) { o.Method = "POST"; o.Body = []byte(`{"amount":1}`) },
 			req: func(r *validate.SHRRequest) {
 				r.Method = "POST"
 				r.Body = func() ([]byte, error) { return []byte(`{"amount":1000}`), nil }
 			}, reason: popguard.ReasonSHRB},
-		{name: "b present, body nil", opts: func(o *sign.SHROptions) { o.Body = []byte("x") }, reason: popguard.ReasonSHRB},
-		{name: "b required for POST, missing", opts: func(o *sign.SHROptions) { o.Method = "POST" },
+		{name: "b present, body nil", opts: func(o *shrOptions) { o.Body = []byte("x") }, reason: popguard.ReasonSHRB},
+		{name: "b required for POST, missing", opts: func(o *shrOptions) { o.Method = "POST" },
 			req:   func(r *validate.SHRRequest) { r.Method = "POST"; r.Body = func() ([]byte, error) { return nil, nil } },
 			vopts: []validate.Option{validate.SHRRequireBody("POST")}, reason: popguard.ReasonSHRB},
 		{name: "b required, missing", vopts: []validate.Option{validate.SHRRequireBody()}, reason: popguard.ReasonSHRB},
 		{name: "b wrong type", tamper: setP("b", `1`), reason: popguard.ReasonSHRB},
-		{name: "body unreadable", opts: func(o *sign.SHROptions) { o.Body = []byte("x") },
+		{name: "body unreadable", opts: func(o *shrOptions) { o.Body = []byte("x") },
 			req: func(r *validate.SHRRequest) {
 				r.Body = func() ([]byte, error) { return nil, errors.New("read: connection reset") }
 			},
 			code: popguard.CodeInvalidRequest, reason: popguard.ReasonSHRB},
 
 		// nonce.
-		{name: "nonce missing", opts: func(o *sign.SHROptions) { o.NoNonce = true }, req: func(r *validate.SHRRequest) { r.Nonces = shrNonces{"n-1"} },
+		{name: "nonce missing", opts: func(o *shrOptions) { o.NoNonce = true }, req: func(r *validate.SHRRequest) { r.Nonces = shrNonces{"n-1"} },
 			code: popguard.CodeInvalidToken, reason: popguard.ReasonNonceMissing},
-		{name: "nonce invalid", opts: func(o *sign.SHROptions) { o.Nonce = "n-0" }, req: func(r *validate.SHRRequest) { r.Nonces = shrNonces{"n-1"} },
+		{name: "nonce invalid", opts: func(o *shrOptions) { o.Nonce = "n-0" }, req: func(r *validate.SHRRequest) { r.Nonces = shrNonces{"n-1"} },
 			code: popguard.CodeInvalidToken, reason: popguard.ReasonNonceInvalid},
-		{name: "nonce checked after the signature", opts: func(o *sign.SHROptions) { o.NoNonce = true }, key: e.other,
+		{name: "nonce checked after the signature", opts: func(o *shrOptions) { o.NoNonce = true }, key: e.other,
 			tamper: func(t testing.TB, h, p []byte) ([]byte, []byte) {
 				j, _ := json.Marshal(map[string]any{"jwk": e.net.PublicJWK(nil)})
 				return shrSet(t, h, "kid", ""), shrSet(t, p, "cnf", string(j))
@@ -1081,7 +1078,7 @@ func TestSHRKidThumbprint(t *testing.T) {
 		ok   bool
 	}{
 		{tp, tp, true},
-		{sign.ReqCnf(tp), tp, true},
+		{shrReqCnf(tp), tp, true},
 		{shrB64(`{"kid":"` + tp + `","xms_ksl":"sw"}`), tp, true},
 		{shrB64(`{"kid":7}`), "\x00", true},
 		{"key-1", "", false},
@@ -1113,11 +1110,11 @@ func FuzzSHRVerify(f *testing.F) {
 	hdr := http.Header{"Content-Type": {"application/json"}, "X-Client-Id": {"abc123"}}
 	seeds := []string{
 		mustSHR(f, e.net, at, shrBaseOpts()),
-		mustSHR(f, e.browser, atB, sign.SHROptions{Method: "GET", Host: shrHost, Path: "/V1/Items/42", RawQuery: query, Format: sign.MSALBrowser}),
-		mustSHR(f, e.browser, atB, sign.SHROptions{Method: "GET", Host: shrHost, Path: "/V1/Items/42", RawQuery: query, Format: sign.MSALBrowser,
+		mustSHR(f, e.browser, atB, shrOptions{Method: "GET", Host: shrHost, Path: "/V1/Items/42", RawQuery: query, Format: shrMSALBrowser}),
+		mustSHR(f, e.browser, atB, shrOptions{Method: "GET", Host: shrHost, Path: "/V1/Items/42", RawQuery: query, Format: shrMSALBrowser,
 			ClientClaims: msalShrClaims}),
-		mustSHR(f, e.net, at, sign.SHROptions{Method: "GET", Host: shrHost, Path: shrPath, RawQuery: query, Format: sign.IdentityModel,
-			Q: sign.QHash(query), H: sign.HHash(hdr), Body: []byte(`{"name":"x"}`)}),
+		mustSHR(f, e.net, at, shrOptions{Method: "GET", Host: shrHost, Path: shrPath, RawQuery: query, Format: shrIdentityModel,
+			Q: shrQHash(query), H: shrHHash(hdr), Body: []byte(`{"name":"x"}`)}),
 		"", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", at,
 	}
 	for _, s := range seeds {
@@ -1175,7 +1172,7 @@ func TestSHRQueryCheckedAfterTokenAndSignature(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		at     string
-		key    *sign.Key
+		key    *jwsKey
 		reason popguard.Reason
 	}{
 		{"junk token", "junk", e.net, popguard.ReasonTokenMalformed},
@@ -1184,7 +1181,7 @@ func TestSHRQueryCheckedAfterTokenAndSignature(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := shrBaseOpts()
 			o.RawQuery = "missing=1"
-			o.Q = sign.QHash("missing=1") // covers a parameter the request lacks
+			o.Q = shrQHash("missing=1") // covers a parameter the request lacks
 			req := shrBaseReq()
 			req.RawQuery = q
 			_, err := v.Verify(context.Background(), mustSHR(t, tc.key, tc.at, o), req)
@@ -1194,7 +1191,7 @@ func TestSHRQueryCheckedAfterTokenAndSignature(t *testing.T) {
 	t.Run("authentic SHR: the query is then checked", func(t *testing.T) {
 		o := shrBaseOpts()
 		o.RawQuery = "missing=1"
-		o.Q = sign.QHash("missing=1")
+		o.Q = shrQHash("missing=1")
 		req := shrBaseReq()
 		req.RawQuery = q
 		_, err := v.Verify(context.Background(), mustSHR(t, e.net, e.token(t, entraCnf(e.net)), o), req)
@@ -1210,7 +1207,7 @@ func BenchmarkSHRForgedHugeQuery(b *testing.B) {
 	v := e.verifier(b)
 	o := shrBaseOpts()
 	o.RawQuery = "missing=1"
-	o.Q = sign.QHash("missing=1")
+	o.Q = shrQHash("missing=1")
 	shr := mustSHR(b, e.net, "junk", o)
 	for _, bc := range []struct{ name, query string }{{"plain", ""}, {"60000_pieces", hugeQuery(60_000)}} {
 		b.Run(bc.name, func(b *testing.B) {
