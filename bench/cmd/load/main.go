@@ -10,7 +10,8 @@
 //     directory, mints an access token (DPoP-bound for dpop scenarios);
 //  2. builds examples/server (go build in the popguard module, GOWORK=off)
 //     and starts it on a free 127.0.0.1 port with -jwks FILE -issuer
-//     -audience and -replay memory or -replay $POPGUARD_TEST_REDIS;
+//     -audience and -replay memory, $POPGUARD_TEST_REDIS or
+//     $POPGUARD_TEST_REDIS_CLUSTER;
 //  3. checks that the first request is accepted (200 with the expected
 //     scheme) and warms up with -warmup requests;
 //  4. for dpop scenarios, signs unique proofs (htu
@@ -26,7 +27,10 @@
 //     the generator dies).
 //
 // Redis scenarios run only when POPGUARD_TEST_REDIS is set (for example
-// redis://127.0.0.1:6379/0); the URL must point at a loopback address. The
+// redis://127.0.0.1:6379/0), and cluster scenarios only when
+// POPGUARD_TEST_REDIS_CLUSTER is (the cluster URL form, for example
+// redis://127.0.0.1:7001?addr=127.0.0.1:7002&addr=127.0.0.1:7003, the
+// cluster .ci/run starts); the URLs must point at loopback addresses. The
 // generator talks to nothing but 127.0.0.1.
 package main
 
@@ -76,6 +80,7 @@ type config struct {
 	coreDir     string
 	serverBin   string
 	redisURL    string
+	clusterURL  string // POPGUARD_TEST_REDIS_CLUSTER: the cluster form of -replay
 	keepLogs    bool
 }
 
@@ -88,7 +93,7 @@ func main() {
 
 func run() error {
 	var cfg config
-	scenario := flag.String("scenario", "all", "comma-separated: bearer-memory, dpop-memory, bearer-redis, dpop-redis, or all")
+	scenario := flag.String("scenario", "all", "comma-separated: bearer-memory, dpop-memory, bearer-redis, dpop-redis, bearer-cluster, dpop-cluster, or all")
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "timed window per scenario")
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "closed-loop workers (each one keep-alive connection)")
 	flag.IntVar(&cfg.maxRequests, "max-requests", 1_000_000, "upper bound of timed requests per scenario (and of pre-signed DPoP proofs)")
@@ -100,7 +105,7 @@ func run() error {
 	if cfg.concurrency < 1 || cfg.maxRequests < cfg.concurrency || cfg.duration <= 0 {
 		return errors.New("need -concurrency >= 1, -max-requests >= -concurrency and a positive -duration")
 	}
-	all := []string{"bearer-memory", "dpop-memory", "bearer-redis", "dpop-redis"}
+	all := []string{"bearer-memory", "dpop-memory", "bearer-redis", "dpop-redis", "bearer-cluster", "dpop-cluster"}
 	if *scenario == "all" {
 		cfg.scenarios = all
 	} else {
@@ -116,6 +121,12 @@ func run() error {
 	if cfg.redisURL != "" {
 		if err := loopbackURL(cfg.redisURL); err != nil {
 			return fmt.Errorf("POPGUARD_TEST_REDIS: %w", err)
+		}
+	}
+	cfg.clusterURL = os.Getenv("POPGUARD_TEST_REDIS_CLUSTER")
+	if cfg.clusterURL != "" {
+		if err := loopbackURL(cfg.clusterURL); err != nil {
+			return fmt.Errorf("POPGUARD_TEST_REDIS_CLUSTER: %w", err)
 		}
 	}
 
@@ -166,13 +177,21 @@ func run() error {
 		}
 		kind, store, _ := strings.Cut(sc, "-")
 		replayArg := "memory"
-		if store == "redis" {
+		switch store {
+		case "redis":
 			if cfg.redisURL == "" {
 				fmt.Printf("\n== %s: SKIPPED: POPGUARD_TEST_REDIS is not set (e.g. POPGUARD_TEST_REDIS=redis://127.0.0.1:6379/0)\n", sc)
 				results = append(results, &result{name: sc, skipped: "POPGUARD_TEST_REDIS unset"})
 				continue
 			}
 			replayArg = cfg.redisURL
+		case "cluster":
+			if cfg.clusterURL == "" {
+				fmt.Printf("\n== %s: SKIPPED: POPGUARD_TEST_REDIS_CLUSTER is not set (e.g. redis://127.0.0.1:7001?addr=127.0.0.1:7002&addr=127.0.0.1:7003)\n", sc)
+				results = append(results, &result{name: sc, skipped: "POPGUARD_TEST_REDIS_CLUSTER unset"})
+				continue
+			}
+			replayArg = cfg.clusterURL
 		}
 		res, err := runScenario(ctx, &cfg, tmp, jwksFile, iss, sc, kind, replayArg)
 		if err != nil {
