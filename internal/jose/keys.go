@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"strings"
 )
@@ -211,6 +212,20 @@ func thumbprint(parts ...string) string {
 // ThumbprintURI returns the RFC 9278 URI for an RFC 7638 SHA-256 thumbprint.
 func ThumbprintURI(tp string) string {
 	return "urn:ietf:params:oauth:jwk-thumbprint:sha-256:" + tp
+}
+
+// HashB64Equal reports whether b64 is HashB64(s), without allocating the
+// encoding: the ath check of every DPoP request.
+func HashB64Equal(s, b64 string) bool {
+	if len(b64) != 43 {
+		return false
+	}
+	h := sha256.New()
+	_, _ = io.WriteString(h, s)
+	var sum [sha256.Size]byte
+	var out [43]byte
+	base64.RawURLEncoding.Encode(out[:], h.Sum(sum[:0]))
+	return string(out[:]) == b64
 }
 
 // HashB64 returns base64url(SHA-256(s)) without padding, as used by ath and
