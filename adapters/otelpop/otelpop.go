@@ -183,7 +183,7 @@ func New(opts ...Option) (*Instrumentation, error) {
 
 type eventKey struct {
 	route   string
-	scheme  popguard.Scheme
+	scheme  string // Event.SchemeLabel: a fixed set, Bearer+mTLS included
 	outcome middleware.Outcome
 	reason  popguard.Reason
 }
@@ -201,15 +201,8 @@ type attrs struct {
 	serverFault bool
 }
 
-func schemeName(s popguard.Scheme) string {
-	if s == 0 {
-		return "none"
-	}
-	return s.String()
-}
-
 func newAttrs(k eventKey) *attrs {
-	route, scheme := RouteKey.String(k.route), SchemeKey.String(schemeName(k.scheme))
+	route, scheme := RouteKey.String(k.route), SchemeKey.String(k.scheme)
 	span := []attribute.KeyValue{route, scheme, OutcomeKey.String(string(k.outcome))}
 	req := []attribute.KeyValue{route, scheme, OutcomeKey.String(string(k.outcome)), ReasonKey.String(string(k.reason))}
 	if k.reason != "" {
@@ -256,7 +249,7 @@ func (i *Instrumentation) Observe(e middleware.Event) {
 	if start.IsZero() {
 		start = time.Now().Add(-e.Duration)
 	}
-	a := i.attrsOf(eventKey{e.Route, e.Scheme, e.Outcome, e.Reason})
+	a := i.attrsOf(eventKey{e.Route, e.SchemeLabel(), e.Outcome, e.Reason})
 
 	_, span := i.tracer.Start(ctx, SpanName, trace.WithTimestamp(start), internalKind)
 	if span.IsRecording() {

@@ -312,3 +312,24 @@ func TestKeySetRefreshes(t *testing.T) {
 		t.Errorf("refreshes by error.type %v, want successes and 503 failures", got)
 	}
 }
+
+// A certificate-bound token let through with its certificate is labelled
+// Bearer+mTLS, as in the migration view, apart from plain Bearer.
+func TestSchemeLabelCertBound(t *testing.T) {
+	r := newRig(t)
+	r.inst.Observe(middleware.Event{Route: "orders", Scheme: popguard.Bearer, Outcome: middleware.Accepted, CertBound: true})
+	r.inst.Observe(middleware.Event{Route: "orders", Scheme: popguard.Bearer, Outcome: middleware.Accepted})
+	s := r.spans.Ended()
+	if len(s) != 2 || attrMap(s[0].Attributes())["popguard.scheme"] != "Bearer+mTLS" || attrMap(s[1].Attributes())["popguard.scheme"] != "Bearer" {
+		t.Fatalf("spans %v", s)
+	}
+	reqs := r.metrics(t)["popguard.requests"].(metricdata.Sum[int64])
+	got := map[string]int64{}
+	for _, dp := range reqs.DataPoints {
+		v, _ := dp.Attributes.Value("popguard.scheme")
+		got[v.AsString()] += dp.Value
+	}
+	if got["Bearer+mTLS"] != 1 || got["Bearer"] != 1 {
+		t.Errorf("requests by scheme %v", got)
+	}
+}
