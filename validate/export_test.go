@@ -29,7 +29,10 @@ var (
 func OptionName(o Option) string { return o.name }
 
 // Route is the IssuerSet's choice of verifier for token.
-func (s *IssuerSet) Route(token string) (*JWTVerifier, error) { return s.route(token) }
+func (s *IssuerSet) Route(token string) (*JWTVerifier, error) {
+	v, _, err := s.route(token)
+	return v, err
+}
 
 // Traced reports whether v reports its checks to a tracer.
 func (v *ProofVerifier) Traced() bool { return v.tr != nil }

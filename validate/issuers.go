@@ -21,6 +21,9 @@ type IssuerSet struct {
 	vs                 []*JWTVerifier
 	exact              map[string]*JWTVerifier
 	maxSize, maxClaims int
+	// uniform: every verifier has the same size and member limits, so the
+	// token parsed to read iss is the one the verifier would parse.
+	uniform bool
 }
 
 // NewIssuerSet returns a set of the verifiers vs. Two verifiers for the same
@@ -31,7 +34,7 @@ func NewIssuerSet(vs ...*JWTVerifier) (*IssuerSet, error) {
 	if len(vs) == 0 {
 		return nil, errors.New("validate: NewIssuerSet needs at least one verifier")
 	}
-	s := &IssuerSet{exact: map[string]*JWTVerifier{}}
+	s := &IssuerSet{exact: map[string]*JWTVerifier{}, uniform: true}
 	for _, v := range vs {
 		if v == nil {
 			return nil, errors.New("validate: NewIssuerSet(nil)")
@@ -44,6 +47,9 @@ func NewIssuerSet(vs ...*JWTVerifier) (*IssuerSet, error) {
 		s.vs = append(s.vs, v)
 		if !templated(v.issuer) {
 			s.exact[v.issuer] = v
+		}
+		if len(s.vs) > 1 && (v.maxSize != s.maxSize || v.maxClaims != s.maxClaims) {
+			s.uniform = false
 		}
 		s.maxSize, s.maxClaims = max(s.maxSize, v.maxSize), max(s.maxClaims, v.maxClaims)
 	}
@@ -62,21 +68,25 @@ func (s *IssuerSet) Issuers() []string {
 
 // VerifyToken implements TokenVerifier.
 func (s *IssuerSet) VerifyToken(ctx context.Context, token string) (*Token, error) {
-	v, err := s.route(token)
+	v, j, err := s.route(token)
 	if err != nil {
 		return nil, err
 	}
-	return v.VerifyToken(ctx, token)
+	if !s.uniform {
+		return v.VerifyToken(ctx, token) // parsed again within its own limits
+	}
+	return v.verifyParsed(ctx, token, j, nil)
 }
 
-// route returns the verifier of the issuer the token names.
-func (s *IssuerSet) route(token string) (*JWTVerifier, error) {
+// route returns the verifier of the issuer the token names, and the parsed
+// token.
+func (s *IssuerSet) route(token string) (*JWTVerifier, *jose.JWS, error) {
 	if len(token) > s.maxSize {
-		return nil, tokenErr(popguard.ReasonTokenMalformed, "The access token is too large", nil)
+		return nil, nil, tokenErr(popguard.ReasonTokenMalformed, "The access token is too large", nil)
 	}
-	j, err := jose.ParseCompactLimit(token, s.maxSize, s.maxClaims)
+	j, err := parseToken(token, s.maxSize, s.maxClaims)
 	if err != nil {
-		return nil, tokenErr(popguard.ReasonTokenMalformed, "The access token is not a well-formed JWT", err)
+		return nil, nil, err
 	}
 	iss, ok := "", false
 	for _, m := range j.Payload {
@@ -86,12 +96,12 @@ func (s *IssuerSet) route(token string) (*JWTVerifier, error) {
 		}
 	}
 	if !ok {
-		return nil, tokenErr(popguard.ReasonTokenClaims, "The access token has no issuer", nil)
+		return nil, nil, tokenErr(popguard.ReasonTokenClaims, "The access token has no issuer", nil)
 	}
 	if v := s.match(iss); v != nil {
-		return v, nil
+		return v, j, nil
 	}
-	return nil, tokenErr(popguard.ReasonTokenIssuer, "The access token issuer is not trusted", nil)
+	return nil, nil, tokenErr(popguard.ReasonTokenIssuer, "The access token issuer is not trusted", nil)
 }
 
 // match returns the verifier for iss, or nil.

@@ -2,6 +2,7 @@ package validate_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/poptest"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -376,5 +378,40 @@ func TestIssuerSetTokenCacheDropsKey(t *testing.T) {
 	jtReject(t, err, popguard.ReasonTokenUnknownKey)
 	if cache.Len() != 0 {
 		t.Errorf("Len() = %d after every key left", cache.Len())
+	}
+}
+
+// The set parses a token once when every verifier has the same limits, and
+// lets each verifier parse again within its own limits otherwise: a
+// verifier's MaxSize and MaxClaims hold inside a set whose other verifiers
+// allow more.
+func TestIssuerSetKeepsEachVerifiersLimits(t *testing.T) {
+	small, big := poptest.NewStaticIssuer("https://small.example.test"), poptest.NewStaticIssuer("https://big.example.test")
+	mk := func(iss *poptest.Issuer, opts ...validate.Option) *validate.JWTVerifier {
+		v, err := validate.NewJWTVerifier(iss.URL, iss.KeySet(), append([]validate.Option{validate.Audience(poptest.DefaultAudience)}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	set, err := validate.NewIssuerSet(mk(small, validate.MaxSize(1024), validate.MaxClaims(16)), mk(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pad := map[string]any{"pad": strings.Repeat("x", 2000)}
+	if _, err := set.VerifyToken(ctx, big.Token(poptest.TokenOptions{Claims: pad})); err != nil {
+		t.Errorf("a large token of the permissive issuer: %v", err)
+	}
+	_, err = set.VerifyToken(ctx, small.Token(poptest.TokenOptions{Claims: pad}))
+	jtReject(t, err, popguard.ReasonTokenMalformed)
+	many := map[string]any{}
+	for i := range 12 { // with the 7 registered claims, more than 16 members
+		many[fmt.Sprintf("c%d", i)] = i
+	}
+	_, err = set.VerifyToken(ctx, small.Token(poptest.TokenOptions{Claims: many}))
+	jtReject(t, err, popguard.ReasonTokenMalformed)
+	if _, err := set.VerifyToken(ctx, small.Token(poptest.TokenOptions{})); err != nil {
+		t.Errorf("a token within the small limits: %v", err)
 	}
 }

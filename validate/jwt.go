@@ -92,11 +92,23 @@ func (v *JWTVerifier) Issuer() string { return v.issuer }
 
 // VerifyToken implements TokenVerifier.
 func (v *JWTVerifier) VerifyToken(ctx context.Context, token string) (*Token, error) {
-	tr := v.tr
-	j, err := jose.ParseCompactLimit(token, v.maxSize, v.maxClaims)
+	j, err := parseToken(token, v.maxSize, v.maxClaims)
+	return v.verifyParsed(ctx, token, j, err)
+}
+
+// parseToken parses an access token within the size and member limits.
+func parseToken(token string, maxSize, maxClaims int) (*jose.JWS, error) {
+	j, err := jose.ParseCompactLimit(token, maxSize, maxClaims)
 	if err != nil {
-		err = tokenErr(popguard.ReasonTokenMalformed, "The access token is not a well-formed JWT", err)
+		return nil, tokenErr(popguard.ReasonTokenMalformed, "The access token is not a well-formed JWT", err)
 	}
+	return j, nil
+}
+
+// verifyParsed verifies a token parsed by parseToken with the verifier's
+// limits (err is the parse error).
+func (v *JWTVerifier) verifyParsed(ctx context.Context, token string, j *jose.JWS, err error) (*Token, error) {
+	tr := v.tr
 	if err := v.structure(len(token), v.maxSize, err); err != nil {
 		return nil, err
 	}
