@@ -3,14 +3,17 @@ package poptest
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/popguard/popguard/dpopclient"
 	"github.com/popguard/popguard/internal/clientkey"
 	"github.com/popguard/popguard/internal/sign"
+	"github.com/popguard/popguard/middleware"
 	"github.com/popguard/popguard/validate"
 )
 
@@ -361,4 +364,29 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Guard returns a middleware.Guard that trusts the Issuer, for a test of
+// protected handlers (guard := iss.Guard(t); h := guard.Require(mode)(handler)): its tokens checked against the Issuer's keys with the
+// Issuer's Audience, which is also the public URL proofs are signed for
+// (https://api.example.test by default), logs discarded. opts are applied
+// after those and may override them. The Guard is closed when t ends; a
+// configuration error fails t.
+func (i *Issuer) Guard(t testing.TB, opts ...middleware.Option) *middleware.Guard {
+	t.Helper()
+	tokens, err := validate.NewJWTVerifier(i.URL, i.KeySet(), validate.Audience(i.Audience))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := []middleware.Option{
+		middleware.WithTokens(tokens),
+		middleware.WithPublicURL(i.Audience),
+		middleware.WithLogger(slog.New(slog.DiscardHandler)),
+	}
+	g, err := middleware.New(append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() })
+	return g
 }

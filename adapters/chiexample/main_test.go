@@ -36,7 +36,7 @@ func do(t *testing.T, r http.Handler, method, path, auth, proof string) (*httpte
 
 func TestChiRoutes(t *testing.T) {
 	iss, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
-	r := Routes(newGuard(t, iss))
+	r := Routes(iss.Guard(t))
 	bearer := accessToken(iss, nil)
 	bound := accessToken(iss, client)
 
@@ -83,7 +83,7 @@ func TestChiRoutes(t *testing.T) {
 func TestDotSegmentsRefused(t *testing.T) {
 	iss, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
 	p := &routeprobe.Probe{}
-	g := newGuard(t, iss, p.Option())
+	g := iss.Guard(t, p.Option())
 	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { p.Handled(); _, _ = w.Write([]byte("ok")) })
 	tok := accessToken(iss, client)
 	proof := func(path string) string { return client.Proof("GET", testAudience+path, tok, poptest.ProofOptions{}) }

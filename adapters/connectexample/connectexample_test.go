@@ -53,7 +53,7 @@ type rig struct {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	r := &rig{issuer: poptest.NewStaticIssuer(testIssuer), key: poptest.NewClient(), events: &events{}}
-	g := newGuard(t, r.issuer, middleware.WithMetrics(r.events))
+	g := r.issuer.Guard(t, middleware.WithMetrics(r.events))
 	h := connectexample.NewServer(g)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w}

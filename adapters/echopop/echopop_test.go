@@ -53,7 +53,7 @@ func TestBearerAcceptedOnMixed(t *testing.T) {
 	iss := poptest.NewStaticIssuer(testIssuer)
 	var n calls
 	var got, fromCtx *popguard.Result
-	r := router(newGuard(t, iss), &n, &got, &fromCtx)
+	r := router(iss.Guard(t), &n, &got, &fromCtx)
 	w := do(r, "GET", "/accounts", "Bearer "+accessToken(iss, nil), "")
 	if w.Code != http.StatusOK || n.handler != 1 || n.after != 1 {
 		t.Fatalf("status %d, handler %d, after %d; body %s", w.Code, n.handler, n.after, w.Body)
@@ -70,7 +70,7 @@ func TestBearerRejectedOnDPoPOnly(t *testing.T) {
 	iss := poptest.NewStaticIssuer(testIssuer)
 	var n calls
 	var got, fromCtx *popguard.Result
-	r := router(newGuard(t, iss), &n, &got, &fromCtx)
+	r := router(iss.Guard(t), &n, &got, &fromCtx)
 	w := do(r, "POST", "/transfers", "Bearer "+accessToken(iss, nil), "")
 	if w.Code != http.StatusUnauthorized {
 		t.Fatalf("status %d, want 401", w.Code)
@@ -87,7 +87,7 @@ func TestDPoPAccepted(t *testing.T) {
 	iss, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
 	var n calls
 	var got, fromCtx *popguard.Result
-	r := router(newGuard(t, iss), &n, &got, &fromCtx)
+	r := router(iss.Guard(t), &n, &got, &fromCtx)
 	tok := accessToken(iss, client)
 	for _, tc := range []struct{ method, path string }{{"POST", "/transfers"}, {"GET", "/accounts"}} {
 		w := do(r, tc.method, tc.path, "DPoP "+tok, client.Proof(tc.method, testAudience+tc.path, tok, poptest.ProofOptions{}))
@@ -112,7 +112,7 @@ func TestMissingCredentials(t *testing.T) {
 	iss := poptest.NewStaticIssuer(testIssuer)
 	var n calls
 	var got, fromCtx *popguard.Result
-	r := router(newGuard(t, iss), &n, &got, &fromCtx)
+	r := router(iss.Guard(t), &n, &got, &fromCtx)
 	for _, tc := range []struct{ method, path string }{{"GET", "/accounts"}, {"POST", "/transfers"}} {
 		w := do(r, tc.method, tc.path, "", "")
 		if w.Code != http.StatusUnauthorized || len(w.Header().Values("WWW-Authenticate")) == 0 {
@@ -128,7 +128,7 @@ func TestNonceHeaders(t *testing.T) {
 	iss, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
 	var n calls
 	var got, fromCtx *popguard.Result
-	r := router(newGuard(t, iss, middleware.WithNonces(staleNonces{})), &n, &got, &fromCtx, middleware.RequireNonce())
+	r := router(iss.Guard(t, middleware.WithNonces(staleNonces{})), &n, &got, &fromCtx, middleware.RequireNonce())
 	tok := accessToken(iss, client)
 	htu := testAudience + "/transfers"
 	w := do(r, "POST", "/transfers", "DPoP "+tok, client.Proof("POST", htu, tok, poptest.ProofOptions{}))
@@ -142,7 +142,7 @@ func TestNonceHeaders(t *testing.T) {
 }
 
 func TestInvalidRouteOptionsPanic(t *testing.T) {
-	g := newGuard(t, poptest.NewStaticIssuer(testIssuer))
+	g := poptest.NewStaticIssuer(testIssuer).Guard(t)
 	defer func() {
 		if recover() == nil {
 			t.Fatal("Require with RequireNonce on a Guard without nonces did not panic")
@@ -164,7 +164,7 @@ func TestResultWithoutRequire(t *testing.T) {
 func TestDotSegmentsRefused(t *testing.T) {
 	iss, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
 	p := &routeprobe.Probe{}
-	g := newGuard(t, iss, p.Option())
+	g := iss.Guard(t, p.Option())
 	e := echo.New()
 	h := func(c echo.Context) error { p.Handled(); return c.String(http.StatusOK, "ok") }
 	e.GET("/dpop/*", h, echopop.Require(g, popguard.DPoPOnly))
@@ -180,7 +180,7 @@ func TestDotSegmentsRefused(t *testing.T) {
 func TestErrorHandlersHonoured(t *testing.T) {
 	iss := poptest.NewStaticIssuer(testIssuer)
 	guardHandled, routeHandled := 0, 0
-	g := newGuard(t, iss, middleware.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, rej *middleware.Rejection) {
+	g := iss.Guard(t, middleware.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, rej *middleware.Rejection) {
 		guardHandled++
 		w.WriteHeader(http.StatusTeapot)
 	}))
@@ -216,7 +216,7 @@ func TestCORSPreflight(t *testing.T) {
 		n.handler++
 		got, fromCtx = echopop.Result(c), popguard.FromContext(c.Request().Context())
 		return c.NoContent(http.StatusNoContent)
-	}, echopop.Require(newGuard(t, iss), popguard.DPoPOnly))
+	}, echopop.Require(iss.Guard(t), popguard.DPoPOnly))
 	req := httptest.NewRequest("OPTIONS", testAudience+"/transfers", nil)
 	req.Header.Set("Origin", "https://app.example.test")
 	req.Header.Set("Access-Control-Request-Method", "POST")

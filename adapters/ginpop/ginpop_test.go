@@ -53,7 +53,7 @@ func TestBearerAcceptedOnMixed(t *testing.T) {
 	iss := poptest.NewStaticIssuer(testIssuer)
 	var n calls
 	var got, fromCtx *popguard.Result
-	r := router(newGuard(t, iss), &n, &got, &fromCtx)
+	r := router(iss.Guard(t), &n, &got, &fromCtx)
 	w := do(r, "GET", "/accounts", "Bearer "+accessToken(iss, nil), "")
 	if w.Code != http.StatusOK || n.handler != 1 || n.after != 1 {
 		t.Fatalf("status %d, handler %d, after %d; body %s", w.Code, n.handler, n.after, w.Body)
@@ -70,7 +70,7 @@ func TestBearerRejectedOnDPoPOnly(t *testing.T) {
 	iss := poptest.NewStaticIssuer(testIssuer)
 	var n calls
 	var got, fromCtx *popguard.Result
-	r := router(newGuard(t, iss), &n, &got, &fromCtx)
+	r := router(iss.Guard(t), &n, &got, &fromCtx)
 	w := do(r, "POST", "/transfers", "Bearer "+accessToken(iss, nil), "")
 	if w.Code != http.StatusUnauthorized {
 		t.Fatalf("status %d, want 401", w.Code)
@@ -87,7 +87,7 @@ func TestDPoPAccepted(t *testing.T) {
 	iss, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
 	var n calls
 	var got, fromCtx *popguard.Result
-	r := router(newGuard(t, iss), &n, &got, &fromCtx)
+	r := router(iss.Guard(t), &n, &got, &fromCtx)
 	tok := accessToken(iss, client)
 	for _, tc := range []struct{ method, path string }{{"POST", "/transfers"}, {"GET", "/accounts"}} {
 		w := do(r, tc.method, tc.path, "DPoP "+tok, client.Proof(tc.method, testAudience+tc.path, tok, poptest.ProofOptions{}))
@@ -112,7 +112,7 @@ func TestMissingCredentials(t *testing.T) {
 	iss := poptest.NewStaticIssuer(testIssuer)
 	var n calls
 	var got, fromCtx *popguard.Result
-	r := router(newGuard(t, iss), &n, &got, &fromCtx)
+	r := router(iss.Guard(t), &n, &got, &fromCtx)
 	for _, path := range []string{"/accounts", "/transfers"} {
 		method := map[string]string{"/accounts": "GET", "/transfers": "POST"}[path]
 		w := do(r, method, path, "", "")
@@ -129,7 +129,7 @@ func TestNonceHeaders(t *testing.T) {
 	iss, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
 	var n calls
 	var got, fromCtx *popguard.Result
-	r := router(newGuard(t, iss, middleware.WithNonces(staleNonces{})), &n, &got, &fromCtx, middleware.RequireNonce())
+	r := router(iss.Guard(t, middleware.WithNonces(staleNonces{})), &n, &got, &fromCtx, middleware.RequireNonce())
 	tok := accessToken(iss, client)
 	htu := testAudience + "/transfers"
 	// No nonce: 401 use_dpop_nonce with a DPoP-Nonce header from the rejection.
@@ -145,7 +145,7 @@ func TestNonceHeaders(t *testing.T) {
 }
 
 func TestInvalidRouteOptionsPanic(t *testing.T) {
-	g := newGuard(t, poptest.NewStaticIssuer(testIssuer))
+	g := poptest.NewStaticIssuer(testIssuer).Guard(t)
 	defer func() {
 		if recover() == nil {
 			t.Fatal("Require with RequireNonce on a Guard without nonces did not panic")
@@ -168,7 +168,7 @@ func TestResultWithoutRequire(t *testing.T) {
 func TestDotSegmentsRefused(t *testing.T) {
 	iss, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
 	p := &routeprobe.Probe{}
-	g := newGuard(t, iss, p.Option())
+	g := iss.Guard(t, p.Option())
 	r := gin.New()
 	h := func(c *gin.Context) { p.Handled(); c.String(http.StatusOK, "ok") }
 	r.GET("/dpop/*any", ginpop.Require(g, popguard.DPoPOnly), h)
@@ -184,7 +184,7 @@ func TestDotSegmentsRefused(t *testing.T) {
 func TestErrorHandlersHonoured(t *testing.T) {
 	iss := poptest.NewStaticIssuer(testIssuer)
 	guardHandled, routeHandled := 0, 0
-	g := newGuard(t, iss, middleware.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, rej *middleware.Rejection) {
+	g := iss.Guard(t, middleware.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, rej *middleware.Rejection) {
 		guardHandled++
 		w.WriteHeader(http.StatusTeapot)
 	}))
@@ -216,7 +216,7 @@ func TestCORSPreflight(t *testing.T) {
 	var n calls
 	var got, fromCtx *popguard.Result
 	r := gin.New()
-	r.OPTIONS("/transfers", ginpop.Require(newGuard(t, iss), popguard.DPoPOnly), func(c *gin.Context) {
+	r.OPTIONS("/transfers", ginpop.Require(iss.Guard(t), popguard.DPoPOnly), func(c *gin.Context) {
 		n.handler++
 		got, fromCtx = ginpop.Result(c), popguard.FromContext(c.Request.Context())
 		c.Status(http.StatusNoContent)

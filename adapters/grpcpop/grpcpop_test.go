@@ -67,7 +67,7 @@ type server struct {
 func newServer(t *testing.T, mode popguard.Mode, guardOpts []middleware.Option, opts ...grpcpop.Option) *server {
 	t.Helper()
 	s := &server{issuer: poptest.NewStaticIssuer(testIssuer), key: poptest.NewClient(), events: &events{}, results: make(chan *popguard.Result, 16)}
-	g := newGuard(t, s.issuer, append([]middleware.Option{middleware.WithMetrics(s.events)}, guardOpts...)...)
+	g := s.issuer.Guard(t, append([]middleware.Option{middleware.WithMetrics(s.events)}, guardOpts...)...)
 	ic, err := grpcpop.New(g, mode, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +267,7 @@ func TestPath(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	g := newGuard(t, poptest.NewStaticIssuer(testIssuer))
+	g := poptest.NewStaticIssuer(testIssuer).Guard(t)
 	if _, err := grpcpop.New(nil, popguard.DPoPOnly); err == nil {
 		t.Error("New(nil Guard) succeeded")
 	}

@@ -51,7 +51,7 @@ func BenchmarkBearerRequest(b *testing.B) {
 	tok := accessToken(issuer, nil)
 	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	run := func(b *testing.B, opts ...middleware.Option) {
-		g := newGuard(b, issuer, opts...)
+		g := issuer.Guard(b, opts...)
 		h := g.Require(popguard.Mixed, middleware.Name("accounts"))(noop)
 		req := httptest.NewRequest("GET", "https://api.example.test/r", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)

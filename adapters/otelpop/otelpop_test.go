@@ -110,7 +110,7 @@ var ok = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { *r.Cont
 func TestSpansAndMetrics(t *testing.T) {
 	r := newRig(t)
 	issuer, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
-	g := newGuard(t, issuer, middleware.WithMetrics(r.inst))
+	g := issuer.Guard(t, middleware.WithMetrics(r.inst))
 	h := r.inst.Handler(g.Require(popguard.DPoPOnly, middleware.Name("transfers"))(ok))
 
 	tok := accessToken(issuer, client)
@@ -222,7 +222,7 @@ func TestSpansAndMetrics(t *testing.T) {
 func TestParentFromContext(t *testing.T) {
 	r := newRig(t)
 	issuer := poptest.NewStaticIssuer(testIssuer)
-	g := newGuard(t, issuer, middleware.WithMetrics(r.inst))
+	g := issuer.Guard(t, middleware.WithMetrics(r.inst))
 	h := r.inst.Handler(g.Require(popguard.Mixed)(ok))
 	ctx, server := r.tp.Tracer("test").Start(context.Background(), "server", trace.WithSpanKind(trace.SpanKindServer))
 	req := httptest.NewRequest("GET", "https://api.example.test/r", nil).WithContext(ctx)
@@ -256,7 +256,7 @@ func (downStore) InsertIfAbsent(context.Context, string, time.Duration) error {
 func TestServerFaultStatus(t *testing.T) {
 	r := newRig(t)
 	issuer, client := poptest.NewStaticIssuer(testIssuer), poptest.NewClient()
-	g := newGuard(t, issuer, middleware.WithMetrics(r.inst), middleware.WithReplay(downStore{}))
+	g := issuer.Guard(t, middleware.WithMetrics(r.inst), middleware.WithReplay(downStore{}))
 	h := r.inst.Handler(g.Require(popguard.DPoPOnly)(ok))
 	tok := accessToken(issuer, client)
 	code, ran := send(t, h, "Authorization", "DPoP "+tok, "DPoP", client.Proof("GET", "https://api.example.test/r", tok, poptest.ProofOptions{}))
