@@ -7,6 +7,7 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/popguard/popguard/internal/jose"
 )
 
 // Defaults of NewTokenCache.
@@ -57,7 +58,7 @@ func NewTokenCache(inner TokenVerifier, opts ...Option) (*TokenCache, error) {
 
 // VerifyToken implements TokenVerifier.
 func (c *TokenCache) VerifyToken(ctx context.Context, token string) (*Token, error) {
-	key := sha256.Sum256([]byte(token))
+	key := jose.SHA256String(token)
 	if tok, ok := c.lookup(key); ok {
 		return tok, nil
 	}

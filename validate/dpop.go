@@ -290,7 +290,7 @@ func (s *stagedToken) cached() (*Token, error) {
 	if !ok {
 		return nil, nil
 	}
-	s.cache, s.key = c, sha256.Sum256([]byte(s.token))
+	s.cache, s.key = c, jose.SHA256String(s.token)
 	tok, _ := c.lookup(s.key)
 	return tok, nil
 }
@@ -464,12 +464,12 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 		if !jose.HashB64Equal(req.AccessToken, c.ath) {
 			err := proofErr(popguard.ReasonProofATH, "The DPoP proof ath does not match the access token", nil)
 			if tr != nil {
-				tr.Fail("ath", "ath "+strconv.Quote(c.ath)+", SHA-256 of the token "+jose.HashB64(req.AccessToken), err)
+				tr.Fail("ath", "ath "+strconv.Quote(string(c.ath))+", SHA-256 of the token "+jose.HashB64(req.AccessToken), err)
 			}
 			return checkedProof{}, err
 		}
 		if tr != nil {
-			tr.Pass("ath", c.ath+" = SHA-256 of the token")
+			tr.Pass("ath", string(c.ath)+" = SHA-256 of the token")
 		}
 	} else if tr != nil {
 		tr.Skip("ath", "no access token to compare with")
@@ -589,7 +589,8 @@ func targetErr(err error) error {
 }
 
 type proofClaims struct {
-	jti, htm, htu, ath, nonce string
+	jti, htm, htu, nonce      string
+	ath                       []byte
 	iat                       float64
 	hasAth, hasNonce, nonceOK bool
 	extra                     int // members that are not RFC 9449 claims
@@ -613,7 +614,7 @@ func (c *proofClaims) read(members []jose.Member) error {
 			c.iat, ok = numericDate(m.Value)
 			hasIAT = true
 		case "ath":
-			c.ath, ok = jose.String(m.Value)
+			c.ath, ok = jose.StringBytes(m.Value) // only compared: not copied
 			c.hasAth = true
 		case "nonce":
 			// A nonce of the wrong type is a nonce problem when the server

@@ -25,7 +25,7 @@ type benchProof struct {
 	alg     *Alg
 }
 
-func newBenchProof(b *testing.B, algName string) benchProof {
+func newBenchProof(b testing.TB, algName string) benchProof {
 	b.Helper()
 	curve, size := elliptic.P256(), 32
 	if algName == "ES384" {
@@ -48,7 +48,7 @@ func newBenchProof(b *testing.B, algName string) benchProof {
 	})
 	input := enc(hdr) + "." + enc(payload)
 	alg, _ := LookupAlg(algName)
-	r, s, err := ecdsa.Sign(rand.Reader, priv, digest(alg.hash, input))
+	r, s, err := ecdsa.Sign(rand.Reader, priv, digest(alg.hash, input, nil))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package jose
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"github.com/popguard/popguard/internal/ascii"
@@ -47,12 +48,18 @@ func ParseObject(b []byte) ([]Member, error) { return ParseObjectLimit(b, MaxMem
 // ParseObjectLimit is ParseObject with a cap of maxMembers members per
 // object (at least 1).
 func ParseObjectLimit(b []byte, maxMembers int) ([]Member, error) {
+	return appendObject(nil, b, maxMembers)
+}
+
+// appendObject is ParseObjectLimit appending the members to dst, so that a
+// caller with room for them (ParseCompact) allocates no slice.
+func appendObject(dst []Member, b []byte, maxMembers int) ([]Member, error) {
 	p := parser{b: b, maxMembers: max(maxMembers, 1)}
 	p.ws()
 	if p.i >= len(p.b) || p.b[p.i] != '{' {
 		return nil, errJSONNotObject
 	}
-	members, err := p.object(0, true)
+	members, err := p.object(0, true, dst)
 	if err != nil {
 		return nil, err
 	}
@@ -80,15 +87,20 @@ func (p *parser) ws() {
 	}
 }
 
-// object parses an object starting at '{'. When keep is set it returns the
-// members; nested objects are only validated.
-func (p *parser) object(depth int, keep bool) ([]Member, error) {
+// object parses an object starting at '{'. When keep is set it appends the
+// members to dst and returns them; nested objects are only validated.
+//
+// Member names are compared for duplicates as bytes of the input (or, for
+// the rare escaped name, of its unescaped form), and only a kept member's
+// name becomes a string, interned when it is a well-known JOSE or JWT name.
+// A DPoP proof is thus parsed without one allocation per member name.
+func (p *parser) object(depth int, keep bool, dst []Member) ([]Member, error) {
 	if depth >= maxDepth {
 		return nil, errJSONDepth
 	}
 	p.i++ // '{'
-	var members []Member
-	var names [stackNames]string
+	members := dst
+	var names [stackNames][]byte
 	var seen map[string]struct{} // past stackNames members
 	n := 0
 	p.ws()
@@ -106,13 +118,11 @@ func (p *parser) object(depth int, keep bool) ([]Member, error) {
 		if err != nil {
 			return nil, err
 		}
-		var name string
+		name := p.b[start+1 : p.i-1]
 		if escaped {
 			if name, err = unescape(p.b[start:p.i]); err != nil {
 				return nil, errJSONSyntax
 			}
-		} else {
-			name = string(p.b[start+1 : p.i-1])
 		}
 		if n == p.maxMembers {
 			return nil, errJSONMembers
@@ -120,7 +130,7 @@ func (p *parser) object(depth int, keep bool) ([]Member, error) {
 		switch {
 		case n < stackNames:
 			for _, prev := range names[:n] {
-				if prev == name {
+				if string(prev) == string(name) {
 					return nil, errJSONDuplicate
 				}
 			}
@@ -129,13 +139,13 @@ func (p *parser) object(depth int, keep bool) ([]Member, error) {
 			if seen == nil {
 				seen = make(map[string]struct{}, 2*stackNames)
 				for _, prev := range names {
-					seen[prev] = struct{}{}
+					seen[string(prev)] = struct{}{}
 				}
 			}
-			if _, dup := seen[name]; dup {
+			if _, dup := seen[string(name)]; dup {
 				return nil, errJSONDuplicate
 			}
-			seen[name] = struct{}{}
+			seen[string(name)] = struct{}{}
 		}
 		n++
 		p.ws()
@@ -149,10 +159,10 @@ func (p *parser) object(depth int, keep bool) ([]Member, error) {
 			return nil, err
 		}
 		if keep {
-			if members == nil {
-				members = make([]Member, 0, 8)
+			if cap(members) == len(members) && len(members) < 8 {
+				members = append(make([]Member, 0, 8), members...)
 			}
-			members = append(members, Member{Name: name, Value: p.b[vstart:p.i]})
+			members = append(members, Member{Name: intern(knownNames, name), Value: p.b[vstart:p.i]})
 		}
 		p.ws()
 		if p.i >= len(p.b) {
@@ -207,7 +217,7 @@ func (p *parser) value(depth int) error {
 	}
 	switch c := p.b[p.i]; {
 	case c == '{':
-		_, err := p.object(depth, false)
+		_, err := p.object(depth, false, nil)
 		return err
 	case c == '[':
 		return p.array(depth)
@@ -330,7 +340,20 @@ func String(raw []byte) (string, bool) {
 			return s, true
 		}
 	}
-	return string(inner), true
+	return intern(knownValues, inner), true
+}
+
+// StringBytes is String without the copy: when the string has no escapes,
+// the bytes returned alias raw.
+func StringBytes(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return nil, false
+	}
+	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 {
+		return inner, true
+	}
+	s, ok := String(raw)
+	return []byte(s), ok
 }
 
 // Number decodes a raw JSON value that must be a number (not a string) and
@@ -379,11 +402,11 @@ func Lookup(members []Member, name string) ([]byte, bool) {
 }
 
 // unescape decodes a JSON string with escapes. It is kept out of line so the
-// common, unescaped path does not move its result to the heap.
+// common, unescaped path stays free of its allocations.
 //
 //go:noinline
-func unescape(raw []byte) (string, error) {
+func unescape(raw []byte) ([]byte, error) {
 	var s string
 	err := json.Unmarshal(raw, &s)
-	return s, err
+	return []byte(s), err
 }

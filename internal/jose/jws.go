@@ -37,6 +37,10 @@ type JWS struct {
 	HasKid bool
 	// JWK is the raw JSON of the jwk header member, nil if absent.
 	JWK []byte
+
+	// members backs Header and Payload when they fit, as they do for a
+	// DPoP proof or a signed HTTP request: one allocation for all three.
+	members [16]Member
 }
 
 // ParseCompact splits and decodes a compact JWS of at most maxLen bytes. It
@@ -96,10 +100,13 @@ func ParseCompactLimit(s string, maxLen, maxMembers int) (*JWS, error) {
 		return nil, ErrBadEncoding
 	}
 	j := &JWS{SigningInput: s[:d2], Signature: rest[:sn:sn]}
-	if j.Header, err = ParseObject(hdr); err != nil {
+	if j.Header, err = appendObject(j.members[:0], hdr, MaxMembers); err != nil {
 		return nil, ErrHeaderNotJSON
 	}
-	if j.Payload, err = ParseObjectLimit(payload, maxMembers); err != nil {
+	// The payload's members follow the header's, which must not grow into them.
+	j.Header = j.Header[:len(j.Header):len(j.Header)]
+	off := min(len(j.Header), len(j.members))
+	if j.Payload, err = appendObject(j.members[off:off], payload, maxMembers); err != nil {
 		return nil, ErrPayloadNotJSON
 	}
 	for _, m := range j.Header {

@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"strings"
 )
@@ -216,22 +215,20 @@ func ThumbprintURI(tp string) string {
 
 // HashB64Equal reports whether b64 is HashB64(s), without allocating the
 // encoding: the ath check of every DPoP request.
-func HashB64Equal(s, b64 string) bool {
+func HashB64Equal(s string, b64 []byte) bool {
 	if len(b64) != 43 {
 		return false
 	}
-	h := sha256.New()
-	_, _ = io.WriteString(h, s)
-	var sum [sha256.Size]byte
+	sum := SHA256String(s)
 	var out [43]byte
-	base64.RawURLEncoding.Encode(out[:], h.Sum(sum[:0]))
-	return string(out[:]) == b64
+	base64.RawURLEncoding.Encode(out[:], sum[:])
+	return string(out[:]) == string(b64)
 }
 
 // HashB64 returns base64url(SHA-256(s)) without padding, as used by ath and
 // the SHR q, h and b claims.
 func HashB64(s string) string {
-	sum := sha256.Sum256([]byte(s))
+	sum := SHA256String(s)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 

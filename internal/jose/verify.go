@@ -68,13 +68,17 @@ func Verify(alg *Alg, key *PublicKey, signingInput string, sig []byte) error {
 		if len(sig) != 2*size {
 			return ErrBadSignature
 		}
-		digest := digest(alg.hash, signingInput)
-		if !ecdsa.VerifyASN1(k, digest, DERSignature(sig[:size], sig[size:])) {
+		// One buffer for the digest and the DER signature: VerifyASN1's
+		// parameters escape, so each would otherwise be its own allocation.
+		buf := make([]byte, 0, sha512.Size+maxDERSignature)
+		d := digest(alg.hash, signingInput, buf)
+		if !ecdsa.VerifyASN1(k, d, appendDERSignature(d[len(d):], sig[:size], sig[size:])) {
 			return ErrBadSignature
 		}
 		return nil
 	case *rsa.PublicKey:
-		digest := digest(alg.hash, signingInput)
+		var sum [sha512.Size]byte
+		digest := digest(alg.hash, signingInput, sum[:0])
 		var err error
 		if alg.pss {
 			err = rsa.VerifyPSS(k, alg.hash, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
@@ -94,26 +98,49 @@ func Verify(alg *Alg, key *PublicKey, signingInput string, sig []byte) error {
 	return ErrAlgKey
 }
 
-func digest(h crypto.Hash, s string) []byte {
+// digest appends the hash of s with h (SHA-256, SHA-384 or SHA-512) to out.
+func digest(h crypto.Hash, s string, out []byte) []byte {
 	switch h {
 	case crypto.SHA256:
-		sum := sha256.Sum256([]byte(s))
-		return sum[:]
+		sum := SHA256String(s)
+		return append(out, sum[:]...)
 	case crypto.SHA384:
 		sum := sha512.Sum384([]byte(s))
-		return sum[:]
+		return append(out, sum[:]...)
 	}
 	sum := sha512.Sum512([]byte(s))
-	return sum[:]
+	return append(out, sum[:]...)
 }
+
+// SHA256String returns SHA-256(s). Unlike sha256.Sum256([]byte(s)), it does
+// not copy s to the heap: it hashes s through a stack buffer, and the
+// hash's state stays on the stack.
+func SHA256String(s string) [sha256.Size]byte {
+	h := sha256.New()
+	var buf [512]byte
+	for len(s) > 0 {
+		n := copy(buf[:], s)
+		h.Write(buf[:n])
+		s = s[n:]
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// maxDERSignature is the longest DER ECDSA signature of the curves Verify
+// accepts: P-521's, two 66-byte integers with a sign byte each.
+const maxDERSignature = 3 + 2*(2+66+1)
 
 // DERSignature encodes R and S (big-endian, fixed size) as the ASN.1
 // SEQUENCE of two INTEGERs that crypto/ecdsa verifies.
-func DERSignature(r, s []byte) []byte {
+func DERSignature(r, s []byte) []byte { return appendDERSignature(nil, r, s) }
+
+// appendDERSignature appends DERSignature(r, s) to out.
+func appendDERSignature(out, r, s []byte) []byte {
 	r, s = trimInt(r), trimInt(s)
 	rl, sl := intLen(r), intLen(s)
 	body := 2 + rl + 2 + sl
-	out := make([]byte, 0, body+3)
 	out = append(out, 0x30)
 	if body >= 0x80 {
 		out = append(out, 0x81)
