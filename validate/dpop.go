@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/internal/jose"
 	"github.com/popguard/popguard/internal/trace"
@@ -52,7 +50,7 @@ type ProofVerifier struct {
 	keyPolicy  jose.KeyPolicy
 	now        func() time.Time
 	keyCache   int
-	keys       *lru.Cache[[sha256.Size]byte, *jose.PublicKey]
+	keys       keyCache
 	traced
 }
 
@@ -64,7 +62,7 @@ func NewProofVerifier(opts ...Option) (*ProofVerifier, error) {
 		maxJTI:     defaultMaxJTILength,
 		maxSize:    defaultMaxProofSize,
 		now:        time.Now,
-		keyCache:   4096,
+		keyCache:   defaultKeyCache,
 	}
 	if err := Algs(DefaultProofAlgs()...).proof(v); err != nil {
 		return nil, err
@@ -72,12 +70,9 @@ func NewProofVerifier(opts ...Option) (*ProofVerifier, error) {
 	if err := applyProof(opts, v); err != nil {
 		return nil, err
 	}
-	if v.keyCache > 0 {
-		c, err := lru.New[[sha256.Size]byte, *jose.PublicKey](v.keyCache)
-		if err != nil {
-			return nil, err
-		}
-		v.keys = c
+	var err error
+	if v.keys, err = newKeyCache(v.keyCache, v.keyPolicy); err != nil {
+		return nil, err
 	}
 	if v.algSet["EdDSA"] != nil || v.algSet["Ed25519"] != nil {
 		v.algSet["EdDSA"], v.algSet["Ed25519"] = algMust("EdDSA"), algMust("Ed25519")
@@ -513,7 +508,7 @@ func (v *ProofVerifier) finish(cp *checkedProof) (*Proof, error) {
 	tr := v.tr
 	// Checks 7 and 5: a public key (private members checked on the raw
 	// JSON), consistent with alg.
-	key, err := v.importKey(cp.j.JWK)
+	key, err := v.keys.parse(cp.j.JWK)
 	if err != nil {
 		return nil, tr.Fail("key", "", proofErr(popguard.ReasonProofJWK, "The DPoP proof jwk is not an acceptable public key", err))
 	}
@@ -658,21 +653,4 @@ func (c *proofClaims) present() string {
 func floatTime(f float64) time.Time {
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9))
-}
-
-// importKey imports a proof jwk, through the key cache when there is one.
-func (v *ProofVerifier) importKey(raw []byte) (*jose.PublicKey, error) {
-	if v.keys == nil {
-		return jose.ParseJWK(raw, v.keyPolicy)
-	}
-	id := sha256.Sum256(raw)
-	if k, ok := v.keys.Get(id); ok {
-		return k, nil
-	}
-	k, err := jose.ParseJWK(raw, v.keyPolicy)
-	if err != nil {
-		return nil, err
-	}
-	v.keys.Add(id, k)
-	return k, nil
 }

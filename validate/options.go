@@ -421,19 +421,25 @@ func MaxJTILength(n int) Option {
 	}}
 }
 
-// ProofKeyCache sets how many proof keys a ProofVerifier remembers after
-// their first import (default 4096; 0 turns the cache off). Clients sign
-// every proof with the same key, so a hit skips decoding and validating the
-// jwk and computing its thumbprint. Keys are cached by a hash of the exact
-// jwk JSON and only after passing every key check.
+// ProofKeyCache sets how many client keys a ProofVerifier (DPoP proof
+// keys) or an SHRVerifier (PoP cnf keys, of the token and of the signed
+// request) remembers after their first import (default 4096; 0 turns the
+// cache off). Clients sign every request with the same key, so a hit skips
+// decoding and validating the jwk and computing its thumbprint. Keys are
+// cached by a hash of the exact jwk JSON and only after passing every key
+// check.
 func ProofKeyCache(n int) Option {
-	return Option{name: "ProofKeyCache", proof: func(v *ProofVerifier) error {
+	set := func(size *int) error {
 		if n < 0 {
 			return errors.New("validate: ProofKeyCache must not be negative")
 		}
-		v.keyCache = n
+		*size = n
 		return nil
-	}}
+	}
+	return Option{name: "ProofKeyCache",
+		proof: func(v *ProofVerifier) error { return set(&v.keyCache) },
+		shr:   func(v *SHRVerifier) error { return set(&v.keyCache) },
+	}
 }
 
 // ---- SHRVerifier ----

@@ -115,6 +115,8 @@ type SHRVerifier struct {
 	bodyMethods    []string
 	browserCompat  bool
 	keyPolicy      jose.KeyPolicy
+	keyCache       int
+	keys           keyCache
 	now            func() time.Time
 	traced
 }
@@ -130,12 +132,17 @@ func NewSHRVerifier(tokens TokenVerifier, opts ...Option) (*SHRVerifier, error) 
 		maxAge:     defaultSHRMaxAge,
 		futureSkew: defaultSHRFutureSkew,
 		maxSize:    defaultMaxSHRSize,
+		keyCache:   defaultKeyCache,
 		now:        time.Now,
 	}
 	if err := Algs(DefaultSHRAlgs()...).shr(v); err != nil {
 		return nil, err
 	}
 	if err := applySHR(opts, v); err != nil {
+		return nil, err
+	}
+	var err error
+	if v.keys, err = newKeyCache(v.keyCache, v.keyPolicy); err != nil {
 		return nil, err
 	}
 	if v.algSet["EdDSA"] != nil || v.algSet["Ed25519"] != nil {
@@ -578,12 +585,12 @@ func (v *SHRVerifier) popKey(tok *Token, c *shrClaims) (*jose.PublicKey, error) 
 	case cnf.JWE != nil:
 		return nil, tokenErr(popguard.ReasonTokenKeyBinding, "The access token is bound to a symmetric key, which is not accepted", nil)
 	case cnf.JWK != nil:
-		key, err := jose.ParseJWK(cnf.JWK, v.keyPolicy)
+		key, err := v.keys.parse(cnf.JWK)
 		if err != nil {
 			return nil, tokenErr(popguard.ReasonTokenCnf, "The access token cnf.jwk is not an acceptable public key", err)
 		}
 		if c.cnfJWK != nil {
-			own, err := jose.ParseJWK(c.cnfJWK, v.keyPolicy)
+			own, err := v.keys.parse(c.cnfJWK)
 			if err != nil {
 				return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request cnf.jwk is not an acceptable public key", err)
 			}
@@ -598,7 +605,7 @@ func (v *SHRVerifier) popKey(tok *Token, c *shrClaims) (*jose.PublicKey, error) 
 		if c.cnfJWK == nil {
 			return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request has no cnf.jwk", nil)
 		}
-		key, err := jose.ParseJWK(c.cnfJWK, v.keyPolicy)
+		key, err := v.keys.parse(c.cnfJWK)
 		if err != nil {
 			return nil, shrErr(popguard.ReasonSHRKey, "The PoP signed request cnf.jwk is not an acceptable public key", err)
 		}

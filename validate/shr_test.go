@@ -998,7 +998,7 @@ func TestSHRVerifierOptions(t *testing.T) {
 		"inverted RSA size": {validate.RSAKeySize(4096, 2048)},
 	}
 	// Options of other verifiers do not apply to an SHRVerifier.
-	for _, o := range []validate.Option{validate.Leeway(time.Second), validate.Audience("a"), validate.CacheSize(1), validate.ProofKeyCache(1), validate.WaitForKeys(false), validate.Timeout(time.Second), {}} {
+	for _, o := range []validate.Option{validate.Leeway(time.Second), validate.Audience("a"), validate.CacheSize(1), validate.WaitForKeys(false), validate.Timeout(time.Second), {}} {
 		bad["not for an SHRVerifier: "+validate.OptionName(o)] = []validate.Option{o}
 	}
 	for name, opts := range bad {
@@ -1220,5 +1220,65 @@ func BenchmarkSHRForgedHugeQuery(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestSHRKeyCache: with the PoP key cache on (the default), off, or of one
+// entry that keys keep evicting, every answer is the one an uncached
+// verifier gives: a cached key never lets a request bound to, or signed
+// by, another key through, and a refused key is refused every time.
+func TestSHRKeyCache(t *testing.T) {
+	e := shrEnvOnce()
+	req := shrBaseReq()
+	shrFor := func(t *testing.T, signer *jwsKey, cnf map[string]any) string {
+		return mustSHR(t, signer, e.token(t, cnf), shrBaseOpts())
+	}
+	for _, opts := range [][]validate.Option{nil, {validate.ProofKeyCache(0)}, {validate.ProofKeyCache(1)}} {
+		v := e.verifier(t, opts...)
+		for range 3 {
+			for _, k := range []*jwsKey{e.net, e.browser, e.ec, e.net} {
+				got, err := v.Verify(context.Background(), shrFor(t, k, entraCnf(k)), req)
+				if err != nil || got.Thumbprint != k.Thumbprint() {
+					t.Fatalf("cache %v, %s key: %v, %+v", opts, k.Alg, err, got)
+				}
+			}
+		}
+		// e.net's key is now cached: requests that only a mix-up of keys
+		// would accept.
+		for _, tc := range []struct {
+			name   string
+			shr    string
+			reason popguard.Reason
+		}{
+			{"token bound to another key", shrFor(t, e.net, entraCnf(e.other)), popguard.ReasonTokenKeyBinding},
+			{"token's cnf.jwk is another key", shrFor(t, e.net, map[string]any{"jwk": e.other.PublicJWK(nil)}), popguard.ReasonTokenKeyBinding},
+			{"signed by another key", func() string {
+				h, p, err := e.other.SHRParts(e.token(t, entraCnf(e.net)), shrBaseOpts())
+				if err != nil {
+					t.Fatal(err)
+				}
+				j, _ := json.Marshal(map[string]any{"jwk": e.net.PublicJWK(nil)})
+				shr, err := e.other.SignRaw(shrSet(t, h, "kid", ""), shrSet(t, p, "cnf", string(j)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return shr
+			}(), popguard.ReasonSHRSignature},
+		} {
+			_, err := v.Verify(context.Background(), tc.shr, req)
+			dpopWantErr(t, err, popguard.CodeInvalidToken, tc.reason)
+		}
+		for range 3 {
+			_, err := v.Verify(context.Background(), shrFor(t, e.weak, entraCnf(e.weak)), req)
+			dpopWantErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRKey)
+		}
+	}
+	// Each verifier applies its own key policy: a key another verifier
+	// accepted and cached is refused by a stricter one.
+	strict := e.verifier(t, validate.RSAKeySize(3072, 8192))
+	_, err := strict.Verify(context.Background(), shrFor(t, e.net, entraCnf(e.net)), req)
+	dpopWantErr(t, err, popguard.CodeInvalidToken, popguard.ReasonSHRKey)
+	if _, err := validate.NewSHRVerifier(e.tokens, validate.ProofKeyCache(-1)); err == nil {
+		t.Error("ProofKeyCache(-1) accepted")
 	}
 }
