@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/ascii"
 )
 
 // credentials is what the Authorization header carried.
@@ -25,15 +26,7 @@ func isTchar(c byte) bool {
 // isToken68 reports whether s is an RFC 9110 token68 (which also covers the
 // RFC 6750 b64token): 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func isToken68(s string) bool {
-	i := 0
-	for i < len(s) {
-		c := s[i]
-		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || strings.IndexByte("-._~+/", c) >= 0 {
-			i++
-			continue
-		}
-		break
-	}
+	i := token68.Span(s)
 	if i == 0 {
 		return false
 	}
@@ -44,6 +37,10 @@ func isToken68(s string) bool {
 	}
 	return true
 }
+
+// token68 holds the characters of RFC 9110 §11.2 token68 before its
+// trailing '='s.
+var token68 = ascii.NewSet(true, "-._~+/")
 
 func trimOWS(s string) string {
 	return strings.Trim(s, " \t")

@@ -52,3 +52,34 @@ func lower(c byte) byte {
 	}
 	return c
 }
+
+// Set is a set of bytes, for scanning long ASCII inputs (tokens, compact
+// JWSs of several KB) with one table lookup per byte.
+type Set [256]bool
+
+// NewSet returns the set of the bytes of chars and, when alnum is set, of
+// the ASCII letters and digits.
+func NewSet(alnum bool, chars string) *Set {
+	var s Set
+	for i := 0; i < len(chars); i++ {
+		s[chars[i]] = true
+	}
+	if alnum {
+		for c := '0'; c <= 'z'; c++ {
+			if '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' {
+				s[c] = true
+			}
+		}
+	}
+	return &s
+}
+
+// Span returns the length of the longest prefix of str made of bytes in s.
+func (s *Set) Span(str string) int {
+	for i := 0; i < len(str); i++ {
+		if !s[str[i]] {
+			return i
+		}
+	}
+	return len(str)
+}

@@ -39,3 +39,30 @@ func TestIsHex(t *testing.T) {
 		}
 	}
 }
+
+// TestSet: a set holds exactly the bytes it was made of, and Span stops at
+// the first byte outside it, for every byte value.
+func TestSet(t *testing.T) {
+	s := NewSet(true, "-_.")
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		want := '0' <= b && b <= '9' || 'A' <= b && b <= 'Z' || 'a' <= b && b <= 'z' || b == '-' || b == '_' || b == '.'
+		if s[b] != want {
+			t.Errorf("byte %#x: in set %v, want %v", b, s[b], want)
+		}
+		str := "ab-_." + string([]byte{b}) + "z"
+		wantSpan := 5
+		if want {
+			wantSpan = len(str)
+		}
+		if got := s.Span(str); got != wantSpan {
+			t.Errorf("Span(%q) = %d, want %d", str, got, wantSpan)
+		}
+	}
+	if NewSet(false, "ab")['c'] || !NewSet(false, "ab")['b'] || NewSet(false, "")['a'] {
+		t.Error("a set without alnum holds other bytes")
+	}
+	if s.Span("") != 0 {
+		t.Error("Span of the empty string")
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+
+	"github.com/popguard/popguard/internal/ascii"
 )
 
 // Errors of ParseCompact. Their messages are safe to show a client.
@@ -18,7 +20,11 @@ var (
 	ErrUnencoded      = errors.New("JWS with an unencoded payload (b64) is not accepted")
 )
 
-var b64 = base64.RawURLEncoding.Strict()
+var (
+	b64 = base64.RawURLEncoding.Strict()
+	// b64Dot holds the characters of a compact JWS: base64url and '.'.
+	b64Dot = ascii.NewSet(true, "-_.")
+)
 
 // JWS is a parsed compact JWS. Every field points into the parsed input or
 // into buffers decoded once; nothing is parsed twice.
@@ -71,11 +77,8 @@ func ParseCompactLimit(s string, maxLen, maxMembers int) (*JWS, error) {
 	if d2 == len(s)-1 || strings.IndexByte(s[d2+1:], '.') >= 0 {
 		return nil, ErrNotCompact
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(('A' <= c && c <= 'Z') || ('a' <= c && c <= 'z') || ('0' <= c && c <= '9') || c == '-' || c == '_' || c == '.') {
-			return nil, ErrBadEncoding
-		}
+	if b64Dot.Span(s) != len(s) {
+		return nil, ErrBadEncoding
 	}
 	hs, ps, ss := s[:d1], s[d1+1:d2], s[d2+1:]
 	// One buffer for all three decoded segments. []byte(hs) and the others
