@@ -239,10 +239,25 @@ func (g *Guard) logReject(p *policy, r *http.Request, used popguard.Scheme, rej 
 // so a handler writing to its Result must not change what later requests
 // see. Nested claim values (objects, arrays) are still shared: read-only.
 func resultOf(s popguard.Scheme, t *validate.Token, jkt string) *popguard.Result {
+	// One backing array for the three lists, each capped so that an
+	// append by the handler reallocates rather than overwriting the next.
+	lists := make([]string, 0, len(t.Audience)+len(t.Scopes)+len(t.Roles))
+	lists = append(append(append(lists, t.Audience...), t.Scopes...), t.Roles...)
+	a, sc := len(t.Audience), len(t.Audience)+len(t.Scopes)
 	return &popguard.Result{
-		Scheme: s, Issuer: t.Issuer, Subject: t.Subject, ClientID: t.ClientID, Audience: slices.Clone(t.Audience),
-		Scopes: slices.Clone(t.Scopes), Roles: slices.Clone(t.Roles), Expiry: t.Expiry, TokenID: t.ID, KeyThumbprint: jkt, Claims: maps.Clone(t.Claims),
+		Scheme: s, Issuer: t.Issuer, Subject: t.Subject, ClientID: t.ClientID,
+		Audience: listOf(t.Audience, lists[:a:a]), Scopes: listOf(t.Scopes, lists[a:sc:sc]), Roles: listOf(t.Roles, lists[sc:]),
+		Expiry: t.Expiry, TokenID: t.ID, KeyThumbprint: jkt, Claims: maps.Clone(t.Claims),
 	}
+}
+
+// listOf returns cp, the copy of list, keeping a nil list nil (as
+// slices.Clone does).
+func listOf(list, cp []string) []string {
+	if list == nil {
+		return nil
+	}
+	return cp
 }
 
 // bearer checks an RFC 6750 request. A token bound to a key is refused

@@ -4,10 +4,12 @@ package middleware_test
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/popguard/popguard"
 	"github.com/popguard/popguard/middleware"
+	"github.com/popguard/popguard/poptest"
 )
 
 // TestResultIsolated: a handler that edits its popguard.Result (Scopes,
@@ -45,5 +47,39 @@ func TestResultIsolated(t *testing.T) {
 				`Bearer realm="api", error="insufficient_scope", error_description="` + descScope + `", scope="admin"`, `DPoP scope="admin", algs="` + defaultAlgs + `"`},
 				code: popguard.CodeInsufficientScope, reason: popguard.ReasonInsufficientScope, scheme: popguard.Bearer})
 		})
+	}
+}
+
+// TestResultListsSeparate: Audience, Scopes and Roles of a Result share one
+// backing array, so an append to one must not write into the next, on this
+// request or on a later one with the same cached token.
+func TestResultListsSeparate(t *testing.T) {
+	h := newHarness(t, middleware.WithPublicURL(publicURL))
+	tok := h.token(poptest.TokenOptions{Subject: alice.Subject, ClientID: alice.ClientID, Scope: "read write", Roles: []string{"reader"}})
+	var seen [][]string
+	for range 2 {
+		rt, err := h.guard.Route(popguard.Mixed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		handler := rt.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			res := popguard.FromContext(r.Context())
+			seen = append(seen, slices.Concat(res.Audience, []string{"|"}, res.Scopes, []string{"|"}, res.Roles))
+			res.Audience = append(res.Audience, "admin-aud")
+			res.Scopes = append(res.Scopes, "admin")
+			res.Roles = append(res.Roles, "admin")
+			if !slices.Equal(res.Scopes, []string{"read", "write", "admin"}) || !slices.Equal(res.Roles, []string{"reader", "admin"}) {
+				t.Errorf("appends ran into each other: scopes %q, roles %q", res.Scopes, res.Roles)
+			}
+		}))
+		if resp := h.do(handler, request("GET", target, "Authorization", "Bearer "+tok)); resp.status != 200 {
+			t.Fatalf("status %d", resp.status)
+		}
+	}
+	want := []string{audience, "|", "read", "write", "|", "reader"}
+	for i, got := range seen {
+		if !slices.Equal(got, want) {
+			t.Fatalf("request %d saw %q, want %q", i, got, want)
+		}
 	}
 }
