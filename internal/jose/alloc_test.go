@@ -61,6 +61,9 @@ func TestParseCompactMemberStorage(t *testing.T) {
 			if j.Alg != "ES256" {
 				t.Fatalf("%d+%d: alg %q", hn, pn, j.Alg)
 			}
+			if pn == 0 && j.Payload != nil {
+				t.Fatalf("%d+0: payload {} gives %#v, want nil as ParseObject gives", hn, j.Payload)
+			}
 		}
 	}
 }

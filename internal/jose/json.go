@@ -67,6 +67,9 @@ func appendObject(dst []Member, b []byte, maxMembers int) ([]Member, error) {
 	if p.i != len(p.b) {
 		return nil, errJSONSyntax
 	}
+	if len(members) == 0 {
+		return nil, nil // {} is nil members, with or without room in dst
+	}
 	return members, nil
 }
 
