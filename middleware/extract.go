@@ -122,9 +122,14 @@ func (g *Guard) queryToken(r *http.Request, haveHeader bool) (*credentials, erro
 	return &credentials{scheme: popguard.Bearer, token: values[0]}, nil
 }
 
+// dpopKey is the DPoP header's key in an http.Header. Looking it up by its
+// canonical form avoids canonicalizing "DPoP" (not in net/textproto's table
+// of common headers) into a new string on every request.
+var dpopKey = http.CanonicalHeaderKey("DPoP")
+
 // dpopHeader returns the one DPoP field line (RFC 9449 §4.3 check 1).
 func (g *Guard) dpopHeader(r *http.Request) (string, error) {
-	lines := r.Header.Values("DPoP")
+	lines := r.Header[dpopKey]
 	switch {
 	case len(lines) == 0:
 		return "", popguard.NewError(popguard.CodeInvalidDPoPProof, popguard.ReasonProofMissing,
