@@ -27,7 +27,7 @@ type fixture struct {
 	jwks string          // file
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	iss := poptest.NewStaticIssuer("https://issuer.example.test")
 	jwks := filepath.Join(t.TempDir(), "jwks.json")
@@ -38,20 +38,20 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // boundToken is a DPoP-bound token for the fixture's key.
-func (f *fixture) boundToken(t *testing.T) string {
+func (f *fixture) boundToken(t testing.TB) string {
 	t.Helper()
 	return f.iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "cli", Audience: "https://api.example.test",
 		Scope: "read write", DPoP: f.key})
 }
 
 // bearerToken is an unbound token.
-func (f *fixture) bearerToken(t *testing.T) string {
+func (f *fixture) bearerToken(t testing.TB) string {
 	t.Helper()
 	return f.iss.Token(poptest.TokenOptions{Subject: "bob", ClientID: "legacy", Audience: "https://api.example.test", Scope: "read"})
 }
 
 // proof is a DPoP proof for method and path under the public URL.
-func (f *fixture) proof(t *testing.T, method, path, at, nonce string) string {
+func (f *fixture) proof(t testing.TB, method, path, at, nonce string) string {
 	t.Helper()
 	// htu is the URL as given, query included when a test gives one.
 	return f.key.Proof(method, testPublicURL+path, at, poptest.ProofOptions{Nonce: nonce,
@@ -81,7 +81,7 @@ func ptr[T any](v T) *T { return &v }
 
 // startPopguard runs the service in this process until the test ends and
 // returns it once its keys are loaded.
-func startPopguard(t *testing.T, c *Config) *service {
+func startPopguard(t testing.TB, c *Config) *service {
 	t.Helper()
 	s, err := c.validate()
 	if err != nil {
@@ -115,7 +115,7 @@ func startPopguard(t *testing.T, c *Config) *service {
 }
 
 // testWriter sends logs to t.Log while the test runs.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
