@@ -146,23 +146,16 @@ func serveProofs(b *testing.B, h http.Handler, set func(*http.Request, string), 
 	if h.ServeHTTP(w, req); w.Code != http.StatusNoContent {
 		b.Fatalf("warm-up: status %d", w.Code)
 	}
-	fill() // the warm-up used creds[0]
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if i%batch == 0 && i > 0 {
-			b.StopTimer()
-			fill()
-			b.StartTimer()
-		}
-		set(req, creds[i%batch])
+	// The warm-up used creds[0]: Batched fills a new batch first.
+	benchutil.Batched(b, batch, fill, func(i int) {
+		set(req, creds[i])
 		w.Code = 0
 		clear(w.h)
 		h.ServeHTTP(w, req)
 		if w.Code != http.StatusNoContent {
 			b.Fatalf("status %d", w.Code)
 		}
-	}
+	})
 }
 
 // BenchmarkServeDPoPNonce: as BenchmarkServeDPoPCachedToken on a route that

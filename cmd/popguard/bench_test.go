@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/popguard/popguard/internal/benchutil"
 )
 
 // benchDecisions sends n nginx-shaped auth_request subrequests through the
@@ -38,18 +40,8 @@ func benchDecisions(b *testing.B, f *fixture, path string, mk func() (auth, dpop
 		}
 	}
 	fill()
-	serve(cs[0]) // caches the token
-	fill()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if i%batch == 0 && i > 0 {
-			b.StopTimer()
-			fill()
-			b.StartTimer()
-		}
-		serve(cs[i%batch])
-	}
+	serve(cs[0]) // caches the token; Batched fills a new batch first
+	benchutil.Batched(b, batch, fill, func(i int) { serve(cs[i]) })
 }
 
 // BenchmarkDecisionDPoP: a DPoP decision with a cached token and a fresh

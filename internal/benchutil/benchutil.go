@@ -41,3 +41,21 @@ func Measure(b *testing.B, name string, f func(*testing.B)) float64 {
 	slices.Sort(ns)
 	return ns[len(ns)/2]
 }
+
+// Batched runs req(i) for i in [0, b.N) with allocations reported, for
+// requests that each need a fresh credential (a DPoP proof, a signed
+// request): fill makes the next batch of credentials and runs first outside
+// the timer, then again, with the timer stopped, every batch requests.
+func Batched(b *testing.B, batch int, fill func(), req func(i int)) {
+	fill()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%batch == 0 && i > 0 {
+			b.StopTimer()
+			fill()
+			b.StartTimer()
+		}
+		req(i % batch)
+	}
+}
