@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -87,4 +88,41 @@ func ExampleWithForwardedClientCert() {
 	// another certificate, through the proxy: 401 Bearer realm="api", error="invalid_token", error_description="The access token is bound to another client certificate"
 	// no certificate, through the proxy: 401 Bearer realm="api", error="invalid_token", error_description="The access token is bound to a client certificate and none was presented"
 	// its certificate, from elsewhere: 401 Bearer realm="api", error="invalid_token", error_description="The access token is bound to a client certificate and none was presented"
+}
+
+// A Bearer route that has moved to certificate-bound tokens: with
+// RequireBoundToken, a token bound to the caller's certificate is accepted
+// with it, and an unbound token is refused however much it grants.
+func ExampleRequireBoundToken() {
+	iss, tokens, _ := exampleSetup()
+	guard, err := middleware.New(
+		middleware.WithTokens(tokens),
+		middleware.WithPublicURL("https://api.example"),
+		middleware.WithForwardedClientCert(middleware.ClientCertRFC9440, "", "10.0.0.2"),
+		middleware.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+	api := guard.Require(popguard.BearerOnly, middleware.RequireBoundToken())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello %s", popguard.FromContext(r.Context()).Subject)
+	}))
+
+	cert := exampleClientCert("svc")
+	bound := iss.Token(poptest.TokenOptions{Subject: "svc", ClientID: "svc", Audience: "https://api.example",
+		Claims: map[string]any{"cnf": map[string]any{"x5t#S256": validate.CertificateThumbprint(cert)}}})
+	unbound := iss.Token(poptest.TokenOptions{Subject: "legacy", ClientID: "legacy", Audience: "https://api.example"})
+	for _, c := range []struct{ what, tok string }{{"certificate-bound", bound}, {"unbound", unbound}} {
+		r := httptest.NewRequest("GET", "/orders", nil)
+		r.RemoteAddr = "10.0.0.2:5555" // the TLS-terminating proxy
+		r.Header.Set("Authorization", "Bearer "+c.tok)
+		r.Header.Set("Client-Cert", ":"+base64.StdEncoding.EncodeToString(cert)+":") // RFC 9440
+		rr := httptest.NewRecorder()
+		api.ServeHTTP(rr, r)
+		fmt.Printf("%s: %d %s\n", c.what, rr.Code, cmp.Or(rr.Header().Get("WWW-Authenticate"), rr.Body.String()))
+	}
+	// Output:
+	// certificate-bound: 200 hello svc
+	// unbound: 401 Bearer realm="api", error="invalid_token", error_description="This resource accepts only access tokens bound to a key or a client certificate"
 }

@@ -153,6 +153,12 @@ func (g *Guard) check(p *policy, r *http.Request, ev *Event) (*popguard.Result, 
 	if err != nil {
 		return nil, nil, g.fail(p, r, s, err)
 	}
+	// DPoP and PoP results are bound to their proof's key; a Bearer or
+	// mtls_pop result is bound when it carries its certificate.
+	if p.boundOnly && res.KeyThumbprint == "" && res.CertificateThumbprint == "" && !p.reportedOnly(s) {
+		return nil, nil, g.fail(p, r, s, popguard.NewError(popguard.CodeInvalidToken, popguard.ReasonTokenNotBound,
+			"This resource accepts only access tokens bound to a key or a client certificate", nil))
+	}
 	var missing []string
 	for _, want := range p.scopes {
 		if !slices.Contains(res.Scopes, want) {

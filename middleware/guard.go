@@ -441,7 +441,7 @@ func (g *Guard) Close() error {
 }
 
 // RouteOption refines one route's policy: RequireNonce, Freshness,
-// RequireScopes, RequireRoles, Name, RouteErrorHandler.
+// RequireScopes, RequireRoles, RequireBoundToken, Name, RouteErrorHandler.
 type RouteOption struct {
 	apply func(*policy) error
 }
@@ -504,6 +504,19 @@ func RequireRoles(roles ...string) RouteOption {
 	}}
 }
 
+// RequireBoundToken makes the route accept only access tokens bound to the
+// caller (sender-constrained, RFC 9700 §2.2): DPoP and PoP tokens, which
+// are always bound to their proof's key, and on the Bearer or mtls_pop
+// scheme only certificate-bound tokens (RFC 8705) presented with their
+// client certificate. An unbound token gets 401 invalid_token with reason
+// token_not_bound, on BearerOnly and Mixed routes too, so a stolen unbound
+// token is refused while clients move to mutual TLS or DPoP. On a
+// report-only route, a request the route only reports is still let
+// through.
+func RequireBoundToken() RouteOption {
+	return RouteOption{func(p *policy) error { p.boundOnly = true; return nil }}
+}
+
 // isPrintableASCII reports whether s holds only printable ASCII, so that it
 // can appear in a challenge's error description.
 func isPrintableASCII(s string) bool {
@@ -539,6 +552,7 @@ type policy struct {
 	scopes    []string
 	roles     []string
 	needNonce bool
+	boundOnly bool            // RequireBoundToken
 	nonces    validate.Nonces // set when needNonce
 	freshness validate.Freshness
 	// How long the replay store remembers an accepted DPoP proof or SHR:

@@ -135,6 +135,10 @@ type RouteConfig struct {
 	Scopes []string `json:"scopes,omitempty"`
 	// Nonce overrides the service-wide nonce setting for this route.
 	Nonce *bool `json:"nonce,omitempty"`
+	// Bound accepts only tokens bound to the caller: certificate-bound
+	// ones with their certificate, DPoP and PoP ones with their proof
+	// (middleware.RequireBoundToken).
+	Bound bool `json:"bound,omitempty"`
 	// Name names the route in logs and metrics (default: the prefix).
 	Name string `json:"name,omitempty"`
 }
@@ -192,6 +196,7 @@ type route struct {
 	mode   popguard.Mode
 	scopes []string
 	nonce  bool
+	bound  bool
 	name   string
 }
 
@@ -356,7 +361,7 @@ func (c *Config) validate() (*settings, error) {
 			return nil, configErr("route name %q is used twice", r.name)
 		}
 		names[r.name] = true
-		r.nonce = c.Nonce
+		r.nonce, r.bound = c.Nonce, rc.Bound
 		if rc.Nonce != nil {
 			r.nonce = *rc.Nonce
 		}
@@ -477,17 +482,19 @@ func (s *settings) describe(w io.Writer) {
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "identity headers  %s %s %s %s %s\n", s.headers.Subject, s.headers.ClientID, s.headers.Scheme, s.headers.Scopes, s.headers.JKT)
 	fmt.Fprintf(&b, "envoy prefix      %s\n\n", s.envoyPrefix)
-	fmt.Fprintf(&b, "%-24s %-14s %-6s %-16s %s\n", "PREFIX", "MODE", "NONCE", "NAME", "SCOPES")
-	for _, r := range s.routes {
-		nonce := "no"
-		if r.nonce {
-			nonce = "yes"
+	fmt.Fprintf(&b, "%-24s %-14s %-6s %-6s %-16s %s\n", "PREFIX", "MODE", "NONCE", "BOUND", "NAME", "SCOPES")
+	yes := func(v bool) string {
+		if v {
+			return "yes"
 		}
+		return "no"
+	}
+	for _, r := range s.routes {
 		scopes := strings.Join(r.scopes, " ")
 		if scopes == "" {
 			scopes = "-"
 		}
-		fmt.Fprintf(&b, "%-24s %-14s %-6s %-16s %s\n", r.prefix, modeName(r.mode), nonce, r.name, scopes)
+		fmt.Fprintf(&b, "%-24s %-14s %-6s %-6s %-16s %s\n", r.prefix, modeName(r.mode), yes(r.nonce), yes(r.bound), r.name, scopes)
 	}
 	b.WriteString("(any other path is refused)\n")
 	_, _ = w.Write(b.Bytes())

@@ -445,6 +445,9 @@ func loadEngine(ctx context.Context, s *settings, sv *service, opts []middleware
 		if r.nonce {
 			ro = append(ro, middleware.RequireNonce())
 		}
+		if r.bound {
+			ro = append(ro, middleware.RequireBoundToken())
+		}
 		rt, err := guard.Route(r.mode, ro...)
 		if err != nil {
 			_ = guard.Close()

@@ -64,7 +64,7 @@ func TestExampleConfig(t *testing.T) {
 	}
 	var out bytes.Buffer
 	s.describe(&out)
-	if !strings.Contains(out.String(), "/transfers               dpop           yes    /transfers       transfers:write\n") {
+	if !strings.Contains(out.String(), "/transfers               dpop           yes    no     /transfers       transfers:write\n") {
 		t.Errorf("check-config output:\n%s", out.String())
 	}
 }

@@ -340,6 +340,39 @@ func TestNoRouteRefused(t *testing.T) {
 	}
 }
 
+// A route with "bound": true refuses unbound tokens (401 token_not_bound)
+// and takes bound ones; the same token passes a route without it.
+func TestBoundRoute(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.config("10.0.0.0/24")
+	cfg.Routes = append(cfg.Routes, RouteConfig{Prefix: "/bound/", Mode: "mixed", Bound: true})
+	sv := startPopguard(t, cfg)
+	decide := func(path, auth, proof string) *httptest.ResponseRecorder {
+		r := caddyShape("", "")
+		r.Header.Set("Authorization", auth)
+		if proof != "" {
+			r.Header.Set("DPoP", proof)
+		}
+		r.Header.Set("X-Forwarded-Method", "GET")
+		r.Header.Set("X-Forwarded-Uri", path)
+		return ask(sv, gatewayPeer, r)
+	}
+	unbound, bound := f.bearerToken(t), f.boundToken(t)
+	w := decide("/bound/x", "Bearer "+unbound, "")
+	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Header().Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("unbound token on a bound route: %d %q", w.Code, w.Header().Values("WWW-Authenticate"))
+	}
+	if got := sv.metrics.count("/bound", "Bearer", "rejected", "token_not_bound"); got != 1 {
+		t.Errorf("token_not_bound count %d, want 1", got)
+	}
+	if w := decide("/bound/x", "DPoP "+bound, f.proof(t, "GET", "/bound/x", bound, "")); w.Code != http.StatusOK {
+		t.Errorf("DPoP-bound token on a bound route: %d %q", w.Code, w.Header().Values("WWW-Authenticate"))
+	}
+	if w := decide("/mixed/x", "Bearer "+unbound, ""); w.Code != http.StatusOK {
+		t.Errorf("unbound token on a route without bound: %d", w.Code)
+	}
+}
+
 // Claim values are passed percent-encoded where they hold bytes a header
 // must not carry, so nothing can be smuggled to the upstream.
 func TestIdentityHeaderValues(t *testing.T) {
@@ -436,9 +469,9 @@ func TestCheckConfig(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	for _, want := range []string{
-		"/transfers               dpop           yes    /transfers       -\n",
-		"/accounts                report:dpop    yes    /accounts        -\n",
-		"/                        bearer         no     /                -\n",
+		"/transfers               dpop           yes    no     /transfers       -\n",
+		"/accounts                report:dpop    yes    no     /accounts        -\n",
+		"/                        bearer         no     no     /                -\n",
 		"trusted gateways  10.0.0.0/8\n",
 		"(any other path is refused)",
 	} {
