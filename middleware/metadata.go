@@ -75,6 +75,14 @@ type ResourceMetadata struct {
 	// SigningIssuer is the iss claim of the signed metadata, the party that
 	// attests the claims. Default: Resource.
 	SigningIssuer string
+	// CertificateBoundTokens says that clients reach the Guard over mutual
+	// TLS, so that it accepts certificate-bound access tokens (RFC 8705) on
+	// routes that take Bearer. The document then carries
+	// tls_client_certificate_bound_access_tokens: true, as it does by itself
+	// with WithForwardedClientCert. A Guard behind its own TLS listener
+	// cannot tell at New whether that listener asks for client
+	// certificates: set it then.
+	CertificateBoundTokens bool
 }
 
 // WithResourceMetadata makes the Guard publish the OAuth 2.0 Protected
@@ -90,8 +98,10 @@ type ResourceMetadata struct {
 // (what the routes require, then m.Scopes), bearer_methods_supported
 // (header, and query with WithQueryTokens), dpop_signing_alg_values_supported
 // (the algorithms the proof verifier accepts), dpop_bound_access_tokens_required
-// (true exactly when every route made from the Guard refuses Bearer) and the
-// optional fields of m.
+// (true exactly when every route made from the Guard refuses Bearer),
+// tls_client_certificate_bound_access_tokens (true when a route takes Bearer
+// and client certificates reach the Guard: WithForwardedClientCert, or
+// m.CertificateBoundTokens) and the optional fields of m.
 func WithResourceMetadata(m ResourceMetadata) Option {
 	return func(g *Guard) error {
 		cp := m
@@ -117,6 +127,7 @@ type metadata struct {
 	signAlg     string
 	kid, iss    string
 
+	certBound    bool // clients' certificates reach the Guard
 	mu           sync.Mutex
 	routeScopes  []string // required by routes, first registration first
 	routes       int
@@ -131,7 +142,8 @@ func (g *Guard) setupMetadata(tokens validate.TokenVerifier) error {
 	if c == nil {
 		return nil
 	}
-	m := &metadata{resource: c.Resource, name: c.Name, kid: c.SigningKeyID, iss: c.SigningIssuer}
+	m := &metadata{resource: c.Resource, name: c.Name, kid: c.SigningKeyID, iss: c.SigningIssuer,
+		certBound: c.CertificateBoundTokens || g.certFwd != nil}
 	if m.resource == "" {
 		if g.public == nil {
 			return errors.New("middleware: WithResourceMetadata needs a resource identifier: set ResourceMetadata.Resource, or WithPublicURL")
@@ -305,6 +317,7 @@ type document struct {
 	Documentation string   `json:"resource_documentation,omitempty"`
 	PolicyURI     string   `json:"resource_policy_uri,omitempty"`
 	TOSURI        string   `json:"resource_tos_uri,omitempty"`
+	CertBound     bool     `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 	DPoPAlgs      []string `json:"dpop_signing_alg_values_supported,omitempty"`
 	DPoPRequired  bool     `json:"dpop_bound_access_tokens_required"`
 	Signed        string   `json:"signed_metadata,omitempty"`
@@ -321,6 +334,7 @@ func (m *metadata) render(now time.Time) ([]byte, error) {
 		Resource: m.resource, Servers: m.servers, BearerMethods: m.bearer,
 		Name: m.name, Documentation: m.docs, PolicyURI: m.policy, TOSURI: m.tos,
 		DPoPAlgs: m.algs, DPoPRequired: m.routes > 0 && m.bearerRoutes == 0,
+		CertBound: m.certBound && m.bearerRoutes > 0, // certificate-bound tokens travel as Bearer
 	}
 	d.Scopes = slices.Clone(m.routeScopes)
 	for _, s := range m.extraScopes {

@@ -38,6 +38,7 @@ type rfc9728Doc struct {
 	TOSURI        string   `json:"resource_tos_uri"`
 	DPoPAlgs      []string `json:"dpop_signing_alg_values_supported"`
 	DPoPRequired  *bool    `json:"dpop_bound_access_tokens_required"`
+	CertBound     *bool    `json:"tls_client_certificate_bound_access_tokens"`
 	Signed        string   `json:"signed_metadata"`
 }
 
@@ -126,6 +127,40 @@ func TestMetadataDocument(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestMetadataCertificateBound: tls_client_certificate_bound_access_tokens
+// is true exactly when client certificates reach the Guard (forwarded by a
+// proxy, or declared) and a route takes Bearer, the scheme
+// certificate-bound tokens travel with; otherwise it is absent (false).
+func TestMetadataCertificateBound(t *testing.T) {
+	forwarded := middleware.WithForwardedClientCert(middleware.ClientCertRFC9440, "", "192.0.2.0/24")
+	for _, c := range []struct {
+		name   string
+		opts   []middleware.Option
+		meta   middleware.ResourceMetadata
+		routes []popguard.Mode
+		want   *bool
+	}{
+		{"forwarded, DPoP-only routes", []middleware.Option{forwarded}, middleware.ResourceMetadata{}, []popguard.Mode{popguard.DPoPOnly}, nil},
+		{"forwarded, a Bearer route", []middleware.Option{forwarded}, middleware.ResourceMetadata{}, []popguard.Mode{popguard.DPoPOnly, popguard.BearerOnly}, ptr(true)},
+		{"forwarded, a Mixed route", []middleware.Option{forwarded}, middleware.ResourceMetadata{}, []popguard.Mode{popguard.Mixed}, ptr(true)},
+		{"declared, a Mixed route", nil, middleware.ResourceMetadata{CertificateBoundTokens: true}, []popguard.Mode{popguard.Mixed}, ptr(true)},
+		{"declared, PoP-only routes", []middleware.Option{middleware.WithPoP()}, middleware.ResourceMetadata{CertificateBoundTokens: true}, []popguard.Mode{popguard.PoPOnly}, nil},
+		{"neither, a Bearer route", nil, middleware.ResourceMetadata{}, []popguard.Mode{popguard.BearerOnly}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			opts := append([]middleware.Option{middleware.WithPublicURL(publicURL), middleware.WithResourceMetadata(c.meta)}, c.opts...)
+			h := newHarness(t, opts...)
+			for _, m := range c.routes {
+				h.route(m)
+			}
+			rr, d := fetchDoc(t, h.guard, "GET")
+			if rr.Code != 200 || !reflect.DeepEqual(d.CertBound, c.want) {
+				t.Errorf("tls_client_certificate_bound_access_tokens = %v, want %v\n%s", d.CertBound, c.want, rr.Body)
+			}
+		})
+	}
+}
 
 func TestMetadataBearerMethodsAndIssuers(t *testing.T) {
 	keys := poptest.NewStaticIssuer("https://b.issuer.test").KeySet()
