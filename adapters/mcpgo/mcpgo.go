@@ -24,6 +24,7 @@
 package mcpgo
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -85,17 +86,37 @@ func MetadataHandler(g *middleware.Guard) http.Handler {
 // without subject): a session ID used with another caller's token is
 // unknown to mcp-go (404), so a leaked session ID is worth nothing without
 // its owner's token and, with DPoP, key. It keeps no state: an ID is a
-// random part and an HMAC of it with the owner, under a key made here (IDs
-// do not survive a restart, nor are they shared by a fleet).
-func SessionBinding() (server.SessionIdManagerResolver, error) {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
+// random part and an HMAC of it with the owner.
+//
+// Without keys, the HMAC key is made here: IDs do not survive a restart,
+// and other instances do not know them (a client sent to another instance
+// gets 404 and starts a new session). A fleet behind a load balancer
+// passes the keys its instances share, each at least 32 random bytes: IDs
+// are made with the first and accepted with any, so a key is rotated by
+// putting the new one first on every instance, then dropping the old one
+// once every instance has the new one and the sessions made with the old
+// one may end. Keep the keys secret: with a key, anyone can make IDs, though
+// still only for a caller whose token and key they hold.
+func SessionBinding(keys ...[]byte) (server.SessionIdManagerResolver, error) {
+	if len(keys) == 0 {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		return binding{keys: [][]byte{key}}, nil
 	}
-	return binding{key: key}, nil
+	b := binding{keys: make([][]byte, len(keys))}
+	for i, k := range keys {
+		if len(k) < 32 {
+			return nil, fmt.Errorf("mcpgo: session binding key %d has %d bytes; at least 32 are needed", i, len(k))
+		}
+		b.keys[i] = bytes.Clone(k)
+	}
+	return b, nil
 }
 
-type binding struct{ key []byte }
+// binding holds the HMAC keys: IDs are made with the first.
+type binding struct{ keys [][]byte }
 
 // ResolveSessionIdManager implements server.SessionIdManagerResolver.
 func (b binding) ResolveSessionIdManager(r *http.Request) server.SessionIdManager {
@@ -105,7 +126,7 @@ func (b binding) ResolveSessionIdManager(r *http.Request) server.SessionIdManage
 			owner = ownerOf(res)
 		}
 	}
-	return boundIDs{key: b.key, owner: owner}
+	return boundIDs{keys: b.keys, owner: owner}
 }
 
 func ownerOf(res *popguard.Result) string {
@@ -117,14 +138,14 @@ func ownerOf(res *popguard.Result) string {
 
 // boundIDs makes and checks the session IDs of one caller.
 type boundIDs struct {
-	key   []byte
+	keys  [][]byte
 	owner string // "" for a request without a caller (cleanup)
 }
 
 var b64 = base64.RawURLEncoding
 
-func (m boundIDs) mac(random string) string {
-	h := hmac.New(sha256.New, m.key)
+func (m boundIDs) mac(key []byte, random string) string {
+	h := hmac.New(sha256.New, key)
 	h.Write([]byte(random))
 	h.Write([]byte{0})
 	h.Write([]byte(m.owner))
@@ -136,7 +157,7 @@ func (m boundIDs) Generate() string {
 	var r [16]byte
 	_, _ = rand.Read(r[:])
 	random := b64.EncodeToString(r[:])
-	return "pg-" + random + "." + m.mac(random)
+	return "pg-" + random + "." + m.mac(m.keys[0], random)
 }
 
 // errForeignSession is the Validate error of a session ID that is not the
@@ -146,11 +167,15 @@ var errForeignSession = errors.New("mcpgo: the session belongs to another caller
 // Validate implements server.SessionIdManager.
 func (m boundIDs) Validate(id string) (bool, error) {
 	random, mac, ok := strings.Cut(strings.TrimPrefix(id, "pg-"), ".")
-	if m.owner == "" || !ok || !strings.HasPrefix(id, "pg-") ||
-		!hmac.Equal([]byte(mac), []byte(m.mac(random))) {
+	if m.owner == "" || !ok || !strings.HasPrefix(id, "pg-") {
 		return false, errForeignSession
 	}
-	return false, nil
+	for _, k := range m.keys {
+		if hmac.Equal([]byte(mac), []byte(m.mac(k, random))) {
+			return false, nil
+		}
+	}
+	return false, errForeignSession
 }
 
 // Terminate implements server.SessionIdManager: mcp-go forgets the

@@ -1,6 +1,7 @@
 package mcpgo_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -23,32 +25,58 @@ import (
 	"github.com/popguard/popguard/validate"
 )
 
-// app is an mcp-go server with a whoami tool behind a DPoP-only guard.
+// app is an mcp-go server with a whoami tool behind a DPoP-only guard, run
+// as two instances behind one URL, as a fleet behind a load balancer:
+// requests go to instance a.to (0 unless a test says otherwise). Each
+// instance has its own Guard, MCP server and session binding.
 type app struct {
 	iss      *poptest.Issuer
 	base     string
 	endpoint string
-	guard    *middleware.Guard
+	guard    *middleware.Guard // instance 0's
+	to       atomic.Int32
 }
 
-func newApp(t *testing.T) *app {
+// newApp starts the two instances; keys[i], when given, are the session
+// binding keys of instance i (SessionBinding(keys[i]...)); without them
+// each instance makes its own.
+func newApp(t *testing.T, keys ...[][]byte) *app {
 	t.Helper()
 	a := &app{}
 	a.iss = poptest.NewStaticIssuer("https://issuer.example.test")
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
+	var instances [2]http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		instances[a.to.Load()].ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	a.base, a.endpoint = srv.URL, srv.URL+"/mcp"
+	for i := range instances {
+		var k [][]byte
+		if i < len(keys) {
+			k = keys[i]
+		}
+		guard, h := a.instance(t, k)
+		if i == 0 {
+			a.guard = guard
+		}
+		instances[i] = h
+	}
+	return a
+}
+
+// instance builds one instance: its Guard and its handler.
+func (a *app) instance(t *testing.T, keys [][]byte) (*middleware.Guard, http.Handler) {
+	t.Helper()
 	v, err := validate.NewJWTVerifier(a.iss.URL, a.iss.KeySet(), validate.Audience(a.endpoint))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.guard, err = middleware.New(middleware.WithTokens(v), middleware.WithPublicURL(a.base),
+	guard, err := middleware.New(middleware.WithTokens(v), middleware.WithPublicURL(a.base),
 		middleware.WithResourceMetadata(middleware.ResourceMetadata{Resource: a.endpoint}), middleware.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = a.guard.Close() })
+	t.Cleanup(func() { _ = guard.Close() })
 
 	s := server.NewMCPServer("popguard-test", "1.0.0", server.WithToolCapabilities(false))
 	s.AddTool(mcp.NewTool("whoami", mcp.WithDescription("who called")), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -58,14 +86,15 @@ func newApp(t *testing.T) *app {
 		}
 		return mcp.NewToolResultText(res.Scheme.String() + " " + res.Subject + " " + res.KeyThumbprint), nil
 	})
-	binding, err := mcpgo.SessionBinding()
+	binding, err := mcpgo.SessionBinding(keys...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	mux := http.NewServeMux()
 	h := server.NewStreamableHTTPServer(s, server.WithSessionIdManagerResolver(binding))
-	mux.Handle("/mcp", a.guard.Require(popguard.DPoPOnly, middleware.RequireScopes("tools"))(h))
-	mux.Handle(a.guard.MetadataPath(), mcpgo.MetadataHandler(a.guard))
-	return a
+	mux.Handle("/mcp", guard.Require(popguard.DPoPOnly, middleware.RequireScopes("tools"))(h))
+	mux.Handle(guard.MetadataPath(), mcpgo.MetadataHandler(guard))
+	return guard, mux
 }
 
 // dpop returns a function adding a DPoP-bound token of sub and a proof.
@@ -131,6 +160,66 @@ func TestDPoPToolsAndSessionBinding(t *testing.T) {
 	if res, _ := a.post(t, sid, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+bearer) }, whoami); res.StatusCode != 401 {
 		t.Errorf("Bearer on the DPoP-only route: %d", res.StatusCode)
 	}
+}
+
+// TestSessionBindingFleet: with one key shared by the fleet, a session
+// started on one instance is the caller's on every instance and still
+// nobody else's; with keys made per instance it is unknown elsewhere (404,
+// and the client starts a new session); during a key rotation an instance
+// accepts IDs made with its previous keys, and an instance that does not
+// yet know the new key refuses IDs made with it.
+func TestSessionBindingFleet(t *testing.T) {
+	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	alice, mallory := poptest.NewClient(), poptest.NewClient()
+	session := func(t *testing.T, a *app, on int32) string {
+		t.Helper()
+		a.to.Store(on)
+		res, _ := a.post(t, "", a.dpop("alice", alice), initialize)
+		sid := res.Header.Get("Mcp-Session-Id")
+		if res.StatusCode != 200 || sid == "" {
+			t.Fatalf("initialize on instance %d: %d %q", on, res.StatusCode, sid)
+		}
+		return sid
+	}
+	call := func(t *testing.T, a *app, on int32, sid, who string, key *poptest.Client) (int, string) {
+		t.Helper()
+		a.to.Store(on)
+		res, body := a.post(t, sid, a.dpop(who, key), whoami)
+		return res.StatusCode, body
+	}
+	t.Run("shared key", func(t *testing.T) {
+		a := newApp(t, [][]byte{k1}, [][]byte{k1})
+		sid := session(t, a, 0)
+		if code, body := call(t, a, 1, sid, "alice", alice); code != 200 || !strings.Contains(body, "DPoP alice "+alice.Thumbprint()) {
+			t.Errorf("alice's session on the other instance: %d %s", code, body)
+		}
+		if code, body := call(t, a, 1, sid, "mallory", mallory); code != 404 || strings.Contains(body, "alice") {
+			t.Errorf("mallory on alice's session, other instance: %d %s, want 404", code, body)
+		}
+	})
+	t.Run("a key per instance", func(t *testing.T) {
+		a := newApp(t)
+		sid := session(t, a, 0)
+		if code, _ := call(t, a, 1, sid, "alice", alice); code != 404 {
+			t.Errorf("alice's session on an instance with another key: %d, want 404", code)
+		}
+	})
+	t.Run("rotation", func(t *testing.T) {
+		a := newApp(t, [][]byte{k2, k1}, [][]byte{k1}) // instance 0 rotated to k2, instance 1 not yet
+		if code, _ := call(t, a, 0, session(t, a, 1), "alice", alice); code != 200 {
+			t.Errorf("an ID made with the previous key, on the rotated instance: %d, want 200", code)
+		}
+		if code, _ := call(t, a, 1, session(t, a, 0), "alice", alice); code != 404 {
+			t.Errorf("an ID made with the new key, on an instance without it: %d, want 404", code)
+		}
+	})
+	t.Run("bad keys", func(t *testing.T) {
+		for _, keys := range [][][]byte{{make([]byte, 31)}, {k1, nil}} {
+			if _, err := mcpgo.SessionBinding(keys...); err == nil {
+				t.Errorf("SessionBinding(%d keys, lengths %d...) accepted", len(keys), len(keys[0]))
+			}
+		}
+	})
 }
 
 func TestMetadata(t *testing.T) {
