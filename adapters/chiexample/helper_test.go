@@ -1,20 +1,14 @@
 package main
 
-// Module-specific setup on top of poptest: the Guard under test and the
-// caller's token.
+// The setup the adapters share (internal/adaptertest): issuer, audience
+// and alice's token.
 
-import (
-	"github.com/popguard/popguard/poptest"
-)
+import "github.com/popguard/popguard/internal/adaptertest"
 
 const (
-	testIssuer   = "https://issuer.example.test"
-	testAudience = poptest.DefaultAudience
+	testIssuer   = adaptertest.Issuer
+	testAudience = adaptertest.Audience
 )
 
-// accessToken mints alice's RFC 9068 at+jwt; client, when not nil, binds it
-// to the client's key for DPoP.
-func accessToken(iss *poptest.Issuer, client *poptest.Client) string {
-	return iss.Token(poptest.TokenOptions{Subject: "alice", ClientID: "app",
-		Scope: "accounts:read transfers:write", DPoP: client})
-}
+// accessToken is alice's token, bound to client's key when not nil.
+var accessToken = adaptertest.AccessToken

@@ -10,21 +10,14 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/popguard/popguard"
+	"github.com/popguard/popguard/internal/adaptertest"
 	"github.com/popguard/popguard/internal/routeprobe"
 	"github.com/popguard/popguard/poptest"
 )
 
 func do(t *testing.T, r http.Handler, method, path, auth, proof string) (*httptest.ResponseRecorder, map[string]string) {
 	t.Helper()
-	req := httptest.NewRequest(method, testAudience+path, nil)
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	if proof != "" {
-		req.Header.Set("DPoP", proof)
-	}
-	w := httptest.NewRecorder()
-	r.ServeHTTP(w, req)
+	w := adaptertest.Do(r, method, path, auth, proof)
 	var body map[string]string
 	if w.Header().Get("Content-Type") == "application/json" && w.Code < 300 {
 		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
