@@ -137,7 +137,9 @@ type RouteConfig struct {
 	Nonce *bool `json:"nonce,omitempty"`
 	// Bound accepts only tokens bound to the caller: certificate-bound
 	// ones with their certificate, DPoP and PoP ones with their proof
-	// (middleware.RequireBoundToken).
+	// (middleware.RequireBoundToken). It needs a mode that takes Bearer
+	// (with the others it would change nothing), and with bearer alone a
+	// client_cert (without one it would refuse everything).
 	Bound bool `json:"bound,omitempty"`
 	// Name names the route in logs and metrics (default: the prefix).
 	Name string `json:"name,omitempty"`
@@ -367,6 +369,13 @@ func (c *Config) validate() (*settings, error) {
 		}
 		if !m.Accepts(popguard.DPoP) && !m.Accepts(popguard.PoP) {
 			r.nonce = false // nonces are for proofs
+		}
+		switch target := m.Target(); {
+		case !r.bound:
+		case !target.Accepts(popguard.Bearer):
+			return nil, configErr("route %q: bound has no effect: mode %s takes only tokens bound to a proof key", rc.Prefix, rc.Mode)
+		case !target.Accepts(popguard.DPoP) && !target.Accepts(popguard.PoP) && c.ClientCert.Form == "":
+			return nil, configErr("route %q: bound with mode %s and no client_cert refuses every request: no client certificate reaches popguard", rc.Prefix, rc.Mode)
 		}
 		s.routes = append(s.routes, r)
 	}

@@ -358,6 +358,13 @@ func TestBoundRoute(t *testing.T) {
 		return ask(sv, gatewayPeer, r)
 	}
 	unbound, bound := f.bearerToken(t), f.boundToken(t)
+	// With client certificates forwarded, bound also suits a Bearer route.
+	withCerts := f.config("10.0.0.0/24")
+	withCerts.ClientCert = ClientCertConfig{Form: "rfc9440"}
+	withCerts.Routes = append(withCerts.Routes, RouteConfig{Prefix: "/certs/", Mode: "bearer", Bound: true})
+	if _, err := withCerts.validate(); err != nil {
+		t.Errorf("bound Bearer route with client certificates: %v", err)
+	}
 	w := decide("/bound/x", "Bearer "+unbound, "")
 	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Header().Get("WWW-Authenticate"), `error="invalid_token"`) {
 		t.Fatalf("unbound token on a bound route: %d %q", w.Code, w.Header().Values("WWW-Authenticate"))
@@ -498,6 +505,15 @@ func TestConfigErrors(t *testing.T) {
 		{"no issuer", func(c *Config) { c.Issuers = nil }, "issuer is required"},
 		{"an issuer twice", func(c *Config) { c.Issuers = append(c.Issuers, c.Issuers[0]) }, "listed twice"},
 		{"unknown profile", func(c *Config) { c.Issuers[0].Profile = "nope" }, "unknown profile"},
+		{"bound on a DPoP route", func(c *Config) {
+			c.Routes = append(c.Routes, RouteConfig{Prefix: "/b/", Mode: "dpop", Bound: true})
+		}, "bound has no effect"},
+		{"bound on a report-only DPoP route", func(c *Config) {
+			c.Routes = append(c.Routes, RouteConfig{Prefix: "/b/", Mode: "report:dpop", Bound: true})
+		}, "bound has no effect"},
+		{"bound on a Bearer route without client certificates", func(c *Config) {
+			c.Routes = append(c.Routes, RouteConfig{Prefix: "/b/", Mode: "bearer", Bound: true})
+		}, "refuses every request"},
 		{"no audience", func(c *Config) { c.Issuers[0].Audience = "" }, "audience"},
 		{"no routes", func(c *Config) { c.Routes = nil }, "no routes"},
 		{"bad mode", func(c *Config) { c.Routes[0].Mode = "strict" }, `mode "strict"`},
