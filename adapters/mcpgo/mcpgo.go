@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/server"
@@ -92,12 +93,17 @@ func MetadataHandler(g *middleware.Guard) http.Handler {
 // and other instances do not know them (a client sent to another instance
 // gets 404 and starts a new session). A fleet behind a load balancer
 // passes the keys its instances share, each at least 32 random bytes: IDs
-// are made with the first and accepted with any, so a key is rotated by
-// putting the new one first on every instance, then dropping the old one
-// once every instance has the new one and the sessions made with the old
-// one may end. Keep the keys secret: with a key, anyone can make IDs, though
-// still only for a caller whose token and key they hold.
+// are made with the first and accepted with any. To rotate without ending
+// sessions, in three rollouts: add the new key after the current one on
+// every instance (all accept it, none makes IDs with it yet); then put it
+// first everywhere; then, once the sessions made with the old key may end,
+// drop the old one. Keep the keys secret: with a key, anyone can make IDs,
+// though still only for a caller whose token and key they hold. A non-nil
+// empty list of keys is an error, not a request for a random key.
 func SessionBinding(keys ...[]byte) (server.SessionIdManagerResolver, error) {
+	if keys != nil && len(keys) == 0 {
+		return nil, errors.New("mcpgo: SessionBinding given an empty list of keys")
+	}
 	if len(keys) == 0 {
 		key := make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
@@ -129,11 +135,16 @@ func (b binding) ResolveSessionIdManager(r *http.Request) server.SessionIdManage
 	return boundIDs{keys: b.keys, owner: owner}
 }
 
+// ownerOf names the caller: the issuer and the subject, or the client id
+// of a token without subject, each field length-prefixed so that no
+// subject can spell another caller's name (a subject "client:x" is not the
+// client x).
 func ownerOf(res *popguard.Result) string {
-	if res.Subject != "" {
-		return res.Issuer + " " + res.Subject
+	kind, id := "sub", res.Subject
+	if id == "" {
+		kind, id = "client", res.ClientID
 	}
-	return res.Issuer + " client:" + res.ClientID
+	return kind + ":" + strconv.Itoa(len(res.Issuer)) + ":" + res.Issuer + strconv.Itoa(len(id)) + ":" + id
 }
 
 // boundIDs makes and checks the session IDs of one caller.
@@ -143,6 +154,9 @@ type boundIDs struct {
 }
 
 var b64 = base64.RawURLEncoding
+
+// randomLen is the length of an ID's random part: 16 bytes in base64url.
+var randomLen = b64.EncodedLen(16)
 
 func (m boundIDs) mac(key []byte, random string) string {
 	h := hmac.New(sha256.New, key)
@@ -167,7 +181,7 @@ var errForeignSession = errors.New("mcpgo: the session belongs to another caller
 // Validate implements server.SessionIdManager.
 func (m boundIDs) Validate(id string) (bool, error) {
 	random, mac, ok := strings.Cut(strings.TrimPrefix(id, "pg-"), ".")
-	if m.owner == "" || !ok || !strings.HasPrefix(id, "pg-") {
+	if m.owner == "" || !ok || !strings.HasPrefix(id, "pg-") || len(random) != randomLen {
 		return false, errForeignSession
 	}
 	for _, k := range m.keys {
