@@ -172,7 +172,7 @@ var forbiddenProofHeaders = [...]string{"jku", "x5u", "x5c", "x5t", "x5t#S256"}
 // checks, including the token's, have passed) and the binding to the token
 // (CheckDPoPBinding).
 func (v *ProofVerifier) Verify(proof string, req ProofRequest) (*Proof, error) {
-	c, err := v.check(proof, req)
+	c, err := v.check(proof, req, &tokenDigest{token: req.AccessToken})
 	if err != nil {
 		return nil, err
 	}
@@ -208,11 +208,14 @@ func (v *ProofVerifier) VerifyRequest(ctx context.Context, tokens TokenVerifier,
 	if req.AccessToken == "" {
 		return nil, nil, tr.Fail("token", "missing", tokenErr(popguard.ReasonTokenMalformed, "The access token is missing", nil))
 	}
-	c, err := v.check(proof, req)
+	// The ath check and the token cache both need SHA-256 of the token:
+	// it is computed once, when the first of them asks.
+	digest := tokenDigest{token: req.AccessToken}
+	c, err := v.check(proof, req, &digest)
 	if err != nil {
 		return nil, nil, err
 	}
-	tv := stagedToken{tokens: tokens, token: req.AccessToken}
+	tv := stagedToken{tokens: tokens, token: req.AccessToken, digest: &digest}
 	tok, err := tv.cached()
 	cached := tok != nil
 	if tok == nil && err == nil && tv.local() {
@@ -267,13 +270,27 @@ func bindingValue(tok *Token, p *Proof) string {
 	return cnf + ", proof key thumbprint " + p.Thumbprint
 }
 
+// tokenDigest is SHA-256 of an access token, computed at most once.
+type tokenDigest struct {
+	token string
+	sum   [sha256.Size]byte
+	done  bool
+}
+
+func (d *tokenDigest) get() *[sha256.Size]byte {
+	if !d.done {
+		d.sum, d.done = jose.SHA256String(d.token), true
+	}
+	return &d.sum
+}
+
 // stagedToken verifies one access token with a TokenVerifier, looking a
-// TokenCache up once and filling it on a miss.
+// TokenCache up once (by the token's digest) and filling it on a miss.
 type stagedToken struct {
 	tokens TokenVerifier
 	token  string
+	digest *tokenDigest // of token
 	cache  *TokenCache
-	key    [sha256.Size]byte
 }
 
 // cached returns the token when a TokenCache holds it.
@@ -285,8 +302,8 @@ func (s *stagedToken) cached() (*Token, error) {
 	if !ok {
 		return nil, nil
 	}
-	s.cache, s.key = c, jose.SHA256String(s.token)
-	tok, _ := c.lookup(s.key)
+	s.cache = c
+	tok, _ := c.lookup(*s.digest.get())
 	return tok, nil
 }
 
@@ -306,7 +323,7 @@ func (s *stagedToken) verify(ctx context.Context) (*Token, error) {
 	var tok *Token
 	var err error
 	if s.cache != nil {
-		tok, err = s.cache.fill(ctx, s.key, s.token)
+		tok, err = s.cache.fill(ctx, *s.digest.get(), s.token)
 	} else {
 		tok, err = s.tokens.VerifyToken(ctx, s.token)
 	}
@@ -333,7 +350,7 @@ type checkedProof struct {
 // check runs the checks of Verify whose cost does not depend on the
 // caller's choice of algorithm and key: syntax, typ, alg, claims, htm, htu,
 // iat, ath and nonce.
-func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, error) {
+func (v *ProofVerifier) check(proof string, req ProofRequest, digest *tokenDigest) (checkedProof, error) {
 	tr := v.tr
 	if err := req.Freshness.check(req.Nonces); err != nil {
 		return checkedProof{}, tr.Fail("freshness", "", err)
@@ -456,7 +473,7 @@ func (v *ProofVerifier) check(proof string, req ProofRequest) (checkedProof, err
 		if !c.hasAth {
 			return checkedProof{}, tr.Fail("ath", "absent", proofErr(popguard.ReasonProofATH, "The DPoP proof has no ath claim", nil))
 		}
-		if !jose.HashB64Equal(req.AccessToken, c.ath) {
+		if !jose.B64Equal(digest.get(), c.ath) {
 			err := proofErr(popguard.ReasonProofATH, "The DPoP proof ath does not match the access token", nil)
 			if tr != nil {
 				tr.Fail("ath", "ath "+strconv.Quote(string(c.ath))+", SHA-256 of the token "+jose.HashB64(req.AccessToken), err)

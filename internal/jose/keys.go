@@ -213,13 +213,13 @@ func ThumbprintURI(tp string) string {
 	return "urn:ietf:params:oauth:jwk-thumbprint:sha-256:" + tp
 }
 
-// HashB64Equal reports whether b64 is HashB64(s), without allocating the
-// encoding: the ath check of every DPoP request.
-func HashB64Equal(s string, b64 []byte) bool {
+// B64Equal reports whether b64 is the unpadded base64url encoding of sum
+// (HashB64 of what sum is the digest of), without allocating the encoding:
+// the ath check of every DPoP request.
+func B64Equal(sum *[sha256.Size]byte, b64 []byte) bool {
 	if len(b64) != 43 {
 		return false
 	}
-	sum := SHA256String(s)
 	var out [43]byte
 	base64.RawURLEncoding.Encode(out[:], sum[:])
 	return string(out[:]) == string(b64)
