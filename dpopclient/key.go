@@ -151,6 +151,10 @@ func (k *Key) Alg() string { return k.k.Alg }
 // Public returns the public key.
 func (k *Key) Public() crypto.PublicKey { return k.k.Signer.Public() }
 
+// KeyID returns the kid of PublicJWK: the JWK's own kid when the key was
+// loaded from one, else the thumbprint.
+func (k *Key) KeyID() string { return k.kid }
+
 // Thumbprint returns the RFC 7638 SHA-256 thumbprint of the public key, the
 // value of cnf.jkt in the access tokens bound to it.
 func (k *Key) Thumbprint() string { return k.thumbprint }

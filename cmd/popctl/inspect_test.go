@@ -175,7 +175,10 @@ func TestInspectProofWithoutRequest(t *testing.T) {
 func TestInspectBrokenProofs(t *testing.T) {
 	key, _ := newProof(t, "ES256", 1700000000)
 	k, _ := loadKey(key)
-	priv, _ := k.PrivateJWK(k.KID)
+	var priv map[string]any // the private JWK keygen wrote
+	if raw, err := os.ReadFile(key); err != nil || json.Unmarshal(raw, &priv) != nil || priv["d"] == nil {
+		t.Fatalf("private JWK %s: %v", key, err)
+	}
 	sign := func(header, claims map[string]any) string {
 		s, err := k.JWS(header, claims)
 		if err != nil {

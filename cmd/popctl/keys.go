@@ -1,14 +1,12 @@
 package main
 
-// Keys: generating, writing and loading private JWKs (both with
-// github.com/lestrrat-go/jwx/v3/jwk), thumbprints and JWK Sets. A loaded key
-// signs through poptest (tokens, proofs, SHRs).
+// Keys: generating and writing private JWKs (with
+// github.com/lestrrat-go/jwx/v3/jwk), loading them (dpopclient.LoadKey, which
+// also reads PEM), thumbprints and JWK Sets. A loaded key signs through
+// poptest (tokens, proofs, SHRs).
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -30,7 +28,8 @@ import (
 // keygenAlgs are the algorithms keygen offers.
 var keygenAlgs = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"}
 
-// privateKey is a loaded (or generated) private JWK.
+// privateKey is a loaded (or generated) private key. signer is set only for
+// a generated key, whose private JWK keygen writes.
 type privateKey struct {
 	Alg    string
 	KID    string
@@ -38,91 +37,29 @@ type privateKey struct {
 	client *poptest.Client // signs with the key
 }
 
-// loadKey reads a private JWK (or a JWK Set holding exactly one key) from
-// path, as parsePrivateJWK does.
+// loadKey reads a private key from path as dpopclient.LoadKey does: a
+// private JWK (as keygen writes it), a JWK Set holding one key, or PEM.
 func loadKey(path string) (*privateKey, error) {
-	raw, err := os.ReadFile(path)
+	dk, err := dpopclient.LoadKey(path)
 	if err != nil {
 		return nil, err
 	}
-	k, err := parsePrivateJWK(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return k, nil
+	return fromClientKey(dk), nil
 }
 
-// parsePrivateJWK reads a private JWK, or a JWK Set holding exactly one
-// key. alg defaults by key type (ES256/ES384/ES512 by curve, RS256, EdDSA);
-// kid defaults to the RFC 7638 thumbprint.
-//
-// Parsing is jwx's (as for issuer JWKS in validate): it checks the members,
-// decodes base64url and builds the standard library key. What jwx leaves to
-// its caller is checked here: the EC public point must be d·G (jwx takes x
-// and y as given) and an RSA key must be consistent
-// (rsa.PrivateKey.Validate); jwx itself checks that an Ed25519 x matches d.
-func parsePrivateJWK(raw []byte) (*privateKey, error) {
-	set, err := jwk.Parse(raw)
+// parseKey reads a private key as loadKey does (dpopclient.ParseKey).
+func parseKey(raw []byte) (*privateKey, error) {
+	dk, err := dpopclient.ParseKey(raw)
 	if err != nil {
-		return nil, fmt.Errorf("invalid JWK: %v", err)
+		return nil, err
 	}
-	if set.Len() != 1 {
-		return nil, fmt.Errorf("a JWK Set with %d keys: give a single key", set.Len())
-	}
-	jk, _ := set.Key(0)
-	var exported any
-	if err := jwk.Export(jk, &exported); err != nil {
-		return nil, fmt.Errorf("invalid %s key: %v", jk.KeyType(), err)
-	}
-	var signer crypto.Signer
-	var defAlg string
-	switch k := exported.(type) {
-	case *ecdsa.PrivateKey:
-		defAlg = map[string]string{"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}[k.Curve.Params().Name]
-		if defAlg == "" {
-			return nil, fmt.Errorf("unsupported EC curve %q", k.Curve.Params().Name)
-		}
-		size := (k.Curve.Params().BitSize + 7) / 8
-		if k.D.BitLen() > 8*size {
-			return nil, errors.New("invalid EC private key: d is too large")
-		}
-		derived, err := ecdsa.ParseRawPrivateKey(k.Curve, k.D.FillBytes(make([]byte, size)))
-		if err != nil {
-			return nil, fmt.Errorf("invalid EC private key: %v", err)
-		}
-		if !derived.PublicKey.Equal(&k.PublicKey) {
-			return nil, errors.New(`members "x" and "y" do not match the private key`)
-		}
-		signer = derived
-	case *rsa.PrivateKey:
-		if err := k.Validate(); err != nil {
-			return nil, fmt.Errorf("invalid RSA private key: %v", err)
-		}
-		k.Precompute()
-		signer, defAlg = k, "RS256"
-	case ed25519.PrivateKey:
-		signer, defAlg = k, "EdDSA"
-	case *ecdsa.PublicKey, *rsa.PublicKey, ed25519.PublicKey:
-		return nil, errors.New("a public JWK: a private key (with d) is needed to sign; make one with popctl keygen")
-	case []byte:
-		return nil, errors.New("a symmetric (oct) key: DPoP and PoP need an asymmetric key")
-	default:
-		return nil, fmt.Errorf("unsupported %s key (%T): DPoP and PoP need an EC (P-256, P-384, P-521), RSA or Ed25519 key", jk.KeyType(), exported)
-	}
-	alg := defAlg
-	if a, ok := jk.Algorithm(); ok && a.String() != "" {
-		alg = a.String()
-	}
-	ja, ok := jose.LookupAlg(alg)
-	if !ok {
-		return nil, fmt.Errorf("alg %q is not a supported asymmetric algorithm", alg)
-	}
-	pk, err := jose.FromCrypto(signer.Public())
-	if err != nil || !ja.Fits(pk) {
-		return nil, fmt.Errorf("alg %q does not fit this %s key", alg, jk.KeyType())
-	}
-	kid, _ := jk.KeyID()
-	return newPrivateKey(signer, alg, kid)
+	return fromClientKey(dk), nil
+}
+
+// fromClientKey is a loaded key: it signs through poptest and never
+// exports its private part (only keygen, which holds the signer, does).
+func fromClientKey(dk *dpopclient.Key) *privateKey {
+	return &privateKey{Alg: dk.Alg(), KID: dk.KeyID(), client: poptest.NewClientWithKey(dk)}
 }
 
 // newPrivateKey wraps signer; kid defaults to the thumbprint.
@@ -159,6 +96,9 @@ func (k *privateKey) PublicJWK(extra map[string]any) map[string]any {
 // PrivateJWK returns the private JWK members of k (serialized by jwx), with
 // alg and kid.
 func (k *privateKey) PrivateJWK(kid string) (map[string]any, error) {
+	if k.signer == nil {
+		return nil, errors.New("a loaded key does not export its private part")
+	}
 	jk, err := jwk.Import(k.signer)
 	if err != nil {
 		return nil, err

@@ -124,7 +124,7 @@ func TestKeygenStdoutAndRefusals(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	k, err := parsePrivateJWK([]byte(out))
+	k, err := parseKey([]byte(out))
 	if err != nil || k.Alg != "EdDSA" {
 		t.Fatalf("stdout key: %v %s", err, out)
 	}
@@ -148,7 +148,7 @@ func TestKeygenStdoutAndRefusals(t *testing.T) {
 	_ = json.Unmarshal(ra, &a)
 	_ = json.Unmarshal(rb, &b)
 	a["x"], a["y"] = b["x"], b["y"]
-	if _, err := parsePrivateJWK(marshalIndent(a)); err == nil || !strings.Contains(err.Error(), "do not match") {
+	if _, err := parseKey(marshalIndent(a)); err == nil || !strings.Contains(err.Error(), "do not match") {
 		t.Errorf("mismatched x, y: %v", err)
 	}
 }
