@@ -209,13 +209,13 @@ func (v *ProofVerifier) VerifyRequest(ctx context.Context, tokens TokenVerifier,
 		return nil, nil, tr.Fail("token", "missing", tokenErr(popguard.ReasonTokenMalformed, "The access token is missing", nil))
 	}
 	// The ath check and the token cache both need SHA-256 of the token:
-	// it is computed once, when the first of them asks.
-	digest := tokenDigest{token: req.AccessToken}
-	c, err := v.check(proof, req, &digest)
+	// it is computed once, when the first of them asks. (The digest lives
+	// in tv, not behind a pointer, so that it stays on the stack.)
+	tv := stagedToken{tokens: tokens, token: req.AccessToken, digest: tokenDigest{token: req.AccessToken}}
+	c, err := v.check(proof, req, &tv.digest)
 	if err != nil {
 		return nil, nil, err
 	}
-	tv := stagedToken{tokens: tokens, token: req.AccessToken, digest: &digest}
 	tok, err := tv.cached()
 	cached := tok != nil
 	if tok == nil && err == nil && tv.local() {
@@ -277,11 +277,11 @@ type tokenDigest struct {
 	done  bool
 }
 
-func (d *tokenDigest) get() *[sha256.Size]byte {
+func (d *tokenDigest) get() [sha256.Size]byte {
 	if !d.done {
 		d.sum, d.done = jose.SHA256String(d.token), true
 	}
-	return &d.sum
+	return d.sum
 }
 
 // stagedToken verifies one access token with a TokenVerifier, looking a
@@ -289,7 +289,7 @@ func (d *tokenDigest) get() *[sha256.Size]byte {
 type stagedToken struct {
 	tokens TokenVerifier
 	token  string
-	digest *tokenDigest // of token
+	digest tokenDigest // of token
 	cache  *TokenCache
 }
 
@@ -303,7 +303,7 @@ func (s *stagedToken) cached() (*Token, error) {
 		return nil, nil
 	}
 	s.cache = c
-	tok, _ := c.lookup(*s.digest.get())
+	tok, _ := c.lookup(s.digest.get())
 	return tok, nil
 }
 
@@ -323,7 +323,7 @@ func (s *stagedToken) verify(ctx context.Context) (*Token, error) {
 	var tok *Token
 	var err error
 	if s.cache != nil {
-		tok, err = s.cache.fill(ctx, *s.digest.get(), s.token)
+		tok, err = s.cache.fill(ctx, s.digest.get(), s.token)
 	} else {
 		tok, err = s.tokens.VerifyToken(ctx, s.token)
 	}
@@ -473,7 +473,7 @@ func (v *ProofVerifier) check(proof string, req ProofRequest, digest *tokenDiges
 		if !c.hasAth {
 			return checkedProof{}, tr.Fail("ath", "absent", proofErr(popguard.ReasonProofATH, "The DPoP proof has no ath claim", nil))
 		}
-		if !jose.B64Equal(digest.get(), c.ath) {
+		if sum := digest.get(); !jose.B64Equal(&sum, c.ath) {
 			err := proofErr(popguard.ReasonProofATH, "The DPoP proof ath does not match the access token", nil)
 			if tr != nil {
 				tr.Fail("ath", "ath "+strconv.Quote(string(c.ath))+", SHA-256 of the token "+jose.HashB64(req.AccessToken), err)
